@@ -1,0 +1,153 @@
+"""Signature annotations: ``Input[T]``/``Output[T]`` artifacts and JSON-typed parameters."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Annotated, Any, TypeVar, Union
+
+from conveyor.types.artifacts import Artifact, is_artifact_type
+
+__all__ = [
+    "Input",
+    "Output",
+    "json_type_of",
+    "json_value_matches",
+    "split_annotation",
+]
+
+T = TypeVar("T")
+
+
+class _InputMarker:
+    """Marks an artifact the component reads."""
+
+    def __repr__(self) -> str:
+        return "Input"
+
+
+class _OutputMarker:
+    """Marks an artifact the component writes."""
+
+    def __repr__(self) -> str:
+        return "Output"
+
+
+INPUT_MARKER = _InputMarker()
+OUTPUT_MARKER = _OutputMarker()
+
+Input = Annotated[T, INPUT_MARKER]
+"""An artifact the component reads: ``data: Input[Dataset]``."""
+
+Output = Annotated[T, OUTPUT_MARKER]
+"""An artifact the component writes: ``model: Output[Model]``."""
+
+
+def split_annotation(annotation: Any) -> tuple[str, Any]:
+    """Classify an annotation as ``("input", cls)``, ``("output", cls)`` or ``("param", tp)``.
+
+    For ``Input[list[T]]`` (fan-in) the class is ``list[T]``.
+    """
+    if typing.get_origin(annotation) is Annotated:
+        inner, *extras = typing.get_args(annotation)
+        for extra in extras:
+            if extra is INPUT_MARKER:
+                return "input", inner
+            if extra is OUTPUT_MARKER:
+                return "output", inner
+        return split_annotation(inner)
+    if is_artifact_type(annotation):
+        # A bare artifact class means an input, as in KFP.
+        return "input", annotation
+    return "param", annotation
+
+
+def artifact_class(tp: Any) -> tuple[type[Artifact], bool] | None:
+    """``(cls, is_list)`` for ``T`` or ``list[T]`` where T is an artifact class, else None."""
+    if is_artifact_type(tp):
+        return tp, False
+    if typing.get_origin(tp) is list:
+        args = typing.get_args(tp)
+        if len(args) == 1 and is_artifact_type(args[0]):
+            return args[0], True
+    return None
+
+
+_SIMPLE: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    tuple: "array",
+    dict: "object",
+    Any: "any",
+}
+
+
+def json_type_of(tp: Any) -> tuple[str, bool] | None:
+    """``(json_type, nullable)`` for a Python annotation, or None if it is not JSON-typed."""
+    if tp in _SIMPLE:
+        return _SIMPLE[tp], False
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(tp))
+        kinds = {json_type_of(a) for a in args}
+        if len(kinds) == 1 and None not in kinds:
+            (kind,) = kinds
+            assert kind is not None
+            return kind[0], nullable or kind[1]
+        if kinds == {("integer", False), ("number", False)}:
+            return "number", nullable
+        return None
+    if origin in (list, tuple, set, frozenset):
+        return "array", False
+    if origin is dict:
+        return "object", False
+    if origin is typing.Literal:
+        values = typing.get_args(tp)
+        found = {json_type_of(type(v)) for v in values}
+        if len(found) == 1:
+            (kind,) = found
+            return kind
+    return None
+
+
+def json_value_matches(value: Any, json_type: str, nullable: bool = False) -> bool:
+    """Whether a Python value is valid for a JSON parameter type."""
+    if value is None:
+        return nullable or json_type == "any"
+    if json_type == "any":
+        return _is_json(value)
+    if json_type == "boolean":
+        return isinstance(value, bool)
+    if json_type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if json_type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if json_type == "string":
+        return isinstance(value, str)
+    if json_type == "array":
+        return isinstance(value, list | tuple) and _is_json(list(value))
+    if json_type == "object":
+        return isinstance(value, dict) and _is_json(value)
+    return False
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def coerce_value(value: Any, json_type: str) -> Any:
+    """Normalise a valid value for its JSON type (tuples become lists, ints become floats)."""
+    if json_type == "array" and isinstance(value, tuple):
+        return list(value)
+    if json_type == "number" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

@@ -1,0 +1,309 @@
+"""``@component``: turn a typed Python function into a reusable pipeline step."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, overload
+
+from conveyor.dsl.annotations import (
+    artifact_class,
+    coerce_value,
+    json_type_of,
+    json_value_matches,
+    split_annotation,
+)
+from conveyor.errors import DefinitionError
+from conveyor.ir.spec import (
+    MISSING,
+    ArtifactSpec,
+    ComponentSpec,
+    Implementation,
+    ParameterSpec,
+    Resources,
+    RetryPolicy,
+)
+
+__all__ = ["Component", "component"]
+
+SINGLE_OUTPUT = "Output"
+"""Name of the output parameter holding a component's return value."""
+
+
+def _where(fn: Callable[..., Any]) -> tuple[str | None, int | None]:
+    try:
+        return inspect.getsourcefile(fn), inspect.getsourcelines(fn)[1]
+    except (OSError, TypeError):
+        return None, None
+
+
+def module_root(module_name: str, source_file: str | None) -> str | None:
+    """The folder a module was imported from (so ``a.b.c`` in ``/x/a/b/c.py`` gives ``/x``)."""
+    if source_file is None:
+        return None
+    path = os.path.abspath(source_file)
+    parts = module_name.split(".")
+    root = os.path.dirname(path)
+    if os.path.basename(path) == "__init__.py":
+        root = os.path.dirname(root)
+    for _ in parts[:-1]:
+        root = os.path.dirname(root)
+    return root
+
+
+class Component:
+    """A component: a typed function plus its :class:`ComponentSpec`.
+
+    Call it inside a ``@pipeline`` function to add a task; use :attr:`python_func` to call the
+    plain function (in a notebook or a unit test).
+    """
+
+    def __init__(self, func: Callable[..., Any], spec: ComponentSpec, output_names: list[str]):
+        self.python_func = func
+        self.spec = spec
+        self.name = spec.name
+        self._output_names = output_names
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        self.__qualname__ = func.__qualname__
+        self.__module__ = func.__module__
+        self.__wrapped__ = func
+
+    def __call__(self, **kwargs: Any) -> Any:
+        from conveyor.dsl.pipeline import add_task  # the pipeline builder sits above components
+
+        return add_task(self, kwargs, sys._getframe(1))
+
+    def __repr__(self) -> str:
+        return f"<component {self.name!r} from {self.spec.implementation.module}>"
+
+
+@overload
+def component(func: Callable[..., Any], /) -> Component: ...
+
+
+@overload
+def component(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_backoff_seconds: float = 1.0,
+    retry_backoff_factor: float = 2.0,
+    retry_backoff_max_seconds: float = 60.0,
+    timeout: float | None = None,
+    cpu: float | None = None,
+    memory: str | None = None,
+    gpu: int = 0,
+    gpu_type: str | None = None,
+    cache: bool = True,
+    cache_env: Sequence[str] = (),
+    packages: Sequence[str] = (),
+    base_image: str | None = None,
+) -> Callable[[Callable[..., Any]], Component]: ...
+
+
+def component(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_backoff_seconds: float = 1.0,
+    retry_backoff_factor: float = 2.0,
+    retry_backoff_max_seconds: float = 60.0,
+    timeout: float | None = None,
+    cpu: float | None = None,
+    memory: str | None = None,
+    gpu: int = 0,
+    gpu_type: str | None = None,
+    cache: bool = True,
+    cache_env: Sequence[str] = (),
+    packages: Sequence[str] = (),
+    base_image: str | None = None,
+) -> Component | Callable[[Callable[..., Any]], Component]:
+    """Declare a component from a typed function.
+
+    Inputs are ``Input[T]`` artifacts and JSON-typed parameters (with defaults); outputs are
+    ``Output[T]`` artifacts and the return value (the output parameter ``"Output"``, or one
+    output parameter per field of a ``NamedTuple``).
+
+    Args:
+        name: component name (default: the function's name).
+        retries: extra attempts after a failure, with exponential backoff.
+        retry_backoff_seconds: first wait between attempts.
+        retry_backoff_factor: multiplier of the wait after each attempt.
+        retry_backoff_max_seconds: cap of the wait.
+        timeout: seconds after which an attempt is stopped and fails.
+        cpu: CPUs to reserve on backends that schedule resources.
+        memory: memory to reserve, e.g. ``"4Gi"``.
+        gpu: GPUs to reserve.
+        gpu_type: accelerator type, e.g. ``"nvidia-l4"``.
+        cache: whether results may be reused from the cache.
+        cache_env: names of environment variables that affect the output (part of the cache key).
+        packages: pip requirements a container backend installs (part of the cache key).
+        base_image: container image for container backends.
+
+    Example:
+        >>> from conveyor import Dataset, Output, component
+        >>> @component(retries=2, timeout=60)
+        ... def ingest(path: str, data: Output[Dataset]) -> int:
+        ...     return 0
+        >>> sorted(ingest.spec.output_artifacts)
+        ['data']
+    """
+    options = dict(
+        name=name,
+        retry=RetryPolicy(
+            max_retries=retries,
+            backoff_seconds=retry_backoff_seconds,
+            backoff_factor=retry_backoff_factor,
+            backoff_max_seconds=retry_backoff_max_seconds,
+        ),
+        timeout=timeout,
+        resources=Resources(cpu=cpu, memory=memory, gpu=gpu, gpu_type=gpu_type),
+        cache=cache,
+        cache_env=tuple(cache_env),
+        packages=tuple(packages),
+        base_image=base_image,
+    )
+
+    def wrap(f: Callable[..., Any]) -> Component:
+        return _build(f, **options)
+
+    return wrap(func) if func is not None else wrap
+
+
+def _build(
+    func: Callable[..., Any],
+    *,
+    name: str | None,
+    retry: RetryPolicy,
+    timeout: float | None,
+    resources: Resources,
+    cache: bool,
+    cache_env: tuple[str, ...],
+    packages: tuple[str, ...],
+    base_image: str | None,
+) -> Component:
+    source_file, lineno = _where(func)
+
+    def fail(message: str) -> DefinitionError:
+        return DefinitionError(message, source_file=source_file, lineno=lineno)
+
+    if not callable(func) or not inspect.isfunction(func):
+        raise TypeError(f"@component decorates a function, got {func!r}")
+    cname = name or func.__name__
+    if retry.max_retries < 0:
+        raise fail(f"Component {cname!r}: retries must be >= 0, got {retry.max_retries}")
+    if timeout is not None and timeout <= 0:
+        raise fail(f"Component {cname!r}: timeout must be > 0 seconds, got {timeout!r}")
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:  # NameError for an unresolvable forward reference, and friends
+        raise fail(f"Component {cname!r}: cannot resolve its type annotations ({exc})") from exc
+
+    in_params: dict[str, ParameterSpec] = {}
+    in_arts: dict[str, ArtifactSpec] = {}
+    out_arts: dict[str, ArtifactSpec] = {}
+    for pname, param in inspect.signature(func).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise fail(
+                f"Component {cname!r}: *args/**kwargs are not allowed; "
+                "declare every input as an explicit keyword parameter"
+            )
+        if pname not in hints:
+            raise fail(
+                f"Component {cname!r}: parameter {pname!r} has no type annotation. "
+                "Annotate it, e.g. `x: int = 0` or `data: Input[Dataset]`"
+            )
+        kind, tp = split_annotation(hints[pname])
+        if kind in ("input", "output"):
+            found = artifact_class(tp)
+            if found is None:
+                raise fail(
+                    f"Component {cname!r}: {pname!r} is {kind.title()}[{tp!r}], but {tp!r} is "
+                    "not an artifact type. Use Dataset, Model, Metrics or a subclass of Artifact"
+                )
+            cls, is_list = found
+            optional = param.default is None
+            if kind == "output":
+                if is_list:
+                    raise fail(f"Component {cname!r}: output {pname!r} cannot be a list")
+                out_arts[pname] = ArtifactSpec(type=cls.type_id())
+            else:
+                in_arts[pname] = ArtifactSpec(type=cls.type_id(), optional=optional, is_list=is_list)
+            continue
+        jt = json_type_of(tp)
+        if jt is None:
+            raise fail(
+                f"Component {cname!r}: parameter {pname!r} has type {tp!r}, which is not "
+                "JSON-serialisable. Parameters are str, int, float, bool, list or dict; pass "
+                "data between steps as Input[Dataset] / Output[Dataset] artifacts"
+            )
+        json_type, nullable = jt
+        default = MISSING
+        if param.default is not param.empty:
+            if not json_value_matches(param.default, json_type, nullable):
+                raise fail(
+                    f"Component {cname!r}: default {param.default!r} of parameter {pname!r} is "
+                    f"not a valid {json_type}"
+                )
+            default = coerce_value(param.default, json_type)
+        in_params[pname] = ParameterSpec(type=json_type, default=default, nullable=nullable)
+
+    out_params, output_names = _outputs(cname, hints.get("return", type(None)), fail)
+    clash = set(out_params) & (set(in_params) | set(in_arts) | set(out_arts))
+    if clash:
+        raise fail(f"Component {cname!r}: output name(s) {sorted(clash)!r} clash with inputs")
+    module = func.__module__
+    root = module_root(module, source_file)
+    rel_source = (
+        os.path.relpath(os.path.abspath(source_file), root).replace(os.sep, "/")
+        if source_file and root
+        else None
+    )
+    spec = ComponentSpec(
+        name=cname,
+        description=inspect.cleandoc(func.__doc__ or "").split("\n\n")[0],
+        implementation=Implementation(
+            module=module, function=func.__qualname__, source_file=rel_source
+        ),
+        input_parameters=in_params,
+        input_artifacts=in_arts,
+        output_parameters=out_params,
+        output_artifacts=out_arts,
+        retry=retry,
+        timeout_seconds=timeout,
+        resources=resources,
+        cache=cache,
+        cache_env=cache_env,
+        packages=packages,
+        base_image=base_image,
+    )
+    return Component(func, spec, output_names + list(out_arts))
+
+
+def _outputs(
+    cname: str, ret: Any, fail: Callable[[str], DefinitionError]
+) -> tuple[dict[str, ParameterSpec], list[str]]:
+    if ret is None or ret is type(None):
+        return {}, []
+    fields: Mapping[str, Any] | None = getattr(ret, "__annotations__", None)
+    if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields") and fields:
+        out: dict[str, ParameterSpec] = {}
+        for fname, ftype in fields.items():
+            jt = json_type_of(ftype)
+            if jt is None:
+                raise fail(f"Component {cname!r}: output {fname!r} type {ftype!r} is not JSON")
+            out[fname] = ParameterSpec(type=jt[0], nullable=jt[1])
+        return out, list(out)
+    jt = json_type_of(ret)
+    if jt is None:
+        raise fail(
+            f"Component {cname!r}: return type {ret!r} is not JSON-serialisable. Return a str, "
+            "int, float, bool, list, dict or NamedTuple, or write an Output[...] artifact"
+        )
+    return {SINGLE_OUTPUT: ParameterSpec(type=jt[0], nullable=jt[1])}, [SINGLE_OUTPUT]

@@ -1,0 +1,469 @@
+"""``@pipeline``: build a DAG of tasks by calling components, and compile it to the IR."""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import replace
+from types import FrameType
+from typing import Any, overload
+
+from conveyor.dsl.annotations import coerce_value, json_type_of, json_value_matches
+from conveyor.dsl.component import SINGLE_OUTPUT, Component
+from conveyor.errors import DefinitionError, PipelineValidationError
+from conveyor.ir.spec import (
+    MISSING,
+    ComponentSpec,
+    Constant,
+    ParameterSpec,
+    PipelineParameterRef,
+    PipelineSpec,
+    Resources,
+    RetryPolicy,
+    TaskOutputRef,
+    TaskSpec,
+    ValueRef,
+)
+from conveyor.ir.validate import param_type_compatible, validate
+from conveyor.types.artifacts import is_compatible
+
+__all__ = ["OutputRef", "Pipeline", "PipelineParam", "Task", "pipeline"]
+
+_BUILDER: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
+    "conveyor_pipeline_builder", default=None
+)
+
+
+class PipelineParam:
+    """Placeholder for a pipeline parameter while the pipeline function runs."""
+
+    def __init__(self, name: str, spec: ParameterSpec):
+        self.name = name
+        self.spec = spec
+
+    def __repr__(self) -> str:
+        return f"PipelineParam({self.name!r})"
+
+    def __bool__(self) -> bool:
+        raise DefinitionError(
+            f"Pipeline parameter {self.name!r} has no value while the pipeline is built, so it "
+            "cannot drive a Python `if`. Pass it to a component, or use a control-flow group"
+        )
+
+
+class OutputRef:
+    """A reference to one output of a task, to pass to another task's input."""
+
+    def __init__(self, task: Task, name: str, kind: str, type_: str, nullable: bool = False):
+        self.task = task
+        self.name = name
+        self.kind = kind  # "artifact" | "parameter"
+        self.type = type_
+        self.nullable = nullable
+
+    def __repr__(self) -> str:
+        return f"OutputRef({self.task.name!r}, {self.name!r})"
+
+    def __bool__(self) -> bool:
+        raise DefinitionError(
+            f"Output {self.name!r} of task {self.task.name!r} has no value while the pipeline is "
+            "built, so it cannot drive a Python `if`. Pass it to a component instead"
+        )
+
+
+class Task:
+    """A call of a component in a pipeline. Configure it with the ``set_*`` methods."""
+
+    def __init__(self, builder: _Builder, name: str, component: Component, inputs: dict[str, Any]):
+        self._builder = builder
+        self.name = name
+        self.component = component
+        self.inputs: dict[str, ValueRef] = inputs
+        self.after_tasks: list[str] = []
+        spec = component.spec
+        self.retry: RetryPolicy = spec.retry
+        self.timeout_seconds: float | None = spec.timeout_seconds
+        self.resources: Resources = spec.resources
+        self.cache: bool = spec.cache
+        self.display_name: str | None = None
+        self.outputs: dict[str, OutputRef] = {
+            **{
+                k: OutputRef(self, k, "parameter", p.type, p.nullable)
+                for k, p in spec.output_parameters.items()
+            },
+            **{k: OutputRef(self, k, "artifact", a.type) for k, a in spec.output_artifacts.items()},
+        }
+
+    @property
+    def output(self) -> OutputRef:
+        """The task's single output (the return value, or its only artifact)."""
+        if SINGLE_OUTPUT in self.outputs:
+            return self.outputs[SINGLE_OUTPUT]
+        if len(self.outputs) == 1:
+            return next(iter(self.outputs.values()))
+        raise DefinitionError(
+            f"Task {self.name!r} has {len(self.outputs)} outputs "
+            f"{sorted(self.outputs)!r}; pick one with .outputs[NAME]"
+        )
+
+    def after(self, *tasks: Task) -> Task:
+        """Run this task only after ``tasks`` succeed, without passing data."""
+        for t in tasks:
+            if not isinstance(t, Task):
+                raise TypeError(f"after() takes tasks, got {t!r}")
+            self.after_tasks.append(t.name)
+        return self
+
+    def set_retry(
+        self,
+        max_retries: int,
+        backoff_seconds: float = 1.0,
+        backoff_factor: float = 2.0,
+        backoff_max_seconds: float = 60.0,
+    ) -> Task:
+        """Override the component's retry policy for this task."""
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        self.retry = RetryPolicy(max_retries, backoff_seconds, backoff_factor, backoff_max_seconds)
+        return self
+
+    def set_timeout(self, seconds: float | None) -> Task:
+        """Override the component's timeout for this task."""
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {seconds!r}")
+        self.timeout_seconds = seconds
+        return self
+
+    def set_resources(
+        self,
+        *,
+        cpu: float | None = None,
+        memory: str | None = None,
+        gpu: int | None = None,
+        gpu_type: str | None = None,
+    ) -> Task:
+        """Override resources for this task (unset arguments keep the component's values)."""
+        r = self.resources
+        self.resources = Resources(
+            cpu=cpu if cpu is not None else r.cpu,
+            memory=memory if memory is not None else r.memory,
+            gpu=gpu if gpu is not None else r.gpu,
+            gpu_type=gpu_type if gpu_type is not None else r.gpu_type,
+        )
+        return self
+
+    def set_caching(self, enabled: bool) -> Task:
+        """Turn result reuse on or off for this task."""
+        self.cache = bool(enabled)
+        return self
+
+    def set_display_name(self, name: str) -> Task:
+        """A human name for UIs (the task name stays the identity)."""
+        self.display_name = name
+        return self
+
+    def __repr__(self) -> str:
+        return f"<task {self.name!r} of {self.component.name!r}>"
+
+
+class _Builder:
+    def __init__(self, name: str, params: dict[str, ParameterSpec]):
+        self.name = name
+        self.params = params
+        self.tasks: dict[str, Task] = {}
+        self.components: dict[str, Component] = {}
+
+    def unique_name(self, base: str) -> str:
+        if base not in self.tasks:
+            return base
+        n = 2
+        while f"{base}-{n}" in self.tasks:
+            n += 1
+        return f"{base}-{n}"
+
+
+def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | None) -> Task:
+    """Add a call of ``component`` to the pipeline being built (used by ``Component.__call__``)."""
+    builder = _BUILDER.get()
+    source_file = frame.f_code.co_filename if frame else None
+    lineno = frame.f_lineno if frame else None
+    spec = component.spec
+    if builder is None:
+        raise DefinitionError(
+            f"Component {spec.name!r} was called outside a @pipeline function. Call it inside "
+            f"one to add a task, or call {spec.name}.python_func(...) to run the plain function",
+            source_file=source_file,
+            lineno=lineno,
+        )
+    existing = builder.components.get(spec.name)
+    if existing is not None and existing.python_func is not component.python_func:
+        raise DefinitionError(
+            f"Two different components are named {spec.name!r} "
+            f"({existing.spec.implementation.module} and {spec.implementation.module}). "
+            "Rename one with @component(name=...)",
+            source_file=source_file,
+            lineno=lineno,
+        )
+    builder.components[spec.name] = component
+    task_name = builder.unique_name(spec.name)
+
+    def fail(message: str) -> PipelineValidationError:
+        return PipelineValidationError(
+            f"Task {task_name!r} ({spec.name}): {message}", source_file=source_file, lineno=lineno
+        )
+
+    bound: dict[str, ValueRef] = {}
+    valid = sorted([*spec.input_parameters, *spec.input_artifacts])
+    for key, value in kwargs.items():
+        if key in spec.output_artifacts:
+            raise fail(
+                f"{key!r} is an output of {spec.name!r}; the task creates it, do not pass it. "
+                f"Read it downstream as task.outputs[{key!r}]"
+            )
+        if key in spec.input_artifacts:
+            bound[key] = _bind_artifact(key, value, spec, fail)
+        elif key in spec.input_parameters:
+            bound[key] = _bind_param(key, value, spec.input_parameters[key], builder, fail)
+        else:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise fail(f"unknown input {key!r}; its inputs are {valid!r}.{hint}")
+    for key, pspec in spec.input_parameters.items():
+        if key not in bound and not pspec.has_default:
+            raise fail(f"missing required parameter {key!r} ({pspec.type}). Pass {key}=...")
+    for key, aspec in spec.input_artifacts.items():
+        if key not in bound and not aspec.optional:
+            raise fail(
+                f"missing required input {key!r} ({aspec.type}). Connect it to an upstream "
+                f"output, e.g. {key}=other_task.outputs['...']"
+            )
+    task = Task(builder, task_name, component, bound)
+    builder.tasks[task_name] = task
+    return task
+
+
+def _bind_artifact(
+    key: str, value: Any, spec: ComponentSpec, fail: Callable[[str], PipelineValidationError]
+) -> ValueRef:
+    expected = spec.input_artifacts[key].type
+    if isinstance(value, Task):
+        value = value.output
+    if not isinstance(value, OutputRef):
+        raise fail(
+            f"input {key!r} expects an artifact ({expected}) from an upstream task, got "
+            f"{value!r}. Pass other_task.outputs['NAME']"
+        )
+    if value.kind != "artifact":
+        raise fail(
+            f"input {key!r} expects {expected}, got parameter {value.name!r} ({value.type}) from "
+            f"task {value.task.name!r}. Connect an artifact output instead"
+        )
+    if not is_compatible(value.type, expected):
+        raise fail(
+            f"input {key!r} expects {expected}, got {value.type} from task {value.task.name!r} "
+            f"output {value.name!r}. Connect a {expected.split('@')[0]} output or change the "
+            "annotation"
+        )
+    return TaskOutputRef(value.task.name, value.name)
+
+
+def _bind_param(
+    key: str,
+    value: Any,
+    pspec: ParameterSpec,
+    builder: _Builder,
+    fail: Callable[[str], PipelineValidationError],
+) -> ValueRef:
+    if isinstance(value, Task):
+        value = value.output
+    if isinstance(value, OutputRef):
+        if value.kind != "parameter":
+            raise fail(
+                f"parameter {key!r} ({pspec.type}) is bound to artifact {value.name!r} of task "
+                f"{value.task.name!r}. Declare the input as Input[...] or pass a parameter output"
+            )
+        if not param_type_compatible(value.type, pspec.type):
+            raise fail(
+                f"parameter {key!r} expects {pspec.type}, got {value.type} from task "
+                f"{value.task.name!r} output {value.name!r}"
+            )
+        return TaskOutputRef(value.task.name, value.name)
+    if isinstance(value, PipelineParam):
+        if value.name not in builder.params:
+            raise fail(f"uses pipeline parameter {value.name!r} of another pipeline")
+        if not param_type_compatible(value.spec.type, pspec.type):
+            raise fail(
+                f"parameter {key!r} expects {pspec.type}, got pipeline parameter "
+                f"{value.name!r} of type {value.spec.type}"
+            )
+        return PipelineParameterRef(value.name)
+    if not json_value_matches(value, pspec.type, pspec.nullable):
+        raise fail(f"parameter {key!r} expects {pspec.type}, got {value!r}")
+    return Constant(coerce_value(value, pspec.type))
+
+
+class Pipeline:
+    """A pipeline definition. ``.spec`` compiles it to the IR (validated, deterministic)."""
+
+    def __init__(self, func: Callable[..., Any], name: str, description: str):
+        self.python_func = func
+        self.name = name
+        self.description = description
+        self.__doc__ = func.__doc__
+        self.__wrapped__ = func
+        self.__module__ = func.__module__
+        self._spec: PipelineSpec | None = None
+
+    @property
+    def spec(self) -> PipelineSpec:
+        """The compiled IR of this pipeline (built once, then cached)."""
+        if self._spec is None:
+            self._spec = build_pipeline(self)
+        return self._spec
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise DefinitionError(
+            f"Pipeline {self.name!r} is not called directly. Run it with "
+            f"`conveyor run FILE.py` or conveyor.run({self.python_func.__name__}, params)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self.name!r}>"
+
+
+def _pipeline_params(p: Pipeline) -> dict[str, ParameterSpec]:
+    func = p.python_func
+    source_file = inspect.getsourcefile(func)
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception as exc:
+        raise DefinitionError(
+            f"Pipeline {p.name!r}: cannot resolve its type annotations ({exc})",
+            source_file=source_file,
+        ) from exc
+    params: dict[str, ParameterSpec] = {}
+    for name, param in inspect.signature(func).parameters.items():
+        has_default = param.default is not param.empty
+        if name in hints:
+            jt = json_type_of(hints[name])
+        elif has_default and param.default is not None:
+            jt = json_type_of(type(param.default))
+        else:
+            jt = None
+        if jt is None:
+            raise DefinitionError(
+                f"Pipeline {p.name!r}: parameter {name!r} needs a JSON type annotation "
+                "(str, int, float, bool, list, dict) or a default value",
+                source_file=source_file,
+            )
+        default = MISSING
+        if has_default:
+            if not json_value_matches(param.default, jt[0], jt[1]):
+                raise DefinitionError(
+                    f"Pipeline {p.name!r}: default {param.default!r} of {name!r} is not a {jt[0]}",
+                    source_file=source_file,
+                )
+            default = coerce_value(param.default, jt[0])
+        params[name] = ParameterSpec(type=jt[0], default=default, nullable=jt[1])
+    return params
+
+
+def build_pipeline(p: Pipeline) -> PipelineSpec:
+    """Run the pipeline function with placeholders and return its validated IR."""
+    params = _pipeline_params(p)
+    builder = _Builder(p.name, params)
+    token = _BUILDER.set(builder)
+    try:
+        p.python_func(**{k: PipelineParam(k, v) for k, v in params.items()})
+    finally:
+        _BUILDER.reset(token)
+    if not builder.tasks:
+        raise DefinitionError(
+            f"Pipeline {p.name!r} has no tasks: call components inside it",
+            source_file=inspect.getsourcefile(p.python_func),
+        )
+    tasks: dict[str, TaskSpec] = {}
+    for name, t in builder.tasks.items():
+        deps = {r.task for r in t.inputs.values() if isinstance(r, TaskOutputRef)}
+        deps.update(t.after_tasks)
+        tasks[name] = TaskSpec(
+            name=name,
+            component=t.component.name,
+            inputs=dict(sorted(t.inputs.items())),
+            depends_on=tuple(sorted(deps)),
+            retry=t.retry,
+            timeout_seconds=t.timeout_seconds,
+            resources=t.resources,
+            cache=t.cache,
+            display_name=t.display_name,
+        )
+    spec = PipelineSpec(
+        name=p.name,
+        description=p.description,
+        module=p.python_func.__module__,
+        parameters=params,
+        components={k: c.spec for k, c in sorted(builder.components.items())},
+        tasks=dict(sorted(tasks.items())),
+    )
+    try:
+        spec.topological_order()
+    except ValueError:
+        cyc = sorted(n for n, t in builder.tasks.items() if t.after_tasks)
+        raise PipelineValidationError(
+            f"Pipeline {p.name!r} has a dependency cycle through .after() among tasks {cyc!r}. "
+            "Remove one of the .after() calls",
+            source_file=inspect.getsourcefile(p.python_func),
+        ) from None
+    validate(spec)
+    return spec
+
+
+@overload
+def pipeline(func: Callable[..., Any], /) -> Pipeline: ...
+
+
+@overload
+def pipeline(
+    *, name: str | None = None, description: str | None = None
+) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
+    """Declare a pipeline: a function whose parameters are pipeline parameters and which calls
+    components to add tasks.
+
+    Example:
+        >>> from conveyor import component, pipeline
+        >>> @component
+        ... def add(a: int, b: int = 1) -> int:
+        ...     return a + b
+        >>> @pipeline(name="sums")
+        ... def sums(a: int = 1):
+        ...     add(a=add(a=a).output)
+        >>> sorted(sums.spec.tasks)
+        ['add', 'add-2']
+    """
+
+    def wrap(f: Callable[..., Any]) -> Pipeline:
+        doc = inspect.cleandoc(f.__doc__ or "").split("\n\n")[0]
+        return Pipeline(f, name or f.__name__.replace("_", "-"), description or doc)
+
+    return wrap(func) if func is not None else wrap
+
+
+def with_task_options(spec: PipelineSpec, task: str, **changes: Any) -> PipelineSpec:
+    """A copy of ``spec`` with options of one task changed (used by tests and tools)."""
+    tasks = dict(spec.tasks)
+    tasks[task] = replace(tasks[task], **changes)
+    return replace(spec, tasks=tasks)
+
+

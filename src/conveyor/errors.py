@@ -1,0 +1,138 @@
+"""The whole Conveyor exception tree; every error a user can meet is one of these.
+
+::
+
+    ConveyorError
+    ├── DefinitionError            bad component or pipeline (carries source_file, lineno)
+    │   └── PipelineValidationError  wiring errors found when a pipeline is built or an IR is loaded
+    ├── CompilationError           an IR cannot be written or read (version, schema)
+    ├── ConfigError                bad settings (env, conveyor.toml)
+    ├── MissingExtraError          an optional backend is not installed ("pip install conveyor-ml[x]")
+    ├── ArtifactError              artifact bytes cannot be staged, read, written or verified
+    │   └── ArtifactNotFoundError
+    ├── StoreError                 the metadata store failed (database, migration)
+    │   ├── NotFoundError          (also a LookupError) no such artifact / execution / context / run
+    │   └── AlreadyExistsError
+    └── ExecutionError             a task could not run to completion
+        ├── ComponentError         the user's code raised; ``__cause__`` is the user's exception
+        └── TaskTimeoutError       the user's code ran past the component's timeout
+
+    RunInterrupted (BaseException)  Ctrl-C / SIGTERM while a run is in flight
+
+Messages say what went wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "CompilationError",
+    "ComponentError",
+    "ConfigError",
+    "ConveyorError",
+    "DefinitionError",
+    "ExecutionError",
+    "MissingExtraError",
+    "NotFoundError",
+    "PipelineValidationError",
+    "RunInterrupted",
+    "StoreError",
+    "TaskTimeoutError",
+]
+
+
+class ConveyorError(Exception):
+    """Base of every error Conveyor raises on purpose."""
+
+
+class DefinitionError(ConveyorError):
+    """A component or pipeline definition is wrong.
+
+    Attributes:
+        source_file: the user's file where the problem is, when known.
+        lineno: the line in that file, when known.
+    """
+
+    def __init__(self, message: str, *, source_file: str | None = None, lineno: int | None = None):
+        self.source_file = source_file
+        self.lineno = lineno
+        if source_file is not None:
+            where = f"{source_file}:{lineno}" if lineno is not None else source_file
+            message = f"{message}\n  at {where}"
+        super().__init__(message)
+
+
+class PipelineValidationError(DefinitionError):
+    """A pipeline's wiring is wrong: type mismatch, missing input, cycle, unknown parameter."""
+
+
+class CompilationError(ConveyorError):
+    """An IR document cannot be written or read."""
+
+
+class ConfigError(ConveyorError):
+    """A setting is invalid."""
+
+
+class MissingExtraError(ConveyorError):
+    """An optional dependency is missing.
+
+    Example:
+        >>> raise MissingExtraError("postgres", "psycopg")  # doctest: +SKIP
+    """
+
+    def __init__(self, extra: str, module: str):
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"This feature needs the optional package {module!r}. "
+            f"Install it with: pip install 'conveyor-ml[{extra}]'"
+        )
+
+
+class ArtifactError(ConveyorError):
+    """Artifact bytes cannot be staged, read, written or verified."""
+
+
+class ArtifactNotFoundError(ArtifactError):
+    """An artifact's bytes are not where its metadata says they are."""
+
+
+class StoreError(ConveyorError):
+    """The metadata store failed."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """No such artifact, execution, context or run."""
+
+
+class AlreadyExistsError(StoreError):
+    """An entity with the same identity already exists."""
+
+
+class ExecutionError(ConveyorError):
+    """A task could not run to completion.
+
+    Attributes:
+        task: the task name in the pipeline.
+        run_id: the run, when known.
+    """
+
+    def __init__(self, message: str, *, task: str | None = None, run_id: str | None = None):
+        self.task = task
+        self.run_id = run_id
+        super().__init__(message)
+
+
+class ComponentError(ExecutionError):
+    """The user's component code raised; the user's exception is ``__cause__``."""
+
+
+class TaskTimeoutError(ExecutionError):
+    """The user's code ran past the component's ``timeout``."""
+
+
+class RunInterrupted(BaseException):
+    """The run was interrupted (Ctrl-C or SIGTERM); in-flight steps are cancelled."""

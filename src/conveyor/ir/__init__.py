@@ -1,0 +1,52 @@
+"""The versioned intermediate representation (IR) of pipelines."""
+
+from conveyor.ir.serialize import dumps, loads, spec_from_dict, spec_to_dict
+from conveyor.ir.spec import (
+    IR_VERSION,
+    MISSING,
+    ArtifactSpec,
+    CollectedRef,
+    ComponentSpec,
+    Condition,
+    Constant,
+    GroupSpec,
+    Implementation,
+    LoopItemRef,
+    ParameterSpec,
+    PipelineParameterRef,
+    PipelineSpec,
+    Resources,
+    RetryPolicy,
+    RunStatusRef,
+    TaskOutputRef,
+    TaskSpec,
+    ValueRef,
+)
+from conveyor.ir.validate import validate
+
+__all__ = [
+    "IR_VERSION",
+    "MISSING",
+    "ArtifactSpec",
+    "CollectedRef",
+    "ComponentSpec",
+    "Condition",
+    "Constant",
+    "GroupSpec",
+    "Implementation",
+    "LoopItemRef",
+    "ParameterSpec",
+    "PipelineParameterRef",
+    "PipelineSpec",
+    "Resources",
+    "RetryPolicy",
+    "RunStatusRef",
+    "TaskOutputRef",
+    "TaskSpec",
+    "ValueRef",
+    "dumps",
+    "loads",
+    "spec_from_dict",
+    "spec_to_dict",
+    "validate",
+]

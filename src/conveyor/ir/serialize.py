@@ -1,0 +1,343 @@
+"""Versioned, deterministic JSON for the IR: the same pipeline always gives the same bytes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from conveyor.errors import CompilationError
+from conveyor.ir.spec import (
+    IR_VERSION,
+    MISSING,
+    ArtifactSpec,
+    CollectedRef,
+    ComponentSpec,
+    Condition,
+    Constant,
+    GroupSpec,
+    Implementation,
+    LoopItemRef,
+    ParameterSpec,
+    PipelineParameterRef,
+    PipelineSpec,
+    Resources,
+    RetryPolicy,
+    RunStatusRef,
+    TaskOutputRef,
+    TaskSpec,
+    ValueRef,
+)
+
+__all__ = ["dumps", "loads", "spec_from_dict", "spec_to_dict"]
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _param_to_dict(p: ParameterSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": p.type}
+    if p.has_default:
+        out["default"] = p.default
+    if p.nullable:
+        out["nullable"] = True
+    if p.description:
+        out["description"] = p.description
+    return out
+
+
+def _param_from_dict(d: Mapping[str, Any]) -> ParameterSpec:
+    return ParameterSpec(
+        type=d["type"],
+        default=d["default"] if "default" in d else MISSING,
+        nullable=bool(d.get("nullable", False)),
+        description=d.get("description", ""),
+    )
+
+
+def _artifact_to_dict(a: ArtifactSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": a.type}
+    if a.optional:
+        out["optional"] = True
+    if a.is_list:
+        out["is_list"] = True
+    if a.description:
+        out["description"] = a.description
+    return out
+
+
+def _artifact_from_dict(d: Mapping[str, Any]) -> ArtifactSpec:
+    return ArtifactSpec(
+        type=d["type"],
+        optional=bool(d.get("optional", False)),
+        is_list=bool(d.get("is_list", False)),
+        description=d.get("description", ""),
+    )
+
+
+def _retry_to_dict(r: RetryPolicy) -> dict[str, Any]:
+    return {
+        "max_retries": r.max_retries,
+        "backoff_seconds": r.backoff_seconds,
+        "backoff_factor": r.backoff_factor,
+        "backoff_max_seconds": r.backoff_max_seconds,
+    }
+
+
+def _retry_from_dict(d: Mapping[str, Any]) -> RetryPolicy:
+    return RetryPolicy(
+        max_retries=int(d.get("max_retries", 0)),
+        backoff_seconds=float(d.get("backoff_seconds", 1.0)),
+        backoff_factor=float(d.get("backoff_factor", 2.0)),
+        backoff_max_seconds=float(d.get("backoff_max_seconds", 60.0)),
+    )
+
+
+def _resources_to_dict(r: Resources) -> dict[str, Any]:
+    return _drop_none({"cpu": r.cpu, "memory": r.memory, "gpu": r.gpu, "gpu_type": r.gpu_type})
+
+
+def _resources_from_dict(d: Mapping[str, Any]) -> Resources:
+    return Resources(
+        cpu=d.get("cpu"), memory=d.get("memory"), gpu=int(d.get("gpu", 0)), gpu_type=d.get("gpu_type")
+    )
+
+
+def ref_to_dict(ref: ValueRef | Condition) -> dict[str, Any]:
+    """Serialise a value reference or a condition."""
+    if isinstance(ref, Constant):
+        return {"constant": ref.value}
+    if isinstance(ref, PipelineParameterRef):
+        return {"pipeline_parameter": ref.name}
+    if isinstance(ref, TaskOutputRef):
+        return {"task_output": {"task": ref.task, "output": ref.output}}
+    if isinstance(ref, LoopItemRef):
+        return {"loop_item": _drop_none({"group": ref.group, "key": ref.key})}
+    if isinstance(ref, CollectedRef):
+        return {"collected": {"task": ref.task, "output": ref.output, "group": ref.group}}
+    if isinstance(ref, RunStatusRef):
+        return {"run_status": {}}
+    if isinstance(ref, Condition):
+        return {"op": ref.op, "args": [ref_to_dict(a) for a in ref.args]}
+    raise CompilationError(f"Cannot serialise value reference {ref!r}")
+
+
+def ref_from_dict(d: Mapping[str, Any]) -> ValueRef | Condition:
+    """Read a value reference or a condition."""
+    if "constant" in d:
+        return Constant(d["constant"])
+    if "pipeline_parameter" in d:
+        return PipelineParameterRef(d["pipeline_parameter"])
+    if "task_output" in d:
+        return TaskOutputRef(d["task_output"]["task"], d["task_output"]["output"])
+    if "loop_item" in d:
+        return LoopItemRef(d["loop_item"]["group"], d["loop_item"].get("key"))
+    if "collected" in d:
+        c = d["collected"]
+        return CollectedRef(c["task"], c["output"], c["group"])
+    if "run_status" in d:
+        return RunStatusRef()
+    if "op" in d:
+        return Condition(d["op"], tuple(ref_from_dict(a) for a in d["args"]))
+    raise CompilationError(f"Unknown value reference {dict(d)!r} in IR")
+
+
+def _value_ref(d: Mapping[str, Any]) -> ValueRef:
+    ref = ref_from_dict(d)
+    if isinstance(ref, Condition):
+        raise CompilationError(f"Expected a value reference, got a condition {dict(d)!r}")
+    return ref
+
+
+def _condition(d: Mapping[str, Any] | None) -> Condition | None:
+    if d is None:
+        return None
+    ref = ref_from_dict(d)
+    if not isinstance(ref, Condition):
+        raise CompilationError(f"Expected a condition, got {dict(d)!r}")
+    return ref
+
+
+def _component_to_dict(c: ComponentSpec) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "description": c.description,
+        "implementation": {
+            "python": _drop_none(
+                {
+                    "module": c.implementation.module,
+                    "function": c.implementation.function,
+                    "source_file": c.implementation.source_file,
+                }
+            )
+        },
+        "inputs": {
+            "parameters": {k: _param_to_dict(v) for k, v in c.input_parameters.items()},
+            "artifacts": {k: _artifact_to_dict(v) for k, v in c.input_artifacts.items()},
+        },
+        "outputs": {
+            "parameters": {k: _param_to_dict(v) for k, v in c.output_parameters.items()},
+            "artifacts": {k: _artifact_to_dict(v) for k, v in c.output_artifacts.items()},
+        },
+        "options": _drop_none(
+            {
+                "retry": _retry_to_dict(c.retry),
+                "timeout_seconds": c.timeout_seconds,
+                "resources": _resources_to_dict(c.resources),
+                "cache": c.cache,
+                "cache_env": list(c.cache_env),
+                "packages": list(c.packages),
+                "base_image": c.base_image,
+            }
+        ),
+    }
+
+
+def _component_from_dict(d: Mapping[str, Any]) -> ComponentSpec:
+    impl = d["implementation"]["python"]
+    opts = d.get("options", {})
+    return ComponentSpec(
+        name=d["name"],
+        description=d.get("description", ""),
+        implementation=Implementation(impl["module"], impl["function"], impl.get("source_file")),
+        input_parameters={k: _param_from_dict(v) for k, v in d["inputs"]["parameters"].items()},
+        input_artifacts={k: _artifact_from_dict(v) for k, v in d["inputs"]["artifacts"].items()},
+        output_parameters={k: _param_from_dict(v) for k, v in d["outputs"]["parameters"].items()},
+        output_artifacts={k: _artifact_from_dict(v) for k, v in d["outputs"]["artifacts"].items()},
+        retry=_retry_from_dict(opts.get("retry", {})),
+        timeout_seconds=opts.get("timeout_seconds"),
+        resources=_resources_from_dict(opts.get("resources", {})),
+        cache=bool(opts.get("cache", True)),
+        cache_env=tuple(opts.get("cache_env", ())),
+        packages=tuple(opts.get("packages", ())),
+        base_image=opts.get("base_image"),
+    )
+
+
+def _task_to_dict(t: TaskSpec) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "component": t.component,
+            "display_name": t.display_name,
+            "inputs": {k: ref_to_dict(v) for k, v in t.inputs.items()},
+            "depends_on": sorted(t.depends_on),
+            "group": t.group,
+            "options": _drop_none(
+                {
+                    "retry": _retry_to_dict(t.retry),
+                    "timeout_seconds": t.timeout_seconds,
+                    "resources": _resources_to_dict(t.resources),
+                    "cache": t.cache,
+                }
+            ),
+        }
+    )
+
+
+def _task_from_dict(name: str, d: Mapping[str, Any]) -> TaskSpec:
+    opts = d.get("options", {})
+    return TaskSpec(
+        name=name,
+        component=d["component"],
+        display_name=d.get("display_name"),
+        inputs={k: _value_ref(v) for k, v in d.get("inputs", {}).items()},
+        depends_on=tuple(d.get("depends_on", ())),
+        group=d.get("group"),
+        retry=_retry_from_dict(opts.get("retry", {})),
+        timeout_seconds=opts.get("timeout_seconds"),
+        resources=_resources_from_dict(opts.get("resources", {})),
+        cache=bool(opts.get("cache", True)),
+    )
+
+
+def _group_to_dict(g: GroupSpec) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "kind": g.kind,
+            "parent": g.parent,
+            "condition": ref_to_dict(g.condition) if g.condition else None,
+            "items": ref_to_dict(g.items) if g.items is not None else None,
+            "parallelism": g.parallelism,
+            "max_iterations": g.max_iterations,
+            "until": ref_to_dict(g.until) if g.until else None,
+            "handler_task": g.handler_task,
+        }
+    )
+
+
+def _group_from_dict(name: str, d: Mapping[str, Any]) -> GroupSpec:
+    return GroupSpec(
+        name=name,
+        kind=d["kind"],
+        parent=d.get("parent"),
+        condition=_condition(d.get("condition")),
+        items=_value_ref(d["items"]) if "items" in d else None,
+        parallelism=d.get("parallelism"),
+        max_iterations=d.get("max_iterations"),
+        until=_condition(d.get("until")),
+        handler_task=d.get("handler_task"),
+    )
+
+
+def spec_to_dict(spec: PipelineSpec) -> dict[str, Any]:
+    """The IR as plain JSON-ready data."""
+    return _drop_none(
+        {
+            "ir_version": spec.ir_version,
+            "pipeline": _drop_none(
+                {
+                    "name": spec.name,
+                    "description": spec.description,
+                    "module": spec.module,
+                    "parameters": {k: _param_to_dict(v) for k, v in spec.parameters.items()},
+                }
+            ),
+            "components": {k: _component_to_dict(v) for k, v in spec.components.items()},
+            "tasks": {k: _task_to_dict(v) for k, v in spec.tasks.items()},
+            "groups": {k: _group_to_dict(v) for k, v in spec.groups.items()},
+        }
+    )
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
+    """Read an IR document; raises :class:`CompilationError` on a version or shape problem."""
+    version = str(data.get("ir_version", ""))
+    if version.split(".")[0] != IR_VERSION.split(".")[0]:
+        raise CompilationError(
+            f"IR version {version!r} is not supported by this Conveyor (reads {IR_VERSION}.x). "
+            "Recompile the pipeline with this version: conveyor compile PIPELINE.py -o OUT.json"
+        )
+    try:
+        p = data["pipeline"]
+        return PipelineSpec(
+            ir_version=version,
+            name=p["name"],
+            description=p.get("description", ""),
+            module=p.get("module"),
+            parameters={k: _param_from_dict(v) for k, v in p.get("parameters", {}).items()},
+            components={k: _component_from_dict(v) for k, v in data["components"].items()},
+            tasks={k: _task_from_dict(k, v) for k, v in data["tasks"].items()},
+            groups={k: _group_from_dict(k, v) for k, v in data.get("groups", {}).items()},
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CompilationError(
+            f"Malformed IR document: missing or wrong field {exc}. "
+            "Check it against src/conveyor/ir/schema/pipeline_spec.v1.json"
+        ) from exc
+
+
+def dumps(spec: PipelineSpec) -> str:
+    """Deterministic JSON text (sorted keys, fixed indentation, trailing newline)."""
+    return json.dumps(spec_to_dict(spec), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def loads(text: str) -> PipelineSpec:
+    """Parse IR JSON text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CompilationError(f"IR is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CompilationError("IR must be a JSON object")
+    return spec_from_dict(data)

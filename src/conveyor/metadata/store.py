@@ -1,0 +1,208 @@
+"""The MetadataStore protocol: what runners, the cache and the CLI need from a lineage store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from conveyor.metadata.entities import (
+    ArtifactRecord,
+    ArtifactState,
+    ContextRecord,
+    EventRecord,
+    ExecutionRecord,
+    ExecutionState,
+    LineageGraph,
+    NewArtifact,
+)
+
+__all__ = ["CONTEXT_EXPERIMENT", "CONTEXT_PIPELINE", "CONTEXT_RUN", "MetadataStore"]
+
+CONTEXT_PIPELINE = "conveyor.Pipeline"
+CONTEXT_RUN = "conveyor.PipelineRun"
+CONTEXT_EXPERIMENT = "conveyor.Experiment"
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """A lineage store. Every write method is one transaction; reads never see half a write.
+
+    Implementations: :class:`conveyor.metadata.sql.SqlMetadataStore` (SQLite, PostgreSQL).
+    Check a new implementation with ``conveyor.testing.check_metadata_store``.
+    """
+
+    uri: str
+
+    # --- contexts ---------------------------------------------------------------------------
+    def put_context(
+        self,
+        type_name: str,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        parents: Sequence[int] = (),
+    ) -> ContextRecord:
+        """Get or create the context ``(type_name, name)``; merge ``properties`` into it."""
+        ...
+
+    def update_context(self, context_id: int, properties: Mapping[str, Any]) -> ContextRecord:
+        """Merge ``properties`` into a context (top-level keys replace)."""
+        ...
+
+    def get_context(self, context_id: int) -> ContextRecord:
+        """A context by id; :class:`NotFoundError` if absent."""
+        ...
+
+    def find_context(self, type_name: str, name: str) -> ContextRecord | None:
+        """A context by type and name, or None."""
+        ...
+
+    def list_contexts(
+        self,
+        type_name: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        parent_id: int | None = None,
+    ) -> list[ContextRecord]:
+        """Contexts of a type, newest first (optionally only the children of ``parent_id``)."""
+        ...
+
+    def get_parent_contexts(self, context_id: int) -> list[ContextRecord]:
+        """The parents of a context."""
+        ...
+
+    # --- executions -------------------------------------------------------------------------
+    def start_execution(
+        self,
+        type_name: str,
+        name: str,
+        *,
+        contexts: Sequence[int] = (),
+        inputs: Sequence[tuple[str, int]] = (),
+        properties: Mapping[str, Any] | None = None,
+        state: ExecutionState = ExecutionState.RUNNING,
+        cache_key: str | None = None,
+    ) -> int:
+        """Record an execution with its INPUT events ``(key, artifact_id)``; return its id."""
+        ...
+
+    def finish_execution(
+        self,
+        execution_id: int,
+        state: ExecutionState,
+        *,
+        outputs: Sequence[NewArtifact] = (),
+        reused_outputs: Sequence[tuple[str, int]] = (),
+        properties: Mapping[str, Any] | None = None,
+        cache_key: str | None = None,
+    ) -> list[ArtifactRecord]:
+        """Close an execution in one transaction.
+
+        Inserts ``outputs`` as artifacts with OUTPUT events keyed by ``NewArtifact.key``, adds
+        OUTPUT events to existing artifacts ``reused_outputs`` (a cache hit), attributes every
+        output artifact to the execution's contexts, merges ``properties``, sets the state
+        (and the cache key, if given). Returns the new artifacts in the order given.
+        """
+        ...
+
+    def record_execution(
+        self,
+        type_name: str,
+        name: str,
+        state: ExecutionState,
+        *,
+        contexts: Sequence[int] = (),
+        inputs: Sequence[tuple[str, int]] = (),
+        outputs: Sequence[NewArtifact] = (),
+        reused_outputs: Sequence[tuple[str, int]] = (),
+        properties: Mapping[str, Any] | None = None,
+        cache_key: str | None = None,
+    ) -> tuple[int, list[ArtifactRecord]]:
+        """``start_execution`` and ``finish_execution`` in one transaction."""
+        ...
+
+    def update_execution(
+        self,
+        execution_id: int,
+        *,
+        state: ExecutionState | None = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change an execution's state and/or merge properties."""
+        ...
+
+    def get_execution(self, execution_id: int) -> ExecutionRecord:
+        """An execution by id; :class:`NotFoundError` if absent."""
+        ...
+
+    def list_executions(
+        self,
+        *,
+        context_id: int | None = None,
+        name: str | None = None,
+        states: Iterable[ExecutionState] | None = None,
+        cache_key: str | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionRecord]:
+        """Executions matching every given filter, newest first."""
+        ...
+
+    def get_execution_contexts(self, execution_id: int) -> list[ContextRecord]:
+        """The contexts an execution is associated with."""
+        ...
+
+    # --- artifacts and events ---------------------------------------------------------------
+    def get_artifact(self, artifact_id: int) -> ArtifactRecord:
+        """An artifact by id; :class:`NotFoundError` if absent."""
+        ...
+
+    def get_artifacts(self, artifact_ids: Iterable[int]) -> list[ArtifactRecord]:
+        """Artifacts by id, in one query, ordered by id (missing ids are left out)."""
+        ...
+
+    def list_artifacts(
+        self,
+        *,
+        context_id: int | None = None,
+        type_name: str | None = None,
+        limit: int | None = None,
+    ) -> list[ArtifactRecord]:
+        """Artifacts matching the filters, newest first."""
+        ...
+
+    def set_artifact_state(self, artifact_ids: Iterable[int], state: ArtifactState) -> None:
+        """Change the state of artifacts (e.g. bytes found corrupt -> ABANDONED)."""
+        ...
+
+    def get_events(
+        self,
+        *,
+        execution_ids: Iterable[int] | None = None,
+        artifact_ids: Iterable[int] | None = None,
+    ) -> list[EventRecord]:
+        """Events touching any of the given executions or artifacts, in one query."""
+        ...
+
+    def find_cached_execution(self, cache_key: str) -> ExecutionRecord | None:
+        """The newest COMPLETE execution recorded with ``cache_key``, or None."""
+        ...
+
+    # --- lineage ----------------------------------------------------------------------------
+    def lineage(
+        self,
+        artifact_id: int,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        *,
+        max_depth: int | None = None,
+    ) -> LineageGraph:
+        """The artifacts and executions upstream (or downstream) of an artifact.
+
+        Bounded number of queries whatever the depth (one recursive query plus fetches).
+        ``max_depth`` counts executions along a path.
+        """
+        ...
+
+    # --- maintenance ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+        ...

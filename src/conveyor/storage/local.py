@@ -1,0 +1,91 @@
+"""LocalArtifactStore: artifacts in a local folder, published with an atomic rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+from conveyor._internal.hashing import digest_path
+from conveyor.errors import ArtifactError, ArtifactNotFoundError
+from conveyor.storage.store import Fingerprint
+
+__all__ = ["LocalArtifactStore"]
+
+STAGING_DIR = ".staging"
+
+
+class LocalArtifactStore:
+    """Artifacts under a local folder; URIs are absolute paths.
+
+    Staged outputs live under ``<root>/.staging`` (same file system as the final place), so
+    :meth:`commit` is a single ``rename``.
+
+    Example:
+        >>> store = LocalArtifactStore("/tmp/conveyor-doc-artifacts")
+        >>> p = store.staging_path("data")
+        >>> _ = open(p, "w").write("x")
+        >>> store.commit(p, store.uri_for("run1", "data")).size
+        1
+    """
+
+    def __init__(self, root: str):
+        if root.startswith("file://"):
+            root = root[len("file://") :]
+        self.root = os.path.abspath(root)
+
+    def uri_for(self, *parts: str) -> str:
+        """The absolute path of ``parts`` under the root."""
+        return os.path.join(self.root, *parts)
+
+    def staging_path(self, name: str) -> str:
+        """A fresh path under ``<root>/.staging/<uuid>/``."""
+        folder = os.path.join(self.root, STAGING_DIR, uuid.uuid4().hex)
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, name or "artifact")
+
+    def commit(self, staging_path: str, uri: str) -> Fingerprint:
+        """Hash the staged bytes and rename them to ``uri``."""
+        if not os.path.lexists(staging_path):
+            raise ArtifactError(
+                f"The component did not write its output at {staging_path!r}. Write a file "
+                "or create a folder at the artifact's .path"
+            )
+        digest, size = digest_path(staging_path)
+        target = self._path(uri)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.lexists(target):
+            _remove(target)
+        os.replace(staging_path, target)
+        _remove(os.path.dirname(staging_path))
+        return Fingerprint(digest, size)
+
+    def discard(self, staging_path: str) -> None:
+        """Remove a staged output and its staging folder."""
+        _remove(os.path.dirname(staging_path))
+
+    def local_path(self, uri: str) -> str:
+        """The path itself: local artifacts are read in place."""
+        return self._path(uri)
+
+    def fingerprint(self, uri: str) -> Fingerprint:
+        """Hash the bytes at ``uri``."""
+        try:
+            digest, size = digest_path(self._path(uri))
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"No artifact bytes at {uri!r}") from None
+        return Fingerprint(digest, size)
+
+    def exists(self, uri: str) -> bool:
+        """Whether a file or folder exists at ``uri``."""
+        return os.path.lexists(self._path(uri))
+
+    def _path(self, uri: str) -> str:
+        return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)

@@ -1,0 +1,124 @@
+"""FsspecArtifactStore: artifacts under any fsspec URL (memory://, s3://, gs://, az://)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from typing import Any
+
+from conveyor._internal.hashing import ALGORITHM, digest_path
+from conveyor.errors import ArtifactError, ArtifactNotFoundError, MissingExtraError
+from conveyor.storage.store import Fingerprint
+
+__all__ = ["FsspecArtifactStore"]
+
+
+class FsspecArtifactStore:
+    """Artifacts under an fsspec URL. Outputs are staged in a local scratch folder, uploaded
+    under a temporary name, then moved to the final URI; inputs are downloaded once into a
+    local read cache (artifacts are immutable, so the URI is a safe cache key).
+
+    Example:
+        >>> store = FsspecArtifactStore("memory://doc-artifacts", scratch="/tmp/conveyor-doc")
+        >>> store.uri_for("run1", "data")
+        'memory://doc-artifacts/run1/data'
+    """
+
+    def __init__(self, root: str, scratch: str | None = None, **storage_options: Any):
+        try:
+            import fsspec
+        except ImportError as exc:  # pragma: no cover - fsspec is a core dependency
+            raise MissingExtraError("remote", "fsspec") from exc
+        self.root = root.rstrip("/")
+        self._fs, _ = fsspec.core.url_to_fs(self.root, **storage_options)
+        self._protocol = self.root.split("://", 1)[0]
+        self.scratch = scratch or os.path.join(tempfile.gettempdir(), "conveyor-scratch")
+
+    def uri_for(self, *parts: str) -> str:
+        """The URL of ``parts`` under the root."""
+        return "/".join([self.root, *parts])
+
+    def staging_path(self, name: str) -> str:
+        """A fresh local path in the scratch folder."""
+        folder = os.path.join(self.scratch, "staging", uuid.uuid4().hex)
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, name or "artifact")
+
+    def commit(self, staging_path: str, uri: str) -> Fingerprint:
+        """Hash, upload under a temporary name, then move to ``uri``."""
+        if not os.path.lexists(staging_path):
+            raise ArtifactError(
+                f"The component did not write its output at {staging_path!r}. Write a file "
+                "or create a folder at the artifact's .path"
+            )
+        digest, size = digest_path(staging_path)
+        partial = f"{uri}.partial-{uuid.uuid4().hex}"
+        is_dir = os.path.isdir(staging_path)
+        try:
+            if is_dir:
+                self._fs.put(staging_path.rstrip("/") + "/", partial, recursive=True)
+            else:
+                self._fs.put_file(staging_path, partial)
+            self._fs.mv(partial, uri, recursive=is_dir)
+        except Exception as exc:
+            raise ArtifactError(f"Could not upload artifact to {uri!r}: {exc}") from exc
+        finally:
+            shutil.rmtree(os.path.dirname(staging_path), ignore_errors=True)
+        return Fingerprint(digest, size)
+
+    def discard(self, staging_path: str) -> None:
+        """Remove a staged output."""
+        shutil.rmtree(os.path.dirname(staging_path), ignore_errors=True)
+
+    def local_path(self, uri: str) -> str:
+        """Download ``uri`` once into the read cache and return the local path."""
+        key = hashlib.sha256(uri.encode()).hexdigest()[:32]
+        target = os.path.join(self.scratch, "fetch", key, os.path.basename(uri.rstrip("/")))
+        if os.path.lexists(target):
+            return target
+        if not self.exists(uri):
+            raise ArtifactNotFoundError(f"No artifact bytes at {uri!r}")
+        tmp = f"{target}.partial-{uuid.uuid4().hex}"
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if self._fs.isdir(uri):
+            self._fs.get(uri.rstrip("/") + "/", tmp, recursive=True)
+        else:
+            self._fs.get_file(uri, tmp)
+        os.replace(tmp, target)
+        return target
+
+    def fingerprint(self, uri: str) -> Fingerprint:
+        """Hash the bytes at ``uri`` by streaming them (same digest as a local copy)."""
+        if not self.exists(uri):
+            raise ArtifactNotFoundError(f"No artifact bytes at {uri!r}")
+        if not self._fs.isdir(uri):
+            hexd, size = self._hash_file(uri)
+            return Fingerprint(f"{ALGORITHM}:{hexd}", size)
+        base = self._fs._strip_protocol(uri).rstrip("/")
+        entries: list[tuple[str, str]] = []
+        total = 0
+        for path in sorted(self._fs.find(uri)):
+            rel = self._fs._strip_protocol(path)[len(base) + 1 :]
+            hexd, size = self._hash_file(path)
+            total += size
+            entries.append((rel, hexd))
+        h = hashlib.sha256(b"conveyor-tree-v1\0")
+        for rel, hexd in sorted(entries):
+            h.update(rel.encode("utf-8") + b"\0" + hexd.encode("ascii") + b"\n")
+        return Fingerprint(f"{ALGORITHM}:{h.hexdigest()}", total)
+
+    def exists(self, uri: str) -> bool:
+        """Whether anything exists at ``uri``."""
+        return bool(self._fs.exists(uri))
+
+    def _hash_file(self, path: str) -> tuple[str, int]:
+        h = hashlib.sha256()
+        size = 0
+        with self._fs.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size

@@ -1,0 +1,193 @@
+"""Artifact types: the typed handles a component reads and writes, with a serialisable identity."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "HTML",
+    "Artifact",
+    "Dataset",
+    "Markdown",
+    "Metrics",
+    "Model",
+    "artifact_type",
+    "is_artifact_type",
+    "registered_types",
+    "resolve_type",
+]
+
+_REGISTRY: dict[str, type[Artifact]] = {}
+
+
+class Artifact:
+    """Base artifact: bytes at ``path`` (a file or a folder), with ``metadata``.
+
+    Subclass it to define your own type; the identity ``schema_title@schema_version`` is what
+    the IR, the metadata store and every backend see.
+
+    Example:
+        >>> class Embeddings(Artifact):
+        ...     schema_title = "acme.Embeddings"
+        ...     schema_version = "1.0.0"
+        >>> Embeddings.type_id()
+        'acme.Embeddings@1.0.0'
+
+    Attributes:
+        name: the output (or input) key in the component signature.
+        uri: where the bytes live in the artifact store (any fsspec URL).
+        path: a local path the component reads or writes: a file, or a folder it creates.
+        metadata: JSON-serialisable properties, recorded in the metadata store.
+    """
+
+    schema_title: ClassVar[str] = "conveyor.Artifact"
+    schema_version: ClassVar[str] = "1.0.0"
+    description: ClassVar[str] = "Any bytes: a file or a folder."
+
+    def __init__(
+        self,
+        name: str = "",
+        uri: str = "",
+        path: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.uri = uri
+        self.path = path
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.id: int | None = None
+        self.fingerprint: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.type_id()] = cls
+
+    @classmethod
+    def type_id(cls) -> str:
+        """The serialisable identity, ``schema_title@schema_version``."""
+        return f"{cls.schema_title}@{cls.schema_version}"
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        """Return the artifact's bytes as text (the artifact must be a single file)."""
+        with open(self.path, encoding=encoding) as fh:
+            return fh.read()
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> None:
+        """Write ``text`` as the artifact's single file."""
+        with open(self.path, "w", encoding=encoding) as fh:
+            fh.write(text)
+
+    @property
+    def is_dir(self) -> bool:
+        """Whether the artifact is a folder."""
+        return os.path.isdir(self.path)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, uri={self.uri!r})"
+
+
+_REGISTRY[Artifact.type_id()] = Artifact
+
+
+class Dataset(Artifact):
+    """A data set: a file (CSV, Parquet, ...) or a folder of files."""
+
+    schema_title = "conveyor.Dataset"
+    description = "A data set: a file or a folder of files."
+
+
+class Model(Artifact):
+    """A trained model: a file or a folder."""
+
+    schema_title = "conveyor.Model"
+    description = "A trained model: a file or a folder."
+
+    @property
+    def framework(self) -> str | None:
+        """The training framework recorded in metadata, if any."""
+        value = self.metadata.get("framework")
+        return str(value) if value is not None else None
+
+
+class Metrics(Artifact):
+    """Scalar metrics: ``log_metric`` records them and they are written as JSON at ``path``.
+
+    Example:
+        >>> m = Metrics(path="/tmp/m.json")
+        >>> m.log_metric("accuracy", 0.93)
+        >>> m.metadata["accuracy"]
+        0.93
+    """
+
+    schema_title = "conveyor.Metrics"
+    description = "Scalar metrics, as JSON."
+
+    def log_metric(self, name: str, value: float) -> None:
+        """Record one scalar metric (kept in metadata and written to ``path``)."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(f"Metric {name!r} must be a number, got {type(value).__name__}")
+        self.metadata[name] = float(value)
+        if self.path:
+            with open(self.path, "w", encoding="utf-8") as fh:
+                json.dump(self.metadata, fh, sort_keys=True)
+
+
+class HTML(Artifact):
+    """An HTML page to display."""
+
+    schema_title = "conveyor.HTML"
+    description = "An HTML page."
+
+
+class Markdown(Artifact):
+    """A Markdown document to display."""
+
+    schema_title = "conveyor.Markdown"
+    description = "A Markdown document."
+
+
+def artifact_type(type_id: str) -> type[Artifact]:
+    """Return the artifact class registered for ``type_id`` (``schema_title@version``).
+
+    Unknown identities resolve to a generic subclass of :class:`Artifact` carrying the same
+    identity, so an IR written by another process can be read without its custom classes.
+    """
+    cls = _REGISTRY.get(type_id)
+    if cls is not None:
+        return cls
+    title, _, version = type_id.partition("@")
+    generic = type(
+        title.rsplit(".", 1)[-1] or "Artifact",
+        (Artifact,),
+        {"schema_title": title, "schema_version": version or "1.0.0", "__module__": __name__},
+    )
+    return generic
+
+
+def resolve_type(type_id: str) -> type[Artifact]:
+    """Alias of :func:`artifact_type`."""
+    return artifact_type(type_id)
+
+
+def is_artifact_type(obj: object) -> bool:
+    """Whether ``obj`` is an artifact class."""
+    return isinstance(obj, type) and issubclass(obj, Artifact)
+
+
+def registered_types() -> dict[str, type[Artifact]]:
+    """All artifact classes known to this process, by identity."""
+    return dict(_REGISTRY)
+
+
+def is_compatible(produced: str, expected: str) -> bool:
+    """Whether an artifact of identity ``produced`` may feed an input expecting ``expected``."""
+    if expected == produced or expected == Artifact.type_id():
+        return True
+    produced_cls = _REGISTRY.get(produced)
+    expected_cls = _REGISTRY.get(expected)
+    if produced_cls is None or expected_cls is None:
+        return False
+    return issubclass(produced_cls, expected_cls)
