@@ -80,6 +80,13 @@ class Artifact:
         with open(self.path, "w", encoding=encoding) as fh:
             fh.write(text)
 
+    def finalize_output(self) -> None:
+        """Called after the component returns, before the output is committed.
+
+        Subclasses write derived bytes here (``Metrics`` writes its JSON when the component
+        only logged values).
+        """
+
     @property
     def is_dir(self) -> bool:
         """Whether the artifact is a folder."""
@@ -130,7 +137,10 @@ class Metrics(Artifact):
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise TypeError(f"Metric {name!r} must be a number, got {type(value).__name__}")
         self.metadata[name] = float(value)
-        if self.path:
+
+    def finalize_output(self) -> None:
+        """Write the logged metrics as JSON at ``path`` unless the component wrote it."""
+        if self.path and not os.path.exists(self.path):
             with open(self.path, "w", encoding="utf-8") as fh:
                 json.dump(self.metadata, fh, sort_keys=True)
 

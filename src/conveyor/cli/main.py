@@ -1,0 +1,250 @@
+"""``conveyor``: run, compile and plan pipelines; inspect runs, artifacts and lineage.
+
+Exit codes: 0 success, 1 the run failed, 2 usage or definition error, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from conveyor.errors import (
+    CompilationError,
+    ConfigError,
+    ConveyorError,
+    DefinitionError,
+    NotFoundError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _errors(fn: F) -> F:
+    """Map Conveyor errors to a clean message and the documented exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DefinitionError, ConfigError, CompilationError) as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True)
+            sys.exit(EXIT_USAGE)
+        except NotFoundError as exc:
+            _console(stderr=True).print(f"[bold red]not found:[/] {exc}")
+            sys.exit(EXIT_USAGE)
+        except ConveyorError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {exc}")
+            sys.exit(EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(home: str | None = None) -> Any:
+    from conveyor.config import Settings
+
+    return Settings.load(overrides={"home": home} if home else None)
+
+
+def _params(pairs: Sequence[str]) -> dict[str, Any]:
+    from conveyor.execution.params import parse_cli_value
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DefinitionError(f"--param takes NAME=VALUE, got {pair!r}")
+        out[key.strip()] = parse_cli_value(value)
+    return out
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="conveyor-ml", prog_name="conveyor")
+def cli() -> None:
+    """Conveyor: ML pipelines from notebook to production.
+
+    Settings come from CONVEYOR_HOME (default ./.conveyor), CONVEYOR_METADATA_URL,
+    CONVEYOR_ARTIFACT_ROOT and an optional conveyor.toml.
+    """
+
+
+param_option = click.option(
+    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+    help="Pipeline parameter (repeatable); VALUE is parsed as JSON when it can be.",
+)
+
+
+@cli.command()
+@click.argument("pipeline")
+@param_option
+@click.option("--no-cache", is_flag=True, help="Run every step; reuse nothing.")
+@click.option("--in-process", is_flag=True, help="Run steps one by one in this process.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: CONVEYOR_WORKERS or the CPU count).")
+@click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
+@click.option("--experiment", default=None, help="Group the run under an experiment.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not stream step logs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON only.")
+@_errors
+def run(pipeline: str, params: Sequence[str], no_cache: bool, in_process: bool,
+        workers: int | None, run_id: str | None, experiment: str | None, quiet: bool,
+        as_json: bool) -> None:
+    """Run PIPELINE (file.py, file.py:NAME, module:NAME or compiled .json) end to end."""
+    from conveyor.cli.loading import load_pipeline
+    from conveyor.orchestrator import LocalOrchestrator, RunReporter
+
+    settings = _settings()
+    spec, root = load_pipeline(pipeline)
+    reporter: RunReporter
+    if as_json:
+        reporter = RunReporter()
+    else:
+        from conveyor.cli.render import ConsoleReporter
+
+        reporter = ConsoleReporter(_console(), show_logs=not quiet)
+    orch = LocalOrchestrator(
+        metadata_url=settings.metadata_url,
+        artifact_root=settings.artifact_root,
+        home=settings.home,
+        workers=workers or settings.workers,
+        in_process=in_process,
+        use_cache=not no_cache,
+        reporter=reporter,
+        search_root=root,
+    )
+    result = orch.run(spec, _params(params), run_id=run_id, experiment=experiment)
+    if as_json:
+        _echo_json(
+            {
+                "run_id": result.run_id,
+                "pipeline": result.pipeline,
+                "state": result.state,
+                "duration_seconds": result.duration_seconds,
+                "tasks": {
+                    t: {
+                        "state": r.state.value,
+                        "execution_id": r.execution_id,
+                        "cached": r.cached,
+                        "error": r.error,
+                        "outputs": {
+                            "parameters": dict(r.outputs.parameters),
+                            "artifacts": {
+                                k: {"id": a.id, "uri": a.uri, "type": a.type_name}
+                                for k, a in r.outputs.artifacts.items()
+                            },
+                        },
+                    }
+                    for t, r in result.tasks.items()
+                },
+            }
+        )
+    code = {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(result.state, EXIT_FAILED)
+    sys.exit(code)
+
+
+@cli.command(name="compile")
+@click.argument("pipeline")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the IR here (default: standard output).")
+@_errors
+def compile_(pipeline: str, output: str | None) -> None:
+    """Compile PIPELINE to its versioned, deterministic JSON IR."""
+    from conveyor.cli.loading import load_pipeline
+    from conveyor.ir.serialize import dumps
+
+    spec, _ = load_pipeline(pipeline)
+    text = dumps(spec)
+    if output:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        _console(stderr=True).print(
+            f"Wrote IR {spec.ir_version} of pipeline [bold]{spec.name}[/] "
+            f"({len(spec.tasks)} tasks) to {output}"
+        )
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("pipeline")
+@param_option
+@click.option("--no-cache", is_flag=True, help="Plan as if the cache were off.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@_errors
+def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) -> None:
+    """Dry run: list which steps would come from the cache (hit) or run (miss), and why."""
+    from conveyor.cli.loading import load_pipeline
+    from conveyor.metadata import connect
+    from conveyor.orchestrator import plan_run
+    from conveyor.storage import open_store
+
+    settings = _settings()
+    spec, root = load_pipeline(pipeline)
+    entries = plan_run(
+        spec, _params(params), connect(settings.metadata_url),
+        open_store(settings.artifact_root, scratch=os.path.join(settings.home, "tmp")),
+        use_cache=not no_cache, search_root=root,
+    )
+    if as_json:
+        _echo_json([
+            {"task": e.task, "decision": e.decision, "reasons": e.reasons,
+             "cache_key": e.cache_key, "cached_from": e.cached_from}
+            for e in entries
+        ])
+        return
+    from rich.table import Table
+
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    table.add_column("step")
+    table.add_column("decision")
+    table.add_column("why", overflow="fold")
+    style = {"hit": "cyan", "miss": "yellow", "disabled": "dim", "after-upstream": "yellow"}
+    for e in entries:
+        table.add_row(e.task, f"[{style[e.decision]}]{e.decision}[/]", "\n".join(e.reasons))
+    console = _console()
+    console.print(table)
+    hits = sum(e.decision == "hit" for e in entries)
+    console.print(f"\n{hits} of {len(entries)} steps would come from the cache.")
+
+
+from conveyor.cli.inspect import artifacts, lineage, runs  # noqa: E402
+
+cli.add_command(runs)
+cli.add_command(artifacts)
+cli.add_command(lineage)
+
+
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def exec_(args: Sequence[str]) -> None:
+    """Run ONE task of a run (same as python -m conveyor.execution; see --help)."""
+    from conveyor.execution.__main__ import main as exec_main
+
+    sys.exit(exec_main(list(args)))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="conveyor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Rich rendering for people: the live run view, tables of runs, artifacts and lineage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from conveyor.execution.results import RunInfo, TaskResult
+from conveyor.ir.spec import PipelineSpec
+from conveyor.metadata.entities import ExecutionState
+from conveyor.orchestrator.local import RunResult
+from conveyor.orchestrator.reporter import RunReporter
+
+__all__ = ["ConsoleReporter", "format_time", "state_text"]
+
+_STYLE = {
+    "COMPLETE": ("✓", "green"),
+    "CACHED": ("↺", "cyan"),
+    "FAILED": ("✗", "bold red"),
+    "CANCELED": ("⊘", "yellow"),
+    "SKIPPED": ("–", "dim"),
+    "RUNNING": ("▶", "blue"),
+    "PENDING": ("·", "dim"),
+}
+
+
+def state_text(state: str) -> Text:
+    """A coloured state label."""
+    mark, style = _STYLE.get(state, ("?", ""))
+    return Text(f"{mark} {state.lower()}", style=style)
+
+
+def format_time(ts: Any) -> str:
+    """A local timestamp for tables."""
+    if isinstance(ts, int | float):
+        return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(ts, dt.datetime):
+        return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return "" if ts is None else str(ts)
+
+
+class ConsoleReporter(RunReporter):
+    """The live progress view of ``conveyor run``: one row per step, logs streamed above."""
+
+    def __init__(self, console: Console, *, show_logs: bool = True):
+        self.console = console
+        self.show_logs = show_logs
+        self.live: Live | None = None
+        self.spec: PipelineSpec | None = None
+        self.run: RunInfo | None = None
+        self.states: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.results: dict[str, TaskResult] = {}
+        self._partial: dict[str, str] = {}
+        self._t0 = time.monotonic()
+
+    def before_run(self, run: RunInfo, spec: PipelineSpec) -> None:
+        """Print the run id and start the live table."""
+        self.spec, self.run = spec, run
+        self.states = {t: "PENDING" for t in spec.topological_order()}
+        self._t0 = time.monotonic()
+        self.console.print(
+            f"[bold]Run[/] [cyan]{run.run_id}[/] of pipeline [bold]{escape(spec.name)}[/]: "
+            f"{len(spec.tasks)} steps"
+        )
+        if self.console.is_terminal:
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8,
+                             transient=True)
+            self.live.start()
+
+    def before_task(self, task: str) -> None:
+        """Mark a step as running."""
+        self.states[task] = "RUNNING"
+        self.started[task] = time.monotonic()
+        self._refresh()
+
+    def after_task(self, result: TaskResult) -> None:
+        """Mark a step as ended (and print a line when not on a terminal)."""
+        self.states[result.task] = result.state.value
+        self.results[result.task] = result
+        self._flush_partial(result.task)
+        if self.live is None:
+            extra = " (from cache)" if result.cached else ""
+            took = f" {result.duration_seconds:.2f}s" if result.duration_seconds else ""
+            line = Text.assemble(state_text(result.state.value), f"  {result.task}{took}{extra}")
+            self.console.print(line, highlight=False)
+        self._refresh()
+
+    def task_log(self, task: str, text: str) -> None:
+        """Print complete log lines of a step, prefixed with its name."""
+        if not self.show_logs:
+            return
+        buffered = self._partial.get(task, "") + text
+        *lines, rest = buffered.split("\n")
+        self._partial[task] = rest
+        for line in lines:
+            self.console.print(Text.assemble((f"{task} │ ", "dim"), line), highlight=False)
+
+    def _flush_partial(self, task: str) -> None:
+        rest = self._partial.pop(task, "")
+        if rest and self.show_logs:
+            self.console.print(Text.assemble((f"{task} │ ", "dim"), rest), highlight=False)
+
+    def after_run(self, result: RunResult) -> None:
+        """Stop the live view and print the summary, with the error of any failed step."""
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        self.console.print(self._summary(result))
+        for task in result.failed_tasks:
+            r = result.tasks[task]
+            self.console.print(f"\n[bold red]Step {escape(task)} failed:[/] {escape(r.error or '')}")
+            if r.traceback:
+                self.console.print(Text(r.traceback.rstrip(), style="red"))
+            if r.log_path:
+                self.console.print(f"[dim]log: {escape(r.log_path)}[/]")
+        colour = {"COMPLETE": "green", "FAILED": "red"}.get(result.state, "yellow")
+        self.console.print(
+            f"\nRun [cyan]{result.run_id}[/] [{colour}]{result.state.lower()}[/] in "
+            f"{result.duration_seconds:.2f}s"
+        )
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+
+    def _table(self) -> Group:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("step")
+        table.add_column("state")
+        table.add_column("time", justify="right")
+        now = time.monotonic()
+        for task, state in self.states.items():
+            if state == "RUNNING":
+                took = f"{now - self.started.get(task, now):.1f}s"
+            elif task in self.results:
+                took = f"{self.results[task].duration_seconds:.2f}s"
+            else:
+                took = ""
+            table.add_row(task, state_text(state), took)
+        done = sum(1 for s in self.states.values() if s not in ("PENDING", "RUNNING"))
+        footer = Text(f"{done}/{len(self.states)} steps · {now - self._t0:.1f}s", style="dim")
+        return Group(table, footer)
+
+    def _summary(self, result: RunResult) -> Table:
+        table = Table(title=None, header_style="bold", box=None, pad_edge=False)
+        table.add_column("step")
+        table.add_column("state")
+        table.add_column("time", justify="right")
+        table.add_column("outputs / reason", overflow="fold")
+        for task in self.states:
+            r = result.tasks.get(task)
+            if r is None:
+                continue
+            detail = _outputs_text(r.outputs.artifacts, r.outputs.parameters)
+            if r.state == ExecutionState.CACHED:
+                detail = f"{detail}\n[dim]{escape(r.cache_reason)}[/]" if detail else r.cache_reason
+            elif not r.state.is_success and r.error:
+                detail = escape(r.error.splitlines()[0])
+            table.add_row(task, state_text(r.state.value), f"{r.duration_seconds:.2f}s", detail)
+        return table
+
+
+def _outputs_text(artifacts: Mapping[str, Any], parameters: Mapping[str, Any]) -> str:
+    parts = [f"{escape(k)} = {escape(str(v))}" for k, v in sorted(parameters.items())]
+    parts += [f"{escape(k)} → {escape(a.uri)}" for k, a in sorted(artifacts.items())]
+    return "\n".join(parts)

@@ -1,0 +1,76 @@
+"""``python -m conveyor.execution``: run ONE task of a run from a compiled IR file.
+
+This is the in-container entrypoint of remote runners (a Ray task, a Kubeflow container, an
+Airflow worker). It reads the IR, opens the stores by URL, resolves upstream outputs from
+metadata and runs the task exactly as the local orchestrator does.
+
+Exit codes: 0 the task completed or came from the cache; 1 it failed; 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from conveyor.errors import ConveyorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments."""
+    p = argparse.ArgumentParser(
+        prog="python -m conveyor.execution", description="Run one task of a pipeline run."
+    )
+    p.add_argument("--ir", required=True, help="compiled pipeline JSON (conveyor compile)")
+    p.add_argument("--task", required=True, help="task name in the IR")
+    p.add_argument("--run-id", required=True, help="run id shared by every task of the run")
+    p.add_argument("--metadata-url", required=True, help="metadata store URL")
+    p.add_argument("--artifact-root", required=True, help="artifact store root (path or URL)")
+    p.add_argument("--params-json", default="{}", help="pipeline parameter values as JSON")
+    p.add_argument("--experiment", default=None, help="experiment to group the run under")
+    p.add_argument("--code-root", default=None, help="folder the pipeline's modules import from")
+    p.add_argument("--no-cache", action="store_true", help="do not reuse cached results")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the task; print a one-line JSON summary on stdout."""
+    args = build_parser().parse_args(argv)
+    from conveyor.execution.params import resolve_parameters
+    from conveyor.execution.task import execute_task, open_run
+    from conveyor.ir.serialize import loads
+    from conveyor.metadata import connect
+    from conveyor.storage import open_store
+
+    try:
+        with open(args.ir, encoding="utf-8") as fh:
+            spec = loads(fh.read())
+        if args.task not in spec.tasks:
+            print(f"error: no task {args.task!r} in {args.ir}; tasks: {sorted(spec.tasks)}",
+                  file=sys.stderr)
+            return 2
+        values = resolve_parameters(spec, json.loads(args.params_json))
+        metadata = connect(args.metadata_url)
+        storage = open_store(args.artifact_root)
+        run = open_run(metadata, spec, run_id=args.run_id, parameters=values,
+                       experiment=args.experiment)
+        code_root = args.code_root or os.path.dirname(os.path.abspath(args.ir))
+        result = execute_task(
+            spec, args.task, run, values, metadata, storage,
+            use_cache=not args.no_cache, search_root=code_root,
+        )
+    except (ConveyorError, json.JSONDecodeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({
+        "task": result.task, "state": result.state.value, "execution_id": result.execution_id,
+        "cached": result.cached, "error": result.error,
+    }))
+    if result.error and result.traceback:
+        print(result.traceback, file=sys.stderr)
+    return 0 if result.state.is_success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

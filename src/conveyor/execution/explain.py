@@ -1,0 +1,43 @@
+"""Explain a cache miss: what changed since the last successful execution of the task."""
+
+from __future__ import annotations
+
+from conveyor.cache.keys import CacheKey, explain_change
+from conveyor.execution.task import PreparedTask
+from conveyor.metadata.entities import ExecutionState
+from conveyor.metadata.store import CONTEXT_PIPELINE, MetadataStore
+
+__all__ = ["explain_miss", "previous_key"]
+
+
+def previous_key(metadata: MetadataStore, pipeline: str, task: str) -> CacheKey | None:
+    """The cache key of the newest successful execution of ``task`` in ``pipeline``."""
+    ctx = metadata.find_context(CONTEXT_PIPELINE, pipeline)
+    if ctx is None:
+        return None
+    found = metadata.list_executions(
+        context_id=ctx.id,
+        name=task,
+        states=(ExecutionState.COMPLETE, ExecutionState.CACHED),
+        limit=1,
+    )
+    if not found:
+        return None
+    parts = found[0].properties.get("cache", {}).get("parts")
+    return CacheKey.from_dict(parts) if isinstance(parts, dict) else None
+
+
+def explain_miss(
+    metadata: MetadataStore, pipeline: str, prepared: PreparedTask, lookup_reason: str
+) -> list[str]:
+    """Reasons a task will run instead of coming from the cache.
+
+    Compares the task's key with its last successful execution (which input, parameter or
+    code file changed); when the keys are equal, the lookup's own reason is given (for
+    example, the cached output was modified on disk).
+    """
+    previous = previous_key(metadata, pipeline, prepared.task)
+    reasons = explain_change(previous, prepared.cache_key, prepared.upstream_of_input)
+    if previous is not None and not reasons:
+        return [lookup_reason]
+    return reasons

@@ -1,0 +1,6 @@
+"""The SQL lineage store (SQLite, PostgreSQL) built on SQLAlchemy Core, with Alembic migrations."""
+
+from conveyor.metadata.sql._migrate import HEAD_REVISION
+from conveyor.metadata.sql.store import SqlMetadataStore
+
+__all__ = ["HEAD_REVISION", "SqlMetadataStore"]

@@ -1,0 +1,293 @@
+"""Engines for the SQL lineage store: URI parsing, SQLite locking, fork safety, error translation."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import re
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import StaticPool
+
+from conveyor.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    MissingExtraError,
+    NotFoundError,
+    StoreError,
+)
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "WRITE",
+    "Target",
+    "create_engine",
+    "parse_uri",
+    "track_for_fork",
+    "translate_errors",
+]
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the write lock before giving up."""
+
+WRITE = "conveyor_write"
+"""Execution option: a transaction that writes (``BEGIN IMMEDIATE`` on SQLite)."""
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+json_dumps = functools.partial(
+    json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed store URI.
+
+    Attributes:
+        uri: the URI as given.
+        display: the URI with any password hidden, for messages.
+        url: the SQLAlchemy URL with the driver to use.
+        backend: ``"sqlite"`` or ``"postgresql"``.
+        memory: whether this is an in-memory SQLite database.
+        schema: the PostgreSQL schema (``?schema=``), if any.
+    """
+
+    uri: str
+    display: str
+    url: sa.URL
+    backend: Literal["sqlite", "postgresql"]
+    memory: bool
+    schema: str | None
+
+
+def parse_uri(uri: str) -> Target:
+    """Parse a ``sqlite://`` or ``postgresql://`` URI.
+
+    Args:
+        uri: ``sqlite://`` (in memory), ``sqlite:///relative.db``, ``sqlite:////abs.db``,
+            ``postgresql://user@host:port/db[?schema=NAME]``.
+
+    Returns:
+        The parsed target.
+
+    Raises:
+        ConfigError: the URI cannot be parsed or names an unsupported backend.
+        MissingExtraError: a PostgreSQL URI but psycopg is not installed.
+    """
+    try:
+        url = sa.make_url(uri)
+    except sa_exc.ArgumentError as exc:
+        raise ConfigError(
+            f"Cannot parse the metadata store URI {uri!r}. "
+            "Use sqlite:///path/to/file.db, sqlite:// or postgresql://user@host:port/db."
+        ) from exc
+    display = url.render_as_string(hide_password=True)
+    backend, _, driver = url.drivername.partition("+")
+    schema = url.query.get("schema")
+    if isinstance(schema, tuple):
+        schema = schema[-1]
+    if backend == "sqlite":
+        if schema is not None:
+            raise ConfigError(
+                f"The metadata store URI {display!r} has ?schema=, which only PostgreSQL "
+                "supports. Remove it or use a separate SQLite file."
+            )
+        memory = url.database in (None, "", ":memory:")
+        return Target(uri, display, url.set(drivername="sqlite"), "sqlite", memory, None)
+    if backend in ("postgresql", "postgres"):
+        if importlib.util.find_spec("psycopg") is None:
+            raise MissingExtraError("postgres", "psycopg")
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise ConfigError(
+                f"The schema {schema!r} in the metadata store URI {display!r} is not a plain "
+                "identifier. Use letters, digits and underscores, starting with a letter."
+            )
+        url = url.set(drivername=f"postgresql+{driver or 'psycopg'}").difference_update_query(
+            ["schema"]
+        )
+        return Target(uri, display, url, "postgresql", False, schema)
+    raise ConfigError(
+        f"The metadata store URI {display!r} names the backend {backend!r}, which the SQL "
+        "store does not support. Use sqlite:// or postgresql://."
+    )
+
+
+def create_engine(target: Target) -> sa.Engine:
+    """Create the engine for a target, with SQLite pragmas and ``BEGIN IMMEDIATE`` writes.
+
+    Args:
+        target: from :func:`parse_uri`.
+
+    Returns:
+        A new engine; nothing is connected yet.
+    """
+    if target.backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if target.schema is not None:
+            connect_args["options"] = f"-c search_path={target.schema}"
+        return sa.create_engine(target.url, json_serializer=json_dumps, connect_args=connect_args)
+
+    if target.memory:
+        engine = sa.create_engine(
+            "sqlite://",
+            json_serializer=json_dumps,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+        )
+    else:
+        assert target.url.database is not None
+        Path(target.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            target.url,
+            json_serializer=json_dumps,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+    memory = target.memory
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver (documented SQLAlchemy recipe): the
+        # "begin" hook below decides between BEGIN and BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # A writer takes the write lock up front: a deferred transaction that later tries to
+        # write fails at once with "database is locked" instead of waiting for busy_timeout.
+        if connection.get_execution_options().get(WRITE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+# --- fork safety --------------------------------------------------------------------------
+
+
+class _ForkAware(Protocol):
+    def after_fork_in_child(self) -> None: ...
+
+
+_FORK_AWARE: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+_ABANDONED_POOLS: list[Any] = []
+
+
+def track_for_fork(obj: _ForkAware) -> None:
+    """Call ``obj.after_fork_in_child()`` in every child process forked from now on."""
+    _FORK_AWARE.add(obj)
+
+
+def abandon_pool(engine: sa.Engine) -> None:
+    """Give an engine a fresh pool in a forked child, without touching the parent's connections.
+
+    The inherited pool is kept referenced for the child's lifetime: closing (or garbage
+    collecting) a SQLite connection or socket shared with the parent could disturb the parent.
+    """
+    _ABANDONED_POOLS.append(engine.pool)
+    engine.dispose(close=False)
+
+
+def _after_fork_in_child() -> None:
+    for obj in list(_FORK_AWARE):
+        obj.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --- error translation --------------------------------------------------------------------
+
+
+def _hint(message: str) -> str:
+    lowered = message.lower()
+    if "database is locked" in lowered or "database is busy" in lowered:
+        return (
+            f"Another process held the SQLite write lock for more than {BUSY_TIMEOUT_MS // 1000}"
+            " s. Find the process holding a long transaction, or use PostgreSQL for many writers."
+        )
+    if "unable to open database file" in lowered:
+        return "Check that the folder exists, is writable, and that the path is right."
+    if "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered):
+        return (
+            "The database is not a Conveyor metadata store, or its tables were removed. "
+            "Point the URI at the right database; connect() creates the tables in a new one."
+        )
+    if "connection" in lowered and ("refused" in lowered or "failed" in lowered):
+        return (
+            "Check that the PostgreSQL server is running and that host, port, user and "
+            "database in the URI are right."
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return "The database file or its folder is read-only; make it writable."
+    return "Check the database server and the store URI."
+
+
+def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+@contextmanager
+def translate_errors(action: str, where: str) -> Iterator[None]:
+    """Translate SQLAlchemy exceptions raised in the block into the Conveyor error tree.
+
+    Args:
+        action: what was being done, e.g. ``"record execution 'train'"``.
+        where: the store URI to show (password hidden).
+
+    Raises:
+        NotFoundError: a referenced id does not exist (foreign key violation).
+        AlreadyExistsError: a uniqueness constraint was violated.
+        StoreError: any other database failure, with a hint on how to fix it.
+        TypeError: a property value cannot be stored as JSON.
+    """
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        detail = str(exc.orig).strip()
+        state = _sqlstate(exc)
+        if state == "23503" or "FOREIGN KEY" in detail:
+            raise NotFoundError(
+                f"Cannot {action} in {where}: it refers to an artifact, execution or context "
+                f"id that does not exist ({detail}). Pass ids returned by this store."
+            ) from exc
+        if state == "23505" or "UNIQUE" in detail:
+            raise AlreadyExistsError(
+                f"Cannot {action} in {where}: an entity with the same identity already "
+                f"exists ({detail})."
+            ) from exc
+        raise StoreError(f"Cannot {action} in {where}: {detail}.") from exc
+    except sa_exc.DBAPIError as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc)
+        raise StoreError(
+            f"Cannot {action} in the metadata store {where}: {detail}. {_hint(detail)}"
+        ) from exc
+    except sa_exc.StatementError as exc:
+        if isinstance(exc.orig, TypeError | ValueError):
+            raise TypeError(
+                f"Cannot {action}: a property value cannot be stored as JSON ({exc.orig}). "
+                "Use dicts, lists, str, int, finite float, bool and None only."
+            ) from exc.orig
+        raise StoreError(f"Cannot {action} in the metadata store {where}: {exc}.") from exc
+    except sa_exc.SQLAlchemyError as exc:
+        raise StoreError(f"Cannot {action} in the metadata store {where}: {exc}.") from exc

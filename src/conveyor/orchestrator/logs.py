@@ -1,0 +1,82 @@
+"""Capture a step's output (file-descriptor level) into its log file and forward it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+__all__ = ["capture_fds", "tee_python_streams"]
+
+
+@contextlib.contextmanager
+def capture_fds(log_path: str, forward: Callable[[str], None] | None) -> Iterator[None]:
+    """Send everything written to fds 1 and 2 (Python, C extensions, child processes) to
+    ``log_path``, and each chunk to ``forward`` (e.g. to the orchestrator's console)."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_fd, write_fd = os.pipe()
+    saved = os.dup(1), os.dup(2)
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+
+    def pump() -> None:
+        with open(log_path, "ab", buffering=0) as log, os.fdopen(read_fd, "rb", 0) as src:
+            while chunk := src.read(65536):
+                log.write(chunk)
+                if forward is not None:
+                    forward(chunk.decode("utf-8", "replace"))
+
+    thread = threading.Thread(target=pump, name="conveyor-log-pump", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        thread.join(timeout=5)
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams: TextIO):
+        self._streams = streams
+
+    def write(self, s: str) -> int:
+        for stream in self._streams:
+            stream.write(s)
+        return len(s)
+
+    def flush(self) -> None:
+        for stream in self._streams:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def tee_python_streams(log_path: str, forward: Callable[[str], None] | None) -> Iterator[None]:
+    """In-process variant: copy Python-level stdout/stderr writes to ``log_path`` too."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+
+        class _Forward(io.TextIOBase):
+            def write(self, s: str) -> int:
+                if forward is not None:
+                    forward(s)
+                return len(s)
+
+        sink: TextIO = _Forward() if forward is not None else sys.stdout  # type: ignore[assignment]
+        err_sink: TextIO = _Forward() if forward is not None else sys.stderr  # type: ignore[assignment]
+        with contextlib.redirect_stdout(_Tee(log, sink)), contextlib.redirect_stderr(  # type: ignore[type-var]
+            _Tee(log, err_sink)
+        ):
+            yield

@@ -1,0 +1,86 @@
+"""Dry run: which steps a run would reuse from the cache and which it would run, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.cache.lookup import find_cache_hit
+from conveyor.errors import ConveyorError
+from conveyor.execution.explain import explain_miss
+from conveyor.execution.params import resolve_parameters
+from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs
+from conveyor.execution.task import prepare_task
+from conveyor.ir.spec import PipelineSpec
+from conveyor.metadata.store import MetadataStore
+from conveyor.storage.store import ArtifactStore
+
+__all__ = ["PlanEntry", "plan_run"]
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """What a run would do with one task.
+
+    ``decision`` is ``hit`` (reused), ``miss`` (runs), ``disabled`` (caching off), or
+    ``after-upstream`` (an upstream step runs first; its outputs decide).
+    """
+
+    task: str
+    decision: str
+    reasons: list[str] = field(default_factory=list)
+    cache_key: str | None = None
+    cached_from: int | None = None
+
+
+def plan_run(
+    spec: PipelineSpec,
+    parameters: Mapping[str, Any] | None,
+    metadata: MetadataStore,
+    storage: ArtifactStore,
+    *,
+    use_cache: bool = True,
+    search_root: str | None = None,
+) -> list[PlanEntry]:
+    """Decide hit or miss for every task without running anything or writing metadata."""
+    values = resolve_parameters(spec, parameters)
+    run = RunInfo(run_id="(plan)", pipeline=spec.name, run_context_id=-1, pipeline_context_id=-1)
+    outputs: dict[str, TaskOutputs] = {}
+    entries: dict[str, PlanEntry] = {}
+    for task in spec.topological_order():
+        tspec = spec.tasks[task]
+        waiting = [d for d in tspec.depends_on if entries[d].decision != "hit"]
+        if waiting:
+            entries[task] = PlanEntry(
+                task,
+                "after-upstream",
+                [f"upstream task {w!r} runs first; its outputs decide" for w in waiting],
+            )
+            continue
+        try:
+            prepared = prepare_task(spec, task, run, values, outputs, None,
+                                    search_root=search_root)
+        except ConveyorError as exc:
+            entries[task] = PlanEntry(task, "miss", [f"cannot prepare: {exc}"])
+            continue
+        if not use_cache or not prepared.cache_enabled:
+            why = "cache disabled for this run" if not use_cache else "cache disabled for task"
+            entries[task] = PlanEntry(task, "disabled", [why], prepared.key)
+            continue
+        comp = spec.component_of(task)
+        lookup = find_cache_hit(
+            metadata, storage, prepared.key, list(comp.output_artifacts), mark_abandoned=False
+        )
+        if lookup.hit is not None:
+            hit = lookup.hit
+            outputs[task] = TaskOutputs(
+                dict(hit.execution.properties.get("outputs", {})),
+                {k: ArtifactRef.from_record(a) for k, a in hit.outputs.items()},
+            )
+            entries[task] = PlanEntry(task, "hit", [lookup.reason], prepared.key,
+                                      hit.execution.id)
+        else:
+            reasons = explain_miss(metadata, spec.name, prepared, lookup.reason)
+            entries[task] = PlanEntry(task, "miss", reasons, prepared.key)
+    return [entries[t] for t in spec.topological_order()]

@@ -1,0 +1,263 @@
+"""Pre-started worker processes that run prepared tasks and report back over pipes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from conveyor.errors import RunInterrupted
+from conveyor.execution.results import RunInfo, TaskResult
+from conveyor.execution.task import PreparedTask, run_prepared
+from conveyor.ir.spec import PipelineSpec
+from conveyor.metadata.entities import ExecutionState
+from conveyor.orchestrator.logs import capture_fds
+
+__all__ = ["Job", "WorkerConfig", "WorkerEvent", "WorkerPool"]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker needs to open its own stores after the fork."""
+
+    metadata_url: str
+    artifact_root: str
+    scratch: str | None = None
+    search_root: str | None = None
+    forward_logs: bool = True
+
+
+@dataclass(frozen=True)
+class Job:
+    """One prepared task to run in a worker."""
+
+    spec: PipelineSpec
+    prepared: PreparedTask
+    run: RunInfo
+    log_path: str
+    cache_reason: str = ""
+    deadline_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """Something a worker reported: ``result``, ``log``, ``died`` or ``timeout``."""
+
+    kind: str
+    job: Job | None = None
+    task: str = ""
+    result: TaskResult | None = None
+    text: str = ""
+    exitcode: int | None = None
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    raise RunInterrupted("terminated by the orchestrator")
+
+
+def _worker_main(conn: Connection, log_conn: Connection, cfg: WorkerConfig) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_term)
+    from conveyor.metadata import connect
+    from conveyor.storage import open_store
+
+    metadata = None
+    storage = None
+    while True:
+        try:
+            job: Job | None = conn.recv()
+        except (EOFError, OSError, RunInterrupted):
+            return
+        if job is None:
+            return
+        if metadata is None:
+            metadata = connect(cfg.metadata_url)
+            storage = open_store(cfg.artifact_root, scratch=cfg.scratch)
+        assert storage is not None
+        task = job.prepared.task
+
+        def forward(text: str, task: str = task) -> None:
+            log_conn.send((task, text))
+
+        try:
+            with capture_fds(job.log_path, forward if cfg.forward_logs else None):
+                result = run_prepared(
+                    job.spec,
+                    job.prepared,
+                    job.run,
+                    metadata,
+                    storage,
+                    cache_reason=job.cache_reason,
+                    log_path=job.log_path,
+                    search_root=cfg.search_root,
+                )
+        except RunInterrupted:
+            return
+        except Exception as exc:  # a framework failure (store, storage): report, keep serving
+            result = TaskResult(
+                task, ExecutionState.FAILED, error=f"{type(exc).__name__}: {exc}",
+                log_path=job.log_path,
+            )
+        try:
+            conn.send(result)
+        except (BrokenPipeError, OSError):
+            return
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    log_conn: Connection
+    job: Job | None = None
+    started: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WorkerPool:
+    """``size`` forked worker processes; a crashed or killed worker is replaced.
+
+    Forking after the pipeline module is imported means a worker starts with the user's code
+    and Conveyor already loaded: no per-step interpreter start-up.
+    """
+
+    def __init__(self, size: int, config: WorkerConfig):
+        self.size = max(1, size)
+        self.config = config
+        self._ctx = multiprocessing.get_context("fork")
+        self._workers: list[_Worker] = [self._spawn() for _ in range(self.size)]
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        log_read, log_write = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(
+            target=_worker_main, args=(child, log_write, self.config), daemon=True,
+            name="conveyor-worker",
+        )
+        proc.start()
+        child.close()
+        log_write.close()
+        return _Worker(proc, parent, log_read)
+
+    @property
+    def idle(self) -> int:
+        """Number of workers without a job."""
+        return sum(1 for w in self._workers if w.job is None)
+
+    @property
+    def busy(self) -> int:
+        """Number of workers running a job."""
+        return sum(1 for w in self._workers if w.job is not None)
+
+    def submit(self, job: Job) -> None:
+        """Hand ``job`` to an idle worker (call only when :attr:`idle` > 0)."""
+        worker = next(w for w in self._workers if w.job is None)
+        worker.job = job
+        worker.started = time.monotonic()
+        worker.conn.send(job)
+
+    def wait(self, timeout: float | None = None) -> list[WorkerEvent]:
+        """Block until something happens; return what happened."""
+        waitables: list[Any] = []
+        for w in self._workers:
+            waitables.append(w.log_conn)
+            if w.job is not None:
+                waitables += [w.conn, w.process.sentinel]
+        deadline = self._next_deadline()
+        if deadline is not None:
+            remaining = max(0.0, deadline - time.monotonic())
+            timeout = remaining if timeout is None else min(timeout, remaining)
+        ready = multiprocessing.connection.wait(waitables, timeout)
+        events: list[WorkerEvent] = []
+        for w in list(self._workers):
+            events += self._drain_logs(w)
+            if w.job is None:
+                continue
+            if w.conn in ready:
+                try:
+                    result: TaskResult = w.conn.recv()
+                except (EOFError, OSError):
+                    result = None  # type: ignore[assignment]
+                if result is not None:
+                    events.append(WorkerEvent("result", job=w.job, result=result))
+                    w.job = None
+                    continue
+            if w.process.sentinel in ready or not w.process.is_alive():
+                w.process.join(timeout=1)
+                events += self._drain_logs(w)
+                events.append(WorkerEvent("died", job=w.job, exitcode=w.process.exitcode))
+                self._replace(w)
+                continue
+            limit = w.job.deadline_seconds
+            if limit is not None and time.monotonic() - w.started > limit:
+                job = w.job
+                self._kill(w)
+                events.append(WorkerEvent("timeout", job=job))
+                self._replace(w)
+        return events
+
+    def _next_deadline(self) -> float | None:
+        ends = [
+            w.started + w.job.deadline_seconds
+            for w in self._workers
+            if w.job is not None and w.job.deadline_seconds is not None
+        ]
+        return min(ends) if ends else None
+
+    def _drain_logs(self, w: _Worker) -> list[WorkerEvent]:
+        events: list[WorkerEvent] = []
+        try:
+            while w.log_conn.poll():
+                task, text = w.log_conn.recv()
+                events.append(WorkerEvent("log", task=task, text=text))
+        except (EOFError, OSError):
+            pass
+        return events
+
+    def _replace(self, w: _Worker) -> None:
+        for c in (w.conn, w.log_conn):
+            c.close()
+        idx = self._workers.index(w)
+        self._workers[idx] = self._spawn()
+
+    def _kill(self, w: _Worker) -> None:
+        if w.process.is_alive() and w.process.pid is not None:
+            os.kill(w.process.pid, signal.SIGKILL)
+        w.process.join(timeout=5)
+
+    def interrupt(self, grace: float = 3.0) -> list[Job]:
+        """Stop every busy worker (SIGTERM, then SIGKILL); return the jobs that were running."""
+        running = [w for w in self._workers if w.job is not None]
+        for w in running:
+            if w.process.is_alive() and w.process.pid is not None:
+                os.kill(w.process.pid, signal.SIGTERM)
+        end = time.monotonic() + grace
+        for w in running:
+            w.process.join(timeout=max(0.0, end - time.monotonic()))
+            if w.process.is_alive():
+                self._kill(w)
+        jobs = [w.job for w in running if w.job is not None]
+        for w in running:
+            w.job = None
+        return jobs
+
+    def close(self) -> None:
+        """Stop all workers."""
+        for w in self._workers:
+            if w.process.is_alive():
+                try:
+                    w.conn.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+        for w in self._workers:
+            w.process.join(timeout=2)
+            if w.process.is_alive():
+                self._kill(w)
+            w.conn.close()
+            w.log_conn.close()
