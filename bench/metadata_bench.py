@@ -74,7 +74,9 @@ def record_runs(store: MetadataStore, first_run: int, runs: int, depth: int) -> 
                 )
             ]
             if step + 1 < depth:
-                outputs.append(NewArtifact(key="params", type_name="Params", uri=f"/p/{run}/{step + 1}"))
+                outputs.append(
+                    NewArtifact(key="params", type_name="Params", uri=f"/p/{run}/{step + 1}")
+                )
             _, records = store.record_execution(
                 "Step",
                 f"r{run}-s{step}",
@@ -137,14 +139,21 @@ def main() -> int:
         ("first connect (creates schema)", f"{connect_ms:.1f} ms"),
         ("connect to migrated store", f"{reconnect_ms:.1f} ms"),
         ("executions recorded (steps + imports)", f"{written:,} ({steps:,} + {runs:,})"),
-        ("artifacts / events written", f"{runs * (2 * args.depth + 1):,} / "
-         f"{runs * (4 * args.depth + 1):,}"),
+        (
+            "artifacts / events written",
+            f"{runs * (2 * args.depth + 1):,} / {runs * (4 * args.depth + 1):,}",
+        ),
         ("total seconds, one execution per transaction", f"{record_s:.2f} s"),
         ("executions/s", f"{written / record_s:,.0f}"),
         ("10,000 steps would take", f"{record_s * 10_000 / steps:.2f} s"),
-        ("speed-up vs MLMD anchor (68.4 s / 10,000)", f"{MLMD_ANCHOR_S / (record_s * 10_000 / steps):.1f}x"),
-        (f"lineage, {args.depth + 1} executions deep, {written:,} in store",
-         f"median {statistics.median(small):.2f} ms, max {max(small):.2f} ms"),
+        (
+            "speed-up vs MLMD anchor (68.4 s / 10,000)",
+            f"{MLMD_ANCHOR_S / (record_s * 10_000 / steps):.1f}x",
+        ),
+        (
+            f"lineage, {args.depth + 1} executions deep, {written:,} in store",
+            f"median {statistics.median(small):.2f} ms, max {max(small):.2f} ms",
+        ),
     ]
     if args.large > args.executions:
         more = (args.large - args.executions) // args.depth
@@ -154,9 +163,14 @@ def main() -> int:
         total = written + more * (args.depth + 1)
         large = lineage_ms(store, finals, args.queries, args.depth)
         rows += [
-            (f"grow to {total:,} executions", f"{grow_s:.1f} s ({more * (args.depth + 1) / grow_s:,.0f}/s)"),
-            (f"lineage, {args.depth + 1} executions deep, {total:,} in store",
-             f"median {statistics.median(large):.2f} ms, max {max(large):.2f} ms"),
+            (
+                f"grow to {total:,} executions",
+                f"{grow_s:.1f} s ({more * (args.depth + 1) / grow_s:,.0f}/s)",
+            ),
+            (
+                f"lineage, {args.depth + 1} executions deep, {total:,} in store",
+                f"median {statistics.median(large):.2f} ms, max {max(large):.2f} ms",
+            ),
         ]
     if args.uri.startswith("sqlite:///"):
         size = os.path.getsize(args.uri.removeprefix("sqlite:///")) / 2**20

@@ -18,6 +18,7 @@ from conveyor.ir.spec import (
     MISSING,
     ComponentSpec,
     Constant,
+    ListRef,
     ParameterSpec,
     PipelineParameterRef,
     PipelineSpec,
@@ -248,7 +249,26 @@ def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | No
 def _bind_artifact(
     key: str, value: Any, spec: ComponentSpec, fail: Callable[[str], PipelineValidationError]
 ) -> ValueRef:
-    expected = spec.input_artifacts[key].type
+    aspec = spec.input_artifacts[key]
+    expected = aspec.type
+    if aspec.is_list:
+        if not isinstance(value, list | tuple):
+            raise fail(
+                f"input {key!r} takes a list of {expected} artifacts (fan-in); pass a list of "
+                "task outputs, e.g. [t.outputs['out'] for t in tasks]"
+            )
+        return ListRef(tuple(_one_artifact(key, v, expected, fail) for v in value))
+    if isinstance(value, list | tuple):
+        raise fail(
+            f"input {key!r} takes one {expected} artifact, got a list. Declare it as "
+            f"Input[list[...]] to fan in several outputs"
+        )
+    return _one_artifact(key, value, expected, fail)
+
+
+def _one_artifact(
+    key: str, value: Any, expected: str, fail: Callable[[str], PipelineValidationError]
+) -> TaskOutputRef:
     if isinstance(value, Task):
         value = value.output
     if not isinstance(value, OutputRef):
@@ -291,6 +311,13 @@ def _bind_param(
                 f"{value.task.name!r} output {value.name!r}"
             )
         return TaskOutputRef(value.task.name, value.name)
+    if isinstance(value, list | tuple) and any(
+        isinstance(v, OutputRef | PipelineParam | Task) for v in value
+    ):
+        if pspec.type not in ("array", "any"):
+            raise fail(f"parameter {key!r} expects {pspec.type}, got a list {value!r}")
+        item_spec = ParameterSpec(type="any", nullable=True)
+        return ListRef(tuple(_bind_param(key, v, item_spec, builder, fail) for v in value))
     if isinstance(value, PipelineParam):
         if value.name not in builder.params:
             raise fail(f"uses pipeline parameter {value.name!r} of another pipeline")
@@ -387,7 +414,12 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
         )
     tasks: dict[str, TaskSpec] = {}
     for name, t in builder.tasks.items():
-        deps = {r.task for r in t.inputs.values() if isinstance(r, TaskOutputRef)}
+        deps = {
+            r.task
+            for ref in t.inputs.values()
+            for r in (ref.items if isinstance(ref, ListRef) else (ref,))
+            if isinstance(r, TaskOutputRef)
+        }
         deps.update(t.after_tasks)
         tasks[name] = TaskSpec(
             name=name,

@@ -26,10 +26,12 @@ from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs, TaskRe
 from conveyor.ir.spec import (
     ComponentSpec,
     Constant,
+    ListRef,
     PipelineParameterRef,
     PipelineSpec,
     TaskOutputRef,
     TaskSpec,
+    ValueRef,
 )
 from conveyor.metadata.entities import EventType, ExecutionState, NewArtifact
 from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_PIPELINE, CONTEXT_RUN, MetadataStore
@@ -88,7 +90,7 @@ class PreparedTask:
     task: str
     component: str
     parameters: dict[str, Any]
-    inputs: dict[str, ArtifactRef]
+    inputs: dict[str, ArtifactRef | list[ArtifactRef]]
     cache_key: CacheKey
     cache_enabled: bool
     upstream_of_input: dict[str, str] = field(default_factory=dict)
@@ -148,37 +150,56 @@ def prepare_task(
     tspec: TaskSpec = spec.tasks[task]
     comp = spec.components[tspec.component]
     params: dict[str, Any] = {}
-    inputs: dict[str, ArtifactRef] = {}
+    inputs: dict[str, ArtifactRef | list[ArtifactRef]] = {}
     origin: dict[str, str] = {}
-    for key, ref in tspec.inputs.items():
-        if isinstance(ref, Constant):
-            value: Any = ref.value
-        elif isinstance(ref, PipelineParameterRef):
-            value = parameters[ref.name]
-        elif isinstance(ref, TaskOutputRef):
-            outs = upstream.get(ref.task)
-            if outs is None and metadata is not None:
-                outs = load_task_outputs(metadata, run, ref.task)
-            if outs is None:
-                raise ExecutionError(
-                    f"Task {task!r} needs output {ref.output!r} of {ref.task!r}, which has not "
-                    f"completed in run {run.run_id!r}",
-                    task=task,
-                    run_id=run.run_id,
-                )
-            if key in comp.input_artifacts:
-                inputs[key] = outs.artifacts[ref.output]
-                origin[key] = ref.task
-                continue
-            value = outs.parameters.get(ref.output)
-        else:
+
+    def upstream_outputs(name: str) -> TaskOutputs:
+        outs = upstream.get(name)
+        if outs is None and metadata is not None:
+            outs = load_task_outputs(metadata, run, name)
+        if outs is None:
             raise ExecutionError(
-                f"Task {task!r} input {key!r} uses {type(ref).__name__}, a control-flow binding "
-                "this runner does not execute yet",
+                f"Task {task!r} needs outputs of {name!r}, which has not completed in run "
+                f"{run.run_id!r}",
                 task=task,
                 run_id=run.run_id,
             )
-        params[key] = value
+        return outs
+
+    def value_of(ref: ValueRef) -> Any:
+        if isinstance(ref, Constant):
+            return ref.value
+        if isinstance(ref, PipelineParameterRef):
+            return parameters[ref.name]
+        if isinstance(ref, TaskOutputRef):
+            return upstream_outputs(ref.task).parameters.get(ref.output)
+        if isinstance(ref, ListRef):
+            return [value_of(i) for i in ref.items]
+        raise ExecutionError(
+            f"Task {task!r} uses {type(ref).__name__}, a control-flow binding this runner does "
+            "not execute yet",
+            task=task,
+            run_id=run.run_id,
+        )
+
+    def artifact_of(ref: ValueRef) -> ArtifactRef:
+        if not isinstance(ref, TaskOutputRef):
+            raise ExecutionError(f"Task {task!r}: artifact input bound to {ref!r}", task=task)
+        return upstream_outputs(ref.task).artifacts[ref.output]
+
+    for key, ref in tspec.inputs.items():
+        if key in comp.input_artifacts:
+            if isinstance(ref, ListRef):
+                inputs[key] = [artifact_of(i) for i in ref.items]
+                origin[key] = ", ".join(
+                    sorted({i.task for i in ref.items if isinstance(i, TaskOutputRef)})
+                )
+            else:
+                inputs[key] = artifact_of(ref)
+                if isinstance(ref, TaskOutputRef):
+                    origin[key] = ref.task
+        else:
+            params[key] = value_of(ref)
     for key, pspec in comp.input_parameters.items():
         if key not in params and pspec.has_default:
             params[key] = pspec.default
@@ -188,11 +209,32 @@ def prepare_task(
         component=comp.name,
         code=code.parts,
         parameters=params,
-        inputs={k: v.fingerprint for k, v in inputs.items()},
+        inputs={
+            k: [a.fingerprint or "" for a in v] if isinstance(v, list) else v.fingerprint
+            for k, v in inputs.items()
+        },
         env=CacheKey.environment(comp.cache_env),
         packages=comp.packages,
     )
     return PreparedTask(task, comp.name, params, inputs, cache_key, tspec.cache, origin)
+
+
+def _input_events(prepared: PreparedTask) -> list[tuple[str, int]]:
+    events: list[tuple[str, int]] = []
+    for key, found in sorted(prepared.inputs.items()):
+        if isinstance(found, list):
+            events += [(f"{key}[{i}]", a.id) for i, a in enumerate(found)]
+        else:
+            events.append((key, found.id))
+    return events
+
+
+def _input_artifact(key: str, ref: ArtifactRef, storage: ArtifactStore) -> Artifact:
+    art = artifact_type(ref.type_name)(
+        name=key, uri=ref.uri, path=storage.local_path(ref.uri), metadata=ref.properties
+    )
+    art.id, art.fingerprint = ref.id, ref.fingerprint
+    return art
 
 
 def _base_properties(run: RunInfo, prepared: PreparedTask) -> dict[str, Any]:
@@ -227,7 +269,7 @@ def record_cache_hit(
         prepared.task,
         ExecutionState.CACHED,
         contexts=run.contexts,
-        inputs=[(k, a.id) for k, a in sorted(prepared.inputs.items())],
+        inputs=_input_events(prepared),
         reused_outputs=[(k, a.id) for k, a in sorted(hit.outputs.items())],
         properties=props,
         cache_key=prepared.key,
@@ -333,7 +375,7 @@ def run_prepared(
         comp.name,
         prepared.task,
         contexts=run.contexts,
-        inputs=[(k, a.id) for k, a in sorted(prepared.inputs.items())],
+        inputs=_input_events(prepared),
         properties=props,
         cache_key=prepared.key,
     )
@@ -342,12 +384,11 @@ def run_prepared(
     max_attempts = tspec.retry.max_retries + 1
     for attempt in range(1, max_attempts + 1):
         kwargs: dict[str, Any] = dict(prepared.parameters)
-        for key, ref in prepared.inputs.items():
-            cls = artifact_type(ref.type_name)
-            art = cls(name=key, uri=ref.uri, path=storage.local_path(ref.uri),
-                      metadata=ref.properties)
-            art.id, art.fingerprint = ref.id, ref.fingerprint
-            kwargs[key] = art
+        for key, found in prepared.inputs.items():
+            if isinstance(found, list):
+                kwargs[key] = [_input_artifact(key, r, storage) for r in found]
+            else:
+                kwargs[key] = _input_artifact(key, found, storage)
         staged: dict[str, Artifact] = {}
         for key, aspec in comp.output_artifacts.items():
             uri = storage.uri_for(run.pipeline, run.run_id, f"{prepared.task}.{execution_id}", key)

@@ -17,6 +17,7 @@ from conveyor.ir.spec import (
     Constant,
     GroupSpec,
     Implementation,
+    ListRef,
     LoopItemRef,
     ParameterSpec,
     PipelineParameterRef,
@@ -116,6 +117,8 @@ def ref_to_dict(ref: ValueRef | Condition) -> dict[str, Any]:
         return {"loop_item": _drop_none({"group": ref.group, "key": ref.key})}
     if isinstance(ref, CollectedRef):
         return {"collected": {"task": ref.task, "output": ref.output, "group": ref.group}}
+    if isinstance(ref, ListRef):
+        return {"list": [ref_to_dict(i) for i in ref.items]}
     if isinstance(ref, RunStatusRef):
         return {"run_status": {}}
     if isinstance(ref, Condition):
@@ -136,6 +139,8 @@ def ref_from_dict(d: Mapping[str, Any]) -> ValueRef | Condition:
     if "collected" in d:
         c = d["collected"]
         return CollectedRef(c["task"], c["output"], c["group"])
+    if "list" in d:
+        return ListRef(tuple(_value_ref(i) for i in d["list"]))
     if "run_status" in d:
         return RunStatusRef()
     if "op" in d:

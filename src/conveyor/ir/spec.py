@@ -15,6 +15,7 @@ __all__ = [
     "Constant",
     "GroupSpec",
     "Implementation",
+    "ListRef",
     "LoopItemRef",
     "ParameterSpec",
     "PipelineParameterRef",
@@ -182,11 +183,26 @@ class CollectedRef:
 
 
 @dataclass(frozen=True)
+class ListRef:
+    """Static fan-in: a list whose items are other references (e.g. outputs of many tasks)."""
+
+    items: tuple[ValueRef, ...]
+
+
+@dataclass(frozen=True)
 class RunStatusRef:
     """The final status of the run, for an exit handler."""
 
 
-ValueRef = Constant | PipelineParameterRef | TaskOutputRef | LoopItemRef | CollectedRef | RunStatusRef
+ValueRef = (
+    Constant
+    | PipelineParameterRef
+    | TaskOutputRef
+    | LoopItemRef
+    | CollectedRef
+    | ListRef
+    | RunStatusRef
+)
 
 ConditionOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "and", "or", "not"]
 COMPARISON_OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")

@@ -9,6 +9,7 @@ from conveyor.ir.spec import (
     PARAMETER_TYPES,
     CollectedRef,
     Condition,
+    ListRef,
     LoopItemRef,
     PipelineParameterRef,
     PipelineSpec,
@@ -69,6 +70,9 @@ def _refs(value: ValueRef | Condition) -> Iterator[ValueRef]:
     if isinstance(value, Condition):
         for arg in value.args:
             yield from _refs(arg)
+    elif isinstance(value, ListRef):
+        for item in value.items:
+            yield from _refs(item)
     else:
         yield value
 
@@ -104,16 +108,29 @@ def _bindings(spec: PipelineSpec) -> Iterator[str]:
         for key, ref in task.inputs.items():
             for r in _refs(ref):
                 yield from _check_ref(spec, name, key, r)
-            if isinstance(ref, TaskOutputRef) and key in comp.input_artifacts:
-                found = _output_type(spec, ref)
-                expected = comp.input_artifacts[key].type
-                if found and found[0] == "artifact" and not is_compatible(found[1], expected):
-                    yield (
-                        f"task {name!r} input {key!r} expects {expected}, got {found[1]} from "
-                        f"task {ref.task!r} output {ref.output!r}"
-                    )
-                if found and found[0] == "parameter":
-                    yield f"task {name!r} artifact input {key!r} is bound to a parameter output"
+            if key in comp.input_artifacts:
+                aspec = comp.input_artifacts[key]
+                if isinstance(ref, ListRef) and not aspec.is_list:
+                    yield f"task {name!r} input {key!r} takes one artifact, not a list"
+                items = ref.items if isinstance(ref, ListRef) else (ref,)
+                for item in items:
+                    yield from _check_artifact_source(spec, name, key, aspec.type, item)
+
+
+def _check_artifact_source(
+    spec: PipelineSpec, task: str, key: str, expected: str, ref: ValueRef
+) -> Iterator[str]:
+    if not isinstance(ref, TaskOutputRef | CollectedRef):
+        yield f"task {task!r} artifact input {key!r} must come from a task output, not {ref!r}"
+        return
+    found = _output_type(spec, ref)
+    if found and found[0] == "artifact" and not is_compatible(found[1], expected):
+        yield (
+            f"task {task!r} input {key!r} expects {expected}, got {found[1]} from "
+            f"task {ref.task!r} output {ref.output!r}"
+        )
+    if found and found[0] == "parameter":
+        yield f"task {task!r} artifact input {key!r} is bound to a parameter output"
 
 
 def _check_ref(spec: PipelineSpec, task: str, key: str, ref: ValueRef) -> Iterator[str]:

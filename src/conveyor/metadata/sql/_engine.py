@@ -1,4 +1,4 @@
-"""Engines for the SQL lineage store: URI parsing, SQLite locking, fork safety, error translation."""
+"""Engines for the SQL lineage store: URIs, SQLite locking, fork safety, error translation."""
 
 from __future__ import annotations
 

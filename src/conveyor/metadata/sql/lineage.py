@@ -60,7 +60,9 @@ def walk_statement(
             hop_out,
             sa.and_(hop_out.c.execution_id == walk.c.execution_id, hop_out.c.type.in_(leave)),
         )
-        .join(hop_in, sa.and_(hop_in.c.artifact_id == hop_out.c.artifact_id, hop_in.c.type.in_(enter)))
+        .join(
+            hop_in, sa.and_(hop_in.c.artifact_id == hop_out.c.artifact_id, hop_in.c.type.in_(enter))
+        )
     )
     if bounded:
         step = step.where(walk.c.depth < max_depth)
@@ -86,7 +88,11 @@ def lineage_graph(
         NotFoundError: no artifact has this id.
     """
     leave = INPUT_EVENTS if direction == "upstream" else OUTPUT_EVENTS
-    rows = [] if max_depth == 0 else conn.execute(walk_statement(artifact_id, direction, max_depth)).all()
+    rows = (
+        []
+        if max_depth == 0
+        else conn.execute(walk_statement(artifact_id, direction, max_depth)).all()
+    )
 
     execution_ids = sorted({r[1] for r in rows})
     artifact_ids = {artifact_id}
@@ -105,9 +111,7 @@ def lineage_graph(
     execution_rows = []
     for part in chunks(execution_ids):
         execution_rows += conn.execute(
-            sa.select(*EXECUTION_COLUMNS)
-            .where(executions.c.id.in_(part))
-            .order_by(executions.c.id)
+            sa.select(*EXECUTION_COLUMNS).where(executions.c.id.in_(part)).order_by(executions.c.id)
         ).all()
     return LineageGraph(
         artifacts=tuple(records.artifacts(conn, artifact_rows)),

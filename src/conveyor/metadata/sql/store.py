@@ -18,7 +18,6 @@ from conveyor.metadata.entities import (
     ArtifactState,
     ContextRecord,
     EventRecord,
-    EventType,
     ExecutionRecord,
     ExecutionState,
     LineageGraph,
@@ -34,6 +33,7 @@ from conveyor.metadata.sql._records import (
     Records,
     chunks,
 )
+from conveyor.metadata.sql._writes import insert_artifacts, insert_edges, insert_execution
 from conveyor.metadata.sql.lineage import lineage_graph
 from conveyor.metadata.sql.models import (
     artifacts,
@@ -47,13 +47,6 @@ from conveyor.metadata.sql.models import (
 )
 
 __all__ = ["SqlMetadataStore"]
-
-_INPUT = EventType.INPUT.value
-_OUTPUT = EventType.OUTPUT.value
-_INSERT_ARTIFACT = artifacts.insert()
-_INSERT_EXECUTION = executions.insert()
-_INSERT_EVENTS = events.insert()
-_INSERT_ASSOCIATIONS = associations.insert()
 
 
 def _now() -> datetime:
@@ -97,9 +90,7 @@ class SqlMetadataStore:
         self._lock: AbstractContextManager[Any] = (
             threading.RLock() if self._target.memory else nullcontext()
         )
-        self._upsert = (
-            postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
-        )
+        self._upsert = postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
         self._attribute = self._upsert(attributions).on_conflict_do_nothing()
         self._engine = _engine.create_engine(self._target)
         self._writer = self._engine.execution_options(**{_engine.WRITE: True})
@@ -223,7 +214,9 @@ class SqlMetadataStore:
     def get_context(self, context_id: int) -> ContextRecord:
         """A context by id; :class:`NotFoundError` if absent."""
         with self._read(f"read the context {context_id!r}") as conn:
-            row = conn.execute(sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id)).first()
+            row = conn.execute(
+                sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id)
+            ).first()
             if row is None:
                 raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
             return self._records.contexts(conn, [row])[0]
@@ -289,10 +282,15 @@ class SqlMetadataStore:
         type_id = self._type_id("execution", type_name)
         now = _now()
         with self._write(f"start the execution {name!r}") as conn:
-            execution_id = self._insert_execution(
-                conn, type_id, name, state, cache_key, properties, now
+            execution_id = insert_execution(conn, type_id, name, state, cache_key, properties, now)
+            insert_edges(
+                conn,
+                self._attribute,
+                execution_id,
+                now,
+                associate=list(dict.fromkeys(contexts)),
+                inputs=inputs,
             )
-            self._link(conn, execution_id, contexts, inputs, now)
         return execution_id
 
     def finish_execution(
@@ -313,14 +311,26 @@ class SqlMetadataStore:
             if cache_key is not None:
                 values["cache_key"] = cache_key
             self._update_execution(conn, execution_id, values, properties)
-            context_ids = conn.execute(
-                sa.select(associations.c.context_id).where(
-                    associations.c.execution_id == execution_id
+            context_ids = (
+                conn.execute(
+                    sa.select(associations.c.context_id).where(
+                        associations.c.execution_id == execution_id
+                    )
                 )
-            ).scalars().all()
-            return self._add_outputs(
-                conn, execution_id, context_ids, outputs, type_ids, reused_outputs, now
+                .scalars()
+                .all()
             )
+            records = insert_artifacts(conn, outputs, type_ids, now)
+            produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
+            insert_edges(
+                conn,
+                self._attribute,
+                execution_id,
+                now,
+                attribute_to=context_ids,
+                produced=[*produced, *reused_outputs],
+            )
+        return records
 
     def record_execution(
         self,
@@ -340,130 +350,21 @@ class SqlMetadataStore:
         type_ids = [self._type_id("artifact", out.type_name) for out in outputs]
         now = _now()
         with self._write(f"record the execution {name!r}") as conn:
-            execution_id = self._insert_execution(
-                conn, type_id, name, state, cache_key, properties, now
-            )
-            context_ids = self._link(conn, execution_id, contexts, inputs, now)
-            records = self._add_outputs(
-                conn, execution_id, context_ids, outputs, type_ids, reused_outputs, now
+            execution_id = insert_execution(conn, type_id, name, state, cache_key, properties, now)
+            records = insert_artifacts(conn, outputs, type_ids, now)
+            produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
+            context_ids = list(dict.fromkeys(contexts))
+            insert_edges(
+                conn,
+                self._attribute,
+                execution_id,
+                now,
+                associate=context_ids,
+                attribute_to=context_ids,
+                inputs=inputs,
+                produced=[*produced, *reused_outputs],
             )
         return execution_id, records
-
-    def _insert_execution(
-        self,
-        conn: sa.Connection,
-        type_id: int,
-        name: str,
-        state: ExecutionState,
-        cache_key: str | None,
-        properties: Mapping[str, Any] | None,
-        now: datetime,
-    ) -> int:
-        values = {
-            "type_id": type_id,
-            "name": name,
-            "state": ExecutionState(state).value,
-            "cache_key": cache_key,
-            "properties": dict(properties or {}),
-            "created_at": now,
-            "updated_at": now,
-        }
-        return conn.execute(_INSERT_EXECUTION, values).inserted_primary_key[0]  # type: ignore[index,no-any-return]
-
-    def _link(
-        self,
-        conn: sa.Connection,
-        execution_id: int,
-        context_ids: Sequence[int],
-        inputs: Sequence[tuple[str, int]],
-        now: datetime,
-    ) -> list[int]:
-        """Associate an execution with contexts and add its INPUT events."""
-        unique = list(dict.fromkeys(context_ids))
-        if unique:
-            conn.execute(
-                _INSERT_ASSOCIATIONS,
-                [{"execution_id": execution_id, "context_id": c} for c in unique],
-            )
-        if inputs:
-            conn.execute(
-                _INSERT_EVENTS,
-                [
-                    {
-                        "artifact_id": artifact_id,
-                        "execution_id": execution_id,
-                        "type": _INPUT,
-                        "path": key,
-                        "created_at": now,
-                    }
-                    for key, artifact_id in inputs
-                ],
-            )
-        return unique
-
-    def _add_outputs(
-        self,
-        conn: sa.Connection,
-        execution_id: int,
-        context_ids: Sequence[int],
-        outputs: Sequence[NewArtifact],
-        type_ids: Sequence[int],
-        reused_outputs: Sequence[tuple[str, int]],
-        now: datetime,
-    ) -> list[ArtifactRecord]:
-        """Insert new output artifacts, OUTPUT events and attributions to the contexts."""
-        records = []
-        for out, type_id in zip(outputs, type_ids, strict=True):
-            values = {
-                "type_id": type_id,
-                "uri": out.uri,
-                "name": out.name,
-                "state": ArtifactState(out.state).value,
-                "fingerprint": out.fingerprint,
-                "size_bytes": out.size_bytes,
-                "properties": dict(out.properties),
-                "created_at": now,
-                "updated_at": now,
-            }
-            artifact_id = conn.execute(_INSERT_ARTIFACT, values).inserted_primary_key[0]  # type: ignore[index]
-            records.append(
-                ArtifactRecord(
-                    id=artifact_id,
-                    type_name=out.type_name,
-                    uri=out.uri,
-                    name=out.name,
-                    state=ArtifactState(out.state),
-                    fingerprint=out.fingerprint,
-                    size_bytes=out.size_bytes,
-                    properties=values["properties"],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
-        produced += reused_outputs
-        if not produced:
-            return records
-        conn.execute(
-            _INSERT_EVENTS,
-            [
-                {
-                    "artifact_id": artifact_id,
-                    "execution_id": execution_id,
-                    "type": _OUTPUT,
-                    "path": key,
-                    "created_at": now,
-                }
-                for key, artifact_id in produced
-            ],
-        )
-        if context_ids:
-            pairs = dict.fromkeys((a, c) for _, a in produced for c in context_ids)
-            conn.execute(
-                self._attribute,
-                [{"artifact_id": a, "context_id": c} for a, c in pairs],
-            )
-        return records
 
     def _update_execution(
         self,
@@ -522,9 +423,9 @@ class SqlMetadataStore:
         """Executions matching every given filter, newest first."""
         query = sa.select(*EXECUTION_COLUMNS)
         if context_id is not None:
-            query = query.join(
-                associations, associations.c.execution_id == executions.c.id
-            ).where(associations.c.context_id == context_id)
+            query = query.join(associations, associations.c.execution_id == executions.c.id).where(
+                associations.c.context_id == context_id
+            )
         if name is not None:
             query = query.where(executions.c.name == name)
         if states is not None:
@@ -604,7 +505,7 @@ class SqlMetadataStore:
             return self._records.artifacts(conn, conn.execute(query).all())
 
     def set_artifact_state(self, artifact_ids: Iterable[int], state: ArtifactState) -> None:
-        """Change the state of artifacts; :class:`NotFoundError` (and no change) if one is absent."""
+        """Change the state of artifacts; :class:`NotFoundError` (no change) if one is absent."""
         ids = sorted(set(artifact_ids))
         values = {"state": ArtifactState(state).value, "updated_at": _now()}
         with self._write(f"set artifacts to {state.value}") as conn:

@@ -111,7 +111,9 @@ def _link_table(name: str, first: str, first_table: str, second: str, second_tab
         sa.Column(first, _ID, nullable=False),
         sa.Column(second, _ID, nullable=False),
         sa.PrimaryKeyConstraint(first, second, name=f"pk_{name}"),
-        sa.ForeignKeyConstraint([first], [f"{first_table}.id"], name=f"fk_{name}_{first}_{first_table}"),
+        sa.ForeignKeyConstraint(
+            [first], [f"{first_table}.id"], name=f"fk_{name}_{first}_{first_table}"
+        ),
         sa.ForeignKeyConstraint(
             [second], [f"{second_table}.id"], name=f"fk_{name}_{second}_{second_table}"
         ),
