@@ -60,6 +60,12 @@ def split_annotation(annotation: Any) -> tuple[str, Any]:
     if is_artifact_type(annotation):
         # A bare artifact class means an input, as in KFP.
         return "input", annotation
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            kind, inner = split_annotation(args[0])
+            if kind == "input":  # Input[T] | None: an optional artifact input
+                return kind, inner
     return "param", annotation
 
 

@@ -35,12 +35,17 @@ def capture_fds(log_path: str, forward: Callable[[str], None] | None) -> Iterato
 
     thread = threading.Thread(target=pump, name="conveyor-log-pump", daemon=True)
     thread.start()
+    # The Python streams may not be fds 1/2 (pytest, notebooks replace them): point them there.
+    py_streams = sys.stdout, sys.stderr
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     try:
         yield
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+        sys.stdout, sys.stderr = py_streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])

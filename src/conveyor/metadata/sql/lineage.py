@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -27,12 +27,22 @@ def walk_statement(
     artifact_id: int,
     direction: Literal["upstream", "downstream"],
     max_depth: int | None,
-) -> sa.Select[tuple[int, int, str, str, object]]:
+    *,
+    lateral: bool = False,
+) -> sa.Select[Any]:
     """The events of every execution reached from an artifact, in one recursive query.
 
     Upstream, an artifact leads to the executions that output it and an execution to the
     artifacts it inputs; downstream the other way round. ``walk`` collects execution ids
     (with their depth when ``max_depth`` bounds it); the outer query returns their events.
+
+    Args:
+        artifact_id: where the walk starts.
+        direction: ``"upstream"`` or ``"downstream"``.
+        max_depth: the most executions along a path, or None.
+        lateral: write each hop as a ``LATERAL`` subquery (PostgreSQL). This pins the plan to
+            index lookups per row of the walk, whatever the table statistics say; without it
+            a freshly filled table can get a hash join that scans ``events`` once per hop.
     """
     if direction == "upstream":
         enter, leave = OUTPUT_EVENTS, INPUT_EVENTS
@@ -40,7 +50,7 @@ def walk_statement(
         enter, leave = INPUT_EVENTS, OUTPUT_EVENTS
     bounded = max_depth is not None
 
-    start_cols: list[sa.ColumnElement[int]] = [events.c.execution_id]
+    start_cols: list[sa.ColumnElement[Any]] = [events.c.execution_id]
     if bounded:
         start_cols.append(sa.literal(1, sa.Integer()).label("depth"))
     start = sa.select(*start_cols).where(
@@ -50,24 +60,40 @@ def walk_statement(
 
     hop_out = events.alias("hop_out")  # execution -> the artifacts it leads to
     hop_in = events.alias("hop_in")  # artifact -> the next executions
-    step_cols: list[sa.ColumnElement[int]] = [hop_in.c.execution_id]
+    out_on = sa.and_(hop_out.c.execution_id == walk.c.execution_id, hop_out.c.type.in_(leave))
+    if lateral:
+        # OFFSET 0 keeps PostgreSQL from flattening the subqueries back into a plain join.
+        out = sa.select(hop_out.c.artifact_id).where(out_on).offset(0).lateral("hop_out")
+        in_on = sa.and_(hop_in.c.artifact_id == out.c.artifact_id, hop_in.c.type.in_(enter))
+        nxt = sa.select(hop_in.c.execution_id).where(in_on).offset(0).lateral("hop_in")
+        step_from = walk.join(out, sa.true()).join(nxt, sa.true())
+        next_id = nxt.c.execution_id
+    else:
+        in_on = sa.and_(hop_in.c.artifact_id == hop_out.c.artifact_id, hop_in.c.type.in_(enter))
+        step_from = walk.join(hop_out, out_on).join(hop_in, in_on)
+        next_id = hop_in.c.execution_id
+    step_cols: list[sa.ColumnElement[Any]] = [next_id]
     if bounded:
         step_cols.append(walk.c.depth + 1)
-    step = (
-        sa.select(*step_cols)
-        .select_from(walk)
-        .join(
-            hop_out,
-            sa.and_(hop_out.c.execution_id == walk.c.execution_id, hop_out.c.type.in_(leave)),
-        )
-        .join(
-            hop_in, sa.and_(hop_in.c.artifact_id == hop_out.c.artifact_id, hop_in.c.type.in_(enter))
-        )
-    )
+    step = sa.select(*step_cols).select_from(step_from)
     if bounded:
         step = step.where(walk.c.depth < max_depth)
     # UNION (not UNION ALL) drops repeats, so the walk ends even on diamonds.
     walk = walk.union(step)
+
+    if lateral:
+        reached = sa.select(walk.c.execution_id).distinct().subquery("reached")
+        fetched = (
+            sa.select(*EVENT_COLUMNS, events.c.id.label("event_id"))
+            .where(events.c.execution_id == reached.c.execution_id)
+            .offset(0)
+            .lateral("fetched")
+        )
+        return (
+            sa.select(*(fetched.c[c.name] for c in EVENT_COLUMNS))
+            .select_from(reached.join(fetched, sa.true()))
+            .order_by(fetched.c.event_id)
+        )
     return (
         sa.select(*EVENT_COLUMNS)
         .where(events.c.execution_id.in_(sa.select(walk.c.execution_id)))
@@ -88,10 +114,11 @@ def lineage_graph(
         NotFoundError: no artifact has this id.
     """
     leave = INPUT_EVENTS if direction == "upstream" else OUTPUT_EVENTS
+    lateral = conn.dialect.name == "postgresql"
     rows = (
         []
         if max_depth == 0
-        else conn.execute(walk_statement(artifact_id, direction, max_depth)).all()
+        else conn.execute(walk_statement(artifact_id, direction, max_depth, lateral=lateral)).all()
     )
 
     execution_ids = sorted({r[1] for r in rows})
@@ -101,14 +128,14 @@ def lineage_graph(
     # artifacts in the graph (not, say, the sibling outputs of an upstream execution).
     kept = [r for r in rows if r[0] in artifact_ids]
 
-    artifact_rows = []
+    artifact_rows: list[Any] = []
     for part in chunks(sorted(artifact_ids)):
         artifact_rows += conn.execute(
             sa.select(*ARTIFACT_COLUMNS).where(artifacts.c.id.in_(part)).order_by(artifacts.c.id)
         ).all()
     if all(r[0] != artifact_id for r in artifact_rows):
         raise NotFoundError(f"No artifact with id {artifact_id!r} in the metadata store.")
-    execution_rows = []
+    execution_rows: list[Any] = []
     for part in chunks(execution_ids):
         execution_rows += conn.execute(
             sa.select(*EXECUTION_COLUMNS).where(executions.c.id.in_(part)).order_by(executions.c.id)

@@ -33,7 +33,7 @@ from conveyor.metadata.sql._records import (
     Records,
     chunks,
 )
-from conveyor.metadata.sql._writes import insert_artifacts, insert_edges, insert_execution
+from conveyor.metadata.sql._writes import Writer
 from conveyor.metadata.sql.lineage import lineage_graph
 from conveyor.metadata.sql.models import (
     artifacts,
@@ -91,7 +91,7 @@ class SqlMetadataStore:
             threading.RLock() if self._target.memory else nullcontext()
         )
         self._upsert = postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
-        self._attribute = self._upsert(attributions).on_conflict_do_nothing()
+        self._writes = Writer(self._target.backend)
         self._engine = _engine.create_engine(self._target)
         self._writer = self._engine.execution_options(**{_engine.WRITE: True})
         try:
@@ -282,10 +282,11 @@ class SqlMetadataStore:
         type_id = self._type_id("execution", type_name)
         now = _now()
         with self._write(f"start the execution {name!r}") as conn:
-            execution_id = insert_execution(conn, type_id, name, state, cache_key, properties, now)
-            insert_edges(
+            execution_id = self._writes.insert_execution(
+                conn, type_id, name, state, cache_key, properties, now
+            )
+            self._writes.insert_edges(
                 conn,
-                self._attribute,
                 execution_id,
                 now,
                 associate=list(dict.fromkeys(contexts)),
@@ -320,11 +321,10 @@ class SqlMetadataStore:
                 .scalars()
                 .all()
             )
-            records = insert_artifacts(conn, outputs, type_ids, now)
+            records = self._writes.insert_artifacts(conn, outputs, type_ids, now)
             produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
-            insert_edges(
+            self._writes.insert_edges(
                 conn,
-                self._attribute,
                 execution_id,
                 now,
                 attribute_to=context_ids,
@@ -350,13 +350,14 @@ class SqlMetadataStore:
         type_ids = [self._type_id("artifact", out.type_name) for out in outputs]
         now = _now()
         with self._write(f"record the execution {name!r}") as conn:
-            execution_id = insert_execution(conn, type_id, name, state, cache_key, properties, now)
-            records = insert_artifacts(conn, outputs, type_ids, now)
+            execution_id = self._writes.insert_execution(
+                conn, type_id, name, state, cache_key, properties, now
+            )
+            records = self._writes.insert_artifacts(conn, outputs, type_ids, now)
             produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
             context_ids = list(dict.fromkeys(contexts))
-            insert_edges(
+            self._writes.insert_edges(
                 conn,
-                self._attribute,
                 execution_id,
                 now,
                 associate=context_ids,

@@ -1,0 +1,509 @@
+"""Whole-process wall time of ``conveyor run`` side by side with KFP's and Kedro's local runners.
+
+Shapes (as in /work/shared/bench/ANCHORS.md): a chain of 20 tiny steps and a fan-out of 32
+parallel steps between a source and a join (``bench/pipelines/shapes.py``). Every case is one
+whole process, timed with ``perf_counter`` around it, as a user at a shell sees it:
+
+==================  =======================================================================
+case                command
+==================  =======================================================================
+baseline            ``python -c pass`` (interpreter start-up)
+conveyor.chain      ``conveyor run shapes.py:chain20`` (worker processes, the default)
+conveyor.fan        ``conveyor run shapes.py:fan32``
+conveyor.chain_inp  ``conveyor run shapes.py:chain20 --in-process``
+conveyor.fan_inp    ``conveyor run shapes.py:fan32 --in-process``
+conveyor.cached     ``conveyor run shapes.py:chain20`` again on a filled home (every step hit)
+kfp.chain / .fan    KFP ``kfp.local.SubprocessRunner(use_venv=False)``, ``--no-kfp-pip``, cold
+kfp.cached          KFP chain with ``--cache`` on a filled ``local_outputs``
+kedro.chain / .fan  Kedro ``SequentialRunner`` from a plain script (in-memory data)
+==================  =======================================================================
+
+Each cold Conveyor run gets a fresh, empty ``CONVEYOR_HOME`` (SQLite metadata, artifacts on disk);
+each cold KFP run starts without ``local_outputs``. Set-up and clean-up are not timed. The cases
+are interleaved round-robin (the starting case rotates every repetition) so that a noisy shared
+machine hurts them all alike. Every run's output is checked (state, cache hits, the result).
+
+    python bench/orchestration.py                  # 5 repetitions, with the anchors
+    python bench/orchestration.py --skip-anchors   # Conveyor only, quick
+    python bench/orchestration.py --reps 9 --json orchestration.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SHAPES = HERE / "pipelines" / "shapes.py"
+DEFAULT_ANCHORS = Path("/work/shared/bench/anchors/orchestrators")
+
+# Figures from /work/shared/bench/ANCHORS.md (2026-11-28, loaded 2-core machine), seconds.
+# Used only when the anchors are not run side by side (--skip-anchors).
+ANCHOR_FIGURES = {
+    "kfp.chain": 6.1,
+    "kfp.fan": 9.9,
+    "kfp.cached": 2.5,
+    "kedro.chain": 1.1,
+    "kedro.fan": 0.95,
+    "metaflow.resume": 0.9,
+}
+CACHED_TARGET_S = 0.5
+SPEEDUP_TARGET = 10.0
+
+Check = Callable[[str], str | None]
+
+
+@dataclass
+class Case:
+    """One whole-process command, timed ``reps`` times."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    fresh_home: bool = False  # a new, empty CONVEYOR_HOME per run
+    pre: Callable[[], None] | None = None  # untimed, before each run
+    check: Check | None = None  # stdout -> error message or None
+
+
+@dataclass
+class Record:
+    """One timed run."""
+
+    case: str
+    rep: int
+    wall_s: float
+    rc: int
+    maxrss_mb: float  # largest single process of the tree (like GNU time)
+    cpu_s: float  # user + system of the whole waited-for tree
+    load1_before: float
+    error: str | None = None
+
+
+@dataclass
+class Summary:
+    """Statistics of one case."""
+
+    case: str
+    n: int
+    median_s: float
+    min_s: float
+    max_s: float
+    maxrss_mb: float
+    cpu_s: float
+    failures: int
+    errors: list[str] = field(default_factory=list)
+
+
+def _clean_env(
+    extra: dict[str, str] | None = None, path_prefix: Path | None = None
+) -> dict[str, str]:
+    """The current environment without any ``CONVEYOR_*`` setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    if path_prefix is not None:
+        env["PATH"] = f"{path_prefix}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra or {})
+    return env
+
+
+def run_process(case: Case, rep: int, scratch: Path) -> Record:
+    """Run ``case`` once as a whole process; return its wall time, RSS and CPU."""
+    env = dict(case.env)
+    home: Path | None = None
+    if case.fresh_home:
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=scratch))
+        env["CONVEYOR_HOME"] = str(home)
+    if case.pre is not None:
+        case.pre()
+    load1 = os.getloadavg()[0]
+    with tempfile.TemporaryFile(dir=scratch) as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            case.argv, cwd=case.cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    error = None
+    if rc != 0:
+        error = f"exit {rc}: {text.strip()[-400:]}"
+    elif case.check is not None:
+        error = case.check(text)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+    return Record(
+        case=case.name,
+        rep=rep,
+        wall_s=round(wall, 4),
+        rc=rc,
+        maxrss_mb=round(usage.ru_maxrss / 1024, 1),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
+        load1_before=round(load1, 2),
+        error=error,
+    )
+
+
+def _conveyor_check(shape: str, cached: bool) -> Check:
+    """Check ``conveyor run --json`` output: complete, cache hits as expected, right result."""
+    n_tasks = 20 if shape == "chain20" else 34
+
+    def check(text: str) -> str | None:
+        try:
+            result = json.loads(text[text.index("{") :])
+        except ValueError as exc:
+            return f"no JSON result ({exc}): {text[-300:]}"
+        tasks = result.get("tasks", {})
+        if result.get("state") != "COMPLETE" or len(tasks) != n_tasks:
+            return f"state {result.get('state')}, {len(tasks)} tasks"
+        hits = sum(bool(t.get("cached")) for t in tasks.values())
+        if hits != (n_tasks if cached else 0):
+            return f"{hits} of {n_tasks} steps came from the cache"
+        if shape == "fan32":
+            total = tasks["join"]["outputs"]["parameters"].get("Output")
+            return None if total == 528 else f"join returned {total}, not 528"
+        values = []
+        for task in tasks.values():
+            for art in task["outputs"]["artifacts"].values():
+                with open(art["uri"]) as fh:
+                    values.append(json.load(fh)["n"])
+        return None if max(values) == 19 else f"chain ended at {max(values)}, not 19"
+
+    return check
+
+
+def _rmtree(path: Path) -> Callable[[], None]:
+    return lambda: shutil.rmtree(path, ignore_errors=True)
+
+
+def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], list[Case]]:
+    """The timed cases, and the untimed runs that fill the caches first."""
+    py = sys.executable
+    conveyor = args.conveyor
+    cwd = scratch / "cwd"
+    cwd.mkdir()
+    base_env = _clean_env()
+    cases = [Case("baseline", [py, "-c", "pass"], base_env, cwd)]
+    fills: list[Case] = []
+
+    def cv(shape: str, *flags: str) -> list[str]:
+        return [conveyor, "run", f"{SHAPES}:{shape}", "--json", *flags]
+
+    cases += [
+        Case(
+            "conveyor.chain",
+            cv("chain20"),
+            base_env,
+            cwd,
+            True,
+            None,
+            _conveyor_check("chain20", False),
+        ),
+        Case(
+            "conveyor.fan", cv("fan32"), base_env, cwd, True, None, _conveyor_check("fan32", False)
+        ),
+        Case(
+            "conveyor.chain_inp",
+            cv("chain20", "--in-process"),
+            base_env,
+            cwd,
+            True,
+            None,
+            _conveyor_check("chain20", False),
+        ),
+        Case(
+            "conveyor.fan_inp",
+            cv("fan32", "--in-process"),
+            base_env,
+            cwd,
+            True,
+            None,
+            _conveyor_check("fan32", False),
+        ),
+    ]
+    cached_env = _clean_env({"CONVEYOR_HOME": str(scratch / "cached-home")})
+    fills.append(
+        Case(
+            "conveyor.cache_fill",
+            cv("chain20"),
+            cached_env,
+            cwd,
+            False,
+            None,
+            _conveyor_check("chain20", False),
+        )
+    )
+    cases.append(
+        Case(
+            "conveyor.cached",
+            cv("chain20"),
+            cached_env,
+            cwd,
+            False,
+            None,
+            _conveyor_check("chain20", True),
+        )
+    )
+    if args.skip_anchors:
+        return cases, fills
+
+    kfp_bin = args.venvs / "kfp" / "bin"
+    kfp_env = _clean_env(path_prefix=kfp_bin)  # as run.sh: a task's `python3` is the venv's
+    kfp_script = str(args.anchors_dir / "kfp" / "pipelines.py")
+    kfp_py = str(kfp_bin / "python")
+    kfp_cold = scratch / "kfp"
+    kfp_warm = scratch / "kfp-cached"
+    kfp_cold.mkdir()
+    kfp_warm.mkdir()
+    kfp_ok = _contains("RESULT")
+    cases += [
+        Case(
+            "kfp.chain",
+            [kfp_py, kfp_script, "chain", "--no-kfp-pip"],
+            kfp_env,
+            kfp_cold,
+            pre=_rmtree(kfp_cold / "local_outputs"),
+            check=kfp_ok,
+        ),
+        Case(
+            "kfp.fan",
+            [kfp_py, kfp_script, "fan", "--no-kfp-pip"],
+            kfp_env,
+            kfp_cold,
+            pre=_rmtree(kfp_cold / "local_outputs"),
+            check=kfp_ok,
+        ),
+    ]
+    kfp_cached = [kfp_py, kfp_script, "chain", "--cache", "--no-kfp-pip"]
+    fills.append(Case("kfp.cache_fill", kfp_cached, kfp_env, kfp_warm, check=kfp_ok))
+    cases.append(Case("kfp.cached", kfp_cached, kfp_env, kfp_warm, check=_kfp_all_cached))
+
+    kedro_bin = args.venvs / "kedro" / "bin"
+    kedro_env = _clean_env(path_prefix=kedro_bin)
+    kedro_script = str(args.anchors_dir / "kedro" / "pipelines.py")
+    kedro_py = str(kedro_bin / "python")
+    cases += [
+        Case(
+            "kedro.chain",
+            [kedro_py, kedro_script, "chain"],
+            kedro_env,
+            cwd,
+            check=_contains("RESULT"),
+        ),
+        Case(
+            "kedro.fan", [kedro_py, kedro_script, "fan"], kedro_env, cwd, check=_contains("RESULT")
+        ),
+    ]
+    return cases, fills
+
+
+def _contains(marker: str) -> Check:
+    return lambda text: None if marker in text else f"no {marker!r} line: {text.strip()[-300:]}"
+
+
+def _kfp_all_cached(text: str) -> str | None:
+    """A fully cached KFP run runs no task: it must not log an executing task."""
+    if "RESULT" not in text:
+        return f"no RESULT line: {text.strip()[-300:]}"
+    if "Executing task" in text:
+        return "a task was executed (cache miss)"
+    return None
+
+
+def summarize(records: list[Record], names: list[str]) -> dict[str, Summary]:
+    """Median and min-max per case (failed runs are left out of the statistics)."""
+    out = {}
+    for name in names:
+        runs = [r for r in records if r.case == name]
+        good = [r for r in runs if r.error is None] or runs
+        walls = [r.wall_s for r in good]
+        out[name] = Summary(
+            case=name,
+            n=len(good),
+            median_s=statistics.median(walls),
+            min_s=min(walls),
+            max_s=max(walls),
+            maxrss_mb=statistics.median(r.maxrss_mb for r in good),
+            cpu_s=statistics.median(r.cpu_s for r in good),
+            failures=sum(r.error is not None for r in runs),
+            errors=sorted({r.error for r in runs if r.error})[:3],
+        )
+    return out
+
+
+def targets(stats: dict[str, Summary]) -> list[dict[str, Any]]:
+    """Ratios and pass/fail per target; anchors from ANCHORS.md when not measured here."""
+
+    def med(name: str) -> tuple[float, str]:
+        if name in stats:
+            return stats[name].median_s, "measured"
+        return ANCHOR_FIGURES[name], "ANCHORS.md"
+
+    rows = []
+    for shape in ("chain", "fan"):
+        cv = stats[f"conveyor.{shape}"].median_s
+        kfp, src = med(f"kfp.{shape}")
+        rows.append(
+            {
+                "target": f"{shape}, workers: >= {SPEEDUP_TARGET:g}x faster than KFP local",
+                "ratio": f"KFP/conveyor = {kfp / cv:.1f}x",
+                "anchor": f"{kfp:.2f} s ({src})",
+                "conveyor": f"{cv:.3f} s",
+                "pass": kfp / cv >= SPEEDUP_TARGET,
+            }
+        )
+    for shape in ("chain", "fan"):
+        cv = stats[f"conveyor.{shape}_inp"].median_s
+        kedro, src = med(f"kedro.{shape}")
+        rows.append(
+            {
+                "target": f"{shape}, --in-process: no slower than Kedro from a script",
+                "ratio": f"Kedro/conveyor = {kedro / cv:.2f}x",
+                "anchor": f"{kedro:.2f} s ({src})",
+                "conveyor": f"{cv:.3f} s",
+                "pass": cv <= kedro,
+            }
+        )
+    cached = stats["conveyor.cached"].median_s
+    kfp_cached, src = med("kfp.cached")
+    rows.append(
+        {
+            "target": f"cached chain rerun: < {CACHED_TARGET_S} s whole process",
+            "ratio": (
+                f"KFP cached/conveyor = {kfp_cached / cached:.1f}x; "
+                f"Metaflow resume (ANCHORS.md)/conveyor = "
+                f"{ANCHOR_FIGURES['metaflow.resume'] / cached:.1f}x"
+            ),
+            "anchor": f"{kfp_cached:.2f} s ({src})",
+            "conveyor": f"{cached:.3f} s",
+            "pass": cached < CACHED_TARGET_S,
+        }
+    )
+    return rows
+
+
+def print_report(
+    meta: dict[str, Any], stats: dict[str, Summary], rows: list[dict[str, Any]]
+) -> None:
+    """The table of medians, then the targets."""
+    print(
+        f"\n{meta['date']}  {meta['reps']} reps  load average before "
+        f"{meta['loadavg_before']} after {meta['loadavg_after']}  ({meta['cpus']} CPUs)"
+    )
+    base = stats["baseline"].median_s
+    print(
+        f"\n{'case':<20} {'median s':>9} {'min-max s':>15} {'-startup s':>10} "
+        f"{'CPU s':>7} {'max RSS MB':>10}  failures"
+    )
+    for s in stats.values():
+        print(
+            f"{s.case:<20} {s.median_s:>9.3f} {f'{s.min_s:.3f}-{s.max_s:.3f}':>15} "
+            f"{s.median_s - base:>10.3f} {s.cpu_s:>7.2f} {s.maxrss_mb:>10.0f}  {s.failures or ''}"
+        )
+        for err in s.errors:
+            print(f"    ! {err}")
+    print("\ntargets:")
+    for row in rows:
+        verdict = "PASS" if row["pass"] else "FAIL"
+        print(
+            f"  [{verdict}] {row['target']}: conveyor {row['conveyor']}, "
+            f"anchor {row['anchor']}; {row['ratio']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every case round-robin and print (and optionally save) the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5, help="timed runs per case (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument("--skip-anchors", action="store_true", help="Conveyor only (quick check)")
+    parser.add_argument("--json", type=Path, help="write every run and the summary here")
+    parser.add_argument(
+        "--conveyor",
+        default=str(Path(sys.executable).parent / "conveyor"),
+        help="the conveyor executable (default: beside this Python)",
+    )
+    parser.add_argument(
+        "--venvs",
+        type=Path,
+        default=Path(os.environ.get("VENVS", Path.home() / "venvs")),
+        help="where the anchors' venvs kfp/ and kedro/ live (default $VENVS or ~/venvs)",
+    )
+    parser.add_argument("--anchors-dir", type=Path, default=DEFAULT_ANCHORS)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args(argv)
+    if not Path(args.conveyor).exists():
+        args.conveyor = shutil.which("conveyor") or parser.error("no conveyor executable")
+
+    scratch = Path(tempfile.mkdtemp(prefix="conveyor-orch-bench-"))
+    try:
+        cases, fills = build_cases(args, scratch)
+        loadavg_before = tuple(round(x, 2) for x in os.getloadavg())
+        print(f"load average before: {loadavg_before}; scratch {scratch}", flush=True)
+        for fill in fills:
+            rec = run_process(fill, 0, scratch)
+            print(f"  fill {fill.name}: {rec.wall_s:.2f} s {rec.error or ''}", flush=True)
+            if rec.error:
+                print(f"cache fill failed: {rec.error}", file=sys.stderr)
+                return 1
+        records: list[Record] = []
+        for rep in range(-args.warmup, args.reps):
+            shift = rep % len(cases)
+            order = cases[shift:] + cases[:shift]
+            for case in order:
+                rec = run_process(case, rep, scratch)
+                if rep >= 0:
+                    records.append(rec)
+            label = f"rep {rep + 1}/{args.reps}" if rep >= 0 else "warm-up"
+            print(f"  {label} done, load {os.getloadavg()[0]:.2f}", flush=True)
+        loadavg_after = tuple(round(x, 2) for x in os.getloadavg())
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    stats = summarize(records, [c.name for c in cases])
+    rows = targets(stats)
+    meta = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "reps": args.reps,
+        "warmup": args.warmup,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_before": loadavg_before,
+        "loadavg_after": loadavg_after,
+        "anchors": "skipped" if args.skip_anchors else "side by side",
+    }
+    print_report(meta, stats, rows)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "meta": meta,
+                    "summary": {k: asdict(v) for k, v in stats.items()},
+                    "targets": rows,
+                    "runs": [asdict(r) for r in records],
+                },
+                indent=2,
+            )
+        )
+        print(f"\nwrote {args.json}")
+    failed = any(s.failures for s in stats.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Fixtures for end-to-end runs of the local orchestrator on real stores."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor._internal.importing import import_file
+from conveyor.metadata import MetadataStore, connect
+from conveyor.orchestrator import LocalOrchestrator, RunResult
+
+PIPELINES = Path(__file__).parent / "pipelines"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty CONVEYOR_HOME."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def metadata_url(home: Path) -> str:
+    """A SQLite metadata store in the home folder."""
+    return f"sqlite:///{home}/metadata.db"
+
+
+@pytest.fixture
+def store(metadata_url: str) -> Iterator[MetadataStore]:
+    """The metadata store the runs write to."""
+    s = connect(metadata_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def load() -> Callable[[str], Any]:
+    """Import a test pipeline module from tests/integration/pipelines by file name."""
+
+    def _load(name: str) -> Any:
+        return import_file(str(PIPELINES / f"{name}.py"))
+
+    return _load
+
+
+@pytest.fixture
+def run_pipeline(home: Path, metadata_url: str) -> Callable[..., RunResult]:
+    """Run a pipeline object with the local orchestrator; keyword options pass through."""
+
+    def _run(pipeline: Any, params: dict[str, Any] | None = None, **options: Any) -> RunResult:
+        orch = LocalOrchestrator(
+            metadata_url=options.pop("metadata_url", metadata_url),
+            artifact_root=options.pop("artifact_root", str(home / "artifacts")),
+            home=str(home),
+            workers=options.pop("workers", 2),
+            search_root=str(PIPELINES),
+            **options,
+        )
+        return orch.run(pipeline.spec, params)
+
+    return _run
+
+
+@pytest.fixture(params=["workers", "in-process"])
+def mode(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Both executors: worker processes and in-process."""
+    return {"in_process": request.param == "in-process"}
+
+
+def conveyor_cli(*args: str, cwd: Path, home: Path, env: dict[str, str] | None = None,
+                 timeout: float = 120) -> Any:
+    """Run the real ``conveyor`` command in a subprocess."""
+    import subprocess
+
+    full_env = {**os.environ, "CONVEYOR_HOME": str(home), **(env or {})}
+    full_env.pop("CONVEYOR_METADATA_URL", None) if env is None else None
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor.cli.main", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
