@@ -4,19 +4,20 @@ Shapes (as in /work/shared/bench/ANCHORS.md): a chain of 20 tiny steps and a fan
 parallel steps between a source and a join (``bench/pipelines/shapes.py``). Every case is one
 whole process, timed with ``perf_counter`` around it, as a user at a shell sees it:
 
-==================  =======================================================================
-case                command
-==================  =======================================================================
-baseline            ``python -c pass`` (interpreter start-up)
-conveyor.chain      ``conveyor run shapes.py:chain20`` (worker processes, the default)
-conveyor.fan        ``conveyor run shapes.py:fan32``
-conveyor.chain_inp  ``conveyor run shapes.py:chain20 --in-process``
-conveyor.fan_inp    ``conveyor run shapes.py:fan32 --in-process``
-conveyor.cached     ``conveyor run shapes.py:chain20`` again on a filled home (every step hit)
-kfp.chain / .fan    KFP ``kfp.local.SubprocessRunner(use_venv=False)``, ``--no-kfp-pip``, cold
-kfp.cached          KFP chain with ``--cache`` on a filled ``local_outputs``
-kedro.chain / .fan  Kedro ``SequentialRunner`` from a plain script (in-memory data)
-==================  =======================================================================
+======================  ======================================================================
+case                    command
+======================  ======================================================================
+baseline                ``python -c pass`` (interpreter start-up)
+conveyor.chain          ``conveyor run shapes.py:chain20`` (worker processes, the default)
+conveyor.fan            ``conveyor run shapes.py:fan32``
+conveyor.chain_inp      ``conveyor run shapes.py:chain20 --in-process``
+conveyor.fan_inp        ``conveyor run shapes.py:fan32 --in-process``
+conveyor.cached         ``conveyor run shapes.py:chain20`` again on a filled home (every step hit)
+conveyor.rerun_nocache  ``... chain20 --no-cache`` on that home (informational)
+kfp.chain / .fan        KFP ``kfp.local.SubprocessRunner(use_venv=False)``, ``--no-kfp-pip``, cold
+kfp.cached              KFP chain with ``--cache`` on a filled ``local_outputs``
+kedro.chain / .fan      Kedro ``SequentialRunner`` from a plain script (in-memory data)
+======================  ======================================================================
 
 Each cold Conveyor run gets a fresh, empty ``CONVEYOR_HOME`` (SQLite metadata, artifacts on disk);
 each cold KFP run starts without ``local_outputs``. Set-up and clean-up are not timed. The cases
@@ -203,61 +204,25 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     def cv(shape: str, *flags: str) -> list[str]:
         return [conveyor, "run", f"{SHAPES}:{shape}", "--json", *flags]
 
+    def cold(name: str, shape: str, *flags: str) -> Case:
+        check = _conveyor_check(shape, cached=False)
+        return Case(name, cv(shape, *flags), base_env, cwd, fresh_home=True, check=check)
+
     cases += [
-        Case(
-            "conveyor.chain",
-            cv("chain20"),
-            base_env,
-            cwd,
-            True,
-            None,
-            _conveyor_check("chain20", False),
-        ),
-        Case(
-            "conveyor.fan", cv("fan32"), base_env, cwd, True, None, _conveyor_check("fan32", False)
-        ),
-        Case(
-            "conveyor.chain_inp",
-            cv("chain20", "--in-process"),
-            base_env,
-            cwd,
-            True,
-            None,
-            _conveyor_check("chain20", False),
-        ),
-        Case(
-            "conveyor.fan_inp",
-            cv("fan32", "--in-process"),
-            base_env,
-            cwd,
-            True,
-            None,
-            _conveyor_check("fan32", False),
-        ),
+        cold("conveyor.chain", "chain20"),
+        cold("conveyor.fan", "fan32"),
+        cold("conveyor.chain_inp", "chain20", "--in-process"),
+        cold("conveyor.fan_inp", "fan32", "--in-process"),
     ]
-    cached_env = _clean_env({"CONVEYOR_HOME": str(scratch / "cached-home")})
-    fills.append(
-        Case(
-            "conveyor.cache_fill",
-            cv("chain20"),
-            cached_env,
-            cwd,
-            False,
-            None,
-            _conveyor_check("chain20", False),
-        )
-    )
-    cases.append(
-        Case(
-            "conveyor.cached",
-            cv("chain20"),
-            cached_env,
-            cwd,
-            False,
-            None,
-            _conveyor_check("chain20", True),
-        )
-    )
+    # A filled home: a rerun where every step is a cache hit, and (informational) a rerun with
+    # --no-cache, where every step runs again but the database and its schema already exist.
+    home_env = _clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
+    chain_ok, chain_hit = _conveyor_check("chain20", False), _conveyor_check("chain20", True)
+    fills.append(Case("conveyor.cache_fill", cv("chain20"), home_env, cwd, check=chain_ok))
+    cases += [
+        Case("conveyor.cached", cv("chain20"), home_env, cwd, check=chain_hit),
+        Case("conveyor.rerun_nocache", cv("chain20", "--no-cache"), home_env, cwd, check=chain_ok),
+    ]
     if args.skip_anchors:
         return cases, fills
 
@@ -406,12 +371,12 @@ def print_report(
     )
     base = stats["baseline"].median_s
     print(
-        f"\n{'case':<20} {'median s':>9} {'min-max s':>15} {'-startup s':>10} "
+        f"\n{'case':<24} {'median s':>9} {'min-max s':>15} {'-startup s':>10} "
         f"{'CPU s':>7} {'max RSS MB':>10}  failures"
     )
     for s in stats.values():
         print(
-            f"{s.case:<20} {s.median_s:>9.3f} {f'{s.min_s:.3f}-{s.max_s:.3f}':>15} "
+            f"{s.case:<24} {s.median_s:>9.3f} {f'{s.min_s:.3f}-{s.max_s:.3f}':>15} "
             f"{s.median_s - base:>10.3f} {s.cpu_s:>7.2f} {s.maxrss_mb:>10.0f}  {s.failures or ''}"
         )
         for err in s.errors:

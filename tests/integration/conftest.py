@@ -85,3 +85,24 @@ def conveyor_cli(*args: str, cwd: Path, home: Path, env: dict[str, str] | None =
         [sys.executable, "-m", "conveyor.cli.main", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+PG_BASE = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema on the local server, dropped afterwards."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"cv_it_{uuid.uuid4().hex[:10]}"
+    conninfo = PG_BASE.replace("postgresql://", "postgresql://", 1)
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as exc:  # pragma: no cover - environment problem
+        pytest.fail(f"PostgreSQL is not reachable at {PG_BASE}: {exc}")
+    yield f"{PG_BASE}?schema={schema}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -45,15 +45,19 @@ def _param_to_dict(p: ParameterSpec) -> dict[str, Any]:
         out["nullable"] = True
     if p.description:
         out["description"] = p.description
+    if p.enum is not None:
+        out["enum"] = list(p.enum)
     return out
 
 
 def _param_from_dict(d: Mapping[str, Any]) -> ParameterSpec:
+    enum = d.get("enum")
     return ParameterSpec(
         type=d["type"],
-        default=d["default"] if "default" in d else MISSING,
+        default=d.get("default", MISSING),
         nullable=bool(d.get("nullable", False)),
         description=d.get("description", ""),
+        enum=tuple(enum) if enum is not None else None,
     )
 
 
@@ -77,12 +81,18 @@ def _artifact_from_dict(d: Mapping[str, Any]) -> ArtifactSpec:
     )
 
 
+def _float(value: float | None) -> float | None:
+    # Seconds and CPUs are written as floats whatever the user typed (60 or 60.0), so the same
+    # pipeline always gives the same bytes and a document reads back to identical bytes.
+    return None if value is None else float(value)
+
+
 def _retry_to_dict(r: RetryPolicy) -> dict[str, Any]:
     return {
         "max_retries": r.max_retries,
-        "backoff_seconds": r.backoff_seconds,
-        "backoff_factor": r.backoff_factor,
-        "backoff_max_seconds": r.backoff_max_seconds,
+        "backoff_seconds": float(r.backoff_seconds),
+        "backoff_factor": float(r.backoff_factor),
+        "backoff_max_seconds": float(r.backoff_max_seconds),
     }
 
 
@@ -96,12 +106,17 @@ def _retry_from_dict(d: Mapping[str, Any]) -> RetryPolicy:
 
 
 def _resources_to_dict(r: Resources) -> dict[str, Any]:
-    return _drop_none({"cpu": r.cpu, "memory": r.memory, "gpu": r.gpu, "gpu_type": r.gpu_type})
+    return _drop_none(
+        {"cpu": _float(r.cpu), "memory": r.memory, "gpu": r.gpu, "gpu_type": r.gpu_type}
+    )
 
 
 def _resources_from_dict(d: Mapping[str, Any]) -> Resources:
     return Resources(
-        cpu=d.get("cpu"), memory=d.get("memory"), gpu=int(d.get("gpu", 0)), gpu_type=d.get("gpu_type")
+        cpu=_float(d.get("cpu")),
+        memory=d.get("memory"),
+        gpu=int(d.get("gpu", 0)),
+        gpu_type=d.get("gpu_type"),
     )
 
 
@@ -126,26 +141,46 @@ def ref_to_dict(ref: ValueRef | Condition) -> dict[str, Any]:
     raise CompilationError(f"Cannot serialise value reference {ref!r}")
 
 
+_REF_KINDS = (
+    "collected",
+    "constant",
+    "list",
+    "loop_item",
+    "pipeline_parameter",
+    "run_status",
+    "task_output",
+)
+
+
 def ref_from_dict(d: Mapping[str, Any]) -> ValueRef | Condition:
-    """Read a value reference or a condition."""
-    if "constant" in d:
-        return Constant(d["constant"])
-    if "pipeline_parameter" in d:
-        return PipelineParameterRef(d["pipeline_parameter"])
-    if "task_output" in d:
-        return TaskOutputRef(d["task_output"]["task"], d["task_output"]["output"])
-    if "loop_item" in d:
-        return LoopItemRef(d["loop_item"]["group"], d["loop_item"].get("key"))
-    if "collected" in d:
-        c = d["collected"]
-        return CollectedRef(c["task"], c["output"], c["group"])
-    if "list" in d:
-        return ListRef(tuple(_value_ref(i) for i in d["list"]))
-    if "run_status" in d:
-        return RunStatusRef()
-    if "op" in d:
+    """Read a value reference (an object with exactly one kind key) or a condition."""
+    if not isinstance(d, Mapping):
+        raise CompilationError(f"Expected a value reference object in IR, got {d!r}")
+    if set(d) == {"op", "args"}:
+        if not isinstance(d["args"], list):
+            raise CompilationError(f"Condition arguments must be a list, got {d['args']!r}")
         return Condition(d["op"], tuple(ref_from_dict(a) for a in d["args"]))
-    raise CompilationError(f"Unknown value reference {dict(d)!r} in IR")
+    if len(d) != 1 or next(iter(d)) not in _REF_KINDS:
+        raise CompilationError(
+            f"Unknown value reference {dict(d)!r} in IR: expected an object with exactly one of "
+            f"the keys {list(_REF_KINDS)!r}, or a condition {{'op': ..., 'args': [...]}}"
+        )
+    ((kind, body),) = d.items()
+    if kind == "constant":
+        return Constant(body)
+    if kind == "pipeline_parameter":
+        return PipelineParameterRef(body)
+    if kind == "task_output":
+        return TaskOutputRef(body["task"], body["output"])
+    if kind == "loop_item":
+        return LoopItemRef(body["group"], body.get("key"))
+    if kind == "collected":
+        return CollectedRef(body["task"], body["output"], body["group"])
+    if kind == "list":
+        if not isinstance(body, list):
+            raise CompilationError(f"A list reference holds a list, got {body!r}")
+        return ListRef(tuple(_value_ref(i) for i in body))
+    return RunStatusRef()
 
 
 def _value_ref(d: Mapping[str, Any]) -> ValueRef:
@@ -188,7 +223,7 @@ def _component_to_dict(c: ComponentSpec) -> dict[str, Any]:
         "options": _drop_none(
             {
                 "retry": _retry_to_dict(c.retry),
-                "timeout_seconds": c.timeout_seconds,
+                "timeout_seconds": _float(c.timeout_seconds),
                 "resources": _resources_to_dict(c.resources),
                 "cache": c.cache,
                 "cache_env": list(c.cache_env),
@@ -211,7 +246,7 @@ def _component_from_dict(d: Mapping[str, Any]) -> ComponentSpec:
         output_parameters={k: _param_from_dict(v) for k, v in d["outputs"]["parameters"].items()},
         output_artifacts={k: _artifact_from_dict(v) for k, v in d["outputs"]["artifacts"].items()},
         retry=_retry_from_dict(opts.get("retry", {})),
-        timeout_seconds=opts.get("timeout_seconds"),
+        timeout_seconds=_float(opts.get("timeout_seconds")),
         resources=_resources_from_dict(opts.get("resources", {})),
         cache=bool(opts.get("cache", True)),
         cache_env=tuple(opts.get("cache_env", ())),
@@ -231,7 +266,7 @@ def _task_to_dict(t: TaskSpec) -> dict[str, Any]:
             "options": _drop_none(
                 {
                     "retry": _retry_to_dict(t.retry),
-                    "timeout_seconds": t.timeout_seconds,
+                    "timeout_seconds": _float(t.timeout_seconds),
                     "resources": _resources_to_dict(t.resources),
                     "cache": t.cache,
                 }
@@ -250,7 +285,7 @@ def _task_from_dict(name: str, d: Mapping[str, Any]) -> TaskSpec:
         depends_on=tuple(d.get("depends_on", ())),
         group=d.get("group"),
         retry=_retry_from_dict(opts.get("retry", {})),
-        timeout_seconds=opts.get("timeout_seconds"),
+        timeout_seconds=_float(opts.get("timeout_seconds")),
         resources=_resources_from_dict(opts.get("resources", {})),
         cache=bool(opts.get("cache", True)),
     )
@@ -307,7 +342,12 @@ def spec_to_dict(spec: PipelineSpec) -> dict[str, Any]:
 
 def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
     """Read an IR document; raises :class:`CompilationError` on a version or shape problem."""
-    version = str(data.get("ir_version", ""))
+    if "ir_version" not in data:
+        raise CompilationError(
+            "The document has no 'ir_version', so it is not a Conveyor IR. Compile the pipeline "
+            "with: conveyor compile PIPELINE.py -o OUT.json"
+        )
+    version = str(data["ir_version"])
     if version.split(".")[0] != IR_VERSION.split(".")[0]:
         raise CompilationError(
             f"IR version {version!r} is not supported by this Conveyor (reads {IR_VERSION}.x). "
@@ -325,7 +365,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
             tasks={k: _task_from_dict(k, v) for k, v in data["tasks"].items()},
             groups={k: _group_from_dict(k, v) for k, v in data.get("groups", {}).items()},
         )
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CompilationError(
             f"Malformed IR document: missing or wrong field {exc}. "
             "Check it against src/conveyor/ir/schema/pipeline_spec.v1.json"
@@ -333,8 +373,18 @@ def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
 
 
 def dumps(spec: PipelineSpec) -> str:
-    """Deterministic JSON text (sorted keys, fixed indentation, trailing newline)."""
-    return json.dumps(spec_to_dict(spec), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Deterministic JSON text (sorted keys, fixed indentation, trailing newline).
+
+    Raises:
+        CompilationError: a value is not JSON (NaN, infinity, or a Python object).
+    """
+    try:
+        text = json.dumps(
+            spec_to_dict(spec), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise CompilationError(f"Pipeline {spec.name!r} cannot be written as JSON: {exc}") from exc
+    return text + "\n"
 
 
 def loads(text: str) -> PipelineSpec:

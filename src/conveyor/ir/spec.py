@@ -1,4 +1,4 @@
-"""The intermediate representation: frozen dataclasses every backend consumes, never Python objects."""
+"""The intermediate representation: frozen dataclasses that every backend consumes."""
 
 from __future__ import annotations
 
@@ -58,16 +58,21 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+"""The default of a parameter that has none (distinct from ``None``, a valid default)."""
 
 
 @dataclass(frozen=True)
 class ParameterSpec:
-    """A JSON-typed parameter (input or output) of a component or pipeline."""
+    """A JSON-typed parameter (input or output) of a component or pipeline.
+
+    ``enum`` lists the allowed values when the annotation is a ``Literal[...]``.
+    """
 
     type: str
     default: Any = MISSING
     nullable: bool = False
     description: str = ""
+    enum: tuple[Any, ...] | None = None
 
     @property
     def has_default(self) -> bool:
@@ -115,9 +120,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
-        return float(
-            min(self.backoff_max_seconds, self.backoff_seconds * self.backoff_factor ** (attempt - 1))
-        )
+        wait = self.backoff_seconds * self.backoff_factor ** (attempt - 1)
+        return float(min(self.backoff_max_seconds, wait))
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ ValueRef = (
     | ListRef
     | RunStatusRef
 )
+"""How a task input (or a group's items) is bound: one of the reference classes above."""
 
 ConditionOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "and", "or", "not"]
 COMPARISON_OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")

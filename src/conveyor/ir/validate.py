@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterator
 
 from conveyor.errors import PipelineValidationError
 from conveyor.ir.spec import (
+    COMPARISON_OPS,
+    LOGICAL_OPS,
     PARAMETER_TYPES,
     CollectedRef,
     Condition,
+    Constant,
     ListRef,
     LoopItemRef,
     PipelineParameterRef,
@@ -16,7 +19,9 @@ from conveyor.ir.spec import (
     TaskOutputRef,
     ValueRef,
 )
-from conveyor.types.artifacts import is_compatible
+from conveyor.types.artifacts import is_compatible, registered_types
+
+GROUP_KINDS: tuple[str, ...] = ("condition", "parallel_for", "loop", "exit_handler")
 
 __all__ = ["CHECKS", "check", "validate"]
 
@@ -49,7 +54,12 @@ def param_type_compatible(produced: str, expected: str) -> bool:
 
 @check
 def _known_components(spec: PipelineSpec) -> Iterator[str]:
+    for key, comp in spec.components.items():
+        if comp.name != key:
+            yield f"component key {key!r} holds a component named {comp.name!r}"
     for name, task in spec.tasks.items():
+        if task.name != name:
+            yield f"task key {name!r} holds a task named {task.name!r}"
         if task.component not in spec.components:
             yield f"task {name!r} calls unknown component {task.component!r}"
 
@@ -110,11 +120,16 @@ def _bindings(spec: PipelineSpec) -> Iterator[str]:
                 yield from _check_ref(spec, name, key, r)
             if key in comp.input_artifacts:
                 aspec = comp.input_artifacts[key]
-                if isinstance(ref, ListRef) and not aspec.is_list:
+                if isinstance(ref, ListRef | CollectedRef) and not aspec.is_list:
                     yield f"task {name!r} input {key!r} takes one artifact, not a list"
+                if aspec.is_list and not isinstance(ref, ListRef | CollectedRef):
+                    yield f"task {name!r} input {key!r} takes a list of artifacts (fan-in)"
                 items = ref.items if isinstance(ref, ListRef) else (ref,)
                 for item in items:
                     yield from _check_artifact_source(spec, name, key, aspec.type, item)
+            elif key in comp.input_parameters:
+                expected = comp.input_parameters[key].type
+                yield from _check_parameter_source(spec, name, key, expected, ref)
 
 
 def _check_artifact_source(
@@ -124,7 +139,11 @@ def _check_artifact_source(
         yield f"task {task!r} artifact input {key!r} must come from a task output, not {ref!r}"
         return
     found = _output_type(spec, ref)
-    if found and found[0] == "artifact" and not is_compatible(found[1], expected):
+    # An identity this process has no class for (a user type whose module is not imported)
+    # cannot be judged here; the DSL checked it against the real classes when it was built.
+    known = registered_types()
+    judged = found is not None and found[1] in known and expected in known
+    if found and found[0] == "artifact" and judged and not is_compatible(found[1], expected):
         yield (
             f"task {task!r} input {key!r} expects {expected}, got {found[1]} from "
             f"task {ref.task!r} output {ref.output!r}"
@@ -133,28 +152,82 @@ def _check_artifact_source(
         yield f"task {task!r} artifact input {key!r} is bound to a parameter output"
 
 
+def _check_parameter_source(
+    spec: PipelineSpec, task: str, key: str, expected: str, ref: ValueRef
+) -> Iterator[str]:
+    if isinstance(ref, ListRef):
+        if expected not in ("array", "any"):
+            yield f"task {task!r} parameter {key!r} expects {expected}, got a list"
+        for item in ref.items:
+            yield from _check_parameter_source(spec, task, key, "any", item)
+        return
+    if isinstance(ref, CollectedRef) and expected not in ("array", "any"):
+        yield f"task {task!r} parameter {key!r} expects {expected}, got a collected list"
+    elif isinstance(ref, TaskOutputRef):
+        found = _output_type(spec, ref)
+        if found is None:
+            return
+        if found[0] == "artifact":
+            yield (
+                f"task {task!r} parameter {key!r} is bound to artifact {ref.output!r} of "
+                f"task {ref.task!r}"
+            )
+        elif not param_type_compatible(found[1], expected):
+            yield (
+                f"task {task!r} parameter {key!r} expects {expected}, got {found[1]} from "
+                f"task {ref.task!r} output {ref.output!r}"
+            )
+    elif isinstance(ref, PipelineParameterRef) and ref.name in spec.parameters:
+        produced = spec.parameters[ref.name].type
+        if not param_type_compatible(produced, expected):
+            yield (
+                f"task {task!r} parameter {key!r} expects {expected}, got pipeline parameter "
+                f"{ref.name!r} of type {produced}"
+            )
+
+
 def _check_ref(spec: PipelineSpec, task: str, key: str, ref: ValueRef) -> Iterator[str]:
+    where = f"task {task!r} input {key!r}"
+    yield from _check_value(spec, where, ref)
+    if (
+        isinstance(ref, TaskOutputRef | CollectedRef)
+        and ref.task in spec.tasks
+        and _output_type(spec, ref) is not None
+        and ref.task not in spec.tasks[task].depends_on
+    ):
+        yield f"task {task!r} uses {ref.task!r} but does not list it in depends_on"
+
+
+def _check_value(spec: PipelineSpec, where: str, ref: ValueRef) -> Iterator[str]:
+    """Problems of one reference used at ``where`` (a task input, or a group's items/condition)."""
     if isinstance(ref, PipelineParameterRef) and ref.name not in spec.parameters:
-        yield f"task {task!r} input {key!r} uses unknown pipeline parameter {ref.name!r}"
+        yield f"{where} uses unknown pipeline parameter {ref.name!r}"
     elif isinstance(ref, TaskOutputRef | CollectedRef):
         if ref.task not in spec.tasks:
-            yield f"task {task!r} input {key!r} uses output of unknown task {ref.task!r}"
+            yield f"{where} uses output of unknown task {ref.task!r}"
         elif _output_type(spec, ref) is None:
-            yield f"task {task!r} input {key!r} uses unknown output {ref.output!r} of {ref.task!r}"
-        elif ref.task not in spec.tasks[task].depends_on:
-            yield f"task {task!r} uses {ref.task!r} but does not list it in depends_on"
-    elif isinstance(ref, LoopItemRef) and ref.group not in spec.groups:
-        yield f"task {task!r} input {key!r} uses the item of unknown loop group {ref.group!r}"
+            yield f"{where} uses unknown output {ref.output!r} of {ref.task!r}"
+    if isinstance(ref, LoopItemRef | CollectedRef):
+        group = spec.groups.get(ref.group)
+        if group is None:
+            yield f"{where} uses unknown parallel_for group {ref.group!r}"
+        elif group.kind != "parallel_for":
+            yield f"{where} uses group {ref.group!r}, a {group.kind} group, not a parallel_for"
 
 
 @check
 def _dependencies(spec: PipelineSpec) -> Iterator[str]:
+    broken = False
     for name, task in spec.tasks.items():
         for dep in task.depends_on:
             if dep not in spec.tasks:
+                broken = True
                 yield f"task {name!r} depends on unknown task {dep!r}"
             elif dep == name:
+                broken = True
                 yield f"task {name!r} depends on itself"
+    if broken:  # the order is undefined; a cycle report would only repeat the problems above
+        return
     try:
         spec.topological_order()
     except ValueError as exc:
@@ -164,19 +237,74 @@ def _dependencies(spec: PipelineSpec) -> Iterator[str]:
 @check
 def _groups(spec: PipelineSpec) -> Iterator[str]:
     for name, group in spec.groups.items():
+        if group.name != name:
+            yield f"group key {name!r} holds a group named {group.name!r}"
+        if group.kind not in GROUP_KINDS:
+            yield f"group {name!r} has unknown kind {group.kind!r}; kinds are {list(GROUP_KINDS)!r}"
         if group.parent is not None and group.parent not in spec.groups:
             yield f"group {name!r} has unknown parent {group.parent!r}"
+        if group.items is not None:
+            for ref in _refs(group.items):
+                yield from _check_value(spec, f"group {name!r} items", ref)
+        for label, cond in (("condition", group.condition), ("until", group.until)):
+            if cond is not None:
+                yield from _check_condition(spec, f"group {name!r} {label}", cond)
         if group.kind == "condition" and group.condition is None:
             yield f"condition group {name!r} has no condition"
         if group.kind == "parallel_for":
             if group.items is None:
                 yield f"parallel_for group {name!r} has no items"
+            elif isinstance(group.items, Constant) and not isinstance(group.items.value, list):
+                yield f"parallel_for group {name!r} items must be a list, got {group.items.value!r}"
             if group.parallelism is not None and group.parallelism < 1:
                 yield f"parallel_for group {name!r} has parallelism {group.parallelism} (< 1)"
         if group.kind == "loop" and (group.max_iterations is None or group.max_iterations < 1):
             yield f"loop group {name!r} must be bounded: set max_iterations >= 1"
         if group.kind == "exit_handler" and group.handler_task not in spec.tasks:
             yield f"exit_handler group {name!r} names unknown handler task {group.handler_task!r}"
+    yield from _group_cycles(spec)
     for name, task in spec.tasks.items():
         if task.group is not None and task.group not in spec.groups:
             yield f"task {name!r} is in unknown group {task.group!r}"
+
+
+def _group_cycles(spec: PipelineSpec) -> Iterator[str]:
+    reported: set[str] = set()
+    for name in spec.groups:
+        seen: list[str] = []
+        current: str | None = name
+        while current is not None and current in spec.groups and current not in seen:
+            seen.append(current)
+            current = spec.groups[current].parent
+        if current is not None and current in seen:
+            cycle = sorted(seen[seen.index(current) :])
+            if not reported.intersection(cycle):
+                reported.update(cycle)
+                yield f"groups {cycle!r} are each other's parents (a cycle)"
+
+
+def _check_condition(spec: PipelineSpec, where: str, cond: Condition) -> Iterator[str]:
+    if cond.op in COMPARISON_OPS:
+        if len(cond.args) != 2:
+            yield f"{where}: {cond.op!r} compares 2 values, got {len(cond.args)}"
+    elif cond.op == "not":
+        if len(cond.args) != 1:
+            yield f"{where}: 'not' takes 1 condition, got {len(cond.args)}"
+    elif cond.op in LOGICAL_OPS:
+        if len(cond.args) < 2:
+            yield f"{where}: {cond.op!r} takes at least 2 conditions, got {len(cond.args)}"
+    else:
+        ops = [*COMPARISON_OPS, *LOGICAL_OPS]
+        yield f"{where}: unknown operator {cond.op!r}; operators are {ops!r}"
+        return
+    for arg in cond.args:
+        if cond.op in LOGICAL_OPS:
+            if not isinstance(arg, Condition):
+                yield f"{where}: {cond.op!r} combines conditions, got the value {arg!r}"
+            else:
+                yield from _check_condition(spec, where, arg)
+        elif isinstance(arg, Condition):
+            yield f"{where}: {cond.op!r} compares values, got a condition"
+        else:
+            for ref in _refs(arg):
+                yield from _check_value(spec, where, ref)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -61,7 +63,26 @@ def _on_term(signum: int, frame: Any) -> None:
     raise RunInterrupted("terminated by the orchestrator")
 
 
-def _worker_main(conn: Connection, log_conn: Connection, cfg: WorkerConfig) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this worker when the orchestrator dies (even by kill -9), so no
+    orphan keeps computing; its RUNNING execution is reconciled by the next run."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_main(
+    conn: Connection, log_conn: Connection, cfg: WorkerConfig, parent_pid: int
+) -> None:
+    _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
     from conveyor.metadata import connect
@@ -137,7 +158,7 @@ class WorkerPool:
         parent, child = self._ctx.Pipe()
         log_read, log_write = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
-            target=_worker_main, args=(child, log_write, self.config), daemon=True,
+            target=_worker_main, args=(child, log_write, self.config, os.getpid()), daemon=True,
             name="conveyor-worker",
         )
         proc.start()

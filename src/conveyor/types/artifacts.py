@@ -16,6 +16,7 @@ __all__ = [
     "Model",
     "artifact_type",
     "is_artifact_type",
+    "is_compatible",
     "registered_types",
     "resolve_type",
 ]
@@ -27,7 +28,8 @@ class Artifact:
     """Base artifact: bytes at ``path`` (a file or a folder), with ``metadata``.
 
     Subclass it to define your own type; the identity ``schema_title@schema_version`` is what
-    the IR, the metadata store and every backend see.
+    the IR, the metadata store and every backend see. A subclass that sets neither
+    ``schema_title`` nor ``schema_version`` keeps its parent's identity (and is not registered).
 
     Example:
         >>> class Embeddings(Artifact):
@@ -63,7 +65,10 @@ class Artifact:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.type_id()] = cls
+        # A subclass that does not declare its own identity shares its parent's; registering it
+        # would replace the parent (``class MyData(Dataset): ...`` would shadow Dataset).
+        if "schema_title" in cls.__dict__ or "schema_version" in cls.__dict__:
+            _REGISTRY[cls.type_id()] = cls
 
     @classmethod
     def type_id(cls) -> str:

@@ -145,13 +145,13 @@ class SqlMetadataStore:
                 stmt,
                 {"kind": kind, "name": name, "version": "", "properties": {}, "created_at": _now()},
             )
-            type_id = conn.execute(
+            new_id: int = conn.execute(
                 sa.select(types.c.id).where(
                     types.c.kind == kind, types.c.name == name, types.c.version == ""
                 )
             ).scalar_one()
-        self._records.remember(kind, name, type_id)
-        return type_id
+        self._records.remember(kind, name, new_id)
+        return new_id
 
     # --- contexts ---------------------------------------------------------------------------
     def put_context(
