@@ -46,7 +46,12 @@ def importtime(python: str, module: str) -> dict[str, tuple[int, int, int]]:
             continue
         self_us, cum_us, name = line.removeprefix("import time:").split("|")
         depth = (len(name) - len(name.lstrip())) // 2
-        rows[name.strip()] = (int(self_us), int(cum_us), depth)
+        row = (int(self_us), int(cum_us), depth)
+        if (old := rows.get(name.strip())) is not None:
+            # A submodule imported first through its package is listed twice: once inside
+            # the package's import, once as the outer import that triggered it.
+            row = (old[0] + row[0], max(old[1], row[1]), min(old[2], row[2]))
+        rows[name.strip()] = row
     return rows
 
 
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"import {args.module} (difference): {net:.1f} ms  [{verdict}] target < {TARGET_MS:g} ms")
     print(
         f"\n-X importtime (median of {n_profiles}): {len(table)} modules, "
-        f"sum of self times {total_self_ms:.1f} ms; top {args.top} by cumulative time:"
+        f"sum of self times {total_self_ms:.1f} ms (start-up modules included); top {args.top} by cumulative time:"
     )
     print(f"{'cumulative ms':>14} {'self ms':>8}  module")
     for name, (self_us, cum_us, depth) in top:

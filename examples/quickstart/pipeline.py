@@ -1,8 +1,8 @@
 """Quickstart: classify penguin species from their measurements.
 
-    conveyor run pipeline.py                 # run end to end
-    conveyor run pipeline.py --param C=0.5   # change a parameter: only train/evaluate rerun
-    conveyor plan pipeline.py                # what would run, what comes from the cache, why
+conveyor run pipeline.py                 # run end to end
+conveyor run pipeline.py --param C=0.5   # change a parameter: only train/evaluate rerun
+conveyor plan pipeline.py                # what would run, what comes from the cache, why
 """
 
 from __future__ import annotations

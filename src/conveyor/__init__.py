@@ -9,6 +9,17 @@ from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # ``conveyor.run`` pulls in the orchestrator and SQLAlchemy: load it on first use only,
+    # so ``import conveyor`` stays fast for pipeline definitions.
+    if name == "run":
+        from conveyor.runner import run
+
+        return run
+    raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+
+
 __all__ = [
     "HTML",
     "Artifact",
@@ -21,4 +32,5 @@ __all__ = [
     "__version__",
     "component",
     "pipeline",
+    "run",
 ]

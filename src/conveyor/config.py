@@ -69,7 +69,8 @@ class Settings:
         """Read settings: ``overrides`` > environment > ``conveyor.toml`` > defaults."""
         env = os.environ if env is None else env
         cwd = os.path.abspath(cwd or os.getcwd())
-        config_file = env.get("CONVEYOR_CONFIG") or os.path.join(cwd, "conveyor.toml")
+        config_file: str | None = env.get("CONVEYOR_CONFIG") or os.path.join(cwd, "conveyor.toml")
+        assert config_file is not None
         from_file: dict[str, Any] = {}
         if os.path.isfile(config_file):
             try:

@@ -7,7 +7,7 @@
     │   └── PipelineValidationError  wiring errors found when a pipeline is built or an IR is loaded
     ├── CompilationError           an IR cannot be written or read (version, schema)
     ├── ConfigError                bad settings (env, conveyor.toml)
-    ├── MissingExtraError          an optional backend is not installed ("pip install conveyor-ml[x]")
+    ├── MissingExtraError          an optional backend is missing (pip install 'conveyor-ml[x]')
     ├── ArtifactError              artifact bytes cannot be staged, read, written or verified
     │   └── ArtifactNotFoundError
     ├── StoreError                 the metadata store failed (database, migration)

@@ -28,15 +28,20 @@ def project(tmp_path: Path) -> Path:
 def cli(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m conveyor ARGS`` in the project with its own CONVEYOR_HOME."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         full = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
         full["CONVEYOR_HOME"] = str(project / ".conveyor")
         full["COLUMNS"] = "200"
         full.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "conveyor", *args], cwd=cwd or project, env=full,
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "conveyor", *args],
+            cwd=cwd or project,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     return run

@@ -81,7 +81,9 @@ def test_plan_explains_an_edited_helper_module(cli, project):
     assert plan["train"]["decision"] == "after-upstream"
     proc = as_json(cli("run", "basic.py:demo", "--json"))
     assert {t: v["state"] for t, v in proc["tasks"].items()} == {
-        "ingest": "CACHED", "prepare": "COMPLETE", "train": "COMPLETE",
+        "ingest": "CACHED",
+        "prepare": "COMPLETE",
+        "train": "COMPLETE",
     }
 
 
@@ -97,8 +99,12 @@ def test_runs_list_show_artifacts_and_lineage(cli):
     assert art["state"] == "LIVE" and art["fingerprint"].startswith("sha256:")
     lineage = as_json(cli("lineage", str(model_id), "--json"))
     assert {e["task"] for e in lineage["executions"]} == {"ingest", "prepare", "train"}
-    for command in (["runs", "list"], ["runs", "show", run["run_id"]],
-                    ["artifacts", "show", str(model_id)], ["lineage", str(model_id)]):
+    for command in (
+        ["runs", "list"],
+        ["runs", "show", run["run_id"]],
+        ["artifacts", "show", str(model_id)],
+        ["lineage", str(model_id)],
+    ):
         proc = cli(*command)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip()
@@ -109,17 +115,28 @@ def test_execution_entrypoint_runs_one_task_at_a_time(cli, project, tmp_path):
     """What a remote runner does: each task in its own process, inputs from metadata."""
     assert cli("compile", "basic.py:demo", "-o", "demo.json").returncode == 0
     home = project / ".conveyor"
-    common = ["--ir", str(project / "demo.json"), "--run-id", "remote-1",
-              "--metadata-url", f"sqlite:///{home}/metadata.db",
-              "--artifact-root", str(home / "artifacts"),
-              "--params-json", json.dumps({"text": "remote"})]
+    common = [
+        "--ir",
+        str(project / "demo.json"),
+        "--run-id",
+        "remote-1",
+        "--metadata-url",
+        f"sqlite:///{home}/metadata.db",
+        "--artifact-root",
+        str(home / "artifacts"),
+        "--params-json",
+        json.dumps({"text": "remote"}),
+    ]
     for task in ("ingest", "prepare", "train"):
         proc = cli("exec", "--task", task, *common, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout.strip().splitlines()[-1])["state"] == "COMPLETE"
     shown = as_json(cli("runs", "show", "remote-1", "--json"))
     assert {s["task"]: s["state"] for s in shown["steps"]} == {
-        "ingest": "COMPLETE", "prepare": "COMPLETE", "train": "COMPLETE"}
+        "ingest": "COMPLETE",
+        "prepare": "COMPLETE",
+        "train": "COMPLETE",
+    }
     clean = next(s for s in shown["steps"] if s["task"] == "prepare")["outputs"]["clean"]
     assert Path(clean["uri"]).read_text() == "REMOTE"
     again = cli("exec", "--task", "prepare", *common, cwd=tmp_path)
@@ -127,8 +144,16 @@ def test_execution_entrypoint_runs_one_task_at_a_time(cli, project, tmp_path):
 
 
 def test_every_command_has_help(cli):
-    for command in (["run"], ["compile"], ["plan"], ["runs", "list"], ["runs", "show"],
-                    ["artifacts", "show"], ["lineage"], ["exec"]):
+    for command in (
+        ["run"],
+        ["compile"],
+        ["plan"],
+        ["runs", "list"],
+        ["runs", "show"],
+        ["artifacts", "show"],
+        ["lineage"],
+        ["exec"],
+    ):
         proc = cli(*command, "--help")
         assert proc.returncode == 0
         assert "Usage:" in proc.stdout

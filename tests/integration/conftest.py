@@ -74,8 +74,9 @@ def mode(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"in_process": request.param == "in-process"}
 
 
-def conveyor_cli(*args: str, cwd: Path, home: Path, env: dict[str, str] | None = None,
-                 timeout: float = 120) -> Any:
+def conveyor_cli(
+    *args: str, cwd: Path, home: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Any:
     """Run the real ``conveyor`` command in a subprocess."""
     import subprocess
 
@@ -83,7 +84,11 @@ def conveyor_cli(*args: str, cwd: Path, home: Path, env: dict[str, str] | None =
     full_env.pop("CONVEYOR_METADATA_URL", None) if env is None else None
     return subprocess.run(
         [sys.executable, "-m", "conveyor.cli.main", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -25,8 +25,12 @@ def _cli(args: list[str], home: Path, metadata_url: str | None = None) -> subpro
     if metadata_url:
         env["CONVEYOR_METADATA_URL"] = metadata_url
     return subprocess.Popen(
-        [sys.executable, "-m", "conveyor", *args], cwd=PIPELINES, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "conveyor", *args],
+        cwd=PIPELINES,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -59,7 +63,7 @@ def test_kill_9_mid_run_then_rerun_resumes_from_cache(home: Path, tmp_path: Path
     _wait_for(markers / "c.started")
     time.sleep(0.2)
     rerun.send_signal(signal.SIGINT)
-    out, err = rerun.communicate(timeout=60)
+    _out, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 130, err
 
     runs = store.list_contexts(CONTEXT_RUN)
@@ -101,16 +105,21 @@ def test_ctrl_c_cancels_cleanly_and_rerun_resumes(home: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_eight_concurrent_runs_on_one_store(home: Path, backend: str, request):
-    url = f"sqlite:///{home}/metadata.db" if backend == "sqlite" else request.getfixturevalue(
-        "pg_url"
+    url = (
+        f"sqlite:///{home}/metadata.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_url")
     )
     procs = [
-        _cli(["run", "basic.py:demo", "--param", f"text=run {i}", "--json", "--workers", "1"],
-             home, metadata_url=url)
+        _cli(
+            ["run", "basic.py:demo", "--param", f"text=run {i}", "--json", "--workers", "1"],
+            home,
+            metadata_url=url,
+        )
         for i in range(8)
     ]
     outputs = [p.communicate(timeout=180) for p in procs]
-    for p, (out, err) in zip(procs, outputs, strict=True):
+    for p, (_out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
         assert "database is locked" not in err
     store = connect(url)

@@ -41,9 +41,10 @@ def import_file(path: str) -> types.ModuleType:
     return module
 
 
-def import_object(module: str, qualname: str, source_file: str | None = None,
-                  search_root: str | None = None) -> Any:
-    """Import ``module`` (or the file ``source_file`` under ``search_root``) and get ``qualname``."""
+def import_object(
+    module: str, qualname: str, source_file: str | None = None, search_root: str | None = None
+) -> Any:
+    """Import ``module`` (or the file ``source_file`` under ``search_root``); get ``qualname``."""
     if search_root and search_root not in sys.path:
         sys.path.insert(0, search_root)
     mod = sys.modules.get(module)

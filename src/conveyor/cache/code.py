@@ -175,7 +175,9 @@ class _Walker:
                     value = member.__globals__.get(name)
                     if isinstance(value, types.ModuleType):
                         self.add_module(value)
-                    elif isinstance(value, types.FunctionType) and value.__module__ == cls.__module__:
+                    elif (
+                        isinstance(value, types.FunctionType) and value.__module__ == cls.__module__
+                    ):
                         self.add_function(value)
 
 

@@ -58,9 +58,7 @@ def find_cache_hit(
     artifacts = {by_id[a.id]: a for a in metadata.get_artifacts(by_id)}
     missing = sorted(set(output_keys) - set(artifacts))
     if missing:
-        return CacheLookup(
-            None, f"execution {execution.id} has no recorded output(s) {missing!r}"
-        )
+        return CacheLookup(None, f"execution {execution.id} has no recorded output(s) {missing!r}")
     for key in sorted(output_keys):
         art = artifacts[key]
         if art.state != ArtifactState.LIVE:

@@ -38,16 +38,27 @@ def _run_context(store: Any, run_id: str) -> Any:
 
 def _artifact_dict(a: Any) -> dict[str, Any]:
     return {
-        "id": a.id, "type": a.type_name, "uri": a.uri, "name": a.name, "state": a.state.value,
-        "fingerprint": a.fingerprint, "size_bytes": a.size_bytes,
-        "properties": dict(a.properties), "created_at": a.created_at,
+        "id": a.id,
+        "type": a.type_name,
+        "uri": a.uri,
+        "name": a.name,
+        "state": a.state.value,
+        "fingerprint": a.fingerprint,
+        "size_bytes": a.size_bytes,
+        "properties": dict(a.properties),
+        "created_at": a.created_at,
     }
 
 
 def _execution_dict(e: Any) -> dict[str, Any]:
     return {
-        "id": e.id, "task": e.name, "component": e.type_name, "state": e.state.value,
-        "cache_key": e.cache_key, "properties": dict(e.properties), "created_at": e.created_at,
+        "id": e.id,
+        "task": e.name,
+        "component": e.type_name,
+        "state": e.state.value,
+        "cache_key": e.cache_key,
+        "properties": dict(e.properties),
+        "created_at": e.created_at,
     }
 
 
@@ -74,11 +85,15 @@ def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
         parent_id = pctx.id
     found = store.list_contexts(CONTEXT_RUN, limit=limit, parent_id=parent_id)
     rows = [
-        {"run_id": c.name, "pipeline": c.properties.get("pipeline"),
-         "state": c.properties.get("state"), "started_at": c.properties.get("started_at"),
-         "duration_seconds": c.properties.get("duration_seconds"),
-         "task_states": c.properties.get("task_states", {}),
-         "experiment": c.properties.get("experiment")}
+        {
+            "run_id": c.name,
+            "pipeline": c.properties.get("pipeline"),
+            "state": c.properties.get("state"),
+            "started_at": c.properties.get("started_at"),
+            "duration_seconds": c.properties.get("duration_seconds"),
+            "task_states": c.properties.get("task_states", {}),
+            "experiment": c.properties.get("experiment"),
+        }
         for c in found
     ]
     if as_json:
@@ -95,8 +110,14 @@ def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
     for r in rows:
         steps = ", ".join(f"{n} {s.lower()}" for s, n in sorted(r["task_states"].items()))
         dur = r["duration_seconds"]
-        table.add_row(r["run_id"], str(r["pipeline"]), state_text(str(r["state"])),
-                      format_time(r["started_at"]), f"{dur:.2f}s" if dur else "", steps)
+        table.add_row(
+            r["run_id"],
+            str(r["pipeline"]),
+            state_text(str(r["state"])),
+            format_time(r["started_at"]),
+            f"{dur:.2f}s" if dur else "",
+            steps,
+        )
     Console().print(table if rows else "No runs yet. Start one with: conveyor run PIPELINE.py")
 
 
@@ -115,11 +136,16 @@ def runs_show(run_id: str, as_json: bool) -> None:
     arts = {a.id: a for a in store.get_artifacts({ev.artifact_id for ev in events})}
     steps = []
     for e in executions:
-        outs = {ev.path: _artifact_dict(arts[ev.artifact_id]) for ev in events
-                if ev.execution_id == e.id and ev.type == EventType.OUTPUT
-                and ev.artifact_id in arts}
-        ins = {ev.path: ev.artifact_id for ev in events
-               if ev.execution_id == e.id and ev.type == EventType.INPUT}
+        outs = {
+            ev.path: _artifact_dict(arts[ev.artifact_id])
+            for ev in events
+            if ev.execution_id == e.id and ev.type == EventType.OUTPUT and ev.artifact_id in arts
+        }
+        ins = {
+            ev.path: ev.artifact_id
+            for ev in events
+            if ev.execution_id == e.id and ev.type == EventType.INPUT
+        }
         d = _execution_dict(e)
         d["outputs"] = outs
         d["inputs"] = ins
@@ -136,10 +162,14 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
     console = Console(highlight=False)
     p = ctx.properties
-    console.print(f"[bold]Run[/] [cyan]{ctx.name}[/]  pipeline [bold]{p.get('pipeline')}[/]  ",
-                  state_text(str(p.get("state"))))
-    console.print(f"started {format_time(p.get('started_at'))}  "
-                  f"parameters {json.dumps(p.get('parameters', {}), sort_keys=True)}")
+    console.print(
+        f"[bold]Run[/] [cyan]{ctx.name}[/]  pipeline [bold]{p.get('pipeline')}[/]  ",
+        state_text(str(p.get("state"))),
+    )
+    console.print(
+        f"started {format_time(p.get('started_at'))}  "
+        f"parameters {json.dumps(p.get('parameters', {}), sort_keys=True)}"
+    )
     table = Table(header_style="bold", box=None, pad_edge=False)
     for col in ("exec", "step", "state", "time", "outputs / error"):
         table.add_column(col, overflow="fold")
@@ -150,15 +180,21 @@ def runs_show(run_id: str, as_json: bool) -> None:
             err = props.get("error", {}).get("message") or props.get("reason", "")
             detail = f"[red]{escape(str(err))}[/]"
         else:
-            detail = "\n".join(f"{k} → #{a['id']} {escape(a['uri'])}"
-                               for k, a in sorted(s["outputs"].items()))
+            detail = "\n".join(
+                f"{k} → #{a['id']} {escape(a['uri'])}" for k, a in sorted(s["outputs"].items())
+            )
             outs = props.get("outputs") or {}
             if outs:
                 detail = "\n".join([*(f"{k} = {v!r}" for k, v in sorted(outs.items())), detail])
             if s["state"] == "CACHED":
                 detail += f"\n[dim]from execution {props.get('cache', {}).get('cached_from')}[/]"
-        table.add_row(str(s["id"]), s["task"], state_text(s["state"]),
-                      f"{dur:.2f}s" if isinstance(dur, int | float) else "", detail.strip())
+        table.add_row(
+            str(s["id"]),
+            s["task"],
+            state_text(s["state"]),
+            f"{dur:.2f}s" if isinstance(dur, int | float) else "",
+            detail.strip(),
+        )
     console.print(table)
     if p.get("error"):
         console.print(f"[red]{escape(str(p['error']))}[/]")
@@ -179,11 +215,21 @@ def artifacts_show(artifact_id: int, as_json: bool) -> None:
     art = store.get_artifact(artifact_id)
     events = store.get_events(artifact_ids=[artifact_id])
     execs = {e.id: e for e in (store.get_execution(i) for i in {ev.execution_id for ev in events})}
-    made_by = [{"execution": ev.execution_id, "task": execs[ev.execution_id].name,
-                "output": ev.path, "state": execs[ev.execution_id].state.value}
-               for ev in events if ev.type.is_output]
-    used_by = [{"execution": ev.execution_id, "task": execs[ev.execution_id].name,
-                "input": ev.path} for ev in events if ev.type.is_input]
+    made_by = [
+        {
+            "execution": ev.execution_id,
+            "task": execs[ev.execution_id].name,
+            "output": ev.path,
+            "state": execs[ev.execution_id].state.value,
+        }
+        for ev in events
+        if ev.type.is_output
+    ]
+    used_by = [
+        {"execution": ev.execution_id, "task": execs[ev.execution_id].name, "input": ev.path}
+        for ev in events
+        if ev.type.is_input
+    ]
     data = {**_artifact_dict(art), "produced_by": made_by, "consumed_by": used_by}
     if as_json:
         _echo_json(data)
@@ -197,10 +243,15 @@ def artifacts_show(artifact_id: int, as_json: bool) -> None:
     for key in ("id", "type", "uri", "state", "fingerprint", "size_bytes", "created_at"):
         table.add_row(key, str(data[key]))
     table.add_row("properties", json.dumps(data["properties"], sort_keys=True))
-    table.add_row("produced by", "\n".join(
-        f"#{m['execution']} {m['task']} ({m['output']}, {m['state'].lower()})" for m in made_by))
-    table.add_row("consumed by", "\n".join(
-        f"#{u['execution']} {u['task']} ({u['input']})" for u in used_by))
+    table.add_row(
+        "produced by",
+        "\n".join(
+            f"#{m['execution']} {m['task']} ({m['output']}, {m['state'].lower()})" for m in made_by
+        ),
+    )
+    table.add_row(
+        "consumed by", "\n".join(f"#{u['execution']} {u['task']} ({u['input']})" for u in used_by)
+    )
     Console(highlight=False).print(table)
 
 
@@ -220,8 +271,15 @@ def lineage(artifact_id: int, downstream: bool, depth: int | None, as_json: bool
         "direction": direction,
         "artifacts": [_artifact_dict(a) for a in graph.artifacts],
         "executions": [_execution_dict(e) for e in graph.executions],
-        "events": [{"artifact": ev.artifact_id, "execution": ev.execution_id,
-                    "type": ev.type.value, "path": ev.path} for ev in graph.events],
+        "events": [
+            {
+                "artifact": ev.artifact_id,
+                "execution": ev.execution_id,
+                "type": ev.type.value,
+                "path": ev.path,
+            }
+            for ev in graph.events
+        ],
     }
     if as_json:
         _echo_json(data)
@@ -231,18 +289,18 @@ def lineage(artifact_id: int, downstream: bool, depth: int | None, as_json: bool
 
     arts = {a.id: a for a in graph.artifacts}
     execs = {e.id: e for e in graph.executions}
-    made = {}
-    used: dict[int, list[Any]] = {}
+    # the four adjacency maps of the bipartite lineage graph
+    made: dict[int, list[Any]] = {}  # artifact -> events of the executions that output it
+    used: dict[int, list[Any]] = {}  # execution -> its input events
+    outs_of: dict[int, list[Any]] = {}  # execution -> its output events
+    ins_of: dict[int, list[Any]] = {}  # artifact -> events of the executions that read it
     for ev in graph.events:
         if ev.type.is_output:
             made.setdefault(ev.artifact_id, []).append(ev)
+            outs_of.setdefault(ev.execution_id, []).append(ev)
         else:
             used.setdefault(ev.execution_id, []).append(ev)
-    outs_of: dict[int, list[Any]] = {}
-    ins_of: dict[int, list[Any]] = {}
-    for ev in graph.events:
-        (outs_of if ev.type.is_output else ins_of).setdefault(
-            ev.execution_id if ev.type.is_output else ev.artifact_id, []).append(ev)
+            ins_of.setdefault(ev.artifact_id, []).append(ev)
 
     def art_label(aid: int) -> str:
         a = arts.get(aid)

@@ -43,9 +43,7 @@ def load_pipeline(target: str) -> tuple[PipelineSpec, str]:
                 "(pkg.pipelines:name) or a compiled IR (pipeline.json)"
             ) from exc
         root = os.getcwd()
-    found = {
-        obj.name: obj for obj in vars(module).values() if isinstance(obj, Pipeline)
-    }
+    found = {obj.name: obj for obj in vars(module).values() if isinstance(obj, Pipeline)}
     attr_matches = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
     if name:
         chosen = attr_matches.get(name) or found.get(name)

@@ -86,7 +86,11 @@ def cli() -> None:
 
 
 param_option = click.option(
-    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
     help="Pipeline parameter (repeatable); VALUE is parsed as JSON when it can be.",
 )
 
@@ -96,16 +100,28 @@ param_option = click.option(
 @param_option
 @click.option("--no-cache", is_flag=True, help="Run every step; reuse nothing.")
 @click.option("--in-process", is_flag=True, help="Run steps one by one in this process.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: CONVEYOR_WORKERS or the CPU count).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: CONVEYOR_WORKERS or the CPU count).",
+)
 @click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
 @click.option("--experiment", default=None, help="Group the run under an experiment.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not stream step logs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON only.")
 @_errors
-def run(pipeline: str, params: Sequence[str], no_cache: bool, in_process: bool,
-        workers: int | None, run_id: str | None, experiment: str | None, quiet: bool,
-        as_json: bool) -> None:
+def run(
+    pipeline: str,
+    params: Sequence[str],
+    no_cache: bool,
+    in_process: bool,
+    workers: int | None,
+    run_id: str | None,
+    experiment: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Run PIPELINE (file.py, file.py:NAME, module:NAME or compiled .json) end to end."""
     from conveyor.cli.loading import load_pipeline
     from conveyor.orchestrator import LocalOrchestrator, RunReporter
@@ -161,8 +177,13 @@ def run(pipeline: str, params: Sequence[str], no_cache: bool, in_process: bool,
 
 @cli.command(name="compile")
 @click.argument("pipeline")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Write the IR here (default: standard output).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the IR here (default: standard output).",
+)
 @_errors
 def compile_(pipeline: str, output: str | None) -> None:
     """Compile PIPELINE to its versioned, deterministic JSON IR."""
@@ -199,16 +220,26 @@ def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) ->
     settings = _settings()
     spec, root = load_pipeline(pipeline)
     entries = plan_run(
-        spec, _params(params), connect(settings.metadata_url),
+        spec,
+        _params(params),
+        connect(settings.metadata_url),
         open_store(settings.artifact_root, scratch=os.path.join(settings.home, "tmp")),
-        use_cache=not no_cache, search_root=root,
+        use_cache=not no_cache,
+        search_root=root,
     )
     if as_json:
-        _echo_json([
-            {"task": e.task, "decision": e.decision, "reasons": e.reasons,
-             "cache_key": e.cache_key, "cached_from": e.cached_from}
-            for e in entries
-        ])
+        _echo_json(
+            [
+                {
+                    "task": e.task,
+                    "decision": e.decision,
+                    "reasons": e.reasons,
+                    "cache_key": e.cache_key,
+                    "cached_from": e.cached_from,
+                }
+                for e in entries
+            ]
+        )
         return
     from rich.table import Table
 

@@ -26,7 +26,7 @@ _STYLE = {
     "CACHED": ("↺", "cyan"),
     "FAILED": ("✗", "bold red"),
     "CANCELED": ("⊘", "yellow"),
-    "SKIPPED": ("–", "dim"),
+    "SKIPPED": ("-", "dim"),
     "RUNNING": ("▶", "blue"),
     "PENDING": ("·", "dim"),
 }
@@ -72,8 +72,9 @@ class ConsoleReporter(RunReporter):
             f"{len(spec.tasks)} steps"
         )
         if self.console.is_terminal:
-            self.live = Live(self._table(), console=self.console, refresh_per_second=8,
-                             transient=True)
+            self.live = Live(
+                self._table(), console=self.console, refresh_per_second=8, transient=True
+            )
             self.live.start()
 
     def before_task(self, task: str) -> None:
@@ -117,7 +118,9 @@ class ConsoleReporter(RunReporter):
         self.console.print(self._summary(result))
         for task in result.failed_tasks:
             r = result.tasks[task]
-            self.console.print(f"\n[bold red]Step {escape(task)} failed:[/] {escape(r.error or '')}")
+            self.console.print(
+                f"\n[bold red]Step {escape(task)} failed:[/] {escape(r.error or '')}"
+            )
             if r.traceback:
                 self.console.print(Text(r.traceback.rstrip(), style="red"))
             if r.log_path:

@@ -109,15 +109,33 @@ def json_type_of(tp: Any) -> tuple[str, bool] | None:
             return "number", nullable
         return None
     if origin in (list, tuple, set, frozenset):
-        return "array", False
+        # Items must be JSON too: ``list[Dataset]`` is a fan-in input, not an array parameter.
+        items = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return ("array", False) if all(json_type_of(a) for a in items) else None
     if origin is dict:
+        args = typing.get_args(tp)
+        if args and (args[0] not in (str, Any) or json_type_of(args[1]) is None):
+            return None  # JSON object keys are strings
         return "object", False
     if origin is typing.Literal:
-        values = typing.get_args(tp)
-        found = {json_type_of(type(v)) for v in values}
+        found = {json_type_of(type(v)) for v in typing.get_args(tp)}
         if len(found) == 1:
             (kind,) = found
             return kind
+        if found == {("integer", False), ("number", False)}:
+            return "number", False
+    return None
+
+
+def literal_values(tp: Any) -> tuple[Any, ...] | None:
+    """The allowed values of ``Literal[...]`` (or ``Literal[...] | None``), else None."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        found = [literal_values(a) for a in typing.get_args(tp) if a is not type(None)]
+        if found and all(v is not None for v in found):
+            return tuple(v for values in found if values is not None for v in values)
     return None
 
 
@@ -132,7 +150,8 @@ def json_value_matches(value: Any, json_type: str, nullable: bool = False) -> bo
     if json_type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if json_type == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        # NaN and infinity have no JSON form, so they cannot be written to the IR.
+        return isinstance(value, int | float) and not isinstance(value, bool) and _is_json(value)
     if json_type == "string":
         return isinstance(value, str)
     if json_type == "array":

@@ -14,6 +14,7 @@ from conveyor.dsl.annotations import (
     coerce_value,
     json_type_of,
     json_value_matches,
+    literal_values,
     split_annotation,
 )
 from conveyor.errors import DefinitionError
@@ -72,10 +73,18 @@ class Component:
         self.__module__ = func.__module__
         self.__wrapped__ = func
 
-    def __call__(self, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from conveyor.dsl.pipeline import add_task  # the pipeline builder sits above components
 
-        return add_task(self, kwargs, sys._getframe(1))
+        frame = sys._getframe(1)
+        if args:
+            raise DefinitionError(
+                f"Component {self.name!r} takes its inputs by keyword, got {len(args)} "
+                f"positional argument(s). Call it as {self.__name__}(NAME=value, ...)",
+                source_file=frame.f_code.co_filename,
+                lineno=frame.f_lineno,
+            )
+        return add_task(self, kwargs, frame)
 
     def __repr__(self) -> str:
         return f"<component {self.name!r} from {self.spec.implementation.module}>"
@@ -154,24 +163,26 @@ def component(
         >>> sorted(ingest.spec.output_artifacts)
         ['data']
     """
-    options = dict(
-        name=name,
-        retry=RetryPolicy(
-            max_retries=retries,
-            backoff_seconds=retry_backoff_seconds,
-            backoff_factor=retry_backoff_factor,
-            backoff_max_seconds=retry_backoff_max_seconds,
-        ),
-        timeout=timeout,
-        resources=Resources(cpu=cpu, memory=memory, gpu=gpu, gpu_type=gpu_type),
-        cache=cache,
-        cache_env=tuple(cache_env),
-        packages=tuple(packages),
-        base_image=base_image,
+    retry = RetryPolicy(
+        max_retries=retries,
+        backoff_seconds=retry_backoff_seconds,
+        backoff_factor=retry_backoff_factor,
+        backoff_max_seconds=retry_backoff_max_seconds,
     )
+    resources = Resources(cpu=cpu, memory=memory, gpu=gpu, gpu_type=gpu_type)
 
     def wrap(f: Callable[..., Any]) -> Component:
-        return _build(f, **options)
+        return _build(
+            f,
+            name=name,
+            retry=retry,
+            timeout=timeout,
+            resources=resources,
+            cache=cache,
+            cache_env=tuple(cache_env),
+            packages=tuple(packages),
+            base_image=base_image,
+        )
 
     return wrap(func) if func is not None else wrap
 
@@ -196,10 +207,8 @@ def _build(
     if not callable(func) or not inspect.isfunction(func):
         raise TypeError(f"@component decorates a function, got {func!r}")
     cname = name or func.__name__
-    if retry.max_retries < 0:
-        raise fail(f"Component {cname!r}: retries must be >= 0, got {retry.max_retries}")
-    if timeout is not None and timeout <= 0:
-        raise fail(f"Component {cname!r}: timeout must be > 0 seconds, got {timeout!r}")
+    for problem in _option_problems(retry, timeout, resources):
+        raise fail(f"Component {cname!r}: {problem}")
     try:
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception as exc:  # NameError for an unresolvable forward reference, and friends
@@ -213,6 +222,11 @@ def _build(
             raise fail(
                 f"Component {cname!r}: *args/**kwargs are not allowed; "
                 "declare every input as an explicit keyword parameter"
+            )
+        if param.kind is param.POSITIONAL_ONLY:
+            raise fail(
+                f"Component {cname!r}: parameter {pname!r} is positional-only, but a pipeline "
+                "binds inputs by keyword. Remove the '/' from the signature"
             )
         if pname not in hints:
             raise fail(
@@ -228,22 +242,31 @@ def _build(
                     "not an artifact type. Use Dataset, Model, Metrics or a subclass of Artifact"
                 )
             cls, is_list = found
+            if param.default is not param.empty and param.default is not None:
+                raise fail(
+                    f"Component {cname!r}: artifact {pname!r} has the default "
+                    f"{param.default!r}; an artifact input can only default to None (optional)"
+                )
             optional = param.default is None
             if kind == "output":
                 if is_list:
                     raise fail(f"Component {cname!r}: output {pname!r} cannot be a list")
                 out_arts[pname] = ArtifactSpec(type=cls.type_id())
             else:
-                in_arts[pname] = ArtifactSpec(type=cls.type_id(), optional=optional, is_list=is_list)
+                in_arts[pname] = ArtifactSpec(
+                    type=cls.type_id(), optional=optional, is_list=is_list
+                )
             continue
         jt = json_type_of(tp)
         if jt is None:
             raise fail(
                 f"Component {cname!r}: parameter {pname!r} has type {tp!r}, which is not "
                 "JSON-serialisable. Parameters are str, int, float, bool, list or dict; pass "
-                "data between steps as Input[Dataset] / Output[Dataset] artifacts"
+                "data between steps as artifacts, e.g. Input[Dataset] / Output[Dataset] "
+                "(Input[list[Dataset]] to take many)"
             )
         json_type, nullable = jt
+        enum = literal_values(tp)
         default = MISSING
         if param.default is not param.empty:
             if not json_value_matches(param.default, json_type, nullable):
@@ -251,8 +274,15 @@ def _build(
                     f"Component {cname!r}: default {param.default!r} of parameter {pname!r} is "
                     f"not a valid {json_type}"
                 )
+            if enum is not None and param.default is not None and param.default not in enum:
+                raise fail(
+                    f"Component {cname!r}: default {param.default!r} of parameter {pname!r} is "
+                    f"not one of its allowed values {list(enum)!r}"
+                )
             default = coerce_value(param.default, json_type)
-        in_params[pname] = ParameterSpec(type=json_type, default=default, nullable=nullable)
+        in_params[pname] = ParameterSpec(
+            type=json_type, default=default, nullable=nullable, enum=enum
+        )
 
     out_params, output_names = _outputs(cname, hints.get("return", type(None)), fail)
     clash = set(out_params) & (set(in_params) | set(in_arts) | set(out_arts))
@@ -286,6 +316,25 @@ def _build(
     return Component(func, spec, output_names + list(out_arts))
 
 
+def _option_problems(
+    retry: RetryPolicy, timeout: float | None, resources: Resources
+) -> list[str]:
+    problems = []
+    if retry.max_retries < 0:
+        problems.append(f"retries must be >= 0, got {retry.max_retries}")
+    if retry.backoff_seconds < 0 or retry.backoff_max_seconds < 0:
+        problems.append("retry backoff seconds must be >= 0")
+    if retry.backoff_factor < 1:
+        problems.append(f"retry_backoff_factor must be >= 1, got {retry.backoff_factor!r}")
+    if timeout is not None and timeout <= 0:
+        problems.append(f"timeout must be > 0 seconds, got {timeout!r}")
+    if resources.cpu is not None and resources.cpu <= 0:
+        problems.append(f"cpu must be > 0, got {resources.cpu!r}")
+    if resources.gpu < 0:
+        problems.append(f"gpu must be >= 0, got {resources.gpu!r}")
+    return problems
+
+
 def _outputs(
     cname: str, ret: Any, fail: Callable[[str], DefinitionError]
 ) -> tuple[dict[str, ParameterSpec], list[str]]:
@@ -293,6 +342,11 @@ def _outputs(
         return {}, []
     fields: Mapping[str, Any] | None = getattr(ret, "__annotations__", None)
     if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields") and fields:
+        try:
+            # resolves string annotations (a module with ``from __future__ import annotations``)
+            fields = typing.get_type_hints(ret)
+        except Exception as exc:  # NameError for an unresolvable forward reference, and friends
+            raise fail(f"Component {cname!r}: cannot resolve output types of {ret!r} ({exc})")
         out: dict[str, ParameterSpec] = {}
         for fname, ftype in fields.items():
             jt = json_type_of(ftype)

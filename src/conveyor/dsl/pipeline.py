@@ -11,7 +11,12 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any, overload
 
-from conveyor.dsl.annotations import coerce_value, json_type_of, json_value_matches
+from conveyor.dsl.annotations import (
+    coerce_value,
+    json_type_of,
+    json_value_matches,
+    literal_values,
+)
 from conveyor.dsl.component import SINGLE_OUTPUT, Component
 from conveyor.errors import DefinitionError, PipelineValidationError
 from conveyor.ir.spec import (
@@ -115,6 +120,11 @@ class Task:
         for t in tasks:
             if not isinstance(t, Task):
                 raise TypeError(f"after() takes tasks, got {t!r}")
+            if t._builder is not self._builder:
+                raise DefinitionError(
+                    f"Task {self.name!r} cannot run after task {t.name!r}: it belongs to another "
+                    "pipeline (or an earlier build). Use tasks created in this pipeline function"
+                )
             self.after_tasks.append(t.name)
         return self
 
@@ -195,15 +205,20 @@ def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | No
     if builder is None:
         raise DefinitionError(
             f"Component {spec.name!r} was called outside a @pipeline function. Call it inside "
-            f"one to add a task, or call {spec.name}.python_func(...) to run the plain function",
+            f"one to add a task, or call {component.__name__}.python_func(...) to run the plain "
+            "function",
             source_file=source_file,
             lineno=lineno,
         )
     existing = builder.components.get(spec.name)
-    if existing is not None and existing.python_func is not component.python_func:
+    # The IR keeps one ComponentSpec per name, so two components (or one function wrapped twice
+    # with different options) under the same name cannot both be used.
+    if existing is not None and existing is not component and existing.spec != spec:
+        first = existing.spec.implementation
+        second = spec.implementation
         raise DefinitionError(
             f"Two different components are named {spec.name!r} "
-            f"({existing.spec.implementation.module} and {spec.implementation.module}). "
+            f"({first.module}.{first.function} and {second.module}.{second.function}). "
             "Rename one with @component(name=...)",
             source_file=source_file,
             lineno=lineno,
@@ -224,6 +239,7 @@ def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | No
                 f"{key!r} is an output of {spec.name!r}; the task creates it, do not pass it. "
                 f"Read it downstream as task.outputs[{key!r}]"
             )
+        value = _resolve_task(key, value, builder, fail)
         if key in spec.input_artifacts:
             bound[key] = _bind_artifact(key, value, spec, fail)
         elif key in spec.input_parameters:
@@ -244,6 +260,29 @@ def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | No
     task = Task(builder, task_name, component, bound)
     builder.tasks[task_name] = task
     return task
+
+
+def _resolve_task(
+    key: str, value: Any, builder: _Builder, fail: Callable[[str], PipelineValidationError]
+) -> Any:
+    """Replace a Task by its single output; reject references to another pipeline's tasks."""
+    if isinstance(value, list | tuple):
+        return type(value)(_resolve_task(key, v, builder, fail) for v in value)
+    if isinstance(value, Task):
+        outputs = value.outputs
+        if SINGLE_OUTPUT not in outputs and len(outputs) != 1:
+            raise fail(
+                f"input {key!r} got task {value.name!r}, which has {len(outputs)} outputs "
+                f"{sorted(outputs)!r}. Pick one: {value.name}.outputs['NAME']"
+            )
+        value = value.output
+    if isinstance(value, OutputRef) and builder.tasks.get(value.task.name) is not value.task:
+        raise fail(
+            f"input {key!r} got output {value.name!r} of task {value.task.name!r}, which belongs "
+            "to another pipeline (or an earlier build). Use outputs of tasks created in this "
+            "pipeline function"
+        )
+    return value
 
 
 def _bind_artifact(
@@ -329,6 +368,8 @@ def _bind_param(
         return PipelineParameterRef(value.name)
     if not json_value_matches(value, pspec.type, pspec.nullable):
         raise fail(f"parameter {key!r} expects {pspec.type}, got {value!r}")
+    if pspec.enum is not None and value is not None and value not in pspec.enum:
+        raise fail(f"parameter {key!r} must be one of {list(pspec.enum)!r}, got {value!r}")
     return Constant(coerce_value(value, pspec.type))
 
 
@@ -361,15 +402,23 @@ class Pipeline:
         return f"<pipeline {self.name!r}>"
 
 
+def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
+    try:
+        return inspect.getsourcefile(func), inspect.getsourcelines(func)[1]
+    except (OSError, TypeError):
+        return None, None
+
+
 def _pipeline_params(p: Pipeline) -> dict[str, ParameterSpec]:
     func = p.python_func
-    source_file = inspect.getsourcefile(func)
+    source_file, lineno = _where(func)
     try:
         hints = typing.get_type_hints(func)
     except Exception as exc:
         raise DefinitionError(
             f"Pipeline {p.name!r}: cannot resolve its type annotations ({exc})",
             source_file=source_file,
+            lineno=lineno,
         ) from exc
     params: dict[str, ParameterSpec] = {}
     for name, param in inspect.signature(func).parameters.items():
@@ -380,21 +429,36 @@ def _pipeline_params(p: Pipeline) -> dict[str, ParameterSpec]:
             jt = json_type_of(type(param.default))
         else:
             jt = None
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise DefinitionError(
+                f"Pipeline {p.name!r}: *args/**kwargs are not allowed; declare every pipeline "
+                "parameter explicitly",
+                source_file=source_file,
+                lineno=lineno,
+            )
         if jt is None:
             raise DefinitionError(
                 f"Pipeline {p.name!r}: parameter {name!r} needs a JSON type annotation "
                 "(str, int, float, bool, list, dict) or a default value",
                 source_file=source_file,
+                lineno=lineno,
             )
+        enum = literal_values(hints[name]) if name in hints else None
         default = MISSING
         if has_default:
-            if not json_value_matches(param.default, jt[0], jt[1]):
+            bad = not json_value_matches(param.default, jt[0], jt[1]) or (
+                enum is not None and param.default is not None and param.default not in enum
+            )
+            if bad:
+                expected = f"one of {list(enum)!r}" if enum is not None else f"a {jt[0]}"
                 raise DefinitionError(
-                    f"Pipeline {p.name!r}: default {param.default!r} of {name!r} is not a {jt[0]}",
+                    f"Pipeline {p.name!r}: default {param.default!r} of {name!r} is not "
+                    f"{expected}",
                     source_file=source_file,
+                    lineno=lineno,
                 )
             default = coerce_value(param.default, jt[0])
-        params[name] = ParameterSpec(type=jt[0], default=default, nullable=jt[1])
+        params[name] = ParameterSpec(type=jt[0], default=default, nullable=jt[1], enum=enum)
     return params
 
 
@@ -407,10 +471,12 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
         p.python_func(**{k: PipelineParam(k, v) for k, v in params.items()})
     finally:
         _BUILDER.reset(token)
+    source_file, lineno = _where(p.python_func)
     if not builder.tasks:
         raise DefinitionError(
             f"Pipeline {p.name!r} has no tasks: call components inside it",
-            source_file=inspect.getsourcefile(p.python_func),
+            source_file=source_file,
+            lineno=lineno,
         )
     tasks: dict[str, TaskSpec] = {}
     for name, t in builder.tasks.items():
@@ -440,17 +506,32 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
         components={k: c.spec for k, c in sorted(builder.components.items())},
         tasks=dict(sorted(tasks.items())),
     )
-    try:
-        spec.topological_order()
-    except ValueError:
-        cyc = sorted(n for n, t in builder.tasks.items() if t.after_tasks)
+    cycle = _cycle_members(tasks)
+    if cycle:
         raise PipelineValidationError(
-            f"Pipeline {p.name!r} has a dependency cycle through .after() among tasks {cyc!r}. "
-            "Remove one of the .after() calls",
-            source_file=inspect.getsourcefile(p.python_func),
-        ) from None
+            f"Pipeline {p.name!r} has a dependency cycle through .after() among tasks "
+            f"{cycle!r}. Remove one of the .after() calls",
+            source_file=source_file,
+            lineno=lineno,
+        )
     validate(spec)
     return spec
+
+
+def _cycle_members(tasks: dict[str, TaskSpec]) -> list[str]:
+    """Tasks on a dependency cycle (or between two cycles): what remains after peeling off
+    every task with no dependencies and every task nothing depends on."""
+    deps = {n: set(t.depends_on) & set(tasks) for n, t in tasks.items()}
+    changed = True
+    while changed:
+        changed = False
+        users = {d for ds in deps.values() for d in ds}
+        for name in [n for n, ds in deps.items() if not ds or n not in users]:
+            del deps[name]
+            changed = True
+        for ds in deps.values():
+            ds.intersection_update(deps)
+    return sorted(deps)
 
 
 @overload

@@ -47,26 +47,42 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.ir, encoding="utf-8") as fh:
             spec = loads(fh.read())
         if args.task not in spec.tasks:
-            print(f"error: no task {args.task!r} in {args.ir}; tasks: {sorted(spec.tasks)}",
-                  file=sys.stderr)
+            print(
+                f"error: no task {args.task!r} in {args.ir}; tasks: {sorted(spec.tasks)}",
+                file=sys.stderr,
+            )
             return 2
         values = resolve_parameters(spec, json.loads(args.params_json))
         metadata = connect(args.metadata_url)
         storage = open_store(args.artifact_root)
-        run = open_run(metadata, spec, run_id=args.run_id, parameters=values,
-                       experiment=args.experiment)
+        run = open_run(
+            metadata, spec, run_id=args.run_id, parameters=values, experiment=args.experiment
+        )
         code_root = args.code_root or os.path.dirname(os.path.abspath(args.ir))
         result = execute_task(
-            spec, args.task, run, values, metadata, storage,
-            use_cache=not args.no_cache, search_root=code_root,
+            spec,
+            args.task,
+            run,
+            values,
+            metadata,
+            storage,
+            use_cache=not args.no_cache,
+            search_root=code_root,
         )
     except (ConveyorError, json.JSONDecodeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({
-        "task": result.task, "state": result.state.value, "execution_id": result.execution_id,
-        "cached": result.cached, "error": result.error,
-    }))
+    print(
+        json.dumps(
+            {
+                "task": result.task,
+                "state": result.state.value,
+                "execution_id": result.execution_id,
+                "cached": result.cached,
+                "error": result.error,
+            }
+        )
+    )
     if result.error and result.traceback:
         print(result.traceback, file=sys.stderr)
     return 0 if result.state.is_success else 1

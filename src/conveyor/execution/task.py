@@ -68,7 +68,9 @@ def open_run(
 ) -> RunInfo:
     """Get or create the pipeline, experiment and run contexts of a run."""
     run_id = run_id or new_run_id(spec.name)
-    pipeline_ctx = metadata.put_context(CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version})
+    pipeline_ctx = metadata.put_context(
+        CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version}
+    )
     parents = [pipeline_ctx.id]
     experiment_id = None
     if experiment:
@@ -274,7 +276,9 @@ def record_cache_hit(
         properties=props,
         cache_key=prepared.key,
     )
-    outputs = TaskOutputs(out_params, {k: ArtifactRef.from_record(a) for k, a in hit.outputs.items()})
+    outputs = TaskOutputs(
+        out_params, {k: ArtifactRef.from_record(a) for k, a in hit.outputs.items()}
+    )
     return TaskResult(
         prepared.task,
         ExecutionState.CACHED,
@@ -365,8 +369,11 @@ def run_prepared(
             "started_at": started,
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "resources": {"cpu": tspec.resources.cpu, "memory": tspec.resources.memory,
-                          "gpu": tspec.resources.gpu},
+            "resources": {
+                "cpu": tspec.resources.cpu,
+                "memory": tspec.resources.memory,
+                "gpu": tspec.resources.gpu,
+            },
         }
     )
     if log_path:
@@ -431,8 +438,11 @@ def run_prepared(
                 execution_id,
                 ExecutionState.FAILED,
                 properties={
-                    "error": {"type": type(exc.__cause__ or exc).__name__, "message": str(exc),
-                              "traceback": tb},
+                    "error": {
+                        "type": type(exc.__cause__ or exc).__name__,
+                        "message": str(exc),
+                        "traceback": tb,
+                    },
                     "attempts": attempts,
                     "finished_at": finished,
                     "duration_seconds": finished - started,
@@ -455,8 +465,10 @@ def run_prepared(
             metadata.finish_execution(
                 execution_id,
                 ExecutionState.CANCELED,
-                properties={"error": {"type": "Cancelled", "message": "run interrupted"},
-                            "finished_at": time.time()},
+                properties={
+                    "error": {"type": "Cancelled", "message": "run interrupted"},
+                    "finished_at": time.time(),
+                },
             )
             raise
         finished = time.time()
@@ -466,13 +478,14 @@ def run_prepared(
             outputs=new_artifacts,
             properties={
                 "outputs": out_params,
-                "attempts": attempts + [{"attempt": attempt, "seconds": time.perf_counter() - t0}],
+                "attempts": [*attempts, {"attempt": attempt, "seconds": time.perf_counter() - t0}],
                 "finished_at": finished,
                 "duration_seconds": finished - started,
             },
         )
-        artifacts = {n.key: ArtifactRef.from_record(r) for n, r in zip(new_artifacts, records,
-                                                                        strict=True)}
+        artifacts = {
+            n.key: ArtifactRef.from_record(r) for n, r in zip(new_artifacts, records, strict=True)
+        }
         return TaskResult(
             prepared.task,
             ExecutionState.COMPLETE,
@@ -517,6 +530,12 @@ def execute_task(
             return record_cache_hit(metadata, run, prepared, lookup)
         reason = lookup.reason
     return run_prepared(
-        spec, prepared, run, metadata, storage,
-        cache_reason=reason, log_path=log_path, search_root=search_root,
+        spec,
+        prepared,
+        run,
+        metadata,
+        storage,
+        cache_reason=reason,
+        log_path=log_path,
+        search_root=search_root,
     )

@@ -128,8 +128,38 @@ def _bindings(spec: PipelineSpec) -> Iterator[str]:
                 for item in items:
                     yield from _check_artifact_source(spec, name, key, aspec.type, item)
             elif key in comp.input_parameters:
-                expected = comp.input_parameters[key].type
-                yield from _check_parameter_source(spec, name, key, expected, ref)
+                pspec = comp.input_parameters[key]
+                yield from _check_parameter_source(spec, name, key, pspec.type, ref)
+                if isinstance(ref, Constant) and not _constant_matches(
+                    ref.value, pspec.type, pspec.nullable
+                ):
+                    yield f"task {name!r} parameter {key!r} expects {pspec.type}, got {ref.value!r}"
+                elif isinstance(ref, Constant) and pspec.enum is not None:
+                    if ref.value not in pspec.enum:
+                        yield (
+                            f"task {name!r} parameter {key!r} must be one of "
+                            f"{list(pspec.enum)!r}, got {ref.value!r}"
+                        )
+
+
+_JSON_CLASSES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+def _constant_matches(value: object, expected: str, nullable: bool) -> bool:
+    if value is None:
+        return nullable or expected == "any"
+    if expected not in _JSON_CLASSES:
+        return True
+    if isinstance(value, bool) and expected != "boolean":
+        return False
+    return isinstance(value, _JSON_CLASSES[expected])
 
 
 def _check_artifact_source(

@@ -310,7 +310,11 @@ class _Scheduler:
                 self.started.add(down)
                 self._finish(
                     record_not_run(
-                        self.orch.metadata, self.run, self.spec, down, ExecutionState.CANCELED,
+                        self.orch.metadata,
+                        self.run,
+                        self.spec,
+                        down,
+                        ExecutionState.CANCELED,
                         f"not run: upstream task {result.task!r} did not succeed",
                     )
                 )
@@ -320,15 +324,25 @@ class _Scheduler:
         orch = self.orch
         try:
             prepared = prepare_task(
-                self.spec, task, self.run, self.values, self._outputs(), orch.metadata,
+                self.spec,
+                task,
+                self.run,
+                self.values,
+                self._outputs(),
+                orch.metadata,
                 search_root=orch.search_root,
             )
         except ConveyorError as exc:
             execution_id, _ = orch.metadata.record_execution(
-                self.spec.tasks[task].component, task, ExecutionState.FAILED,
+                self.spec.tasks[task].component,
+                task,
+                ExecutionState.FAILED,
                 contexts=self.run.contexts,
-                properties={"task": task, "run_id": self.run.run_id,
-                            "error": {"type": type(exc).__name__, "message": str(exc)}},
+                properties={
+                    "task": task,
+                    "run_id": self.run.run_id,
+                    "error": {"type": type(exc).__name__, "message": str(exc)},
+                },
             )
             self._finish(TaskResult(task, ExecutionState.FAILED, execution_id, error=str(exc)))
             return None
@@ -337,8 +351,9 @@ class _Scheduler:
         if not prepared.cache_enabled:
             return prepared, "cache disabled for this task"
         comp = self.spec.component_of(task)
-        lookup = find_cache_hit(orch.metadata, orch.storage, prepared.key,
-                                list(comp.output_artifacts))
+        lookup = find_cache_hit(
+            orch.metadata, orch.storage, prepared.key, list(comp.output_artifacts)
+        )
         if lookup.hit is not None:
             self._finish(record_cache_hit(orch.metadata, self.run, prepared, lookup))
             return None
@@ -377,8 +392,14 @@ class _Scheduler:
         reporter = self.orch.reporter
         with tee_python_streams(log_path, lambda text: reporter.task_log(prepared.task, text)):
             result = run_prepared(
-                self.spec, prepared, self.run, self.orch.metadata, self.orch.storage,
-                cache_reason=reason, log_path=log_path, search_root=self.orch.search_root,
+                self.spec,
+                prepared,
+                self.run,
+                self.orch.metadata,
+                self.orch.storage,
+                cache_reason=reason,
+                log_path=log_path,
+                search_root=self.orch.search_root,
             )
         self._finish(result)
 
@@ -424,8 +445,13 @@ class _Scheduler:
             )
         self._finish(self._fail_running(task, message, event.job.log_path))
 
-    def _fail_running(self, task: str, message: str, log_path: str | None,
-                      state: ExecutionState = ExecutionState.FAILED) -> TaskResult:
+    def _fail_running(
+        self,
+        task: str,
+        message: str,
+        log_path: str | None,
+        state: ExecutionState = ExecutionState.FAILED,
+    ) -> TaskResult:
         metadata = self.orch.metadata
         running = metadata.list_executions(
             context_id=self.run.run_context_id, name=task, states=[ExecutionState.RUNNING]
@@ -434,9 +460,12 @@ class _Scheduler:
         for ex in running:
             execution_id = ex.id
             metadata.update_execution(
-                ex.id, state=state,
-                properties={"error": {"type": "WorkerLost", "message": message},
-                            "finished_at": time.time()},
+                ex.id,
+                state=state,
+                properties={
+                    "error": {"type": "WorkerLost", "message": message},
+                    "finished_at": time.time(),
+                },
             )
         return TaskResult(task, state, execution_id, error=message, log_path=log_path)
 
@@ -456,12 +485,17 @@ class _Scheduler:
                 context_id=self.run.run_context_id, name=task, states=[ExecutionState.RUNNING]
             )
             if running:
-                self._finish(self._fail_running(task, "run cancelled", None,
-                                                ExecutionState.CANCELED))
+                self._finish(
+                    self._fail_running(task, "run cancelled", None, ExecutionState.CANCELED)
+                )
                 continue
             self.started.add(task)
             result = record_not_run(
-                self.orch.metadata, self.run, self.spec, task, ExecutionState.CANCELED,
+                self.orch.metadata,
+                self.run,
+                self.spec,
+                task,
+                ExecutionState.CANCELED,
                 "run cancelled",
             )
             self.results[task] = result

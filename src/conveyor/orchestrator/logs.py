@@ -81,7 +81,8 @@ def tee_python_streams(log_path: str, forward: Callable[[str], None] | None) -> 
 
         sink: TextIO = _Forward() if forward is not None else sys.stdout  # type: ignore[assignment]
         err_sink: TextIO = _Forward() if forward is not None else sys.stderr  # type: ignore[assignment]
-        with contextlib.redirect_stdout(_Tee(log, sink)), contextlib.redirect_stderr(  # type: ignore[type-var]
-            _Tee(log, err_sink)
+        with (
+            contextlib.redirect_stdout(_Tee(log, sink)),
+            contextlib.redirect_stderr(_Tee(log, err_sink)),
         ):
             yield

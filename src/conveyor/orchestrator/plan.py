@@ -59,8 +59,7 @@ def plan_run(
             )
             continue
         try:
-            prepared = prepare_task(spec, task, run, values, outputs, None,
-                                    search_root=search_root)
+            prepared = prepare_task(spec, task, run, values, outputs, None, search_root=search_root)
         except ConveyorError as exc:
             entries[task] = PlanEntry(task, "miss", [f"cannot prepare: {exc}"])
             continue
@@ -78,8 +77,7 @@ def plan_run(
                 dict(hit.execution.properties.get("outputs", {})),
                 {k: ArtifactRef.from_record(a) for k, a in hit.outputs.items()},
             )
-            entries[task] = PlanEntry(task, "hit", [lookup.reason], prepared.key,
-                                      hit.execution.id)
+            entries[task] = PlanEntry(task, "hit", [lookup.reason], prepared.key, hit.execution.id)
         else:
             reasons = explain_miss(metadata, spec.name, prepared, lookup.reason)
             entries[task] = PlanEntry(task, "miss", reasons, prepared.key)

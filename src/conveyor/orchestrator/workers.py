@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
@@ -122,7 +123,9 @@ def _worker_main(
             return
         except Exception as exc:  # a framework failure (store, storage): report, keep serving
             result = TaskResult(
-                task, ExecutionState.FAILED, error=f"{type(exc).__name__}: {exc}",
+                task,
+                ExecutionState.FAILED,
+                error=f"{type(exc).__name__}: {exc}",
                 log_path=job.log_path,
             )
         try:
@@ -158,7 +161,9 @@ class WorkerPool:
         parent, child = self._ctx.Pipe()
         log_read, log_write = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
-            target=_worker_main, args=(child, log_write, self.config, os.getpid()), daemon=True,
+            target=_worker_main,
+            args=(child, log_write, self.config, os.getpid()),
+            daemon=True,
             name="conveyor-worker",
         )
         proc.start()
@@ -272,10 +277,8 @@ class WorkerPool:
         """Stop all workers."""
         for w in self._workers:
             if w.process.is_alive():
-                try:
+                with contextlib.suppress(BrokenPipeError, OSError):
                     w.conn.send(None)
-                except (BrokenPipeError, OSError):
-                    pass
         for w in self._workers:
             w.process.join(timeout=2)
             if w.process.is_alive():

@@ -33,7 +33,7 @@ from conveyor.metadata import (
     NewArtifact,
 )
 
-__all__ = ["CHECKS", "StoreFactory", "check_metadata_store", "metadata_store_checks"]
+__all__ = ["CHECKS", "Check", "StoreFactory", "check_metadata_store", "metadata_store_checks"]
 
 StoreFactory = Callable[[], MetadataStore]
 Check = Callable[[StoreFactory], None]
@@ -179,7 +179,11 @@ def check_start_and_finish_execution(factory: StoreFactory) -> None:
         )
         started = store.get_execution(eid)
         assert started.state is ExecutionState.RUNNING, started.state
-        assert (started.type_name, started.name, started.cache_key) == (f"{p}.Trainer", "train", None)
+        assert (started.type_name, started.name, started.cache_key) == (
+            f"{p}.Trainer",
+            "train",
+            None,
+        )
         outputs = store.finish_execution(
             eid,
             COMPLETE,
@@ -261,7 +265,12 @@ def check_reused_outputs(factory: StoreFactory) -> None:
         }
         assert producers == {first, hit}, producers
         later = store.start_execution(f"{p}.Trainer", "train", contexts=[run2.id])
-        assert store.finish_execution(later, ExecutionState.CACHED, reused_outputs=[("model", model.id)]) == []
+        assert (
+            store.finish_execution(
+                later, ExecutionState.CACHED, reused_outputs=[("model", model.id)]
+            )
+            == []
+        )
         assert _ids(store.list_artifacts(context_id=run2.id)) == [model.id], "duplicate attribution"
 
 
@@ -441,94 +450,96 @@ def check_timestamps_are_utc_aware(factory: StoreFactory) -> None:
 
 
 # --- lineage --------------------------------------------------------------------------------
-def _diamond(store: MetadataStore, p: str) -> dict[str, int]:
+class _Diamond:
     """raw -> split -> (train, test); train -> fit -> model; (model, test) -> eval -> metrics.
 
     Also raw -> other -> junk, a branch downstream of raw but not upstream of metrics.
     """
 
-    def run(name: str, inputs: list[str], outputs: list[str]) -> None:
-        eid, made = store.record_execution(
-            f"{p}.Step",
-            name,
-            COMPLETE,
-            inputs=[(key, ids[key]) for key in inputs],
-            outputs=[_artifact(key, p) for key in outputs],
-        )
-        ids[name] = eid
-        ids.update({key: rec.id for key, rec in zip(outputs, made, strict=True)})
+    def __init__(self, store: MetadataStore, p: str) -> None:
+        self.executions: dict[str, int] = {}
+        self.artifacts: dict[str, int] = {}
+        for name, inputs, outputs in (
+            ("ingest", [], ["raw"]),
+            ("split", ["raw"], ["train", "test"]),
+            ("fit", ["train"], ["model"]),
+            ("eval", ["model", "test"], ["metrics"]),
+            ("other", ["raw"], ["junk"]),
+        ):
+            eid, made = store.record_execution(
+                f"{p}.Step",
+                name,
+                COMPLETE,
+                inputs=[(key, self.artifacts[key]) for key in inputs],
+                outputs=[_artifact(key, p) for key in outputs],
+            )
+            self.executions[name] = eid
+            self.artifacts.update({key: rec.id for key, rec in zip(outputs, made, strict=True)})
 
-    ids: dict[str, int] = {}
-    run("ingest", [], ["raw"])
-    run("split", ["raw"], ["train", "test"])
-    run("fit", ["train"], ["model"])
-    run("eval", ["model", "test"], ["metrics"])
-    run("other", ["raw"], ["junk"])
-    return ids
+    def __getitem__(self, artifact: str) -> int:
+        return self.artifacts[artifact]
 
-
-def _shape(graph: LineageGraph, ids: dict[str, int]) -> tuple[set[str], set[str], int]:
-    names = {v: k for k, v in ids.items()}
-    executions = {names[e.id] for e in graph.executions}
-    artifacts = {names[a.id] for a in graph.artifacts}
-    for ev in graph.events:
-        assert ev.artifact_id in {a.id for a in graph.artifacts}, f"dangling event {ev}"
-        assert ev.execution_id in {e.id for e in graph.executions}, f"dangling event {ev}"
-    assert _ids(graph.artifacts) == sorted(_ids(graph.artifacts)), "artifacts not in id order"
-    return executions, artifacts, len(graph.events)
+    def shape(self, graph: LineageGraph) -> tuple[set[str], set[str], int]:
+        """Execution names, artifact names and the number of events in a graph."""
+        executions = {k for k, v in self.executions.items() if v in _ids(graph.executions)}
+        artifacts = {k for k, v in self.artifacts.items() if v in _ids(graph.artifacts)}
+        assert len(executions) == len(graph.executions), "foreign executions in the graph"
+        assert len(artifacts) == len(graph.artifacts), "foreign artifacts in the graph"
+        for ev in graph.events:
+            assert ev.artifact_id in _ids(graph.artifacts), f"dangling event {ev}"
+            assert ev.execution_id in _ids(graph.executions), f"dangling event {ev}"
+        assert _ids(graph.artifacts) == sorted(_ids(graph.artifacts)), "artifacts not in id order"
+        assert _ids(graph.executions) == sorted(_ids(graph.executions)), "executions not in order"
+        return executions, artifacts, len(graph.events)
 
 
 @_check
 def check_lineage_upstream(factory: StoreFactory) -> None:
     """Upstream lineage follows producers and their inputs, and nothing else."""
     with _store(factory) as (store, p):
-        ids = _diamond(store, p)
-        graph = store.lineage(ids["metrics"], "upstream")
-        assert _shape(graph, ids) == (
+        d = _Diamond(store, p)
+        graph = store.lineage(d["metrics"], "upstream")
+        assert d.shape(graph) == (
             {"ingest", "split", "fit", "eval"},
             {"raw", "train", "test", "model", "metrics"},
-            8,
-        ), _shape(graph, ids)
+            9,
+        ), d.shape(graph)
         assert all(isinstance(a, ArtifactRecord) for a in graph.artifacts)
-        assert _shape(store.lineage(ids["raw"], "upstream"), ids) == ({"ingest"}, {"raw"}, 1)
+        assert d.shape(store.lineage(d["raw"], "upstream")) == ({"ingest"}, {"raw"}, 1)
 
 
 @_check
 def check_lineage_downstream(factory: StoreFactory) -> None:
     """Downstream lineage follows consumers and their outputs, and nothing else."""
     with _store(factory) as (store, p):
-        ids = _diamond(store, p)
-        assert _shape(store.lineage(ids["raw"], "downstream"), ids) == (
+        d = _Diamond(store, p)
+        assert d.shape(store.lineage(d["raw"], "downstream")) == (
             {"split", "fit", "eval", "other"},
             {"raw", "train", "test", "model", "metrics", "junk"},
             10,
         )
-        assert _shape(store.lineage(ids["model"], "downstream"), ids) == (
+        assert d.shape(store.lineage(d["model"], "downstream")) == (
             {"eval"},
             {"model", "metrics"},
             2,
         )
-        assert _shape(store.lineage(ids["metrics"], "downstream"), ids) == (set(), {"metrics"}, 0)
+        assert d.shape(store.lineage(d["metrics"], "downstream")) == (set(), {"metrics"}, 0)
 
 
 @_check
 def check_lineage_max_depth(factory: StoreFactory) -> None:
     """max_depth bounds the executions along each path (0: the artifact alone)."""
     with _store(factory) as (store, p):
-        ids = _diamond(store, p)
+        d = _Diamond(store, p)
         up = store.lineage
-        assert _shape(up(ids["metrics"], max_depth=0), ids) == (set(), {"metrics"}, 0)
-        assert _shape(up(ids["metrics"], max_depth=1), ids) == (
-            {"eval"},
-            {"model", "test", "metrics"},
-            3,
-        )
-        assert _shape(up(ids["metrics"], max_depth=2), ids) == (
+        assert d.shape(up(d["metrics"], max_depth=0)) == (set(), {"metrics"}, 0)
+        assert d.shape(up(d["metrics"], max_depth=1)) == ({"eval"}, {"model", "test", "metrics"}, 3)
+        assert d.shape(up(d["metrics"], max_depth=2)) == (
             {"eval", "fit", "split"},
             {"raw", "train", "test", "model", "metrics"},
-            7,
+            8,
         )
-        assert _shape(up(ids["raw"], "downstream", max_depth=1), ids) == (
+        assert d.shape(up(d["raw"], "downstream", max_depth=1)) == (
             {"split", "other"},
             {"raw", "train", "test", "junk"},
             5,

@@ -32,8 +32,9 @@ def prepare(data: Input[Dataset], clean: Output[Dataset]) -> None:
 
 
 @component
-def train(data: Input[Dataset], model: Output[Model], metrics: Output[Metrics],
-          C: float = 1.0) -> float:
+def train(
+    data: Input[Dataset], model: Output[Model], metrics: Output[Metrics], C: float = 1.0
+) -> float:
     """A 'model' folder and a metric."""
     with open(data.path) as fh:
         text = fh.read()
@@ -124,7 +125,7 @@ def forgets_output(data: Output[Dataset]) -> None:
     """Never writes its output."""
 
 
-def single(comp):  # noqa: ANN001, ANN201 - test helper
+def single(comp):
     """A one-task pipeline around ``comp``."""
 
     @pipeline(name=f"single-{comp.name}")
@@ -185,8 +186,13 @@ def options():
 
 
 @component
-def slow_step(marker_dir: str, name: str, seconds: float, out: Output[Dataset],
-              data: Input[Dataset] | None = None) -> None:
+def slow_step(
+    marker_dir: str,
+    name: str,
+    seconds: float,
+    out: Output[Dataset],
+    data: Input[Dataset] | None = None,
+) -> None:
     """Write a start marker, sleep, write the output."""
     os.makedirs(marker_dir, exist_ok=True)
     open(os.path.join(marker_dir, f"{name}.started"), "w").close()

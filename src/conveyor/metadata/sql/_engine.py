@@ -131,6 +131,9 @@ def create_engine(target: Target) -> sa.Engine:
 
     Returns:
         A new engine; nothing is connected yet.
+
+    Raises:
+        StoreError: the folder of a SQLite file cannot be created.
     """
     if target.backend == "postgresql":
         connect_args: dict[str, Any] = {}
@@ -147,7 +150,14 @@ def create_engine(target: Target) -> sa.Engine:
         )
     else:
         assert target.url.database is not None
-        Path(target.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(target.url.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the folder {str(folder)!r} for the metadata store "
+                f"{target.display!r}: {exc.strerror or exc}. Check the path and permissions."
+            ) from exc
         engine = sa.create_engine(
             target.url,
             json_serializer=json_dumps,

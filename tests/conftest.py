@@ -1,0 +1,31 @@
+"""Shared fixtures: a PostgreSQL schema per test session for the metadata store tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_SERVER = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_uri() -> Iterator[str]:
+    """A metadata store URI on a fresh PostgreSQL schema, dropped when the session ends.
+
+    Each pytest-xdist worker is its own session, so workers never share a schema. Fails (rather
+    than skips) when the server is down: start it with
+    ``pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start``.
+    """
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"cv_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(PG_SERVER, autocommit=True, connect_timeout=5):
+            pass
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}")
+    yield f"{PG_SERVER}?schema={schema}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
