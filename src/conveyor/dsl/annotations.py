@@ -113,8 +113,8 @@ def json_type_of(tp: Any) -> tuple[str, bool] | None:
         items = [a for a in typing.get_args(tp) if a is not Ellipsis]
         return ("array", False) if all(json_type_of(a) for a in items) else None
     if origin is dict:
-        args = typing.get_args(tp)
-        if args and (args[0] not in (str, Any) or json_type_of(args[1]) is None):
+        key_value = typing.get_args(tp)
+        if key_value and (key_value[0] not in (str, Any) or json_type_of(key_value[1]) is None):
             return None  # JSON object keys are strings
         return "object", False
     if origin is typing.Literal:

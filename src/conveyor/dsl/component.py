@@ -316,9 +316,7 @@ def _build(
     return Component(func, spec, output_names + list(out_arts))
 
 
-def _option_problems(
-    retry: RetryPolicy, timeout: float | None, resources: Resources
-) -> list[str]:
+def _option_problems(retry: RetryPolicy, timeout: float | None, resources: Resources) -> list[str]:
     problems = []
     if retry.max_retries < 0:
         problems.append(f"retries must be >= 0, got {retry.max_retries}")
@@ -346,7 +344,9 @@ def _outputs(
             # resolves string annotations (a module with ``from __future__ import annotations``)
             fields = typing.get_type_hints(ret)
         except Exception as exc:  # NameError for an unresolvable forward reference, and friends
-            raise fail(f"Component {cname!r}: cannot resolve output types of {ret!r} ({exc})")
+            raise fail(
+                f"Component {cname!r}: cannot resolve output types of {ret!r} ({exc})"
+            ) from exc
         out: dict[str, ParameterSpec] = {}
         for fname, ftype in fields.items():
             jt = json_type_of(ftype)

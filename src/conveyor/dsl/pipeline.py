@@ -216,9 +216,13 @@ def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | No
     if existing is not None and existing is not component and existing.spec != spec:
         first = existing.spec.implementation
         second = spec.implementation
+        what = (
+            f"({first.module}.{first.function} and {second.module}.{second.function})"
+            if first != second
+            else f"({first.module}.{first.function} wrapped twice with different options)"
+        )
         raise DefinitionError(
-            f"Two different components are named {spec.name!r} "
-            f"({first.module}.{first.function} and {second.module}.{second.function}). "
+            f"Two different components are named {spec.name!r} {what}. "
             "Rename one with @component(name=...)",
             source_file=source_file,
             lineno=lineno,
@@ -452,8 +456,7 @@ def _pipeline_params(p: Pipeline) -> dict[str, ParameterSpec]:
             if bad:
                 expected = f"one of {list(enum)!r}" if enum is not None else f"a {jt[0]}"
                 raise DefinitionError(
-                    f"Pipeline {p.name!r}: default {param.default!r} of {name!r} is not "
-                    f"{expected}",
+                    f"Pipeline {p.name!r}: default {param.default!r} of {name!r} is not {expected}",
                     source_file=source_file,
                     lineno=lineno,
                 )
@@ -578,5 +581,3 @@ def with_task_options(spec: PipelineSpec, task: str, **changes: Any) -> Pipeline
     tasks = dict(spec.tasks)
     tasks[task] = replace(tasks[task], **changes)
     return replace(spec, tasks=tasks)
-
-

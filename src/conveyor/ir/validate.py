@@ -134,12 +134,16 @@ def _bindings(spec: PipelineSpec) -> Iterator[str]:
                     ref.value, pspec.type, pspec.nullable
                 ):
                     yield f"task {name!r} parameter {key!r} expects {pspec.type}, got {ref.value!r}"
-                elif isinstance(ref, Constant) and pspec.enum is not None:
-                    if ref.value not in pspec.enum:
-                        yield (
-                            f"task {name!r} parameter {key!r} must be one of "
-                            f"{list(pspec.enum)!r}, got {ref.value!r}"
-                        )
+                elif (
+                    isinstance(ref, Constant)
+                    and pspec.enum is not None
+                    and ref.value is not None
+                    and ref.value not in pspec.enum
+                ):
+                    yield (
+                        f"task {name!r} parameter {key!r} must be one of "
+                        f"{list(pspec.enum)!r}, got {ref.value!r}"
+                    )
 
 
 _JSON_CLASSES: dict[str, type | tuple[type, ...]] = {

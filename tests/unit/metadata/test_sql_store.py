@@ -1,0 +1,358 @@
+"""SqlMetadataStore specifics: SQLite setup, migrations, error translation, fork safety."""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from conveyor.errors import ConfigError, MissingExtraError, NotFoundError, StoreError
+from conveyor.metadata import ExecutionState, MetadataStore, NewArtifact, connect
+from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore
+from conveyor.metadata.sql import _engine, _migrate
+from conveyor.metadata.sql.models import metadata
+
+COMPLETE = ExecutionState.COMPLETE
+
+
+@pytest.fixture
+def db_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'metadata.db'}"
+
+
+@pytest.fixture
+def store(db_uri: str) -> Iterator[SqlMetadataStore]:
+    s = SqlMetadataStore(db_uri)
+    yield s
+    s.close()
+
+
+def _out(key: str = "model") -> NewArtifact:
+    return NewArtifact(key=key, type_name="Model", uri=f"mem://{key}")
+
+
+def _statements(store: SqlMetadataStore) -> list[str]:
+    """Record the SQL the store sends from now on."""
+    seen: list[str] = []
+
+    @event.listens_for(store._engine, "before_cursor_execute")
+    def _log(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    return seen
+
+
+# --- SQLite setup ---------------------------------------------------------------------------
+def test_sqlite_store_sets_pragmas_on_every_connection(store: SqlMetadataStore) -> None:
+    with store._engine.connect() as conn:
+        pragma = conn.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA foreign_keys").scalar() == 1
+        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert pragma("PRAGMA busy_timeout").scalar() == _engine.BUSY_TIMEOUT_MS
+
+
+def test_sqlite_store_creates_missing_folder_for_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with connect("sqlite:///deep/er/metadata.db") as store:  # type: ignore[attr-defined]
+        store.put_context("Run", "r")
+    assert (tmp_path / "deep" / "er" / "metadata.db").is_file()
+
+
+def test_sqlite_store_writes_begin_immediate_and_reads_begin(store: SqlMetadataStore) -> None:
+    seen = _statements(store)
+    store.record_execution("T", "t", COMPLETE, outputs=[_out()])
+    store.list_executions()
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert begins[0] == "BEGIN IMMEDIATE"
+    assert begins[-1] == "BEGIN"
+
+
+def test_in_memory_store_shares_one_database_across_threads() -> None:
+    with connect("sqlite://") as store:  # type: ignore[attr-defined]
+        eid, _ = store.record_execution("T", "t", COMPLETE)
+        seen: list[int] = []
+        thread = threading.Thread(target=lambda: seen.append(store.get_execution(eid).id))
+        thread.start()
+        thread.join()
+        assert seen == [eid]
+
+
+def test_two_in_memory_stores_are_independent() -> None:
+    with connect("sqlite://") as one, connect("sqlite://") as two:  # type: ignore[attr-defined]
+        one.put_context("Run", "r")
+        assert two.find_context("Run", "r") is None
+
+
+# --- URIs -----------------------------------------------------------------------------------
+def test_connect_unknown_scheme_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match="mysql"):
+        connect("mysql://user@host/db")
+
+
+def test_connect_sqlite_with_schema_parameter_raises_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="schema"):
+        connect(f"sqlite:///{tmp_path}/m.db?schema=x")
+
+
+def test_connect_postgres_bad_schema_name_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match="identifier"):
+        connect("postgresql://u@localhost/db?schema=a;drop")
+
+
+def test_connect_postgres_without_psycopg_raises_missing_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "psycopg" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(MissingExtraError, match=r"conveyor-ml\[postgres\]"):
+        connect("postgresql://u@localhost/db")
+
+
+def test_parse_uri_maps_postgres_to_psycopg_and_hides_password() -> None:
+    target = _engine.parse_uri("postgresql://u:secret@h:5433/db?schema=s1")
+    assert target.url.drivername == "postgresql+psycopg"
+    assert target.schema == "s1"
+    assert "schema" not in target.url.query
+    assert "secret" not in target.display
+
+
+def test_import_conveyor_metadata_does_not_import_sqlalchemy() -> None:
+    code = "import conveyor, conveyor.metadata, sys; print('sqlalchemy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- migrations -----------------------------------------------------------------------------
+def test_head_revision_matches_migration_scripts() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(_migrate.MIGRATIONS_DIR))
+    assert scripts.get_heads() == [HEAD_REVISION]
+    chain = [s.revision for s in scripts.walk_revisions("base", "heads")]
+    assert tuple(reversed(chain)) == _migrate.REVISIONS
+
+
+def test_migration_is_idempotent_and_skips_alembic_when_current(
+    store: SqlMetadataStore, db_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("migrate() ran on an up-to-date database")
+
+    monkeypatch.setattr(_migrate, "migrate", fail)
+    with connect(db_uri):  # type: ignore[attr-defined]
+        pass
+    with store._engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+            (HEAD_REVISION,)
+        ]
+
+
+def test_connect_to_migrated_store_does_not_import_alembic(db_uri: str) -> None:
+    connect(db_uri).close()
+    code = (
+        "import sys; from conveyor.metadata import connect; "
+        f"connect({db_uri!r}).close(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_migration_matches_models(store: SqlMetadataStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with store._engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_migration_downgrade_then_upgrade_round_trip(store: SqlMetadataStore, db_uri: str) -> None:
+    store.record_execution("T", "t", COMPLETE, outputs=[_out()])
+    _migrate.migrate(store._engine, "base", direction="downgrade")
+    tables = set(sa.inspect(store._engine).get_table_names())
+    assert tables <= {"alembic_version"}
+    _migrate.migrate(store._engine, "head")
+    assert set(metadata.tables) <= set(sa.inspect(store._engine).get_table_names())
+    with connect(db_uri) as fresh:  # type: ignore[attr-defined]
+        eid, _ = fresh.record_execution("T", "t", COMPLETE, outputs=[_out()])
+        assert fresh.get_execution(eid).name == "t"
+
+
+def test_connect_refuses_database_from_newer_conveyor(store: SqlMetadataStore, db_uri: str) -> None:
+    with store._engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="newer"):
+        connect(db_uri)
+
+
+# --- error translation ----------------------------------------------------------------------
+def test_unknown_input_id_raises_not_found_with_clear_message(store: SqlMetadataStore) -> None:
+    with pytest.raises(NotFoundError, match="does not exist") as info:
+        store.record_execution("T", "t", COMPLETE, inputs=[("data", 12345)], outputs=[_out()])
+    assert "record the execution 't'" in str(info.value)
+    assert not isinstance(info.value, sa.exc.SQLAlchemyError)
+    assert store.list_executions(name="t") == [], "the failed transaction left rows"
+
+
+def test_unknown_parent_context_raises_not_found(store: SqlMetadataStore) -> None:
+    with pytest.raises(NotFoundError):
+        store.put_context("Run", "r", parents=[424242])
+
+
+def test_context_cannot_be_its_own_parent(store: SqlMetadataStore) -> None:
+    ctx = store.put_context("Run", "r")
+    with pytest.raises(ValueError, match="own parent"):
+        store.put_context("Run", "r", parents=[ctx.id])
+
+
+def test_locked_database_raises_store_error_with_hint(
+    store: SqlMetadataStore, db_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_MS", 50)
+    store.close()  # reconnect with the short timeout
+    holder = sqlite3.connect(db_uri.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="write lock") as info:
+            store.record_execution("T", "t", COMPLETE)
+        assert "database is locked" in str(info.value)
+        assert db_uri.removeprefix("sqlite:///") in str(info.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        connect(f"sqlite:///{path}")
+
+
+def test_unwritable_folder_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="Cannot create the folder"):
+        connect(f"sqlite:///{blocker}/sub/m.db")
+
+
+@pytest.mark.parametrize("value", [float("nan"), object()])
+def test_non_json_property_raises_type_error(store: SqlMetadataStore, value: object) -> None:
+    with pytest.raises(TypeError, match="JSON"):
+        store.put_context("Run", "r", {"bad": value})
+    with pytest.raises(TypeError, match="JSON"):
+        store.record_execution("T", "t", COMPLETE, properties={"bad": value})
+
+
+# --- queries --------------------------------------------------------------------------------
+def _chain(store: MetadataStore, depth: int) -> int:
+    _, [last] = store.record_execution("T", "s0", COMPLETE, outputs=[_out()])
+    for step in range(1, depth):
+        _, [last] = store.record_execution(
+            "T", f"s{step}", COMPLETE, inputs=[("in", last.id)], outputs=[_out()]
+        )
+    return last.id
+
+
+def test_lineage_query_count_does_not_grow_with_depth(store: SqlMetadataStore) -> None:
+    shallow, deep = _chain(store, 3), _chain(store, 40)
+    seen = _statements(store)
+    assert len(store.lineage(shallow).executions) == 3
+    shallow_count = len(seen)
+    seen.clear()
+    assert len(store.lineage(deep).executions) == 40
+    assert len(seen) == shallow_count <= 5  # BEGIN + walk + artifacts + executions (+ types)
+
+
+def test_get_artifacts_handles_more_ids_than_one_query_takes(store: SqlMetadataStore) -> None:
+    _, made = store.record_execution("T", "t", COMPLETE, outputs=[_out("a"), _out("b")])
+    ids = [m.id for m in made]
+    assert [a.id for a in store.get_artifacts([*range(10_000, 22_000), *ids])] == ids
+
+
+def test_lineage_rejects_bad_arguments(store: SqlMetadataStore) -> None:
+    with pytest.raises(ValueError, match="direction"):
+        store.lineage(1, "sideways")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_depth"):
+        store.lineage(1, max_depth=-1)
+
+
+def test_set_artifact_state_with_unknown_id_changes_nothing(store: SqlMetadataStore) -> None:
+    from conveyor.metadata import ArtifactState
+
+    _, [art] = store.record_execution("T", "t", COMPLETE, outputs=[_out()])
+    with pytest.raises(NotFoundError, match="777"):
+        store.set_artifact_state([art.id, 777], ArtifactState.DELETED)
+    assert store.get_artifact(art.id).state is ArtifactState.LIVE
+
+
+# --- fork safety ----------------------------------------------------------------------------
+def _child_uses_inherited_and_new_store(store: SqlMetadataStore, uri: str) -> None:
+    # The inherited store reconnects on its own; a fresh connect() works as workers do.
+    store.record_execution("T", "child-inherited", COMPLETE, outputs=[_out()])
+    with connect(uri) as fresh:  # type: ignore[attr-defined]
+        fresh.record_execution("T", "child-fresh", COMPLETE)
+    os._exit(0)  # like a multiprocessing worker: no interpreter teardown
+
+
+def test_store_survives_fork_in_parent_and_child(store: SqlMetadataStore, db_uri: str) -> None:
+    store.record_execution("T", "parent-before", COMPLETE)  # the pool now holds a connection
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_child_uses_inherited_and_new_store, args=(store, db_uri))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    store.record_execution("T", "parent-after", COMPLETE)
+    names = {e.name for e in store.list_executions()}
+    assert names == {"parent-before", "child-inherited", "child-fresh", "parent-after"}
+
+
+def _child_reports_pool(store: SqlMetadataStore, pool_id: int, queue: Any) -> None:
+    queue.put(id(store._engine.pool) != pool_id)
+    os._exit(0)
+
+
+def test_forked_child_gets_a_fresh_pool(store: SqlMetadataStore) -> None:
+    store.list_executions()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_reports_pool, args=(store, id(store._engine.pool), queue))
+    child.start()
+    fresh = queue.get(timeout=60)
+    child.join(60)
+    assert fresh is True
+
+
+def _child_uses_memory_copy(store: SqlMetadataStore, eid: int) -> None:
+    store.record_execution("T", "child", COMPLETE)
+    os._exit(0 if store.get_execution(eid).name == "parent" else 1)
+
+
+def test_in_memory_store_is_copied_into_forked_child() -> None:
+    with connect("sqlite://") as store:  # type: ignore[attr-defined]
+        eid, _ = store.record_execution("T", "parent", COMPLETE)
+        child = multiprocessing.get_context("fork").Process(
+            target=_child_uses_memory_copy, args=(store, eid)
+        )
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert [e.name for e in store.list_executions()] == ["parent"]
