@@ -50,7 +50,7 @@ def test_timeout_stops_a_loop():
             time.sleep(0.01)
 
     start = time.monotonic()
-    with pytest.raises(TaskTimeoutError, match="ran past its timeout of 0.2 s"):
+    with pytest.raises(TaskTimeoutError, match=r"ran past its timeout of 0\.2 s"):
         call_user_code(spin, {}, task="t", timeout=0.2)
     assert time.monotonic() - start < 5
 
