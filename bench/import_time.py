@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"import {args.module} (difference): {net:.1f} ms  [{verdict}] target < {TARGET_MS:g} ms")
     print(
         f"\n-X importtime (median of {n_profiles}): {len(table)} modules, "
-        f"sum of self times {total_self_ms:.1f} ms (start-up modules included); top {args.top} by cumulative time:"
+        f"sum of self times {total_self_ms:.1f} ms (start-up modules included); "
+        f"top {args.top} by cumulative time:"
     )
     print(f"{'cumulative ms':>14} {'self ms':>8}  module")
     for name, (self_us, cum_us, depth) in top:

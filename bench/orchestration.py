@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -62,9 +63,21 @@ ANCHOR_FIGURES = {
     "metaflow.resume": 0.9,
 }
 CACHED_TARGET_S = 0.5
+_RUN_NUMBERS = itertools.count(1)
 SPEEDUP_TARGET = 10.0
 
-Check = Callable[[str], str | None]
+
+@dataclass
+class Outcome:
+    """What a finished run left behind, for its check (which is not timed)."""
+
+    output: str  # stdout and stderr
+    env: dict[str, str]
+    cwd: Path
+    run_id: str | None
+
+
+Check = Callable[[Outcome], str | None]
 
 
 @dataclass
@@ -77,7 +90,8 @@ class Case:
     cwd: Path
     fresh_home: bool = False  # a new, empty CONVEYOR_HOME per run
     pre: Callable[[], None] | None = None  # untimed, before each run
-    check: Check | None = None  # stdout -> error message or None
+    check: Check | None = None  # -> error message or None
+    conveyor_run_id: bool = False  # append --run-id with a unique id (for the check)
 
 
 @dataclass
@@ -127,14 +141,17 @@ def run_process(case: Case, rep: int, scratch: Path) -> Record:
     if case.fresh_home:
         home = Path(tempfile.mkdtemp(prefix="home-", dir=scratch))
         env["CONVEYOR_HOME"] = str(home)
+    argv = list(case.argv)
+    run_id = None
+    if case.conveyor_run_id:
+        run_id = f"bench-{case.name.replace('.', '-')}-{next(_RUN_NUMBERS)}"
+        argv += ["--run-id", run_id]
     if case.pre is not None:
         case.pre()
     load1 = os.getloadavg()[0]
     with tempfile.TemporaryFile(dir=scratch) as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            case.argv, cwd=case.cwd, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(argv, cwd=case.cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = rc = os.waitstatus_to_exitcode(status)
@@ -144,7 +161,7 @@ def run_process(case: Case, rep: int, scratch: Path) -> Record:
     if rc != 0:
         error = f"exit {rc}: {text.strip()[-400:]}"
     elif case.check is not None:
-        error = case.check(text)
+        error = case.check(Outcome(text, env, case.cwd, run_id))
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
     return Record(
@@ -159,27 +176,37 @@ def run_process(case: Case, rep: int, scratch: Path) -> Record:
     )
 
 
-def _conveyor_check(shape: str, cached: bool) -> Check:
-    """Check ``conveyor run --json`` output: complete, cache hits as expected, right result."""
+def _conveyor_check(conveyor: str, shape: str, cached: bool) -> Check:
+    """Check a run with ``conveyor runs show --json``: complete, cache hits, the right result."""
     n_tasks = 20 if shape == "chain20" else 34
+    state = "CACHED" if cached else "COMPLETE"
 
-    def check(text: str) -> str | None:
+    def check(done: Outcome) -> str | None:
+        assert done.run_id is not None
+        show = subprocess.run(
+            [conveyor, "runs", "show", done.run_id, "--json"],
+            env=done.env,
+            cwd=done.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         try:
-            result = json.loads(text[text.index("{") :])
-        except ValueError as exc:
-            return f"no JSON result ({exc}): {text[-300:]}"
-        tasks = result.get("tasks", {})
-        if result.get("state") != "COMPLETE" or len(tasks) != n_tasks:
-            return f"state {result.get('state')}, {len(tasks)} tasks"
-        hits = sum(bool(t.get("cached")) for t in tasks.values())
-        if hits != (n_tasks if cached else 0):
-            return f"{hits} of {n_tasks} steps came from the cache"
+            run = json.loads(show.stdout)
+        except ValueError:
+            return f"runs show failed: {(show.stdout + show.stderr).strip()[-300:]}"
+        props = run.get("properties", {})
+        if props.get("state") != "COMPLETE" or props.get("task_states") != {state: n_tasks}:
+            return f"state {props.get('state')}, steps {props.get('task_states')}"
+        if cached:
+            return None
         if shape == "fan32":
-            total = tasks["join"]["outputs"]["parameters"].get("Output")
+            (join,) = (s for s in run["steps"] if s["component"] == "join")
+            total = join["properties"]["outputs"].get("Output")
             return None if total == 528 else f"join returned {total}, not 528"
         values = []
-        for task in tasks.values():
-            for art in task["outputs"]["artifacts"].values():
+        for step in run["steps"]:
+            for art in step["outputs"].values():
                 with open(art["uri"]) as fh:
                     values.append(json.load(fh)["n"])
         return None if max(values) == 19 else f"chain ended at {max(values)}, not 19"
@@ -202,11 +229,11 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     fills: list[Case] = []
 
     def cv(shape: str, *flags: str) -> list[str]:
-        return [conveyor, "run", f"{SHAPES}:{shape}", "--json", *flags]
+        return [conveyor, "run", f"{SHAPES}:{shape}", *flags]
 
     def cold(name: str, shape: str, *flags: str) -> Case:
-        check = _conveyor_check(shape, cached=False)
-        return Case(name, cv(shape, *flags), base_env, cwd, fresh_home=True, check=check)
+        check = _conveyor_check(conveyor, shape, cached=False)
+        return Case(name, cv(shape, *flags), base_env, cwd, True, check=check, conveyor_run_id=True)
 
     cases += [
         cold("conveyor.chain", "chain20"),
@@ -217,11 +244,16 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     # A filled home: a rerun where every step is a cache hit, and (informational) a rerun with
     # --no-cache, where every step runs again but the database and its schema already exist.
     home_env = _clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
-    chain_ok, chain_hit = _conveyor_check("chain20", False), _conveyor_check("chain20", True)
-    fills.append(Case("conveyor.cache_fill", cv("chain20"), home_env, cwd, check=chain_ok))
+    chain_ok = _conveyor_check(conveyor, "chain20", cached=False)
+    chain_hit = _conveyor_check(conveyor, "chain20", cached=True)
+
+    def warm(name: str, check: Check, *flags: str) -> Case:
+        return Case(name, cv("chain20", *flags), home_env, cwd, check=check, conveyor_run_id=True)
+
+    fills.append(warm("conveyor.cache_fill", chain_ok))
     cases += [
-        Case("conveyor.cached", cv("chain20"), home_env, cwd, check=chain_hit),
-        Case("conveyor.rerun_nocache", cv("chain20", "--no-cache"), home_env, cwd, check=chain_ok),
+        warm("conveyor.cached", chain_hit),
+        warm("conveyor.rerun_nocache", chain_ok, "--no-cache"),
     ]
     if args.skip_anchors:
         return cases, fills
@@ -277,11 +309,17 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
 
 
 def _contains(marker: str) -> Check:
-    return lambda text: None if marker in text else f"no {marker!r} line: {text.strip()[-300:]}"
+    def check(done: Outcome) -> str | None:
+        if marker in done.output:
+            return None
+        return f"no {marker!r} line: {done.output.strip()[-300:]}"
+
+    return check
 
 
-def _kfp_all_cached(text: str) -> str | None:
+def _kfp_all_cached(done: Outcome) -> str | None:
     """A fully cached KFP run runs no task: it must not log an executing task."""
+    text = done.output
     if "RESULT" not in text:
         return f"no RESULT line: {text.strip()[-300:]}"
     if "Executing task" in text:
@@ -316,7 +354,7 @@ def targets(stats: dict[str, Summary]) -> list[dict[str, Any]]:
     def med(name: str) -> tuple[float, str]:
         if name in stats:
             return stats[name].median_s, "measured"
-        return ANCHOR_FIGURES[name], "ANCHORS.md"
+        return ANCHOR_FIGURES[name], "ANCHORS.md, loaded machine: indicative only"
 
     rows = []
     for shape in ("chain", "fan"):
@@ -367,7 +405,8 @@ def print_report(
     """The table of medians, then the targets."""
     print(
         f"\n{meta['date']}  {meta['reps']} reps  load average before "
-        f"{meta['loadavg_before']} after {meta['loadavg_after']}  ({meta['cpus']} CPUs)"
+        f"{meta['loadavg_before']} after {meta['loadavg_after']}  ({meta['cpus']} CPUs, "
+        f"conveyor {meta['conveyor_git']})"
     )
     base = stats["baseline"].median_s
     print(
@@ -388,6 +427,21 @@ def print_report(
             f"  [{verdict}] {row['target']}: conveyor {row['conveyor']}, "
             f"anchor {row['anchor']}; {row['ratio']}"
         )
+
+
+def _git_revision() -> str:
+    """The checkout's commit, with ``+dirty`` when src/ has uncommitted changes."""
+    root = HERE.parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{rev}+dirty" if dirty else rev or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_before": loadavg_before,
         "loadavg_after": loadavg_after,
         "anchors": "skipped" if args.skip_anchors else "side by side",
+        "conveyor_git": _git_revision(),
     }
     print_report(meta, stats, rows)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.local import RunResult
 from conveyor.orchestrator.reporter import RunReporter
 
-__all__ = ["ConsoleReporter", "format_time", "state_text"]
+__all__ = ["ConsoleReporter", "format_time", "short_uri", "state_text"]
 
 _STYLE = {
     "COMPLETE": ("✓", "green"),
@@ -172,7 +173,15 @@ class ConsoleReporter(RunReporter):
         return table
 
 
+def short_uri(uri: str) -> str:
+    """A local artifact path relative to the working directory when it is below it."""
+    if "://" in uri:
+        return uri
+    cwd = os.getcwd()
+    return os.path.relpath(uri, cwd) if uri.startswith(cwd + os.sep) else uri
+
+
 def _outputs_text(artifacts: Mapping[str, Any], parameters: Mapping[str, Any]) -> str:
     parts = [f"{escape(k)} = {escape(str(v))}" for k, v in sorted(parameters.items())]
-    parts += [f"{escape(k)} → {escape(a.uri)}" for k, a in sorted(artifacts.items())]
+    parts += [f"{escape(k)} → {escape(short_uri(a.uri))}" for k, a in sorted(artifacts.items())]
     return "\n".join(parts)

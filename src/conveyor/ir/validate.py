@@ -22,6 +22,12 @@ from conveyor.ir.spec import (
 from conveyor.types.artifacts import is_compatible, registered_types
 
 GROUP_KINDS: tuple[str, ...] = ("condition", "parallel_for", "loop", "exit_handler")
+_GROUP_FIELDS: dict[str, tuple[str, ...]] = {
+    "condition": ("condition",),
+    "parallel_for": ("items", "parallelism"),
+    "loop": ("max_iterations", "until"),
+    "exit_handler": ("handler_task",),
+}
 
 __all__ = ["CHECKS", "check", "validate"]
 
@@ -277,6 +283,10 @@ def _groups(spec: PipelineSpec) -> Iterator[str]:
             yield f"group {name!r} has unknown kind {group.kind!r}; kinds are {list(GROUP_KINDS)!r}"
         if group.parent is not None and group.parent not in spec.groups:
             yield f"group {name!r} has unknown parent {group.parent!r}"
+        if group.kind in _GROUP_FIELDS:
+            for field in sorted({f for fs in _GROUP_FIELDS.values() for f in fs}):
+                if field not in _GROUP_FIELDS[group.kind] and getattr(group, field) is not None:
+                    yield f"{group.kind} group {name!r} sets {field!r}, which it does not use"
         if group.items is not None:
             for ref in _refs(group.items):
                 yield from _check_value(spec, f"group {name!r} items", ref)

@@ -84,6 +84,10 @@ def _worker_main(
     conn: Connection, log_conn: Connection, cfg: WorkerConfig, parent_pid: int
 ) -> None:
     _die_with_parent(parent_pid)
+    # Fresh stream objects: a lock held by another thread of the parent at fork time (the
+    # live progress view writes to stdout) must never block this process.
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
     from conveyor.metadata import connect
