@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import ModuleType
 
 import pytest
 
@@ -29,3 +30,22 @@ def pg_uri() -> Iterator[str]:
     yield f"{PG_SERVER}?schema={schema}"
     with psycopg.connect(PG_SERVER, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+RESOURCE_PIPELINES = os.path.join(os.path.dirname(__file__), "resources", "pipelines")
+"""Small importable pipeline modules used as fixtures (Hamilton's tests/resources)."""
+
+
+@pytest.fixture
+def load_resource() -> Callable[[str], ModuleType]:
+    """Import ``tests/resources/pipelines/NAME.py`` as the top-level module ``NAME``.
+
+    It is imported the way ``conveyor run FILE.py`` imports a file, so the IR records the same
+    module name and source file as it would for a user.
+    """
+    from conveyor._internal.importing import import_file
+
+    def _load(name: str) -> ModuleType:
+        return import_file(os.path.join(RESOURCE_PIPELINES, f"{name}.py"))
+
+    return _load

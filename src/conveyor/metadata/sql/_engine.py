@@ -45,9 +45,22 @@ WRITE = "conveyor_write"
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
-json_dumps = functools.partial(
-    json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-)
+_dumps = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def json_dumps(value: Any) -> str:
+    """Serialise properties the same way on every backend (no NaN: PostgreSQL rejects it).
+
+    Raises:
+        TypeError: a value is not JSON (an object, NaN, infinity).
+    """
+    try:
+        return _dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"A property value cannot be stored as JSON ({exc}). "
+            "Use dicts, lists, str, int, finite float, bool and None only."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -293,11 +306,8 @@ def translate_errors(action: str, where: str) -> Iterator[None]:
             f"Cannot {action} in the metadata store {where}: {detail}. {_hint(detail)}"
         ) from exc
     except sa_exc.StatementError as exc:
-        if isinstance(exc.orig, TypeError | ValueError):
-            raise TypeError(
-                f"Cannot {action}: a property value cannot be stored as JSON ({exc.orig}). "
-                "Use dicts, lists, str, int, finite float, bool and None only."
-            ) from exc.orig
+        if isinstance(exc.orig, TypeError):
+            raise TypeError(f"Cannot {action}: {exc.orig}") from exc.orig
         raise StoreError(f"Cannot {action} in the metadata store {where}: {exc}.") from exc
     except sa_exc.SQLAlchemyError as exc:
         raise StoreError(f"Cannot {action} in the metadata store {where}: {exc}.") from exc

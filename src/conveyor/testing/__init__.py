@@ -1,0 +1,15 @@
+"""Public conformance suites: run the checks we run on our backends against your own.
+
+Example:
+    >>> from conveyor.testing import check_artifact_store, check_metadata_store
+"""
+
+from conveyor.testing.metadata import check_metadata_store, metadata_store_checks
+from conveyor.testing.storage import artifact_store_checks, check_artifact_store
+
+__all__ = [
+    "artifact_store_checks",
+    "check_artifact_store",
+    "check_metadata_store",
+    "metadata_store_checks",
+]
