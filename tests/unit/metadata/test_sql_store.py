@@ -19,8 +19,7 @@ from sqlalchemy import event
 
 from conveyor.errors import ConfigError, MissingExtraError, NotFoundError, StoreError
 from conveyor.metadata import ExecutionState, MetadataStore, NewArtifact, connect
-from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore
-from conveyor.metadata.sql import _engine, _migrate
+from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore, _engine, _migrate
 from conveyor.metadata.sql.models import metadata
 
 COMPLETE = ExecutionState.COMPLETE

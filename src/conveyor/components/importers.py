@@ -1,0 +1,59 @@
+"""Importers: bring an external file or folder into a pipeline as a versioned artifact.
+
+A step that reads a file by path cannot know when the file changes, so its cache would go
+stale. An importer copies the bytes into the artifact store on every run (it is never
+cached itself); steps downstream are keyed on the copy's content digest, so they are
+reused while the bytes are the same and rerun as soon as they change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from conveyor.dsl import Output, component
+from conveyor.types import Artifact, Dataset, Model
+
+__all__ = ["import_artifact", "import_dataset", "import_model"]
+
+
+def _copy(source: str, dest: str) -> None:
+    if "://" in source and not source.startswith("file://"):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(source)
+        if not fs.exists(path):
+            raise FileNotFoundError(f"Nothing to import at {source!r}")
+        fs.get(path, dest, recursive=fs.isdir(path))
+        return
+    source = source.removeprefix("file://")
+    if os.path.isdir(source):
+        shutil.copytree(source, dest)
+    elif os.path.isfile(source):
+        shutil.copyfile(source, dest)
+    else:
+        raise FileNotFoundError(
+            f"Nothing to import at {source!r} (working directory {os.getcwd()!r}). "
+            "Give an existing file or folder, or an fsspec URL"
+        )
+
+
+@component(cache=False)
+def import_dataset(path: str, data: Output[Dataset]) -> None:
+    """Import a data file or folder (local path or fsspec URL) as a Dataset."""
+    _copy(path, data.path)
+    data.metadata["source"] = path
+
+
+@component(cache=False)
+def import_model(path: str, model: Output[Model]) -> None:
+    """Import a model file or folder (local path or fsspec URL) as a Model."""
+    _copy(path, model.path)
+    model.metadata["source"] = path
+
+
+@component(cache=False)
+def import_artifact(path: str, artifact: Output[Artifact]) -> None:
+    """Import any file or folder (local path or fsspec URL) as a generic Artifact."""
+    _copy(path, artifact.path)
+    artifact.metadata["source"] = path
