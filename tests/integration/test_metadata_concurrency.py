@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from conveyor.metadata import CONTEXT_RUN, ExecutionState, NewArtifact, connect
+from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def _run_writers(uri: str, count: int) -> None:
 
 
 def _check_all_recorded(uri: str, count: int) -> None:
-    with connect(uri) as store:  # type: ignore[attr-defined]
+    with SqlMetadataStore(uri) as store:
         shared = store.find_context(CONTEXT_RUN, "shared")
         assert shared is not None
         assert len(store.list_executions(context_id=shared.id)) == PROCESSES * count
@@ -85,10 +86,11 @@ def test_sqlite_fresh_file_concurrent_first_connect_migrates_once(tmp_path: Path
     uri = f"sqlite:///{tmp_path / 'new' / 'metadata.db'}"
     _run_writers(uri, 5)
     _check_all_recorded(uri, 5)
-    with connect(uri) as store:  # type: ignore[attr-defined]
-        with store._engine.connect() as conn:  # type: ignore[attr-defined]
-            versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    assert len(versions) == 1
+    store = SqlMetadataStore(uri)
+    with store._engine.connect() as conn:
+        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    store.close()
+    assert versions == [(HEAD_REVISION,)]
 
 
 @pytest.mark.postgres

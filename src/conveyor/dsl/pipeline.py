@@ -32,6 +32,7 @@ from conveyor.ir.spec import (
     TaskOutputRef,
     TaskSpec,
     ValueRef,
+    cycle_members,
 )
 from conveyor.ir.validate import param_type_compatible, validate
 from conveyor.types.artifacts import is_compatible
@@ -509,7 +510,7 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
         components={k: c.spec for k, c in sorted(builder.components.items())},
         tasks=dict(sorted(tasks.items())),
     )
-    cycle = _cycle_members(tasks)
+    cycle = cycle_members(tasks)
     if cycle:
         raise PipelineValidationError(
             f"Pipeline {p.name!r} has a dependency cycle through .after() among tasks "
@@ -519,22 +520,6 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
         )
     validate(spec)
     return spec
-
-
-def _cycle_members(tasks: dict[str, TaskSpec]) -> list[str]:
-    """Tasks on a dependency cycle (or between two cycles): what remains after peeling off
-    every task with no dependencies and every task nothing depends on."""
-    deps = {n: set(t.depends_on) & set(tasks) for n, t in tasks.items()}
-    changed = True
-    while changed:
-        changed = False
-        users = {d for ds in deps.values() for d in ds}
-        for name in [n for n, ds in deps.items() if not ds or n not in users]:
-            del deps[name]
-            changed = True
-        for ds in deps.values():
-            ds.intersection_update(deps)
-    return sorted(deps)
 
 
 @overload

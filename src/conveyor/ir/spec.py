@@ -284,7 +284,7 @@ class PipelineSpec:
         while remaining:
             ready = sorted(n for n, deps in remaining.items() if not deps)
             if not ready:
-                raise ValueError(f"Cycle among tasks {sorted(remaining)!r}")
+                raise ValueError(f"Cycle among tasks {cycle_members(self.tasks)!r}")
             for name in ready:
                 order.append(name)
                 del remaining[name]
@@ -306,3 +306,22 @@ class PipelineSpec:
                     seen.add(child)
                     todo.append(child)
         return seen
+
+
+def cycle_members(tasks: Mapping[str, TaskSpec]) -> list[str]:
+    """Tasks on a dependency cycle (or between two cycles), sorted; empty when there is none.
+
+    What remains after repeatedly removing every task with no dependencies and every task
+    nothing depends on (unknown dependencies are ignored).
+    """
+    deps = {n: set(t.depends_on) & set(tasks) for n, t in tasks.items()}
+    changed = True
+    while changed:
+        users = {d for ds in deps.values() for d in ds}
+        done = [n for n, ds in deps.items() if not ds or n not in users]
+        changed = bool(done)
+        for name in done:
+            del deps[name]
+        for ds in deps.values():
+            ds.intersection_update(deps)
+    return sorted(deps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -30,7 +31,7 @@ from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata import MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import CONTEXT_RUN
-from conveyor.orchestrator.logs import tee_python_streams
+from conveyor.orchestrator.logs import LogTail, tee_python_streams
 from conveyor.orchestrator.reporter import RunReporter
 from conveyor.orchestrator.workers import Job, WorkerConfig, WorkerEvent, WorkerPool
 from conveyor.storage import ArtifactStore, open_store
@@ -38,6 +39,7 @@ from conveyor.storage import ArtifactStore, open_store
 __all__ = ["LocalOrchestrator", "RunResult", "RunState", "reconcile_stale_runs"]
 
 TIMEOUT_GRACE_SECONDS = 5.0
+LOG_POLL_SECONDS = 0.1
 
 
 class RunState:
@@ -285,6 +287,7 @@ class _Scheduler:
         self.results: dict[str, TaskResult] = {}
         self.started: set[str] = set()
         self.queue: deque[tuple[PreparedTask, str]] = deque()
+        self.tails: dict[str, LogTail] = {}
         self.log_dir = os.path.join(orch.home, "logs", run.run_id)
 
     def _outputs(self) -> dict[str, TaskOutputs]:
@@ -383,7 +386,10 @@ class _Scheduler:
                         self._submit(*self.queue.popleft())
             if self.pool is None or (self.pool.busy == 0 and not self.queue):
                 return
-            for event in self.pool.wait():
+            events = self.pool.wait(timeout=LOG_POLL_SECONDS)
+            for tail in self.tails.values():
+                tail.poll()
+            for event in events:
                 self._on_event(event)
 
     def _run_inline(self, prepared: PreparedTask, reason: str) -> None:
@@ -412,16 +418,18 @@ class _Scheduler:
             waits = sum(tspec.retry.delay(i) for i in range(1, attempts))
             deadline = tspec.timeout_seconds * attempts + waits + TIMEOUT_GRACE_SECONDS
         self.orch.reporter.before_task(prepared.task)
-        self.pool.submit(
-            Job(self.spec, prepared, self.run, self._log_path(prepared.task), reason, deadline)
+        log_path = self._log_path(prepared.task)
+        self.tails[prepared.task] = LogTail(
+            log_path, functools.partial(self.orch.reporter.task_log, prepared.task)
         )
+        self.pool.submit(Job(self.spec, prepared, self.run, log_path, reason, deadline))
 
     def _on_event(self, event: WorkerEvent) -> None:
-        if event.kind == "log":
-            self.orch.reporter.task_log(event.task, event.text)
-            return
         assert event.job is not None
         task = event.job.prepared.task
+        tail = self.tails.pop(task, None)
+        if tail is not None:
+            tail.poll()
         if event.kind == "result":
             assert event.result is not None
             self._finish(event.result)

@@ -6,35 +6,27 @@ import contextlib
 import io
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-__all__ = ["capture_fds", "tee_python_streams"]
+__all__ = ["LogTail", "capture_fds", "tee_python_streams"]
 
 
 @contextlib.contextmanager
-def capture_fds(log_path: str, forward: Callable[[str], None] | None) -> Iterator[None]:
-    """Send everything written to fds 1 and 2 (Python, C extensions, child processes) to
-    ``log_path``, and each chunk to ``forward`` (e.g. to the orchestrator's console)."""
+def capture_fds(log_path: str) -> Iterator[None]:
+    """Point fds 1 and 2 (Python, C extensions, child processes) at ``log_path``.
+
+    The kernel writes straight to the file, so nothing is lost if the process crashes; the
+    orchestrator tails the file to show the lines on the console.
+    """
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    read_fd, write_fd = os.pipe()
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     saved = os.dup(1), os.dup(2)
-    os.dup2(write_fd, 1)
-    os.dup2(write_fd, 2)
-    os.close(write_fd)
-
-    def pump() -> None:
-        with open(log_path, "ab", buffering=0) as log, os.fdopen(read_fd, "rb", 0) as src:
-            while chunk := src.read(65536):
-                log.write(chunk)
-                if forward is not None:
-                    forward(chunk.decode("utf-8", "replace"))
-
-    thread = threading.Thread(target=pump, name="conveyor-log-pump", daemon=True)
-    thread.start()
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
     # The Python streams may not be fds 1/2 (pytest, notebooks replace them): point them there.
     py_streams = sys.stdout, sys.stderr
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
@@ -50,7 +42,27 @@ def capture_fds(log_path: str, forward: Callable[[str], None] | None) -> Iterato
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
-        thread.join(timeout=5)
+
+
+class LogTail:
+    """Follow a growing log file and hand new text to a callback."""
+
+    def __init__(self, path: str, forward: Callable[[str], None]):
+        self.path = path
+        self.forward = forward
+        self.offset = 0
+
+    def poll(self) -> None:
+        """Forward whatever was appended since the last poll."""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        if data:
+            self.offset += len(data)
+            self.forward(data.decode("utf-8", "replace"))
 
 
 class _Tee(io.TextIOBase):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -33,7 +34,6 @@ class WorkerConfig:
     artifact_root: str
     scratch: str | None = None
     search_root: str | None = None
-    forward_logs: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,11 @@ class Job:
 
 @dataclass(frozen=True)
 class WorkerEvent:
-    """Something a worker reported: ``result``, ``log``, ``died`` or ``timeout``."""
+    """Something that happened to a worker: ``result``, ``died`` or ``timeout``."""
 
     kind: str
     job: Job | None = None
-    task: str = ""
     result: TaskResult | None = None
-    text: str = ""
     exitcode: int | None = None
 
 
@@ -80,14 +78,13 @@ def _die_with_parent(parent_pid: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _worker_main(
-    conn: Connection, log_conn: Connection, cfg: WorkerConfig, parent_pid: int
-) -> None:
+def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
     # Fresh stream objects: a lock held by another thread of the parent at fork time (the
     # live progress view writes to stdout) must never block this process.
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    faulthandler.enable()  # a native crash leaves its Python stack in the step's log
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
     from conveyor.metadata import connect
@@ -107,12 +104,8 @@ def _worker_main(
             storage = open_store(cfg.artifact_root, scratch=cfg.scratch)
         assert storage is not None
         task = job.prepared.task
-
-        def forward(text: str, task: str = task) -> None:
-            log_conn.send((task, text))
-
         try:
-            with capture_fds(job.log_path, forward if cfg.forward_logs else None):
+            with capture_fds(job.log_path):
                 result = run_prepared(
                     job.spec,
                     job.prepared,
@@ -142,7 +135,6 @@ def _worker_main(
 class _Worker:
     process: BaseProcess
     conn: Connection
-    log_conn: Connection
     job: Job | None = None
     started: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -163,17 +155,15 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        log_read, log_write = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(child, log_write, self.config, os.getpid()),
+            args=(child, self.config, os.getpid()),
             daemon=True,
             name="conveyor-worker",
         )
         proc.start()
         child.close()
-        log_write.close()
-        return _Worker(proc, parent, log_read)
+        return _Worker(proc, parent)
 
     @property
     def idle(self) -> int:
@@ -196,7 +186,6 @@ class WorkerPool:
         """Block until something happens; return what happened."""
         waitables: list[Any] = []
         for w in self._workers:
-            waitables.append(w.log_conn)
             if w.job is not None:
                 waitables += [w.conn, w.process.sentinel]
         deadline = self._next_deadline()
@@ -206,7 +195,6 @@ class WorkerPool:
         ready = multiprocessing.connection.wait(waitables, timeout)
         events: list[WorkerEvent] = []
         for w in list(self._workers):
-            events += self._drain_logs(w)
             if w.job is None:
                 continue
             if w.conn in ready:
@@ -220,7 +208,6 @@ class WorkerPool:
                     continue
             if w.process.sentinel in ready or not w.process.is_alive():
                 w.process.join(timeout=1)
-                events += self._drain_logs(w)
                 events.append(WorkerEvent("died", job=w.job, exitcode=w.process.exitcode))
                 self._replace(w)
                 continue
@@ -240,19 +227,8 @@ class WorkerPool:
         ]
         return min(ends) if ends else None
 
-    def _drain_logs(self, w: _Worker) -> list[WorkerEvent]:
-        events: list[WorkerEvent] = []
-        try:
-            while w.log_conn.poll():
-                task, text = w.log_conn.recv()
-                events.append(WorkerEvent("log", task=task, text=text))
-        except (EOFError, OSError):
-            pass
-        return events
-
     def _replace(self, w: _Worker) -> None:
-        for c in (w.conn, w.log_conn):
-            c.close()
+        w.conn.close()
         idx = self._workers.index(w)
         self._workers[idx] = self._spawn()
 
@@ -288,4 +264,3 @@ class WorkerPool:
             if w.process.is_alive():
                 self._kill(w)
             w.conn.close()
-            w.log_conn.close()

@@ -52,9 +52,7 @@ def pipelines_in(path: str) -> dict[str, Pipeline]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``resource_pipeline`` with (file, attribute) of every resource pipeline."""
     if "resource_pipeline" in metafunc.fixturenames:
-        cases = [
-            (path, attr) for path in resource_pipeline_files() for attr in pipelines_in(path)
-        ]
+        cases = [(path, attr) for path in resource_pipeline_files() for attr in pipelines_in(path)]
         ids = [f"{os.path.basename(p)[:-3]}.{a}" for p, a in cases]
         metafunc.parametrize("resource_pipeline", cases, ids=ids)
 
@@ -169,9 +167,7 @@ def build_full_spec() -> PipelineSpec:
             "gather",
             inputs={
                 "parts": CollectedRef("consume", "out", "fan"),
-                "values": ListRef(
-                    (produced, Constant(1), PipelineParameterRef("threshold"))
-                ),
+                "values": ListRef((produced, Constant(1), PipelineParameterRef("threshold"))),
                 "mode": Constant("b"),
             },
             depends_on=("consume", "produce"),
@@ -205,7 +201,11 @@ def build_full_spec() -> PipelineSpec:
             ),
         ),
         "fan": GroupSpec(
-            "fan", "parallel_for", parent="gate", items=PipelineParameterRef("shards"), parallelism=2
+            "fan",
+            "parallel_for",
+            parent="gate",
+            items=PipelineParameterRef("shards"),
+            parallelism=2,
         ),
         "retrain": GroupSpec(
             "retrain",

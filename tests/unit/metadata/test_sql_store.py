@@ -66,7 +66,7 @@ def test_sqlite_store_creates_missing_folder_for_relative_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with connect("sqlite:///deep/er/metadata.db") as store:  # type: ignore[attr-defined]
+    with SqlMetadataStore("sqlite:///deep/er/metadata.db") as store:
         store.put_context("Run", "r")
     assert (tmp_path / "deep" / "er" / "metadata.db").is_file()
 
@@ -81,7 +81,7 @@ def test_sqlite_store_writes_begin_immediate_and_reads_begin(store: SqlMetadataS
 
 
 def test_in_memory_store_shares_one_database_across_threads() -> None:
-    with connect("sqlite://") as store:  # type: ignore[attr-defined]
+    with SqlMetadataStore("sqlite://") as store:
         eid, _ = store.record_execution("T", "t", COMPLETE)
         seen: list[int] = []
         thread = threading.Thread(target=lambda: seen.append(store.get_execution(eid).id))
@@ -91,7 +91,7 @@ def test_in_memory_store_shares_one_database_across_threads() -> None:
 
 
 def test_two_in_memory_stores_are_independent() -> None:
-    with connect("sqlite://") as one, connect("sqlite://") as two:  # type: ignore[attr-defined]
+    with SqlMetadataStore("sqlite://") as one, SqlMetadataStore("sqlite://") as two:
         one.put_context("Run", "r")
         assert two.find_context("Run", "r") is None
 
@@ -156,7 +156,7 @@ def test_migration_is_idempotent_and_skips_alembic_when_current(
         raise AssertionError("migrate() ran on an up-to-date database")
 
     monkeypatch.setattr(_migrate, "migrate", fail)
-    with connect(db_uri):  # type: ignore[attr-defined]
+    with SqlMetadataStore(db_uri):
         pass
     with store._engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
@@ -190,7 +190,7 @@ def test_migration_downgrade_then_upgrade_round_trip(store: SqlMetadataStore, db
     assert tables <= {"alembic_version"}
     _migrate.migrate(store._engine, "head")
     assert set(metadata.tables) <= set(sa.inspect(store._engine).get_table_names())
-    with connect(db_uri) as fresh:  # type: ignore[attr-defined]
+    with SqlMetadataStore(db_uri) as fresh:
         eid, _ = fresh.record_execution("T", "t", COMPLETE, outputs=[_out()])
         assert fresh.get_execution(eid).name == "t"
 
@@ -307,7 +307,7 @@ def test_set_artifact_state_with_unknown_id_changes_nothing(store: SqlMetadataSt
 def _child_uses_inherited_and_new_store(store: SqlMetadataStore, uri: str) -> None:
     # The inherited store reconnects on its own; a fresh connect() works as workers do.
     store.record_execution("T", "child-inherited", COMPLETE, outputs=[_out()])
-    with connect(uri) as fresh:  # type: ignore[attr-defined]
+    with SqlMetadataStore(uri) as fresh:
         fresh.record_execution("T", "child-fresh", COMPLETE)
     os._exit(0)  # like a multiprocessing worker: no interpreter teardown
 
@@ -343,7 +343,7 @@ def _child_uses_memory_copy(store: SqlMetadataStore, eid: int) -> None:
 
 
 def test_in_memory_store_is_copied_into_forked_child() -> None:
-    with connect("sqlite://") as store:  # type: ignore[attr-defined]
+    with SqlMetadataStore("sqlite://") as store:
         eid, _ = store.record_execution("T", "parent", COMPLETE)
         child = multiprocessing.get_context("fork").Process(
             target=_child_uses_memory_copy, args=(store, eid)

@@ -280,17 +280,20 @@ class SqlMetadataStore:
     ) -> int:
         """Record an execution with its INPUT events ``(key, artifact_id)``; return its id."""
         type_id = self._type_id("execution", type_name)
-        now = _now()
         with self._write(f"start the execution {name!r}") as conn:
-            execution_id = self._writes.insert_execution(
-                conn, type_id, name, state, cache_key, properties, now
-            )
-            self._writes.insert_edges(
+            execution_id, _ = self._writes.record(
                 conn,
-                execution_id,
-                now,
-                associate=list(dict.fromkeys(contexts)),
+                type_id=type_id,
+                name=name,
+                state=state,
+                cache_key=cache_key,
+                properties=properties,
+                contexts=contexts,
                 inputs=inputs,
+                outputs=(),
+                type_ids=(),
+                reused=(),
+                now=_now(),
             )
         return execution_id
 
@@ -312,25 +315,14 @@ class SqlMetadataStore:
             if cache_key is not None:
                 values["cache_key"] = cache_key
             self._update_execution(conn, execution_id, values, properties)
-            context_ids = (
-                conn.execute(
-                    sa.select(associations.c.context_id).where(
-                        associations.c.execution_id == execution_id
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            records = self._writes.insert_artifacts(conn, outputs, type_ids, now)
-            produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
-            self._writes.insert_edges(
+            return self._writes.add_outputs(
                 conn,
                 execution_id,
-                now,
-                attribute_to=context_ids,
-                produced=[*produced, *reused_outputs],
+                outputs=outputs,
+                type_ids=type_ids,
+                reused=reused_outputs,
+                now=now,
             )
-        return records
 
     def record_execution(
         self,
@@ -348,24 +340,21 @@ class SqlMetadataStore:
         """``start_execution`` and ``finish_execution`` in one transaction."""
         type_id = self._type_id("execution", type_name)
         type_ids = [self._type_id("artifact", out.type_name) for out in outputs]
-        now = _now()
         with self._write(f"record the execution {name!r}") as conn:
-            execution_id = self._writes.insert_execution(
-                conn, type_id, name, state, cache_key, properties, now
-            )
-            records = self._writes.insert_artifacts(conn, outputs, type_ids, now)
-            produced = [(out.key, rec.id) for out, rec in zip(outputs, records, strict=True)]
-            context_ids = list(dict.fromkeys(contexts))
-            self._writes.insert_edges(
+            return self._writes.record(
                 conn,
-                execution_id,
-                now,
-                associate=context_ids,
-                attribute_to=context_ids,
+                type_id=type_id,
+                name=name,
+                state=state,
+                cache_key=cache_key,
+                properties=properties,
+                contexts=contexts,
                 inputs=inputs,
-                produced=[*produced, *reused_outputs],
+                outputs=outputs,
+                type_ids=type_ids,
+                reused=reused_outputs,
+                now=_now(),
             )
-        return execution_id, records
 
     def _update_execution(
         self,
