@@ -445,7 +445,8 @@ def _git_revision() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every case round-robin and print (and optionally save) the figures."""
+    """Run every case round-robin, print (and save) the figures; 1 if a run failed or a target
+    was missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5, help="timed runs per case (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
@@ -522,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"\nwrote {args.json}")
     failed = any(s.failures for s in stats.values())
-    return 1 if failed else 0
+    return 1 if failed or not all(row["pass"] for row in rows) else 0
 
 
 if __name__ == "__main__":

@@ -1,24 +1,36 @@
 """Conveyor: carry a machine-learning model from notebook experiment to production.
 
+Names load on first use, so ``import conveyor`` itself costs almost nothing.
+
 Example:
     >>> from conveyor import Dataset, Input, Output, component, pipeline
 """
 
-from conveyor.dsl import Input, Output, component, pipeline
-from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.dsl import Input, Output, component, pipeline
+    from conveyor.runner import run
+    from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
 
 __version__ = "0.1.0"
 
-
-def __getattr__(name: str) -> object:
-    # ``conveyor.run`` pulls in the orchestrator and SQLAlchemy: load it on first use only,
-    # so ``import conveyor`` stays fast for pipeline definitions.
-    if name == "run":
-        from conveyor.runner import run
-
-        return run
-    raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
-
+_EXPORTS = {
+    "HTML": "conveyor.types",
+    "Artifact": "conveyor.types",
+    "Dataset": "conveyor.types",
+    "Input": "conveyor.dsl",
+    "Markdown": "conveyor.types",
+    "Metrics": "conveyor.types",
+    "Model": "conveyor.types",
+    "Output": "conveyor.dsl",
+    "component": "conveyor.dsl",
+    "pipeline": "conveyor.dsl",
+    "run": "conveyor.runner",
+}
 
 __all__ = [
     "HTML",
@@ -34,3 +46,16 @@ __all__ = [
     "pipeline",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,5 +1,5 @@
 """``python -m conveyor``: the same as the ``conveyor`` command."""
 
-from conveyor.cli.main import main
+from conveyor.cli.launch import main
 
 main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -119,5 +118,5 @@ def test_artifacts_are_published_under_the_run(load, run_pipeline, home):
     result = run_pipeline(load("basic").demo)
     uri = result.outputs("ingest").artifacts["data"].uri
     assert uri.startswith(str(home / "artifacts" / "demo" / result.run_id))
-    staging = home / "artifacts" / ".staging"
-    assert not staging.exists() or os.listdir(staging) == []
+    leftovers = [p for p in (home / "artifacts").rglob("*") if ".partial-" in p.name]
+    assert leftovers == []

@@ -7,24 +7,14 @@ from typing import Any
 
 import click
 
+from conveyor.cli._common import _echo_json, _errors, _settings
 from conveyor.errors import NotFoundError
 
 
 def _store() -> Any:
-    from conveyor.cli.main import _settings
     from conveyor.metadata import connect
 
     return connect(_settings().metadata_url)
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def _errors(fn: Any) -> Any:
-    from conveyor.cli.main import _errors as wrap
-
-    return wrap(fn)
 
 
 def _run_context(store: Any, run_id: str) -> Any:

@@ -5,74 +5,22 @@ Exit codes: 0 success, 1 the run failed, 2 usage or definition error, 130 cancel
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from functools import wraps
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import click
 
-from conveyor.errors import (
-    CompilationError,
-    ConfigError,
-    ConveyorError,
-    DefinitionError,
-    NotFoundError,
+from conveyor.cli._common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    _console,
+    _echo_json,
+    _errors,
+    _params,
+    _settings,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def _errors(fn: F) -> F:
-    """Map Conveyor errors to a clean message and the documented exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (DefinitionError, ConfigError, CompilationError) as exc:
-            _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True)
-            sys.exit(EXIT_USAGE)
-        except NotFoundError as exc:
-            _console(stderr=True).print(f"[bold red]not found:[/] {exc}")
-            sys.exit(EXIT_USAGE)
-        except ConveyorError as exc:
-            _console(stderr=True).print(f"[bold red]error:[/] {exc}")
-            sys.exit(EXIT_FAILED)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings(home: str | None = None) -> Any:
-    from conveyor.config import Settings
-
-    return Settings.load(overrides={"home": home} if home else None)
-
-
-def _params(pairs: Sequence[str]) -> dict[str, Any]:
-    from conveyor.execution.params import parse_cli_value
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise DefinitionError(f"--param takes NAME=VALUE, got {pair!r}")
-        out[key.strip()] = parse_cli_value(value)
-    return out
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -261,6 +209,44 @@ from conveyor.cli.inspect import artifacts, lineage, runs  # noqa: E402
 cli.add_command(runs)
 cli.add_command(artifacts)
 cli.add_command(lineage)
+
+
+@cli.group()
+def agent() -> None:
+    """The warm agent that starts `conveyor run` without interpreter start-up cost."""
+
+
+@agent.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def agent_status(as_json: bool) -> None:
+    """List this user's agents (the current one serves this Python and installation)."""
+    from conveyor.cli.agent import list_agents
+
+    agents = list_agents()
+    if as_json:
+        _echo_json(agents)
+        return
+    if not agents:
+        click.echo("No agent running. The next `conveyor run` starts one.")
+    for a in agents:
+        state = "alive" if a["alive"] else "dead"
+        mark = " (current)" if a["current"] else ""
+        click.echo(f"pid {a['pid']} {state}{mark}  {a['socket']}")
+
+
+@agent.command(name="stop")
+def agent_stop() -> None:
+    """Stop every agent of this user (runs in progress are not affected)."""
+    import signal as _signal
+
+    from conveyor.cli.agent import list_agents
+
+    stopped = 0
+    for a in list_agents():
+        if a["alive"]:
+            os.kill(a["pid"], _signal.SIGTERM)
+            stopped += 1
+    click.echo(f"Stopped {stopped} agent(s).")
 
 
 @cli.command(name="exec", context_settings={"ignore_unknown_options": True})

@@ -12,6 +12,7 @@ from conveyor.types.artifacts import Artifact, is_artifact_type
 __all__ = [
     "Input",
     "Output",
+    "json_literal_matches",
     "json_type_of",
     "json_value_matches",
     "split_annotation",
@@ -150,8 +151,7 @@ def json_value_matches(value: Any, json_type: str, nullable: bool = False) -> bo
     if json_type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if json_type == "number":
-        # NaN and infinity have no JSON form, so they cannot be written to the IR.
-        return isinstance(value, int | float) and not isinstance(value, bool) and _is_json(value)
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if json_type == "string":
         return isinstance(value, str)
     if json_type == "array":
@@ -159,6 +159,12 @@ def json_value_matches(value: Any, json_type: str, nullable: bool = False) -> bo
     if json_type == "object":
         return isinstance(value, dict) and _is_json(value)
     return False
+
+
+def json_literal_matches(value: Any, json_type: str, nullable: bool = False) -> bool:
+    """Like :func:`json_value_matches`, for a value written into the IR (a default or a literal
+    argument): NaN and infinity are refused too, since JSON has no form for them."""
+    return json_value_matches(value, json_type, nullable) and _is_json(value)
 
 
 def _is_json(value: Any) -> bool:

@@ -12,8 +12,8 @@ from typing import Any, overload
 from conveyor.dsl.annotations import (
     artifact_class,
     coerce_value,
+    json_literal_matches,
     json_type_of,
-    json_value_matches,
     literal_values,
     split_annotation,
 )
@@ -207,6 +207,11 @@ def _build(
     if not callable(func) or not inspect.isfunction(func):
         raise TypeError(f"@component decorates a function, got {func!r}")
     cname = name or func.__name__
+    if "<locals>" in func.__qualname__:
+        raise fail(
+            f"Component {cname!r} is defined inside a function ({func.__qualname__}). Define "
+            "components at module level, so worker processes and remote runners can import them"
+        )
     for problem in _option_problems(retry, timeout, resources):
         raise fail(f"Component {cname!r}: {problem}")
     try:
@@ -269,7 +274,7 @@ def _build(
         enum = literal_values(tp)
         default = MISSING
         if param.default is not param.empty:
-            if not json_value_matches(param.default, json_type, nullable):
+            if not json_literal_matches(param.default, json_type, nullable):
                 raise fail(
                     f"Component {cname!r}: default {param.default!r} of parameter {pname!r} is "
                     f"not a valid {json_type}"

@@ -13,8 +13,8 @@ from typing import Any, overload
 
 from conveyor.dsl.annotations import (
     coerce_value,
+    json_literal_matches,
     json_type_of,
-    json_value_matches,
     literal_values,
 )
 from conveyor.dsl.component import SINGLE_OUTPUT, Component
@@ -371,7 +371,7 @@ def _bind_param(
                 f"{value.name!r} of type {value.spec.type}"
             )
         return PipelineParameterRef(value.name)
-    if not json_value_matches(value, pspec.type, pspec.nullable):
+    if not json_literal_matches(value, pspec.type, pspec.nullable):
         raise fail(f"parameter {key!r} expects {pspec.type}, got {value!r}")
     if pspec.enum is not None and value is not None and value not in pspec.enum:
         raise fail(f"parameter {key!r} must be one of {list(pspec.enum)!r}, got {value!r}")
@@ -451,7 +451,7 @@ def _pipeline_params(p: Pipeline) -> dict[str, ParameterSpec]:
         enum = literal_values(hints[name]) if name in hints else None
         default = MISSING
         if has_default:
-            bad = not json_value_matches(param.default, jt[0], jt[1]) or (
+            bad = not json_literal_matches(param.default, jt[0], jt[1]) or (
                 enum is not None and param.default is not None and param.default not in enum
             )
             if bad:

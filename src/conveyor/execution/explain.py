@@ -10,13 +10,16 @@ from conveyor.metadata.store import CONTEXT_PIPELINE, MetadataStore
 __all__ = ["explain_miss", "previous_key"]
 
 
-def previous_key(metadata: MetadataStore, pipeline: str, task: str) -> CacheKey | None:
-    """The cache key of the newest successful execution of ``task`` in ``pipeline``."""
-    ctx = metadata.find_context(CONTEXT_PIPELINE, pipeline)
-    if ctx is None:
-        return None
+def previous_key(metadata: MetadataStore, pipeline: str | int, task: str) -> CacheKey | None:
+    """The cache key of the newest successful execution of ``task`` in ``pipeline`` (a name,
+    or the id of its context)."""
+    if isinstance(pipeline, str):
+        ctx = metadata.find_context(CONTEXT_PIPELINE, pipeline)
+        if ctx is None:
+            return None
+        pipeline = ctx.id
     found = metadata.list_executions(
-        context_id=ctx.id,
+        context_id=pipeline,
         name=task,
         states=(ExecutionState.COMPLETE, ExecutionState.CACHED),
         limit=1,
@@ -28,7 +31,7 @@ def previous_key(metadata: MetadataStore, pipeline: str, task: str) -> CacheKey 
 
 
 def explain_miss(
-    metadata: MetadataStore, pipeline: str, prepared: PreparedTask, lookup_reason: str
+    metadata: MetadataStore, pipeline: str | int, prepared: PreparedTask, lookup_reason: str
 ) -> list[str]:
     """Reasons a task will run instead of coming from the cache.
 

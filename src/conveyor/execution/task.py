@@ -399,7 +399,7 @@ def run_prepared(
         staged: dict[str, Artifact] = {}
         for key, aspec in comp.output_artifacts.items():
             uri = storage.uri_for(run.pipeline, run.run_id, f"{prepared.task}.{execution_id}", key)
-            art = artifact_type(aspec.type)(name=key, uri=uri, path=storage.staging_path(key))
+            art = artifact_type(aspec.type)(name=key, uri=uri, path=storage.staging_path(uri))
             staged[key] = art
             kwargs[key] = art
         t0 = time.perf_counter()

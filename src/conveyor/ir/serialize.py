@@ -368,7 +368,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CompilationError(
             f"Malformed IR document: missing or wrong field {exc}. "
-            "Check it against src/conveyor/ir/schema/pipeline_spec.v1.json"
+            "Check it against the JSON Schema conveyor/ir/schema/pipeline_spec.v1.json"
         ) from exc
 
 

@@ -223,6 +223,7 @@ class LocalOrchestrator:
             pool = WorkerPool(
                 min(self.workers, len(spec.tasks)),
                 WorkerConfig(
+                    spec=spec,
                     metadata_url=self.metadata_url,
                     artifact_root=self.artifact_root,
                     scratch=os.path.join(self.home, "tmp"),
@@ -360,7 +361,7 @@ class _Scheduler:
         if lookup.hit is not None:
             self._finish(record_cache_hit(orch.metadata, self.run, prepared, lookup))
             return None
-        reasons = explain_miss(orch.metadata, self.spec.name, prepared, lookup.reason)
+        reasons = explain_miss(orch.metadata, self.run.pipeline_context_id, prepared, lookup.reason)
         return prepared, "; ".join(reasons)
 
     def _log_path(self, task: str) -> str:
@@ -422,7 +423,7 @@ class _Scheduler:
         self.tails[prepared.task] = LogTail(
             log_path, functools.partial(self.orch.reporter.task_log, prepared.task)
         )
-        self.pool.submit(Job(self.spec, prepared, self.run, log_path, reason, deadline))
+        self.pool.submit(Job(prepared, self.run, log_path, reason, deadline))
 
     def _on_event(self, event: WorkerEvent) -> None:
         assert event.job is not None
@@ -431,8 +432,12 @@ class _Scheduler:
         if tail is not None:
             tail.poll()
         if event.kind == "result":
-            assert event.result is not None
-            self._finish(event.result)
+            result = event.result
+            assert result is not None
+            if result.execution_id is None and not result.state.is_success:
+                # the worker could not record the outcome itself (e.g. the store failed)
+                result = self._fail_running(task, result.error or "failed", event.job.log_path)
+            self._finish(result)
             return
         if event.kind == "died":
             code = event.exitcode

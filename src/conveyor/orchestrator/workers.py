@@ -28,8 +28,10 @@ __all__ = ["Job", "WorkerConfig", "WorkerEvent", "WorkerPool"]
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """What a worker needs to open its own stores after the fork."""
+    """What a worker needs: the pipeline (inherited through the fork, never pickled) and the
+    stores it opens itself after the fork."""
 
+    spec: PipelineSpec
     metadata_url: str
     artifact_root: str
     scratch: str | None = None
@@ -40,7 +42,6 @@ class WorkerConfig:
 class Job:
     """One prepared task to run in a worker."""
 
-    spec: PipelineSpec
     prepared: PreparedTask
     run: RunInfo
     log_path: str
@@ -90,8 +91,9 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
     from conveyor.metadata import connect
     from conveyor.storage import open_store
 
-    metadata = None
-    storage = None
+    # open the stores now, while the orchestrator prepares the first task
+    metadata = connect(cfg.metadata_url)
+    storage = open_store(cfg.artifact_root, scratch=cfg.scratch)
     while True:
         try:
             job: Job | None = conn.recv()
@@ -99,15 +101,11 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
             return
         if job is None:
             return
-        if metadata is None:
-            metadata = connect(cfg.metadata_url)
-            storage = open_store(cfg.artifact_root, scratch=cfg.scratch)
-        assert storage is not None
         task = job.prepared.task
         try:
             with capture_fds(job.log_path):
                 result = run_prepared(
-                    job.spec,
+                    cfg.spec,
                     job.prepared,
                     job.run,
                     metadata,

@@ -12,20 +12,19 @@ from conveyor.storage.store import Fingerprint
 
 __all__ = ["LocalArtifactStore"]
 
-STAGING_DIR = ".staging"
-
 
 class LocalArtifactStore:
     """Artifacts under a local folder; URIs are absolute paths.
 
-    Staged outputs live under ``<root>/.staging`` (same file system as the final place), so
-    :meth:`commit` is a single ``rename``.
+    A staged output is a hidden sibling of its final path (``.<name>.partial-<id>``), so
+    :meth:`commit` is a single ``rename`` on one file system and no extra folders are made.
 
     Example:
         >>> store = LocalArtifactStore("/tmp/conveyor-doc-artifacts")
-        >>> p = store.staging_path("data")
+        >>> uri = store.uri_for("run1", "data")
+        >>> p = store.staging_path(uri)
         >>> _ = open(p, "w").write("x")
-        >>> store.commit(p, store.uri_for("run1", "data")).size
+        >>> store.commit(p, uri).size
         1
     """
 
@@ -38,11 +37,12 @@ class LocalArtifactStore:
         """The absolute path of ``parts`` under the root."""
         return os.path.join(self.root, *parts)
 
-    def staging_path(self, name: str) -> str:
-        """A fresh path under ``<root>/.staging/<uuid>/``."""
-        folder = os.path.join(self.root, STAGING_DIR, uuid.uuid4().hex)
+    def staging_path(self, uri: str) -> str:
+        """A fresh hidden path beside ``uri``'s final place."""
+        target = self._path(uri)
+        folder, name = os.path.split(target)
         os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, name or "artifact")
+        return os.path.join(folder, f".{name}.partial-{uuid.uuid4().hex[:12]}")
 
     def commit(self, staging_path: str, uri: str) -> Fingerprint:
         """Hash the staged bytes and rename them to ``uri``."""
@@ -57,12 +57,11 @@ class LocalArtifactStore:
         if os.path.lexists(target):
             _remove(target)
         os.replace(staging_path, target)
-        _remove(os.path.dirname(staging_path))
         return Fingerprint(digest, size)
 
     def discard(self, staging_path: str) -> None:
-        """Remove a staged output and its staging folder."""
-        _remove(os.path.dirname(staging_path))
+        """Remove a staged output."""
+        _remove(staging_path)
 
     def local_path(self, uri: str) -> str:
         """The path itself: local artifacts are read in place."""

@@ -41,11 +41,11 @@ class FsspecArtifactStore:
         """The URL of ``parts`` under the root."""
         return "/".join([self.root, *parts])
 
-    def staging_path(self, name: str) -> str:
+    def staging_path(self, uri: str) -> str:
         """A fresh local path in the scratch folder."""
         folder = os.path.join(self.scratch, "staging", uuid.uuid4().hex)
         os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, name or "artifact")
+        return os.path.join(folder, os.path.basename(uri.rstrip("/")) or "artifact")
 
     def commit(self, staging_path: str, uri: str) -> Fingerprint:
         """Hash, upload under a temporary name, then move to ``uri``."""

@@ -29,8 +29,9 @@ class ArtifactStore(Protocol):
         """The URI of a path under the root."""
         ...
 
-    def staging_path(self, name: str) -> str:
-        """A fresh local path (not yet created) where a component writes one output."""
+    def staging_path(self, uri: str) -> str:
+        """A fresh local path (not yet created) where a component writes the output that
+        :meth:`commit` will publish at ``uri``."""
         ...
 
     def commit(self, staging_path: str, uri: str) -> Fingerprint:

@@ -14,15 +14,15 @@ StoreFactory = Callable[[], ArtifactStore]
 Check = Callable[[StoreFactory], None]
 
 
-def _write_file(store: ArtifactStore, name: str, data: bytes) -> str:
-    path = store.staging_path(name)
+def _write_file(store: ArtifactStore, uri: str, data: bytes) -> str:
+    path = store.staging_path(uri)
     with open(path, "wb") as fh:
         fh.write(data)
     return path
 
 
-def _write_tree(store: ArtifactStore, name: str) -> str:
-    path = store.staging_path(name)
+def _write_tree(store: ArtifactStore, uri: str) -> str:
+    path = store.staging_path(uri)
     os.makedirs(os.path.join(path, "sub"))
     with open(os.path.join(path, "a.txt"), "wb") as fh:
         fh.write(b"alpha")
@@ -35,7 +35,7 @@ def check_commit_file_round_trip(factory: StoreFactory) -> None:
     """A committed file can be read back with the same bytes and fingerprint."""
     store = factory()
     uri = store.uri_for("run", "task", "out")
-    fp = store.commit(_write_file(store, "out", b"hello"), uri)
+    fp = store.commit(_write_file(store, uri, b"hello"), uri)
     assert fp.size == 5 and fp.digest.startswith("sha256:")
     assert store.exists(uri)
     with open(store.local_path(uri), "rb") as fh:
@@ -47,29 +47,30 @@ def check_commit_folder_round_trip(factory: StoreFactory) -> None:
     """A committed folder keeps its tree; its digest ignores where it lives."""
     store = factory()
     uri = store.uri_for("run", "task", "model")
-    fp = store.commit(_write_tree(store, "model"), uri)
+    fp = store.commit(_write_tree(store, uri), uri)
     assert fp.size == len(b"alpha") + len(b"\x00\x01beta")
     local = store.local_path(uri)
     with open(os.path.join(local, "sub", "b.bin"), "rb") as fh:
         assert fh.read() == b"\x00\x01beta"
     assert store.fingerprint(uri) == fp
     other = store.uri_for("elsewhere", "model")
-    assert store.commit(_write_tree(store, "model"), other).digest == fp.digest
+    assert store.commit(_write_tree(store, other), other).digest == fp.digest
 
 
 def check_same_bytes_same_digest(factory: StoreFactory) -> None:
     """Content addressing: equal bytes give equal digests, different bytes differ."""
     store = factory()
-    a = store.commit(_write_file(store, "x", b"same"), store.uri_for("a"))
-    b = store.commit(_write_file(store, "y", b"same"), store.uri_for("b"))
-    c = store.commit(_write_file(store, "z", b"diff"), store.uri_for("c"))
+    uris = [store.uri_for(n) for n in "abc"]
+    a = store.commit(_write_file(store, uris[0], b"same"), uris[0])
+    b = store.commit(_write_file(store, uris[1], b"same"), uris[1])
+    c = store.commit(_write_file(store, uris[2], b"diff"), uris[2])
     assert a.digest == b.digest != c.digest
 
 
 def check_missing_output_is_an_error(factory: StoreFactory) -> None:
     """Committing an output the component never wrote raises ArtifactError."""
     store = factory()
-    path = store.staging_path("never")
+    path = store.staging_path(store.uri_for("never"))
     try:
         store.commit(path, store.uri_for("never"))
     except ArtifactError as exc:
@@ -92,7 +93,7 @@ def check_fingerprint_of_missing_bytes(factory: StoreFactory) -> None:
 def check_discard_leaves_nothing(factory: StoreFactory) -> None:
     """A discarded staging path is gone and was never published."""
     store = factory()
-    path = _write_file(store, "tmp", b"x")
+    path = _write_file(store, store.uri_for("tmp"), b"x")
     store.discard(path)
     assert not os.path.exists(path)
 
@@ -100,9 +101,19 @@ def check_discard_leaves_nothing(factory: StoreFactory) -> None:
 def check_staging_paths_are_fresh(factory: StoreFactory) -> None:
     """Each staging path is new, so concurrent tasks never share one."""
     store = factory()
-    paths = {store.staging_path("out") for _ in range(20)}
+    paths = {store.staging_path(store.uri_for("run", "out")) for _ in range(20)}
     assert len(paths) == 20
     assert not any(os.path.exists(p) for p in paths)
+
+
+def check_staged_output_is_invisible_until_commit(factory: StoreFactory) -> None:
+    """Nothing exists at the final URI while an output is only staged."""
+    store = factory()
+    uri = store.uri_for("run", "task", "data")
+    path = _write_file(store, uri, b"half")
+    assert not store.exists(uri)
+    store.commit(path, uri)
+    assert store.exists(uri)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -113,6 +124,7 @@ CHECKS: tuple[Check, ...] = (
     check_fingerprint_of_missing_bytes,
     check_discard_leaves_nothing,
     check_staging_paths_are_fresh,
+    check_staged_output_is_invisible_until_commit,
 )
 
 

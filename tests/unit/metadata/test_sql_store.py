@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,13 @@ def _out(key: str = "model") -> NewArtifact:
 
 
 def _statements(store: SqlMetadataStore) -> list[str]:
-    """Record the SQL the store sends from now on."""
+    """Record every SQL statement SQLite runs for the store from now on (sqlite3 trace)."""
     seen: list[str] = []
+    store._engine.dispose()
 
-    @event.listens_for(store._engine, "before_cursor_execute")
-    def _log(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    @event.listens_for(store._engine, "connect")
+    def _trace(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
 
     return seen
 
@@ -60,6 +62,7 @@ def test_sqlite_store_sets_pragmas_on_every_connection(store: SqlMetadataStore) 
         assert pragma("PRAGMA foreign_keys").scalar() == 1
         assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert pragma("PRAGMA busy_timeout").scalar() == _engine.BUSY_TIMEOUT_MS
+        assert pragma("PRAGMA page_size").scalar() == _engine.PAGE_SIZE
 
 
 def test_sqlite_store_creates_missing_folder_for_relative_path(
@@ -274,11 +277,15 @@ def _chain(store: MetadataStore, depth: int) -> int:
 def test_lineage_query_count_does_not_grow_with_depth(store: SqlMetadataStore) -> None:
     shallow, deep = _chain(store, 3), _chain(store, 40)
     seen = _statements(store)
+    store.lineage(shallow)  # warm the type cache
+    seen.clear()
     assert len(store.lineage(shallow).executions) == 3
-    shallow_count = len(seen)
+    shallow_statements = list(seen)
     seen.clear()
     assert len(store.lineage(deep).executions) == 40
-    assert len(seen) == shallow_count <= 5  # BEGIN + walk + artifacts + executions (+ types)
+    assert len(seen) == len(shallow_statements)
+    queries = [s for s in shallow_statements if s.startswith(("WITH", "SELECT"))]
+    assert len(queries) == 3, queries  # the walk, the artifacts, the executions
 
 
 def test_get_artifacts_handles_more_ids_than_one_query_takes(store: SqlMetadataStore) -> None:
@@ -304,24 +311,33 @@ def test_set_artifact_state_with_unknown_id_changes_nothing(store: SqlMetadataSt
 
 
 # --- fork safety ----------------------------------------------------------------------------
-def _child_uses_inherited_and_new_store(store: SqlMetadataStore, uri: str) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_uri(request: pytest.FixtureRequest, db_uri: str) -> str:
+    """A SQLite file, or the session's PostgreSQL schema (shared: names must be unique)."""
+    return db_uri if request.param == "sqlite" else str(request.getfixturevalue("pg_uri"))
+
+
+def _child_uses_inherited_and_new_store(store: SqlMetadataStore, uri: str, tag: str) -> None:
     # The inherited store reconnects on its own; a fresh connect() works as workers do.
-    store.record_execution("T", "child-inherited", COMPLETE, outputs=[_out()])
+    store.record_execution("T", f"{tag}-child-inherited", COMPLETE, outputs=[_out()])
     with SqlMetadataStore(uri) as fresh:
-        fresh.record_execution("T", "child-fresh", COMPLETE)
+        fresh.record_execution("T", f"{tag}-child-fresh", COMPLETE)
     os._exit(0)  # like a multiprocessing worker: no interpreter teardown
 
 
-def test_store_survives_fork_in_parent_and_child(store: SqlMetadataStore, db_uri: str) -> None:
-    store.record_execution("T", "parent-before", COMPLETE)  # the pool now holds a connection
-    ctx = multiprocessing.get_context("fork")
-    child = ctx.Process(target=_child_uses_inherited_and_new_store, args=(store, db_uri))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0
-    store.record_execution("T", "parent-after", COMPLETE)
-    names = {e.name for e in store.list_executions()}
-    assert names == {"parent-before", "child-inherited", "child-fresh", "parent-after"}
+def test_store_survives_fork_in_parent_and_child(any_uri: str) -> None:
+    tag = uuid.uuid4().hex
+    with SqlMetadataStore(any_uri) as store:
+        store.record_execution("T", f"{tag}-parent-before", COMPLETE)  # the pool holds a conn
+        ctx = multiprocessing.get_context("fork")
+        child = ctx.Process(target=_child_uses_inherited_and_new_store, args=(store, any_uri, tag))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        store.record_execution("T", f"{tag}-parent-after", COMPLETE)
+        names = {e.name for e in store.list_executions() if e.name.startswith(tag)}
+    steps = ("parent-before", "child-inherited", "child-fresh", "parent-after")
+    assert names == {f"{tag}-{step}" for step in steps}
 
 
 def _child_checks_pool(store: SqlMetadataStore, parent_pool: int) -> None:

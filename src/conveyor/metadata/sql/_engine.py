@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from conveyor.errors import (
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "PAGE_SIZE",
     "WRITE",
     "Target",
     "create_engine",
@@ -39,6 +41,9 @@ __all__ = [
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before giving up."""
+
+PAGE_SIZE = 2048
+"""Page size of new SQLite files (see the connect hook)."""
 
 WRITE = "conveyor_write"
 """Execution option: a transaction that writes (``BEGIN IMMEDIATE`` on SQLite)."""
@@ -189,6 +194,10 @@ def create_engine(target: Target) -> sa.Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
             if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                # Only takes effect on a new file (before WAL fixes it). A commit appends every
+                # page it dirtied (~12 for an execution) to the WAL: 2 KiB pages cut commit
+                # time by ~30% against 4 KiB, and rows up to 2 KiB still fit in one page.
+                cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 cursor.execute("PRAGMA journal_mode = WAL")
         finally:
             cursor.close()
@@ -197,10 +206,10 @@ def create_engine(target: Target) -> sa.Engine:
     def _on_begin(connection: sa.Connection) -> None:
         # A writer takes the write lock up front: a deferred transaction that later tries to
         # write fails at once with "database is locked" instead of waiting for busy_timeout.
-        if connection.get_execution_options().get(WRITE):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+        # Straight to the driver: exec_driver_sql would cost ~20 us of event dispatch per
+        # transaction. Its errors (e.g. "database is locked") are translated like any other.
+        begin = "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN"
+        connection.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
     return engine
 
@@ -270,12 +279,53 @@ def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
     return getattr(exc.orig, "sqlstate", None)
 
 
+def _as_sqlalchemy_error(exc: BaseException) -> BaseException:
+    """Wrap a raw driver exception (from the hot write path) the way SQLAlchemy would."""
+    for name in ("sqlite3", "psycopg"):
+        module = sys.modules.get(name)
+        if module is not None and isinstance(exc, module.Error):
+            wrapped: BaseException = sa_exc.DBAPIError.instance(None, None, exc, module.Error)
+            return wrapped
+    return exc
+
+
+def _translate(exc: BaseException, action: str, where: str) -> BaseException | None:
+    exc = _as_sqlalchemy_error(exc)
+    if isinstance(exc, sa_exc.IntegrityError):
+        detail = str(exc.orig).strip()
+        state = _sqlstate(exc)
+        if state == "23503" or "FOREIGN KEY" in detail:
+            return NotFoundError(
+                f"Cannot {action} in {where}: it refers to an artifact, execution or context "
+                f"id that does not exist ({detail}). Pass ids returned by this store."
+            )
+        if state == "23505" or "UNIQUE" in detail:
+            return AlreadyExistsError(
+                f"Cannot {action} in {where}: an entity with the same identity already "
+                f"exists ({detail})."
+            )
+        return StoreError(f"Cannot {action} in {where}: {detail}.")
+    if isinstance(exc, sa_exc.DBAPIError):
+        detail = (str(exc.orig).strip() or repr(exc.orig)).splitlines()[0]
+        return StoreError(
+            f"Cannot {action} in the metadata store {where}: {detail}. {_hint(detail)}"
+        )
+    if isinstance(exc, sa_exc.StatementError) and isinstance(exc.orig, TypeError):
+        return TypeError(f"Cannot {action}: {exc.orig}")
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        return StoreError(f"Cannot {action} in the metadata store {where}: {exc}.")
+    return None
+
+
 @contextmanager
 def translate_errors(action: str, where: str) -> Iterator[None]:
-    """Translate SQLAlchemy exceptions raised in the block into the Conveyor error tree.
+    """Translate SQLAlchemy and driver exceptions raised in the block into Conveyor errors.
+
+    This is the store's only exception boundary: no SQLAlchemy, sqlite3 or psycopg exception
+    leaves the store. The original exception is the ``__cause__``.
 
     Args:
-        action: what was being done, e.g. ``"record execution 'train'"``.
+        action: what was being done, e.g. ``"record the execution 'train'"``.
         where: the store URI to show (password hidden).
 
     Raises:
@@ -286,28 +336,8 @@ def translate_errors(action: str, where: str) -> Iterator[None]:
     """
     try:
         yield
-    except sa_exc.IntegrityError as exc:
-        detail = str(exc.orig).strip()
-        state = _sqlstate(exc)
-        if state == "23503" or "FOREIGN KEY" in detail:
-            raise NotFoundError(
-                f"Cannot {action} in {where}: it refers to an artifact, execution or context "
-                f"id that does not exist ({detail}). Pass ids returned by this store."
-            ) from exc
-        if state == "23505" or "UNIQUE" in detail:
-            raise AlreadyExistsError(
-                f"Cannot {action} in {where}: an entity with the same identity already "
-                f"exists ({detail})."
-            ) from exc
-        raise StoreError(f"Cannot {action} in {where}: {detail}.") from exc
-    except sa_exc.DBAPIError as exc:
-        detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc)
-        raise StoreError(
-            f"Cannot {action} in the metadata store {where}: {detail}. {_hint(detail)}"
-        ) from exc
-    except sa_exc.StatementError as exc:
-        if isinstance(exc.orig, TypeError):
-            raise TypeError(f"Cannot {action}: {exc.orig}") from exc.orig
-        raise StoreError(f"Cannot {action} in the metadata store {where}: {exc}.") from exc
-    except sa_exc.SQLAlchemyError as exc:
-        raise StoreError(f"Cannot {action} in the metadata store {where}: {exc}.") from exc
+    except Exception as exc:
+        translated = _translate(exc, action, where)
+        if translated is None:
+            raise
+        raise translated from exc

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import (
@@ -23,8 +20,7 @@ from conveyor.metadata.entities import (
     LineageGraph,
     NewArtifact,
 )
-from conveyor.metadata.sql import _engine
-from conveyor.metadata.sql._migrate import ensure_schema
+from conveyor.metadata.sql._base import SqlStoreBase, utc_now
 from conveyor.metadata.sql._records import (
     ARTIFACT_COLUMNS,
     CONTEXT_COLUMNS,
@@ -33,7 +29,6 @@ from conveyor.metadata.sql._records import (
     Records,
     chunks,
 )
-from conveyor.metadata.sql._writes import Writer
 from conveyor.metadata.sql.lineage import lineage_graph
 from conveyor.metadata.sql.models import (
     artifacts,
@@ -43,17 +38,12 @@ from conveyor.metadata.sql.models import (
     events,
     executions,
     parent_contexts,
-    types,
 )
 
 __all__ = ["SqlMetadataStore"]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class SqlMetadataStore:
+class SqlMetadataStore(SqlStoreBase):
     """A lineage store in a SQL database: SQLite (a file, or ``sqlite://`` in memory) or PostgreSQL.
 
     Every write method is one transaction. On SQLite, writers take the write lock up front
@@ -80,79 +70,6 @@ class SqlMetadataStore:
         'train'
     """
 
-    uri: str
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self._target = _engine.parse_uri(uri)
-        self._where = repr(self._target.display)
-        self._records = Records()
-        self._lock: AbstractContextManager[Any] = (
-            threading.RLock() if self._target.memory else nullcontext()
-        )
-        self._upsert = postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
-        self._writes = Writer(self._target.backend)
-        self._engine = _engine.create_engine(self._target)
-        self._writer = self._engine.execution_options(**{_engine.WRITE: True})
-        try:
-            with self._lock, _engine.translate_errors("open the store", self._where):
-                ensure_schema(self._engine, schema=self._target.schema)
-        except BaseException:
-            self._engine.dispose()
-            raise
-        self._closed = False
-        _engine.track_for_fork(self)
-
-    def __repr__(self) -> str:
-        return f"SqlMetadataStore({self._target.display!r})"
-
-    def __enter__(self) -> SqlMetadataStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # --- plumbing ---------------------------------------------------------------------------
-    @contextmanager
-    def _write(self, action: str) -> Iterator[sa.Connection]:
-        with self._lock, _engine.translate_errors(action, self._where), self._writer.begin() as c:
-            yield c
-
-    @contextmanager
-    def _read(self, action: str) -> Iterator[sa.Connection]:
-        with self._lock, _engine.translate_errors(action, self._where), self._engine.begin() as c:
-            yield c
-
-    def after_fork_in_child(self) -> None:
-        """Called in a forked child: drop the parent's connections (they stay open there)."""
-        if self._target.memory:
-            self._lock = threading.RLock()
-        else:
-            _engine.abandon_pool(self._engine)
-
-    def _type_id(self, kind: str, name: str) -> int:
-        """The id of a type, created on first use (in its own short transaction)."""
-        type_id = self._records.type_ids.get((kind, name))
-        if type_id is not None:
-            return type_id
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"A {kind} type name must be a non-empty string, got {name!r}.")
-        stmt = self._upsert(types).on_conflict_do_nothing(
-            index_elements=["kind", "name", "version"]
-        )
-        with self._write(f"register the {kind} type {name!r}") as conn:
-            conn.execute(
-                stmt,
-                {"kind": kind, "name": name, "version": "", "properties": {}, "created_at": _now()},
-            )
-            new_id: int = conn.execute(
-                sa.select(types.c.id).where(
-                    types.c.kind == kind, types.c.name == name, types.c.version == ""
-                )
-            ).scalar_one()
-        self._records.remember(kind, name, new_id)
-        return new_id
-
     # --- contexts ---------------------------------------------------------------------------
     def put_context(
         self,
@@ -164,16 +81,17 @@ class SqlMetadataStore:
         """Get or create the context ``(type_name, name)``; merge ``properties`` into it."""
         type_id = self._type_id("context", type_name)
         parent_ids = list(dict.fromkeys(parents))
-        now = _now()
+        now = utc_now()
         insert = self._upsert(contexts).on_conflict_do_nothing(index_elements=["type_id", "name"])
         with self._write(f"put the context {type_name}:{name!r}") as conn:
             values = {"type_id": type_id, "name": name, "updated_at": now, "created_at": now}
             conn.execute(insert, {**values, "properties": dict(properties or {})})
-            row = conn.execute(
-                sa.select(*CONTEXT_COLUMNS).where(
-                    contexts.c.type_id == type_id, contexts.c.name == name
-                )
-            ).one()
+            query = sa.select(*CONTEXT_COLUMNS).where(
+                contexts.c.type_id == type_id, contexts.c.name == name
+            )
+            if properties:  # read-modify-write: lock the row (PostgreSQL; SQLite is serial)
+                query = query.with_for_update()
+            row = conn.execute(query).one()
             record = self._records.contexts(conn, [row])[0]
             if properties:
                 merged = {**record.properties, **properties}
@@ -199,7 +117,7 @@ class SqlMetadataStore:
 
     def update_context(self, context_id: int, properties: Mapping[str, Any]) -> ContextRecord:
         """Merge ``properties`` into a context (top-level keys replace)."""
-        now = _now()
+        now = utc_now()
         with self._write(f"update the context {context_id!r}") as conn:
             row = conn.execute(
                 sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id).with_for_update()
@@ -293,7 +211,7 @@ class SqlMetadataStore:
                 outputs=(),
                 type_ids=(),
                 reused=(),
-                now=_now(),
+                now=utc_now(),
             )
         return execution_id
 
@@ -309,7 +227,7 @@ class SqlMetadataStore:
     ) -> list[ArtifactRecord]:
         """Close an execution in one transaction (see :meth:`MetadataStore.finish_execution`)."""
         type_ids = [self._type_id("artifact", out.type_name) for out in outputs]
-        now = _now()
+        now = utc_now()
         with self._write(f"finish the execution {execution_id!r}") as conn:
             values: dict[str, Any] = {"state": ExecutionState(state).value, "updated_at": now}
             if cache_key is not None:
@@ -353,7 +271,7 @@ class SqlMetadataStore:
                 outputs=outputs,
                 type_ids=type_ids,
                 reused=reused_outputs,
-                now=_now(),
+                now=utc_now(),
             )
 
     def _update_execution(
@@ -386,7 +304,7 @@ class SqlMetadataStore:
         properties: Mapping[str, Any] | None = None,
     ) -> None:
         """Change an execution's state and/or merge properties."""
-        values: dict[str, Any] = {"updated_at": _now()}
+        values: dict[str, Any] = {"updated_at": utc_now()}
         if state is not None:
             values["state"] = ExecutionState(state).value
         with self._write(f"update the execution {execution_id!r}") as conn:
@@ -497,7 +415,7 @@ class SqlMetadataStore:
     def set_artifact_state(self, artifact_ids: Iterable[int], state: ArtifactState) -> None:
         """Change the state of artifacts; :class:`NotFoundError` (no change) if one is absent."""
         ids = sorted(set(artifact_ids))
-        values = {"state": ArtifactState(state).value, "updated_at": _now()}
+        values = {"state": ArtifactState(state).value, "updated_at": utc_now()}
         with self._write(f"set artifacts to {state.value}") as conn:
             changed = 0
             for part in chunks(ids):
@@ -552,10 +470,3 @@ class SqlMetadataStore:
             raise ValueError(f"max_depth must be None or >= 0, got {max_depth!r}.")
         with self._read(f"read the {direction} lineage of artifact {artifact_id!r}") as conn:
             return lineage_graph(conn, self._records, artifact_id, direction, max_depth)
-
-    # --- maintenance ------------------------------------------------------------------------
-    def close(self) -> None:
-        """Release connections. Safe to call twice."""
-        if not self._closed:
-            self._closed = True
-            self._engine.dispose()

@@ -1,0 +1,75 @@
+"""Shared pieces of the CLI commands: settings, parameters, error mapping, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from conveyor.errors import (
+    CompilationError,
+    ConfigError,
+    ConveyorError,
+    DefinitionError,
+    NotFoundError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _errors(fn: F) -> F:
+    """Map Conveyor errors to a clean message and the documented exit code."""
+
+    from rich.markup import escape
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DefinitionError, ConfigError, CompilationError) as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        except NotFoundError as exc:
+            _console(stderr=True).print(
+                f"[bold red]not found:[/] {escape(str(exc))}", soft_wrap=True
+            )
+            sys.exit(EXIT_USAGE)
+        except ConveyorError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(home: str | None = None) -> Any:
+    from conveyor.config import Settings
+
+    return Settings.load(overrides={"home": home} if home else None)
+
+
+def _params(pairs: Sequence[str]) -> dict[str, Any]:
+    from conveyor.execution.params import parse_cli_value
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DefinitionError(f"--param takes NAME=VALUE, got {pair!r}")
+        out[key.strip()] = parse_cli_value(value)
+    return out
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -1,0 +1,424 @@
+"""The warm agent: a pre-started process that serves ``conveyor run`` without start-up cost.
+
+Starting Python and importing SQLAlchemy, Alembic, click and rich costs a fresh process
+about 0.3 s, more than a whole small pipeline run. The agent pays it once: it imports
+Conveyor's own stack (never user code) and waits on a private Unix socket. ``conveyor run``
+connects, hands over its terminal (stdin/stdout/stderr file descriptors), working
+directory, environment and arguments; the agent forks a child that becomes the
+orchestrator of that run, exactly as if the command had started it, and reports the exit
+code back. The client forwards Ctrl-C and SIGTERM to the child; if the client dies (even
+by ``kill -9``) the child kills itself, so the agent never keeps a run the user abandoned.
+
+The first ``conveyor run`` starts the agent in the background and runs directly; later
+runs use it. An agent serves one Python, one Conveyor installation and one set of
+installed packages (its socket name is a hash of them), and exits after
+``CONVEYOR_AGENT_IDLE`` seconds without work (default 600). ``CONVEYOR_AGENT=off``
+disables it; ``conveyor agent status|stop`` inspects or stops it.
+
+This module's client half imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from typing import Any
+
+__all__ = ["agent_dir", "agent_socket_path", "list_agents", "run_via_agent", "serve"]
+
+DEFAULT_IDLE_SECONDS = 600.0
+_HEADER = struct.Struct("!I")
+_MAX_MESSAGE = 16 * 1024 * 1024
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def agent_dir() -> str:
+    """The private folder (mode 0700) holding agent sockets for this user."""
+    base = os.environ.get("CONVEYOR_AGENT_DIR") or os.path.join(
+        os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir(), f"conveyor-agent-{os.getuid()}"
+    )
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    st = os.stat(base)
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise PermissionError(
+            f"Agent folder {base!r} must belong to you with mode 0700; remove it or set "
+            "CONVEYOR_AGENT_DIR to a private folder"
+        )
+    return base
+
+
+def _code_signature() -> list[Any]:
+    """What the agent's preloaded code depends on: change any of it and a new agent starts."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    files: list[Any] = []
+    for dirpath, dirnames, filenames in os.walk(package):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                files.append(
+                    (
+                        os.path.relpath(os.path.join(dirpath, name), package),
+                        st.st_mtime_ns,
+                        st.st_size,
+                    )
+                )
+    site = sysconfig.get_paths().get("purelib", "")
+    site_mtime = os.stat(site).st_mtime_ns if site and os.path.isdir(site) else 0
+    return [
+        sys.executable,
+        sys.version,
+        package,
+        site_mtime,
+        os.environ.get("PYTHONPATH", ""),
+        files,
+    ]
+
+
+def agent_socket_path() -> str:
+    """The socket of the agent matching this Python, installation and package set."""
+    digest = hashlib.sha256(json.dumps(_code_signature()).encode()).hexdigest()[:16]
+    return os.path.join(agent_dir(), f"agent-{digest}.sock")
+
+
+def _send(sock: socket.socket, data: dict[str, Any], fds: list[int] | None = None) -> None:
+    payload = json.dumps(data).encode()
+    message = _HEADER.pack(len(payload)) + payload
+    if fds:
+        socket.send_fds(sock, [message], fds)
+    else:
+        sock.sendall(message)
+
+
+def _recv_exact(sock: socket.socket, n: int, first: bytes = b"") -> bytes:
+    data = first
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("agent connection closed")
+        data += chunk
+    return data
+
+
+def _recv(sock: socket.socket, with_fds: bool = False) -> tuple[dict[str, Any], list[int]]:
+    fds: list[int] = []
+    if with_fds:
+        first, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+        if not first:
+            raise ConnectionError("agent connection closed")
+    else:
+        first = b""
+    head = _recv_exact(sock, _HEADER.size, first[: _HEADER.size])
+    (size,) = _HEADER.unpack(head)
+    if size > _MAX_MESSAGE:
+        raise ConnectionError("agent message too large")
+    body = _recv_exact(sock, size, first[_HEADER.size :])
+    return json.loads(body), fds
+
+
+# --- client -----------------------------------------------------------------------------------
+
+
+def _start_agent(path: str) -> None:
+    log = open(path[: -len(".sock")] + ".log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        subprocess.Popen(
+            [sys.executable, "-m", "conveyor.cli.agent", "--socket", path],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        log.close()
+
+
+def run_via_agent(argv: list[str]) -> int | None:
+    """Run ``conveyor ARGV`` in the agent; None when no agent can serve it (run directly).
+
+    Starts an agent for next time when none is listening.
+    """
+    if os.environ.get("CONVEYOR_AGENT", "auto").lower() in ("off", "0", "false", "no"):
+        return None
+    try:
+        path = agent_socket_path()
+    except OSError:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        with contextlib.suppress(OSError):
+            _start_agent(path)
+        return None
+    fds = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            fds.append(-1)
+    request = {
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "sys_path": sys.path,
+        "fds": [fd >= 0 for fd in fds],
+    }
+    try:
+        _send(sock, request, [fd for fd in fds if fd >= 0])
+        reply, _ = _recv(sock)
+    except (OSError, ConnectionError, ValueError):
+        sock.close()
+        return None  # the agent went away before starting: run directly
+    child = int(reply["pid"])
+
+    def forward(signum: int, frame: Any) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    try:
+        done, _ = _recv(sock)
+        return int(done.get("exit", 1))
+    except (OSError, ConnectionError, ValueError):
+        print("conveyor: the agent process serving this run died", file=sys.stderr)
+        return 1
+    finally:
+        sock.close()
+
+
+def list_agents() -> list[dict[str, Any]]:
+    """Agents of this user: socket path, pid, whether it is the current one, liveness."""
+    base = agent_dir()
+    current = agent_socket_path()
+    found = []
+    for name in sorted(os.listdir(base)):
+        if not name.endswith(".pid"):
+            continue
+        pid_file = os.path.join(base, name)
+        try:
+            with open(pid_file) as fh:
+                pid = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        sock = pid_file[: -len(".pid")] + ".sock"
+        found.append({"socket": sock, "pid": pid, "alive": alive, "current": sock == current})
+    return found
+
+
+# --- server -----------------------------------------------------------------------------------
+
+
+def _preload() -> None:
+    """Import Conveyor's stack (never user code) so forked children start warm."""
+    import importlib
+
+    for name in (
+        "conveyor.cli.main",
+        "conveyor.cli.render",
+        "conveyor.cli.loading",
+        "conveyor.cli.inspect",
+        "conveyor.orchestrator",
+        "conveyor.orchestrator.plan",
+        "conveyor.metadata.sql.store",
+        "conveyor.execution",
+        "conveyor.storage",
+        "conveyor.components",
+        "rich.console",
+        "rich.live",
+        "rich.table",
+        "rich.text",
+        "rich.markup",
+        "rich.tree",
+        "multiprocessing.connection",
+        "alembic.command",
+        "alembic.config",
+        "alembic.runtime.migration",
+        "alembic.operations",
+        "psycopg",
+        "fsspec",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    try:  # warm SQLAlchemy's SQLite dialect and compiled-statement machinery too
+        from conveyor.metadata import connect
+
+        connect("sqlite://").close()
+    except Exception:
+        pass
+
+
+def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """Become the orchestrator of one ``conveyor`` invocation, then exit."""
+    have = iter(fds)
+    for target, present in enumerate(request.get("fds", [True, True, True])):
+        if present:
+            fd = next(have)
+            os.dup2(fd, target)
+            os.close(fd)
+        else:
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, target)
+            os.close(null)
+    sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stdout = open(
+        1,
+        "w",
+        encoding="utf-8",
+        errors="replace",
+        closefd=False,
+        buffering=1,
+    )
+    sys.stderr = open(
+        2,
+        "w",
+        encoding="utf-8",
+        errors="replace",
+        closefd=False,
+        buffering=1,
+    )
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.path[:] = request["sys_path"]
+    argv = list(request["argv"])
+    sys.argv = ["conveyor", *argv]
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _send(conn, {"pid": os.getpid()})
+
+    def watchdog() -> None:
+        with contextlib.suppress(OSError):
+            conn.recv(1)
+        os.kill(os.getpid(), signal.SIGKILL)  # the client is gone: so is its run
+
+    threading.Thread(target=watchdog, name="conveyor-agent-watchdog", daemon=True).start()
+    code = 1
+    try:
+        from conveyor.cli.main import cli
+
+        cli.main(args=argv, prog_name="conveyor", standalone_mode=True)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.flush()
+    with contextlib.suppress(OSError):
+        _send(conn, {"exit": code})
+    os._exit(code)
+
+
+def serve(path: str, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+    """Listen on ``path`` and fork a child per request until idle for ``idle_seconds``."""
+    _preload()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(tmp)
+    os.chmod(tmp, 0o600)
+    server.listen(64)
+    os.replace(tmp, path)  # atomic: a racing agent's socket is simply replaced
+    inode = os.stat(path).st_ino
+    pid_file = path[: -len(".sock")] + ".pid"
+    with open(pid_file, "w") as fh:
+        fh.write(str(os.getpid()))
+    children: set[int] = set()
+    last_active = time.monotonic()
+    try:
+        while True:
+            ready, _, _ = select.select([server], [], [], 1.0)
+            while children:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    children.clear()
+                    break
+                if pid == 0:
+                    break
+                children.discard(pid)
+            if children:
+                last_active = time.monotonic()
+            try:
+                if os.stat(path).st_ino != inode:
+                    return  # another agent took over this socket name
+            except FileNotFoundError:
+                return
+            if not ready:
+                if time.monotonic() - last_active > idle_seconds:
+                    return
+                continue
+            conn, _ = server.accept()
+            last_active = time.monotonic()
+            try:
+                request, fds = _recv(conn, with_fds=True)
+            except (OSError, ConnectionError, ValueError):
+                conn.close()
+                continue
+            pid = os.fork()
+            if pid == 0:
+                server.close()
+                try:
+                    _child(conn, request, fds)
+                finally:
+                    os._exit(1)
+            children.add(pid)
+            conn.close()
+            for fd in fds:
+                os.close(fd)
+    finally:
+        server.close()
+        for leftover in (path, pid_file):
+            try:
+                if leftover != path or os.stat(path).st_ino == inode:
+                    os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m conveyor.cli.agent --socket PATH``: run an agent (started by the CLI)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m conveyor.cli.agent")
+    parser.add_argument("--socket", required=True)
+    args = parser.parse_args(argv)
+    idle = float(os.environ.get("CONVEYOR_AGENT_IDLE", DEFAULT_IDLE_SECONDS))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(args.socket, idle)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Entry point of the ``conveyor`` command: hand ``conveyor run`` to a warm agent if one
+is up, else run the command in this process (see :mod:`conveyor.cli.agent`)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the ``conveyor`` command."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["run"] and not {"--help", "-h"} & set(args):
+        from conveyor.cli.agent import run_via_agent
+
+        code = run_via_agent(args)
+        if code is not None:
+            sys.exit(code)
+    from conveyor.cli.main import cli
+
+    cli.main(args=args, prog_name="conveyor")
+
+
+if __name__ == "__main__":
+    main()

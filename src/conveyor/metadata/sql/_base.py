@@ -1,0 +1,118 @@
+"""Plumbing of the SQL store: engine, schema check, transactions, error boundary, type cache."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from conveyor.metadata.sql import _engine
+from conveyor.metadata.sql._migrate import ensure_schema
+from conveyor.metadata.sql._records import Records
+from conveyor.metadata.sql._writes import Writer
+from conveyor.metadata.sql.models import types
+
+__all__ = ["SqlStoreBase", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (one value per write transaction)."""
+    return datetime.now(UTC)
+
+
+class SqlStoreBase:
+    """What every method of :class:`SqlMetadataStore` builds on (Kedro's wrapper pattern).
+
+    ``_write`` and ``_read`` open a transaction inside the store's only error boundary, so the
+    methods never catch or translate database errors themselves.
+    """
+
+    uri: str
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._target = _engine.parse_uri(uri)
+        self._where = repr(self._target.display)
+        self._records = Records()
+        self._lock: AbstractContextManager[Any] = (
+            threading.RLock() if self._target.memory else nullcontext()
+        )
+        self._upsert = postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
+        self._writes = Writer(self._target.backend)
+        self._engine = _engine.create_engine(self._target)
+        self._writer = self._engine.execution_options(**{_engine.WRITE: True})
+        try:
+            with self._lock, _engine.translate_errors("open the store", self._where):
+                ensure_schema(self._engine, schema=self._target.schema)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._closed = False
+        _engine.track_for_fork(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target.display!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sa.Connection]:
+        with self._lock, _engine.translate_errors(action, self._where), self._writer.begin() as c:
+            yield c
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[sa.Connection]:
+        with self._lock, _engine.translate_errors(action, self._where), self._engine.begin() as c:
+            yield c
+
+    def after_fork_in_child(self) -> None:
+        """Called in a forked child: drop the parent's connections (they stay open there)."""
+        if self._target.memory:
+            self._lock = threading.RLock()
+        else:
+            _engine.abandon_pool(self._engine)
+
+    def _type_id(self, kind: str, name: str) -> int:
+        """The id of a type, created on first use (in its own short transaction)."""
+        type_id = self._records.type_ids.get((kind, name))
+        if type_id is not None:
+            return type_id
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"A {kind} type name must be a non-empty string, got {name!r}.")
+        stmt = self._upsert(types).on_conflict_do_nothing(
+            index_elements=["kind", "name", "version"]
+        )
+        with self._write(f"register the {kind} type {name!r}") as conn:
+            conn.execute(
+                stmt,
+                {
+                    "kind": kind,
+                    "name": name,
+                    "version": "",
+                    "properties": {},
+                    "created_at": utc_now(),
+                },
+            )
+            new_id: int = conn.execute(
+                sa.select(types.c.id).where(
+                    types.c.kind == kind, types.c.name == name, types.c.version == ""
+                )
+            ).scalar_one()
+        self._records.remember(kind, name, new_id)
+        return new_id
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
