@@ -134,7 +134,11 @@ def test_exported_name_is_importable(module: str, name: str) -> None:
 
 
 def _defining_module(module: types.ModuleType, name: str) -> types.ModuleType:
-    """The module whose source assigns ``name`` (following ``from X import name``)."""
+    """The module whose source assigns ``name`` (following ``from X import name`` and the
+    lazy ``_EXPORTS`` table of a package that loads its names on first use)."""
+    lazy = getattr(module, "_EXPORTS", {})
+    if name in lazy:
+        return _defining_module(importlib.import_module(lazy[name]), name)
     for node in ast.parse(inspect.getsource(module)).body:
         if (
             isinstance(node, ast.ImportFrom)

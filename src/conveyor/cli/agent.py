@@ -273,6 +273,8 @@ def _preload() -> None:
 
 def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
     """Become the orchestrator of one ``conveyor`` invocation, then exit."""
+    from conveyor._internal.streams import fd_stream
+
     have = iter(fds)
     for target, present in enumerate(request.get("fds", [True, True, True])):
         if present:
@@ -283,23 +285,9 @@ def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, target)
             os.close(null)
-    sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stdout = open(
-        1,
-        "w",
-        encoding="utf-8",
-        errors="replace",
-        closefd=False,
-        buffering=1,
-    )
-    sys.stderr = open(
-        2,
-        "w",
-        encoding="utf-8",
-        errors="replace",
-        closefd=False,
-        buffering=1,
-    )
+    sys.stdin = fd_stream(0, "r")
+    sys.stdout = fd_stream(1)
+    sys.stderr = fd_stream(2)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
+from conveyor._internal.streams import fd_stream
+
 __all__ = ["LogTail", "capture_fds", "tee_python_streams"]
 
 
@@ -29,8 +31,8 @@ def capture_fds(log_path: str) -> Iterator[None]:
     os.close(log_fd)
     # The Python streams may not be fds 1/2 (pytest, notebooks replace them): point them there.
     py_streams = sys.stdout, sys.stderr
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stdout = fd_stream(1)
+    sys.stderr = fd_stream(2)
     try:
         yield
     finally:

@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from conveyor._internal.streams import fd_stream
 from conveyor.errors import RunInterrupted
 from conveyor.execution.results import RunInfo, TaskResult
 from conveyor.execution.task import PreparedTask, run_prepared
@@ -83,8 +84,8 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
     # Fresh stream objects: a lock held by another thread of the parent at fork time (the
     # live progress view writes to stdout) must never block this process.
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stdout = fd_stream(1)
+    sys.stderr = fd_stream(2)
     faulthandler.enable()  # a native crash leaves its Python stack in the step's log
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
