@@ -14,6 +14,7 @@ conveyor.chain_inp      ``conveyor run shapes.py:chain20 --in-process``
 conveyor.fan_inp        ``conveyor run shapes.py:fan32 --in-process``
 conveyor.cached         ``conveyor run shapes.py:chain20`` again on a filled home (every step hit)
 conveyor.rerun_nocache  ``... chain20 --no-cache`` on that home (informational)
+conveyor.*_noagent      chain / fan with ``CONVEYOR_AGENT=off``: no warm agent (informational)
 kfp.chain / .fan        KFP ``kfp.local.SubprocessRunner(use_venv=False)``, ``--no-kfp-pip``, cold
 kfp.cached              KFP chain with ``--cache`` on a filled ``local_outputs``
 kedro.chain / .fan      Kedro ``SequentialRunner`` from a plain script (in-memory data)
@@ -231,15 +232,20 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     def cv(shape: str, *flags: str) -> list[str]:
         return [conveyor, "run", f"{SHAPES}:{shape}", *flags]
 
-    def cold(name: str, shape: str, *flags: str) -> Case:
+    no_agent_env = _clean_env({"CONVEYOR_AGENT": "off"})
+
+    def cold(name: str, shape: str, *flags: str, env: dict[str, str] = base_env) -> Case:
         check = _conveyor_check(conveyor, shape, cached=False)
-        return Case(name, cv(shape, *flags), base_env, cwd, True, check=check, conveyor_run_id=True)
+        return Case(name, cv(shape, *flags), env, cwd, True, check=check, conveyor_run_id=True)
 
     cases += [
         cold("conveyor.chain", "chain20"),
         cold("conveyor.fan", "fan32"),
         cold("conveyor.chain_inp", "chain20", "--in-process"),
         cold("conveyor.fan_inp", "fan32", "--in-process"),
+        # the same without the warm agent: every run pays interpreter and import start-up
+        cold("conveyor.chain_noagent", "chain20", env=no_agent_env),
+        cold("conveyor.fan_noagent", "fan32", env=no_agent_env),
     ]
     # A filled home: a rerun where every step is a cache hit, and (informational) a rerun with
     # --no-cache, where every step runs again but the database and its schema already exist.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,3 +50,22 @@ def load_resource() -> Callable[[str], ModuleType]:
         return import_file(os.path.join(RESOURCE_PIPELINES, f"{name}.py"))
 
     return _load
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Commands started by the tests use warm agents of their own, stopped at the end."""
+    import signal
+
+    folder = tmp_path_factory.mktemp("agents")
+    folder.chmod(0o700)
+    previous = os.environ.get("CONVEYOR_AGENT_DIR")
+    os.environ["CONVEYOR_AGENT_DIR"] = str(folder)
+    yield str(folder)
+    for pid_file in folder.glob("*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    if previous is None:
+        os.environ.pop("CONVEYOR_AGENT_DIR", None)
+    else:
+        os.environ["CONVEYOR_AGENT_DIR"] = previous

@@ -88,7 +88,7 @@ class MissingExtraError(ConveyorError):
         self.module = module
         super().__init__(
             f"This feature needs the optional package {module!r}. "
-            f"Install it with: pip install 'conveyor-ml[{extra}]'"
+            f"Install it with: pip install 'conveyor-ml[{extra}]' (or: pip install {module})"
         )
 
 

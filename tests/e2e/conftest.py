@@ -31,7 +31,11 @@ def cli(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(
         *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        full = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CONVEYOR_") or k.startswith("CONVEYOR_AGENT")
+        }
         full["CONVEYOR_HOME"] = str(project / ".conveyor")
         full["COLUMNS"] = "200"
         full.update(env or {})

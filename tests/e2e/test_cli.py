@@ -133,6 +133,8 @@ def test_execution_entrypoint_runs_one_task_at_a_time(cli, project, tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout.strip().splitlines()[-1])["state"] == "COMPLETE"
     shown = as_json(cli("runs", "show", "remote-1", "--json"))
+    assert shown["properties"]["state"] == "COMPLETE"  # derived from the tasks' executions
+    assert shown["properties"]["launcher"] == "exec"
     assert {s["task"]: s["state"] for s in shown["steps"]} == {
         "ingest": "COMPLETE",
         "prepare": "COMPLETE",
@@ -153,8 +155,11 @@ def test_every_command_has_help(cli):
         ["runs", "show"],
         ["artifacts", "show"],
         ["lineage"],
-        ["exec"],
+        ["agent", "status"],
     ):
         proc = cli(*command, "--help")
         assert proc.returncode == 0
         assert "Usage:" in proc.stdout
+    exec_help = cli("exec", "--help")  # the entrypoint's own options, not click's wrapper
+    assert exec_help.returncode == 0
+    assert "--metadata-url" in exec_help.stdout and "--run-id" in exec_help.stdout

@@ -20,7 +20,11 @@ PIPELINES = Path(__file__).parent / "pipelines"
 
 
 def _cli(args: list[str], home: Path, metadata_url: str | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CONVEYOR_") or k.startswith("CONVEYOR_AGENT")
+    }
     env["CONVEYOR_HOME"] = str(home)
     if metadata_url:
         env["CONVEYOR_METADATA_URL"] = metadata_url

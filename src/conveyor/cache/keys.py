@@ -99,7 +99,10 @@ def explain_change(
             reasons.append(f"parameter {p}: {_short(old)} -> {_short(new)}")
     for k in sorted(set(previous.inputs) | set(current.inputs)):
         if previous.inputs.get(k) != current.inputs.get(k):
-            src = f" (from task {upstream[k]!r})" if upstream and k in upstream else ""
+            src = ""
+            if upstream and upstream.get(k):
+                many = "', '" in upstream[k]
+                src = f" (from task{'s' if many else ''} '{upstream[k]}')"
             reasons.append(f"input {k}: content changed{src}")
     for e in sorted(set(previous.env) | set(current.env)):
         if previous.env.get(e) != current.env.get(e):

@@ -26,7 +26,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    # Bind the stream now: an in-process run redirects sys.stdout into the step's log, and
+    # the console must keep writing to the real terminal.
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
 
 
 def _errors(fn: F) -> F:

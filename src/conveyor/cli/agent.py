@@ -95,6 +95,29 @@ def agent_socket_path() -> str:
     return os.path.join(agent_dir(), f"agent-{digest}.sock")
 
 
+class _Address:
+    """A Unix socket address short enough for the kernel's 108-byte limit.
+
+    Long paths (deep temporary folders) are reached through ``/proc/self/fd/N/NAME`` with
+    N an open descriptor of the folder.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> str:
+        if len(self.path.encode()) < 100:
+            return self.path
+        self._fd = os.open(os.path.dirname(self.path), os.O_RDONLY)
+        return f"/proc/self/fd/{self._fd}/{os.path.basename(self.path)}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def _send(sock: socket.socket, data: dict[str, Any], fds: list[int] | None = None) -> None:
     payload = json.dumps(data).encode()
     message = _HEADER.pack(len(payload)) + payload
@@ -161,11 +184,15 @@ def run_via_agent(argv: list[str]) -> int | None:
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(path)
+        with _Address(path) as address:
+            sock.connect(address)
     except (FileNotFoundError, ConnectionRefusedError):
         sock.close()
         with contextlib.suppress(OSError):
             _start_agent(path)
+        return None
+    except OSError:
+        sock.close()
         return None
     fds = []
     for fd in (0, 1, 2):
@@ -291,6 +318,7 @@ def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ["CONVEYOR_AGENT_CHILD"] = str(os.getppid())
     sys.path[:] = request["sys_path"]
     argv = list(request["argv"])
     sys.argv = ["conveyor", *argv]
@@ -335,7 +363,8 @@ def serve(path: str, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
     _preload()
     tmp = f"{path}.{os.getpid()}.tmp"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(tmp)
+    with _Address(tmp) as address:
+        server.bind(address)
     os.chmod(tmp, 0o600)
     server.listen(64)
     os.replace(tmp, path)  # atomic: a racing agent's socket is simply replaced
@@ -405,6 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     idle = float(os.environ.get("CONVEYOR_AGENT_IDLE", DEFAULT_IDLE_SECONDS))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # clean up the socket
     serve(args.socket, idle)
 
 

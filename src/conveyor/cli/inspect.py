@@ -11,10 +11,15 @@ from conveyor.cli._common import _echo_json, _errors, _settings
 from conveyor.errors import NotFoundError
 
 
-def _store() -> Any:
+def _store(reconcile: bool = False) -> Any:
     from conveyor.metadata import connect
 
-    return connect(_settings().metadata_url)
+    store = connect(_settings().metadata_url)
+    if reconcile:  # a run whose orchestrator died (kill -9) is shown as failed, not running
+        from conveyor.orchestrator import reconcile_stale_runs
+
+        reconcile_stale_runs(store)
+    return store
 
 
 def _run_context(store: Any, run_id: str) -> Any:
@@ -66,7 +71,7 @@ def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
     """The newest runs first."""
     from conveyor.metadata.store import CONTEXT_PIPELINE, CONTEXT_RUN
 
-    store = _store()
+    store = _store(reconcile=True)
     parent_id = None
     if pipeline:
         pctx = store.find_context(CONTEXT_PIPELINE, pipeline)
@@ -95,7 +100,8 @@ def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
     from conveyor.cli.render import format_time, state_text
 
     table = Table(header_style="bold", box=None, pad_edge=False)
-    for col in ("run", "pipeline", "state", "started", "time", "steps"):
+    table.add_column("run", no_wrap=True)  # the id is what people copy: never cut it
+    for col in ("pipeline", "state", "started", "time", "steps"):
         table.add_column(col)
     for r in rows:
         steps = ", ".join(f"{n} {s.lower()}" for s, n in sorted(r["task_states"].items()))
@@ -119,7 +125,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     """One run: its parameters and every step with its state, outputs and errors."""
     from conveyor.metadata.entities import EventType
 
-    store = _store()
+    store = _store(reconcile=True)
     ctx = _run_context(store, run_id)
     executions = sorted(store.list_executions(context_id=ctx.id), key=lambda e: e.id)
     events = store.get_events(execution_ids=[e.id for e in executions])
@@ -248,7 +254,9 @@ def artifacts_show(artifact_id: int, as_json: bool) -> None:
 @click.command()
 @click.argument("artifact_id", type=int)
 @click.option("--downstream", is_flag=True, help="Follow consumers instead of producers.")
-@click.option("--depth", type=int, default=None, help="Stop after this many executions.")
+@click.option(
+    "--depth", type=click.IntRange(min=0), default=None, help="Stop after this many executions."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_errors
 def lineage(artifact_id: int, downstream: bool, depth: int | None, as_json: bool) -> None:
@@ -286,6 +294,8 @@ def lineage(artifact_id: int, downstream: bool, depth: int | None, as_json: bool
     ins_of: dict[int, list[Any]] = {}  # artifact -> events of the executions that read it
     for ev in graph.events:
         if ev.type.is_output:
+            if execs.get(ev.execution_id) and execs[ev.execution_id].state.value == "CACHED":
+                continue  # a cache hit re-publishes the artifact; its producer is the original
             made.setdefault(ev.artifact_id, []).append(ev)
             outs_of.setdefault(ev.execution_id, []).append(ev)
         else:

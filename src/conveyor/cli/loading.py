@@ -5,12 +5,16 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
+from types import ModuleType
 
 from conveyor._internal.importing import import_file
 from conveyor.dsl.pipeline import Pipeline
 from conveyor.errors import DefinitionError
+from conveyor.execution.task import code_root_for
 from conveyor.ir.serialize import loads
 from conveyor.ir.spec import PipelineSpec
+from conveyor.ir.validate import validate
 
 __all__ = ["load_pipeline"]
 
@@ -26,18 +30,22 @@ def load_pipeline(target: str) -> tuple[PipelineSpec, str]:
         if not os.path.isfile(path):
             raise DefinitionError(f"No such IR file {path!r}")
         with open(path, encoding="utf-8") as fh:
-            return loads(fh.read()), os.path.dirname(os.path.abspath(path))
+            spec = loads(fh.read())
+        validate(spec)
+        return spec, code_root_for(spec, path)
     if path.endswith(".py"):
         if not os.path.isfile(path):
             raise DefinitionError(f"No such pipeline file {path!r}")
-        module = import_file(path)
+        module = _import_user_file(path)
         root = os.path.dirname(os.path.abspath(path))
     else:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(path)
-        except ImportError as exc:
+        except DefinitionError:
+            raise
+        except Exception as exc:
             raise DefinitionError(
                 f"Cannot import {path!r} ({exc}). Give a file (pipeline.py), a module "
                 "(pkg.pipelines:name) or a compiled IR (pipeline.json)"
@@ -51,7 +59,7 @@ def load_pipeline(target: str) -> tuple[PipelineSpec, str]:
             raise DefinitionError(
                 f"No pipeline {name!r} in {path!r}; it defines {sorted(attr_matches)!r}"
             )
-        return chosen.spec, root
+        return _build(chosen), root
     if not found:
         raise DefinitionError(
             f"{path!r} defines no @pipeline. Decorate a function with @conveyor.pipeline"
@@ -61,4 +69,37 @@ def load_pipeline(target: str) -> tuple[PipelineSpec, str]:
             f"{path!r} defines several pipelines {sorted(attr_matches)!r}; "
             f"pick one with {path}:NAME"
         )
-    return next(iter(found.values())).spec, root
+    return _build(next(iter(found.values()))), root
+
+
+def _import_user_file(path: str) -> ModuleType:
+    try:
+        return import_file(path)
+    except DefinitionError:
+        raise
+    except Exception as exc:
+        raise DefinitionError(
+            f"Importing {path!r} failed: {type(exc).__name__}: {exc}{_where(exc)}"
+        ) from exc
+
+
+def _build(p: Pipeline) -> PipelineSpec:
+    try:
+        return p.spec
+    except DefinitionError:
+        raise
+    except Exception as exc:
+        raise DefinitionError(
+            f"Building pipeline {p.name!r} failed: {type(exc).__name__}: {exc}{_where(exc)}. "
+            "Pipeline parameters and task outputs have no value while the pipeline is built: "
+            "pass them to components instead of computing with them"
+        ) from exc
+
+
+def _where(exc: BaseException) -> str:
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "/conveyor/" not in f.filename.replace("\\", "/")
+    ]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""

@@ -93,7 +93,14 @@ def run(
         reporter=reporter,
         search_root=root,
     )
-    result = orch.run(spec, _params(params), run_id=run_id, experiment=experiment)
+    launcher = "agent" if os.environ.get("CONVEYOR_AGENT_CHILD") else "cli"
+    result = orch.run(
+        spec,
+        _params(params),
+        run_id=run_id,
+        experiment=experiment,
+        properties={"launcher": launcher},
+    )
     if as_json:
         _echo_json(
             {
@@ -249,10 +256,14 @@ def agent_stop() -> None:
     click.echo(f"Stopped {stopped} agent(s).")
 
 
-@cli.command(name="exec", context_settings={"ignore_unknown_options": True})
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True}, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def exec_(args: Sequence[str]) -> None:
-    """Run ONE task of a run (same as python -m conveyor.execution; see --help)."""
+    """Run ONE task of a run: what remote runners call (same as python -m conveyor.execution).
+
+    Options: --ir FILE --task NAME --run-id ID --metadata-url URL --artifact-root URL
+    [--params-json JSON] [--experiment NAME] [--code-root DIR] [--no-cache].
+    """
     from conveyor.execution.__main__ import main as exec_main
 
     sys.exit(exec_main(list(args)))

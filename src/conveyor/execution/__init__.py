@@ -5,6 +5,7 @@ from conveyor.execution.params import parse_cli_value, resolve_parameters
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs, TaskResult
 from conveyor.execution.task import (
     PreparedTask,
+    code_root_for,
     execute_task,
     load_task_outputs,
     new_run_id,
@@ -12,6 +13,7 @@ from conveyor.execution.task import (
     prepare_task,
     record_cache_hit,
     record_not_run,
+    refresh_run_state,
     run_prepared,
 )
 
@@ -22,6 +24,7 @@ __all__ = [
     "TaskOutputs",
     "TaskResult",
     "call_user_code",
+    "code_root_for",
     "execute_task",
     "format_user_traceback",
     "load_task_outputs",
@@ -31,6 +34,7 @@ __all__ = [
     "prepare_task",
     "record_cache_hit",
     "record_not_run",
+    "refresh_run_state",
     "resolve_parameters",
     "run_prepared",
 ]

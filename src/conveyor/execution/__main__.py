@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import time
 
 from conveyor.errors import ConveyorError
 
@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact-root", required=True, help="artifact store root (path or URL)")
     p.add_argument("--params-json", default="{}", help="pipeline parameter values as JSON")
     p.add_argument("--experiment", default=None, help="experiment to group the run under")
-    p.add_argument("--code-root", default=None, help="folder the pipeline's modules import from")
+    p.add_argument(
+        "--code-root",
+        default=None,
+        help="folder the pipeline's modules import from (default: the IR's folder or the "
+        "working directory, whichever holds the component sources)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not reuse cached results")
     return p
 
@@ -38,14 +43,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run the task; print a one-line JSON summary on stdout."""
     args = build_parser().parse_args(argv)
     from conveyor.execution.params import resolve_parameters
-    from conveyor.execution.task import execute_task, open_run
+    from conveyor.execution.task import (
+        code_root_for,
+        execute_task,
+        open_run,
+        refresh_run_state,
+    )
     from conveyor.ir.serialize import loads
-    from conveyor.metadata import connect
+    from conveyor.ir.validate import validate
+    from conveyor.metadata import CONTEXT_RUN, connect
     from conveyor.storage import open_store
 
     try:
         with open(args.ir, encoding="utf-8") as fh:
             spec = loads(fh.read())
+        validate(spec)
         if args.task not in spec.tasks:
             print(
                 f"error: no task {args.task!r} in {args.ir}; tasks: {sorted(spec.tasks)}",
@@ -55,10 +67,17 @@ def main(argv: list[str] | None = None) -> int:
         values = resolve_parameters(spec, json.loads(args.params_json))
         metadata = connect(args.metadata_url)
         storage = open_store(args.artifact_root)
+        existing = metadata.find_context(CONTEXT_RUN, args.run_id)
+        first = existing is None or "started_at" not in existing.properties
         run = open_run(
-            metadata, spec, run_id=args.run_id, parameters=values, experiment=args.experiment
+            metadata,
+            spec,
+            run_id=args.run_id,
+            parameters=values,
+            experiment=args.experiment,
+            properties={"started_at": time.time(), "launcher": "exec"} if first else None,
         )
-        code_root = args.code_root or os.path.dirname(os.path.abspath(args.ir))
+        code_root = args.code_root or code_root_for(spec, args.ir)
         result = execute_task(
             spec,
             args.task,
@@ -69,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             use_cache=not args.no_cache,
             search_root=code_root,
         )
+        refresh_run_state(metadata, run, spec)
     except (ConveyorError, json.JSONDecodeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

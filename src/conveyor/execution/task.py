@@ -40,6 +40,7 @@ from conveyor.types.artifacts import Artifact, artifact_type
 
 __all__ = [
     "PreparedTask",
+    "code_root_for",
     "execute_task",
     "load_task_outputs",
     "new_run_id",
@@ -47,8 +48,20 @@ __all__ = [
     "prepare_task",
     "record_cache_hit",
     "record_not_run",
+    "refresh_run_state",
     "run_prepared",
 ]
+
+
+def code_root_for(spec: PipelineSpec, ir_path: str) -> str:
+    """Where a compiled IR's component modules import from: the IR's folder or the working
+    directory, whichever holds the components' source files (default: the working directory).
+    """
+    files = [c.implementation.source_file for c in spec.components.values()]
+    for root in (os.path.dirname(os.path.abspath(ir_path)), os.getcwd()):
+        if any(f and os.path.isfile(os.path.join(root, f)) for f in files):
+            return root
+    return os.getcwd()
 
 
 def new_run_id(pipeline: str) -> str:
@@ -83,6 +96,33 @@ def open_run(
     props.update(properties or {})
     run_ctx = metadata.put_context(CONTEXT_RUN, run_id, props, parents=parents)
     return RunInfo(run_id, spec.name, run_ctx.id, pipeline_ctx.id, experiment_id)
+
+
+def refresh_run_state(metadata: MetadataStore, run: RunInfo, spec: PipelineSpec) -> str:
+    """Derive a run's state from its tasks' newest executions and record it on the run.
+
+    For runs driven one task at a time (``conveyor exec`` from a remote runner), where no
+    orchestrator process owns the run: COMPLETE when every task succeeded, FAILED when the
+    newest attempt of a task failed, RUNNING otherwise.
+    """
+    latest: dict[str, ExecutionState] = {}
+    for ex in sorted(metadata.list_executions(context_id=run.run_context_id), key=lambda e: e.id):
+        latest[ex.name] = ex.state
+    states = [latest.get(t) for t in spec.tasks]
+    if all(st is not None and st.is_success for st in states):
+        state = "COMPLETE"
+    elif any(st in (ExecutionState.FAILED, ExecutionState.CANCELED) for st in states):
+        state = "FAILED"
+    else:
+        state = "RUNNING"
+    counts: dict[str, int] = {}
+    for st in latest.values():
+        counts[st.value] = counts.get(st.value, 0) + 1
+    props: dict[str, Any] = {"state": state, "task_states": counts, "tasks": len(spec.tasks)}
+    if state != "RUNNING":
+        props["finished_at"] = time.time()
+    metadata.update_context(run.run_context_id, props)
+    return state
 
 
 @dataclass
@@ -193,7 +233,7 @@ def prepare_task(
         if key in comp.input_artifacts:
             if isinstance(ref, ListRef):
                 inputs[key] = [artifact_of(i) for i in ref.items]
-                origin[key] = ", ".join(
+                origin[key] = "', '".join(
                     sorted({i.task for i in ref.items if isinstance(i, TaskOutputRef)})
                 )
             else:

@@ -78,13 +78,18 @@ class RunResult:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def reconcile_stale_runs(metadata: MetadataStore, *, scan: int = 50) -> list[str]:
@@ -190,8 +195,12 @@ class LocalOrchestrator:
         *,
         run_id: str | None = None,
         experiment: str | None = None,
+        properties: Mapping[str, Any] | None = None,
     ) -> RunResult:
-        """Run ``spec`` to the end and return its result (a failed step does not raise)."""
+        """Run ``spec`` to the end and return its result (a failed step does not raise).
+
+        ``properties`` are recorded on the run's context (e.g. who launched it).
+        """
         if spec.groups:
             kinds = sorted({g.kind for g in spec.groups.values()})
             raise DefinitionError(
@@ -201,6 +210,11 @@ class LocalOrchestrator:
         values = resolve_parameters(spec, parameters)
         metadata = self.metadata
         reconcile_stale_runs(metadata)
+        if run_id is not None and metadata.find_context(CONTEXT_RUN, run_id) is not None:
+            raise DefinitionError(
+                f"Run {run_id!r} already exists. Choose another --run-id, or omit it for a "
+                "generated one (a rerun reuses completed steps from the cache anyway)"
+            )
         started = time.time()
         run = open_run(
             metadata,
@@ -216,6 +230,7 @@ class LocalOrchestrator:
                 "mode": "in-process" if self.in_process else f"{self.workers} workers",
                 "cache": self.use_cache,
                 "tasks": len(spec.tasks),
+                **(properties or {}),
             },
         )
         pool = None
@@ -397,7 +412,10 @@ class _Scheduler:
         self.orch.reporter.before_task(prepared.task)
         log_path = self._log_path(prepared.task)
         reporter = self.orch.reporter
-        with tee_python_streams(log_path, lambda text: reporter.task_log(prepared.task, text)):
+        forward = None  # no reporter for logs: the step's prints also reach the screen
+        if type(reporter).task_log is not RunReporter.task_log:
+            forward = functools.partial(reporter.task_log, prepared.task)
+        with tee_python_streams(log_path, forward):
             result = run_prepared(
                 self.spec,
                 prepared,

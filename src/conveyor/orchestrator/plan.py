@@ -64,7 +64,7 @@ def plan_run(
             entries[task] = PlanEntry(task, "miss", [f"cannot prepare: {exc}"])
             continue
         if not use_cache or not prepared.cache_enabled:
-            why = "cache disabled for this run" if not use_cache else "cache disabled for task"
+            why = "cache disabled for this run" if not use_cache else "cache disabled for this task"
             entries[task] = PlanEntry(task, "disabled", [why], prepared.key)
             continue
         comp = spec.component_of(task)

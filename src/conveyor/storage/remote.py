@@ -15,6 +15,15 @@ from conveyor.storage.store import Fingerprint
 
 __all__ = ["FsspecArtifactStore"]
 
+# URL scheme -> (conveyor extra, fsspec implementation package)
+_FS_EXTRAS = {
+    "s3": ("s3", "s3fs"),
+    "gs": ("gcs", "gcsfs"),
+    "gcs": ("gcs", "gcsfs"),
+    "az": ("azure", "adlfs"),
+    "abfs": ("azure", "adlfs"),
+}
+
 
 class FsspecArtifactStore:
     """Artifacts under an fsspec URL. Outputs are staged in a local scratch folder, uploaded
@@ -33,7 +42,12 @@ class FsspecArtifactStore:
         except ImportError as exc:  # pragma: no cover - fsspec is a core dependency
             raise MissingExtraError("remote", "fsspec") from exc
         self.root = root.rstrip("/")
-        self._fs, _ = fsspec.core.url_to_fs(self.root, **storage_options)
+        try:
+            self._fs, _ = fsspec.core.url_to_fs(self.root, **storage_options)
+        except ImportError as exc:  # s3fs, gcsfs, adlfs... are separate packages
+            protocol = self.root.split("://", 1)[0]
+            extra, package = _FS_EXTRAS.get(protocol, (protocol, f"{protocol}fs"))
+            raise MissingExtraError(extra, package) from exc
         self._protocol = self.root.split("://", 1)[0]
         self.scratch = scratch or os.path.join(tempfile.gettempdir(), "conveyor-scratch")
 

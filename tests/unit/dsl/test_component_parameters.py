@@ -56,7 +56,9 @@ def test_component_maps_each_json_annotation_to_its_type(
     assert component(func).spec.input_parameters == {"x": ParameterSpec(type=json_type)}
 
 
-@pytest.mark.parametrize("func", [_int_or_none, _optional_int, _none_or_int], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "func", [_int_or_none, _optional_int, _none_or_int], ids=lambda f: f.__name__
+)
 def test_component_marks_an_optional_parameter_nullable(func: Callable[..., None]) -> None:
     assert component(func).spec.input_parameters["x"] == ParameterSpec("integer", nullable=True)
 

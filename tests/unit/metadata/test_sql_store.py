@@ -38,6 +38,12 @@ def store(db_uri: str) -> Iterator[SqlMetadataStore]:
     s.close()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_uri(request: pytest.FixtureRequest, db_uri: str) -> str:
+    """A SQLite file, or the session's PostgreSQL schema (shared: names must be unique)."""
+    return db_uri if request.param == "sqlite" else str(request.getfixturevalue("pg_uri"))
+
+
 def _out(key: str = "model") -> NewArtifact:
     return NewArtifact(key=key, type_name="Model", uri=f"mem://{key}")
 
@@ -177,11 +183,11 @@ def test_connect_to_migrated_store_does_not_import_alembic(db_uri: str) -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_migration_matches_models(store: SqlMetadataStore) -> None:
+def test_migration_matches_models(any_uri: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with store._engine.connect() as conn:
+    with SqlMetadataStore(any_uri) as store, store._engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
@@ -206,12 +212,16 @@ def test_connect_refuses_database_from_newer_conveyor(store: SqlMetadataStore, d
 
 
 # --- error translation ----------------------------------------------------------------------
-def test_unknown_input_id_raises_not_found_with_clear_message(store: SqlMetadataStore) -> None:
-    with pytest.raises(NotFoundError, match="does not exist") as info:
-        store.record_execution("T", "t", COMPLETE, inputs=[("data", 12345)], outputs=[_out()])
-    assert "record the execution 't'" in str(info.value)
-    assert not isinstance(info.value, sa.exc.SQLAlchemyError)
-    assert store.list_executions(name="t") == [], "the failed transaction left rows"
+def test_unknown_input_id_raises_not_found_with_clear_message(any_uri: str) -> None:
+    name = f"t-{uuid.uuid4().hex}"
+    with SqlMetadataStore(any_uri) as store:
+        with pytest.raises(NotFoundError, match="does not exist") as info:
+            store.record_execution(
+                "T", name, COMPLETE, inputs=[("data", 987_654_321)], outputs=[_out()]
+            )
+        assert f"record the execution {name!r}" in str(info.value)
+        assert not isinstance(info.value, sa.exc.SQLAlchemyError)
+        assert store.list_executions(name=name) == [], "the failed transaction left rows"
 
 
 def test_unknown_parent_context_raises_not_found(store: SqlMetadataStore) -> None:
@@ -240,6 +250,13 @@ def test_locked_database_raises_store_error_with_hint(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_unreachable_postgres_raises_store_error_with_hint() -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError, match="server is running") as info:
+        connect("postgresql://nobody@127.0.0.1:1/nowhere")
+    assert "127.0.0.1:1/nowhere" in str(info.value)
 
 
 def test_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
@@ -311,12 +328,6 @@ def test_set_artifact_state_with_unknown_id_changes_nothing(store: SqlMetadataSt
 
 
 # --- fork safety ----------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_uri(request: pytest.FixtureRequest, db_uri: str) -> str:
-    """A SQLite file, or the session's PostgreSQL schema (shared: names must be unique)."""
-    return db_uri if request.param == "sqlite" else str(request.getfixturevalue("pg_uri"))
-
-
 def _child_uses_inherited_and_new_store(store: SqlMetadataStore, uri: str, tag: str) -> None:
     # The inherited store reconnects on its own; a fresh connect() works as workers do.
     store.record_execution("T", f"{tag}-child-inherited", COMPLETE, outputs=[_out()])

@@ -47,7 +47,7 @@ class SqlStoreBase:
         self._engine = _engine.create_engine(self._target)
         self._writer = self._engine.execution_options(**{_engine.WRITE: True})
         try:
-            with self._lock, _engine.translate_errors("open the store", self._where):
+            with self._lock, _engine.translate_errors("open and check the schema", self._where):
                 ensure_schema(self._engine, schema=self._target.schema)
         except BaseException:
             self._engine.dispose()

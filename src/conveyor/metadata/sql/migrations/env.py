@@ -43,4 +43,6 @@ def _main() -> None:
         engine.dispose()
 
 
-_main()
+# Alembic runs this file for each command; any other import (a doctest collector, say) is a no-op.
+if hasattr(context, "config"):
+    _main()
