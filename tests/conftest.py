@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -64,7 +65,7 @@ def _private_agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     yield str(folder)
     for pid_file in folder.glob("*.pid"):
         with contextlib.suppress(ValueError, ProcessLookupError):
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            os.kill(int(json.loads(pid_file.read_text())["pid"]), signal.SIGTERM)
     if previous is None:
         os.environ.pop("CONVEYOR_AGENT_DIR", None)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,11 +19,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def agent_env(tmp_path: Path) -> dict[str, str]:
+def agent_env(tmp_path: Path):
     """A private agent folder for this test, so it starts (and ends) its own agent."""
     folder = tmp_path / "agents"
     folder.mkdir(mode=0o700)
-    return {"CONVEYOR_AGENT_DIR": str(folder)}
+    yield {"CONVEYOR_AGENT_DIR": str(folder)}
+    for pid_file in folder.glob("*.pid"):
+        with contextlib.suppress(ValueError, KeyError, ProcessLookupError):
+            os.kill(json.loads(pid_file.read_text())["pid"], signal.SIGTERM)
 
 
 def _wait_for_agent(cli, env: dict[str, str], timeout: float = 30) -> dict:

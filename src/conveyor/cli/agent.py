@@ -243,8 +243,8 @@ def list_agents() -> list[dict[str, Any]]:
         pid_file = os.path.join(base, name)
         try:
             with open(pid_file) as fh:
-                pid = int(fh.read().strip())
-        except (OSError, ValueError):
+                pid = int(json.load(fh)["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         try:
             os.kill(pid, 0)
@@ -358,6 +358,27 @@ def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None
     os._exit(code)
 
 
+_PACKAGE_INIT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "__init__.py"
+)
+
+
+def _stop_stale_agents(folder: str, own_pid_file: str, identity: dict[str, str]) -> None:
+    """Stop agents of the same Python and installation whose code has since changed."""
+    for name in os.listdir(folder):
+        other = os.path.join(folder, name)
+        if not name.endswith(".pid") or other == own_pid_file:
+            continue
+        try:
+            with open(other) as fh:
+                info = json.load(fh)
+            same = all(info.get(k) == v for k, v in identity.items())
+            if same and int(info["pid"]) != os.getpid():
+                os.kill(int(info["pid"]), signal.SIGTERM)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+
+
 def serve(path: str, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
     """Listen on ``path`` and fork a child per request until idle for ``idle_seconds``."""
     _preload()
@@ -370,8 +391,10 @@ def serve(path: str, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
     os.replace(tmp, path)  # atomic: a racing agent's socket is simply replaced
     inode = os.stat(path).st_ino
     pid_file = path[: -len(".sock")] + ".pid"
+    identity = {"executable": sys.executable, "package": os.path.dirname(_PACKAGE_INIT)}
     with open(pid_file, "w") as fh:
-        fh.write(str(os.getpid()))
+        json.dump({"pid": os.getpid(), **identity}, fh)
+    _stop_stale_agents(os.path.dirname(path), pid_file, identity)
     children: set[int] = set()
     last_active = time.monotonic()
     try:
