@@ -14,15 +14,16 @@ import pickle
 from features import CATEGORICAL, LABEL, NUMERIC, complete, read_rows, write_rows
 
 from conveyor import Dataset, Input, Metrics, Model, Output, component, pipeline
+from conveyor.components import import_dataset
 
 
 @component
-def ingest(path: str, data: Output[Dataset]) -> int:
-    """Read the raw CSV, drop incomplete rows, return how many rows remain."""
-    rows = [r for r in read_rows(path) if complete(r)]
+def clean(raw: Input[Dataset], data: Output[Dataset]) -> int:
+    """Drop incomplete rows and unused columns; return how many rows remain."""
+    rows = [r for r in read_rows(raw.path) if complete(r)]
     write_rows(data.path, rows, [*NUMERIC, *CATEGORICAL, LABEL])
     data.metadata["rows"] = len(rows)
-    print(f"ingested {len(rows)} complete rows from {path}")
+    print(f"kept {len(rows)} complete rows of {raw.metadata.get('source')}")
     return len(rows)
 
 
@@ -94,8 +95,9 @@ def evaluate(model: Input[Model], eval: Input[Dataset], metrics: Output[Metrics]
 
 @pipeline(name="penguins-quickstart")
 def quickstart(path: str = "data/penguins.csv", C: float = 1.0, eval_fraction: float = 0.25):
-    """Ingest, split, train and evaluate a penguin species classifier."""
-    raw = ingest(path=path)
-    parts = split(data=raw.outputs["data"], eval_fraction=eval_fraction)
+    """Import, clean, split, train and evaluate a penguin species classifier."""
+    raw = import_dataset(path=path)
+    rows = clean(raw=raw.outputs["data"])
+    parts = split(data=rows.outputs["data"], eval_fraction=eval_fraction)
     fit = train(train=parts.outputs["train"], C=C)
     evaluate(model=fit.outputs["model"], eval=parts.outputs["eval"])

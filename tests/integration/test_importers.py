@@ -44,3 +44,23 @@ def test_missing_source_fails_with_the_path(load, run_pipeline, tmp_path, mode_k
     assert result.failed_tasks == ["import_dataset"]
     assert "Nothing to import at" in (result.tasks["import_dataset"].error or "")
     assert "nope.csv" in (result.tasks["import_dataset"].error or "")
+
+
+def test_plan_sees_past_an_importer(load, run_pipeline, store, home, tmp_path):
+    from conveyor.orchestrator import plan_run
+    from conveyor.storage import open_store
+
+    source = tmp_path / "data.csv"
+    source.write_text("a\nb\n")
+    pipe = load("imports").imports
+    run_pipeline(pipe, {"path": str(source)})
+    storage = open_store(str(home / "artifacts"))
+    plan = {e.task: e for e in plan_run(pipe.spec, {"path": str(source)}, store, storage)}
+    assert plan["import_dataset"].decision == "runs"
+    assert plan["line_count"].decision == "hit"
+    source.write_text("changed\n")
+    plan = {e.task: e for e in plan_run(pipe.spec, {"path": str(source)}, store, storage)}
+    assert plan["line_count"].decision == "miss"
+    assert plan["line_count"].reasons == [
+        "input data: content changed (from task 'import_dataset')"
+    ]

@@ -202,7 +202,13 @@ def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) ->
     table.add_column("step")
     table.add_column("decision")
     table.add_column("why", overflow="fold")
-    style = {"hit": "cyan", "miss": "yellow", "disabled": "dim", "after-upstream": "yellow"}
+    style = {
+        "hit": "cyan",
+        "miss": "yellow",
+        "disabled": "dim",
+        "runs": "dim",
+        "after-upstream": "yellow",
+    }
     for e in entries:
         table.add_row(e.task, f"[{style[e.decision]}]{e.decision}[/]", "\n".join(e.reasons))
     console = _console()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 
 from conveyor.dsl import Output, component
+from conveyor.storage import content_digest
 from conveyor.types import Artifact, Dataset, Model
 
 __all__ = ["import_artifact", "import_dataset", "import_model"]
@@ -38,21 +40,28 @@ def _copy(source: str, dest: str) -> None:
         )
 
 
-@component(cache=False)
+def _planned(key: str) -> Callable[[str], dict[str, str]]:
+    def plan(path: str) -> dict[str, str]:
+        return {key: content_digest(path)}
+
+    return plan
+
+
+@component(cache=False, plan_outputs=_planned("data"))
 def import_dataset(path: str, data: Output[Dataset]) -> None:
     """Import a data file or folder (local path or fsspec URL) as a Dataset."""
     _copy(path, data.path)
     data.metadata["source"] = path
 
 
-@component(cache=False)
+@component(cache=False, plan_outputs=_planned("model"))
 def import_model(path: str, model: Output[Model]) -> None:
     """Import a model file or folder (local path or fsspec URL) as a Model."""
     _copy(path, model.path)
     model.metadata["source"] = path
 
 
-@component(cache=False)
+@component(cache=False, plan_outputs=_planned("artifact"))
 def import_artifact(path: str, artifact: Output[Artifact]) -> None:
     """Import any file or folder (local path or fsspec URL) as a generic Artifact."""
     _copy(path, artifact.path)

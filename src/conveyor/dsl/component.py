@@ -66,6 +66,7 @@ class Component:
         self.python_func = func
         self.spec = spec
         self.name = spec.name
+        self.plan_outputs: Callable[..., Mapping[str, str]] | None = None
         self._output_names = output_names
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
@@ -111,6 +112,7 @@ def component(
     cache_env: Sequence[str] = (),
     packages: Sequence[str] = (),
     base_image: str | None = None,
+    plan_outputs: Callable[..., Mapping[str, str]] | None = None,
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
 
@@ -132,6 +134,7 @@ def component(
     cache_env: Sequence[str] = (),
     packages: Sequence[str] = (),
     base_image: str | None = None,
+    plan_outputs: Callable[..., Mapping[str, str]] | None = None,
 ) -> Component | Callable[[Callable[..., Any]], Component]:
     """Declare a component from a typed function.
 
@@ -154,6 +157,10 @@ def component(
         cache_env: names of environment variables that affect the output (part of the cache key).
         packages: pip requirements a container backend installs (part of the cache key).
         base_image: container image for container backends.
+        plan_outputs: for a step that always runs (``cache=False``, e.g. an importer): a
+            function of the step's parameters returning each output artifact's content
+            digest without running the step, so ``conveyor plan`` can decide the steps
+            after it. Not part of the IR; only the dry run uses it.
 
     Example:
         >>> from conveyor import Dataset, Output, component
@@ -172,7 +179,7 @@ def component(
     resources = Resources(cpu=cpu, memory=memory, gpu=gpu, gpu_type=gpu_type)
 
     def wrap(f: Callable[..., Any]) -> Component:
-        return _build(
+        built = _build(
             f,
             name=name,
             retry=retry,
@@ -183,6 +190,8 @@ def component(
             packages=tuple(packages),
             base_image=base_image,
         )
+        built.plan_outputs = plan_outputs
+        return built
 
     return wrap(func) if func is not None else wrap
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor._internal.importing import import_object
 from conveyor.cache.lookup import find_cache_hit
 from conveyor.errors import ConveyorError
 from conveyor.execution.explain import explain_miss
@@ -23,8 +24,9 @@ __all__ = ["PlanEntry", "plan_run"]
 class PlanEntry:
     """What a run would do with one task.
 
-    ``decision`` is ``hit`` (reused), ``miss`` (runs), ``disabled`` (caching off), or
-    ``after-upstream`` (an upstream step runs first; its outputs decide).
+    ``decision`` is ``hit`` (reused), ``miss`` (runs), ``disabled`` (caching off),
+    ``runs`` (caching off, but the outputs' content is known in advance, as for importers),
+    or ``after-upstream`` (an upstream step runs first; its outputs decide).
     """
 
     task: str
@@ -32,6 +34,36 @@ class PlanEntry:
     reasons: list[str] = field(default_factory=list)
     cache_key: str | None = None
     cached_from: int | None = None
+
+
+def _planned_outputs(
+    spec: PipelineSpec, task: str, parameters: Mapping[str, Any], search_root: str | None
+) -> TaskOutputs | None:
+    """Outputs of an always-running step whose component predicts their digests."""
+    comp = spec.component_of(task)
+    impl = comp.implementation
+    try:
+        obj = import_object(impl.module, impl.function, impl.source_file, search_root)
+        predict = getattr(obj, "plan_outputs", None)
+        if predict is None:
+            return None
+        digests = dict(predict(**parameters))
+    except Exception:  # a dry run falls back to "decided at run time"
+        return None
+    if set(digests) != set(comp.output_artifacts):
+        return None
+    return TaskOutputs(
+        {},
+        {
+            key: ArtifactRef(
+                id=-1,
+                uri="(planned)",
+                type_name=comp.output_artifacts[key].type,
+                fingerprint=digest,
+            )
+            for key, digest in digests.items()
+        },
+    )
 
 
 def plan_run(
@@ -50,7 +82,7 @@ def plan_run(
     entries: dict[str, PlanEntry] = {}
     for task in spec.topological_order():
         tspec = spec.tasks[task]
-        waiting = [d for d in tspec.depends_on if entries[d].decision != "hit"]
+        waiting = [d for d in tspec.depends_on if d not in outputs]
         if waiting:
             entries[task] = PlanEntry(
                 task,
@@ -65,7 +97,14 @@ def plan_run(
             continue
         if not use_cache or not prepared.cache_enabled:
             why = "cache disabled for this run" if not use_cache else "cache disabled for this task"
-            entries[task] = PlanEntry(task, "disabled", [why], prepared.key)
+            planned = _planned_outputs(spec, task, prepared.parameters, search_root)
+            if planned is not None:
+                # the step runs anyway, but its outputs' content is known: plan past it
+                outputs[task] = planned
+                why += "; its outputs' content is known in advance, so later steps are planned"
+                entries[task] = PlanEntry(task, "runs", [why], prepared.key)
+            else:
+                entries[task] = PlanEntry(task, "disabled", [why], prepared.key)
             continue
         comp = spec.component_of(task)
         lookup = find_cache_hit(
