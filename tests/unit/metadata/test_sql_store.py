@@ -379,3 +379,39 @@ def test_in_memory_store_is_copied_into_forked_child() -> None:
         child.join(60)
         assert child.exitcode == 0
         assert [e.name for e in store.list_executions()] == ["parent"]
+
+
+def test_alembic_migration_builds_the_same_schema_as_the_fresh_path(tmp_path: Path) -> None:
+    """New stores skip Alembic (create_all + stamp); the migration scripts must agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from conveyor.metadata.sql import _engine
+
+    fresh_uri = f"sqlite:///{tmp_path}/fresh.db"
+    with SqlMetadataStore(fresh_uri) as fresh, fresh._engine.connect() as conn:
+        assert _migrate.current_revision(conn) == _migrate.HEAD_REVISION
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        fresh_tables = sorted(sa.inspect(conn).get_table_names())
+
+    engine = _engine.create_engine(_engine.parse_uri(f"sqlite:///{tmp_path}/alembic.db"))
+    try:
+        _migrate.migrate(engine, "head")  # the scripts, on an empty database
+        with engine.connect() as conn:
+            assert _migrate.current_revision(conn) == _migrate.HEAD_REVISION
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            assert sorted(sa.inspect(conn).get_table_names()) == fresh_tables
+    finally:
+        engine.dispose()
+
+
+def test_fresh_path_leaves_a_non_empty_database_to_alembic(tmp_path: Path) -> None:
+    from conveyor.metadata.sql import _engine
+
+    engine = _engine.create_engine(_engine.parse_uri(f"sqlite:///{tmp_path}/x.db"))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE artifacts (id INTEGER PRIMARY KEY)")
+        assert _migrate.create_fresh(engine) is False
+    finally:
+        engine.dispose()
