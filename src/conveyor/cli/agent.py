@@ -20,21 +20,17 @@ This module's client half imports only the standard library.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import sysconfig
-import tempfile
-import threading
-import time
-from typing import Any
+import zlib
+
+TYPE_CHECKING = False  # the client half stays light: typing and contextlib cost ~5 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["agent_dir", "agent_socket_path", "list_agents", "run_via_agent", "serve"]
 
@@ -48,8 +44,9 @@ _MAX_MESSAGE = 16 * 1024 * 1024
 
 def agent_dir() -> str:
     """The private folder (mode 0700) holding agent sockets for this user."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
     base = os.environ.get("CONVEYOR_AGENT_DIR") or os.path.join(
-        os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir(), f"conveyor-agent-{os.getuid()}"
+        runtime, f"conveyor-agent-{os.getuid()}"
     )
     os.makedirs(base, mode=0o700, exist_ok=True)
     st = os.stat(base)
@@ -77,8 +74,9 @@ def _code_signature() -> list[Any]:
                         st.st_size,
                     )
                 )
-    site = sysconfig.get_paths().get("purelib", "")
-    site_mtime = os.stat(site).st_mtime_ns if site and os.path.isdir(site) else 0
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site = os.path.join(sys.prefix, "lib", version, "site-packages")  # pip installs change it
+    site_mtime = os.stat(site).st_mtime_ns if os.path.isdir(site) else 0
     return [
         sys.executable,
         sys.version,
@@ -91,7 +89,8 @@ def _code_signature() -> list[Any]:
 
 def agent_socket_path() -> str:
     """The socket of the agent matching this Python, installation and package set."""
-    digest = hashlib.sha256(json.dumps(_code_signature()).encode()).hexdigest()[:16]
+    data = json.dumps(_code_signature()).encode()
+    digest = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"  # an id, not a security check
     return os.path.join(agent_dir(), f"agent-{digest}.sock")
 
 
@@ -157,6 +156,8 @@ def _recv(sock: socket.socket, with_fds: bool = False) -> tuple[dict[str, Any], 
 
 
 def _start_agent(path: str) -> None:
+    import subprocess
+
     log = open(path[: -len(".sock")] + ".log", "ab")  # noqa: SIM115 - handed to the child
     try:
         subprocess.Popen(
@@ -188,8 +189,10 @@ def run_via_agent(argv: list[str]) -> int | None:
             sock.connect(address)
     except (FileNotFoundError, ConnectionRefusedError):
         sock.close()
-        with contextlib.suppress(OSError):
+        try:
             _start_agent(path)
+        except OSError:
+            pass
         return None
     except OSError:
         sock.close()
@@ -217,8 +220,10 @@ def run_via_agent(argv: list[str]) -> int | None:
     child = int(reply["pid"])
 
     def forward(signum: int, frame: Any) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(child, signum)
+        except ProcessLookupError:
+            pass
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, forward)
@@ -288,8 +293,10 @@ def _preload() -> None:
         "psycopg",
         "fsspec",
     ):
-        with contextlib.suppress(ImportError):
+        try:
             importlib.import_module(name)
+        except ImportError:
+            pass
     try:  # warm SQLAlchemy's SQLite dialect and compiled-statement machinery too
         from conveyor.metadata import connect
 
@@ -300,6 +307,8 @@ def _preload() -> None:
 
 def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
     """Become the orchestrator of one ``conveyor`` invocation, then exit."""
+    import threading
+
     from conveyor._internal.streams import fd_stream
 
     have = iter(fds)
@@ -327,8 +336,10 @@ def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None
     _send(conn, {"pid": os.getpid()})
 
     def watchdog() -> None:
-        with contextlib.suppress(OSError):
+        try:
             conn.recv(1)
+        except OSError:
+            pass
         os.kill(os.getpid(), signal.SIGKILL)  # the client is gone: so is its run
 
     threading.Thread(target=watchdog, name="conveyor-agent-watchdog", daemon=True).start()
@@ -351,10 +362,14 @@ def _child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None
 
         traceback.print_exc()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError):
+        try:
             stream.flush()
-    with contextlib.suppress(OSError):
+        except OSError:
+            pass
+    try:
         _send(conn, {"exit": code})
+    except OSError:
+        pass
     os._exit(code)
 
 
@@ -381,6 +396,9 @@ def _stop_stale_agents(folder: str, own_pid_file: str, identity: dict[str, str])
 
 def serve(path: str, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
     """Listen on ``path`` and fork a child per request until idle for ``idle_seconds``."""
+    import select
+    import time
+
     _preload()
     tmp = f"{path}.{os.getpid()}.tmp"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -68,10 +68,13 @@ class ConsoleReporter(RunReporter):
         self.spec, self.run = spec, run
         self.states = {t: "PENDING" for t in spec.topological_order()}
         self._t0 = time.monotonic()
-        self.console.print(
-            f"[bold]Run[/] [cyan]{run.run_id}[/] of pipeline [bold]{escape(spec.name)}[/]: "
-            f"{len(spec.tasks)} steps"
-        )
+        if self.plain:
+            self._write(f"Run {run.run_id} of pipeline {spec.name}: {len(spec.tasks)} steps")
+        else:
+            self.console.print(
+                f"[bold]Run[/] [cyan]{run.run_id}[/] of pipeline [bold]{escape(spec.name)}[/]: "
+                f"{len(spec.tasks)} steps"
+            )
         if self.console.is_terminal:
             self.live = Live(
                 self._table(), console=self.console, refresh_per_second=8, transient=True
@@ -92,9 +95,23 @@ class ConsoleReporter(RunReporter):
         if self.live is None:
             extra = " (from cache)" if result.cached else ""
             took = f" {result.duration_seconds:.2f}s" if result.duration_seconds else ""
-            line = Text.assemble(state_text(result.state.value), f"  {result.task}{took}{extra}")
-            self.console.print(line, highlight=False)
+            if self.plain:
+                mark = _STYLE.get(result.state.value, ("?", ""))[0]
+                self._write(f"{mark} {result.state.value.lower()}  {result.task}{took}{extra}")
+            else:
+                line = Text.assemble(
+                    state_text(result.state.value), f"  {result.task}{took}{extra}"
+                )
+                self.console.print(line, highlight=False)
         self._refresh()
+
+    @property
+    def plain(self) -> bool:
+        """Not a terminal (a file, a pipe, CI): plain lines, no styling or tables to lay out."""
+        return not self.console.is_terminal
+
+    def _write(self, line: str) -> None:
+        self.console.file.write(line + "\n")
 
     def task_log(self, task: str, text: str) -> None:
         """Print complete log lines of a step, prefixed with its name."""
@@ -104,21 +121,37 @@ class ConsoleReporter(RunReporter):
         *lines, rest = buffered.split("\n")
         self._partial[task] = rest
         for line in lines:
+            self._log_line(task, line)
+
+    def _log_line(self, task: str, line: str) -> None:
+        if self.plain:
+            self._write(f"{task} │ {line}")
+        else:
             self.console.print(Text.assemble((f"{task} │ ", "dim"), line), highlight=False)
 
     def _flush_partial(self, task: str) -> None:
         rest = self._partial.pop(task, "")
         if rest and self.show_logs:
-            self.console.print(Text.assemble((f"{task} │ ", "dim"), rest), highlight=False)
+            self._log_line(task, rest)
 
     def after_run(self, result: RunResult) -> None:
         """Stop the live view and print the summary, with the error of any failed step."""
         if self.live is not None:
             self.live.stop()
             self.live = None
-        self.console.print(self._summary(result))
+        if self.plain:
+            self._write(self._plain_summary(result))
+        else:
+            self.console.print(self._summary(result))
         for task in result.failed_tasks:
             r = result.tasks[task]
+            if self.plain:
+                self._write(f"\nStep {task} failed: {r.error or ''}")
+                if r.traceback:
+                    self._write(r.traceback.rstrip())
+                if r.log_path:
+                    self._write(f"log: {r.log_path}")
+                continue
             self.console.print(
                 f"\n[bold red]Step {escape(task)} failed:[/] {escape(r.error or '')}"
             )
@@ -126,10 +159,13 @@ class ConsoleReporter(RunReporter):
                 self.console.print(Text(r.traceback.rstrip(), style="red"))
             if r.log_path:
                 self.console.print(f"[dim]log: {escape(r.log_path)}[/]")
+        took = f"{result.duration_seconds:.2f}s"
+        if self.plain:
+            self._write(f"\nRun {result.run_id} {result.state.lower()} in {took}")
+            return
         colour = {"COMPLETE": "green", "FAILED": "red"}.get(result.state, "yellow")
         self.console.print(
-            f"\nRun [cyan]{result.run_id}[/] [{colour}]{result.state.lower()}[/] in "
-            f"{result.duration_seconds:.2f}s"
+            f"\nRun [cyan]{result.run_id}[/] [{colour}]{result.state.lower()}[/] in {took}"
         )
 
     def _refresh(self) -> None:
@@ -153,6 +189,28 @@ class ConsoleReporter(RunReporter):
         done = sum(1 for s in self.states.values() if s not in ("PENDING", "RUNNING"))
         footer = Text(f"{done}/{len(self.states)} steps · {now - self._t0:.1f}s", style="dim")
         return Group(table, footer)
+
+    def _plain_summary(self, result: RunResult) -> str:
+        rows = [("step", "state", "time", "outputs / reason")]
+        for task in self.states:
+            r = result.tasks.get(task)
+            if r is None:
+                continue
+            if r.state == ExecutionState.CACHED:
+                detail = _plain_outputs(r.outputs.artifacts, r.outputs.parameters)
+                detail.append(r.cache_reason)
+            elif not r.state.is_success and r.error:
+                detail = [r.error.splitlines()[0]]
+            else:
+                detail = _plain_outputs(r.outputs.artifacts, r.outputs.parameters)
+            took = f"{r.duration_seconds:.2f}s"
+            rows.append((task, r.state.value.lower(), took, detail[0] if detail else ""))
+            rows += [("", "", "", more) for more in detail[1:]]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        return "\n".join(
+            f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d}".rstrip()
+            for a, b, c, d in rows
+        )
 
     def _summary(self, result: RunResult) -> Table:
         table = Table(title=None, header_style="bold", box=None, pad_edge=False)
@@ -179,6 +237,11 @@ def short_uri(uri: str) -> str:
         return uri
     cwd = os.getcwd()
     return os.path.relpath(uri, cwd) if uri.startswith(cwd + os.sep) else uri
+
+
+def _plain_outputs(artifacts: Mapping[str, Any], parameters: Mapping[str, Any]) -> list[str]:
+    lines = [f"{k} = {v}" for k, v in sorted(parameters.items())]
+    return lines + [f"{k} → {short_uri(a.uri)}" for k, a in sorted(artifacts.items())]
 
 
 def _outputs_text(artifacts: Mapping[str, Any], parameters: Mapping[str, Any]) -> str:

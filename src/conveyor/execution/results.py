@@ -44,6 +44,8 @@ class RunInfo:
     run_context_id: int
     pipeline_context_id: int
     experiment_context_id: int | None = None
+    first_of_pipeline: bool = False
+    """True when this run created its pipeline's context: no task has run before."""
 
     @property
     def contexts(self) -> tuple[int, ...]:

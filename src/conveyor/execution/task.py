@@ -81,6 +81,7 @@ def open_run(
 ) -> RunInfo:
     """Get or create the pipeline, experiment and run contexts of a run."""
     run_id = run_id or new_run_id(spec.name)
+    first = metadata.find_context(CONTEXT_PIPELINE, spec.name) is None
     pipeline_ctx = metadata.put_context(
         CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version}
     )
@@ -95,7 +96,7 @@ def open_run(
         props["experiment"] = experiment
     props.update(properties or {})
     run_ctx = metadata.put_context(CONTEXT_RUN, run_id, props, parents=parents)
-    return RunInfo(run_id, spec.name, run_ctx.id, pipeline_ctx.id, experiment_id)
+    return RunInfo(run_id, spec.name, run_ctx.id, pipeline_ctx.id, experiment_id, first)
 
 
 def refresh_run_state(metadata: MetadataStore, run: RunInfo, spec: PipelineSpec) -> str:
