@@ -45,6 +45,7 @@ def test_rerun_after_a_fix_resumes_from_cache(load, run_pipeline):
         ("bad_wrong_type", "declares integer"),
         ("bad_forgets_output", "did not write its output"),
         ("bad_loops", "ran past its timeout of 1 s"),
+        ("bad_nan", "outputs must be finite JSON numbers"),
     ],
 )
 def test_bad_user_code_fails_the_step_with_a_clear_message(

@@ -47,6 +47,11 @@ def resolve_parameters(spec: PipelineSpec, overrides: Mapping[str, Any] | None) 
                     f"Parameter {name!r} of pipeline {spec.name!r} expects {pspec.type}, got "
                     f"{value!r}. Pass e.g. --param {name}={_example(pspec.type)}"
                 )
+            if pspec.enum is not None and value not in pspec.enum:
+                raise DefinitionError(
+                    f"Parameter {name!r} of pipeline {spec.name!r} must be one of "
+                    f"{list(pspec.enum)!r}, got {value!r}"
+                )
             values[name] = coerce_value(value, pspec.type)
         elif pspec.has_default:
             values[name] = pspec.default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -215,7 +216,15 @@ def prepare_task(
         if isinstance(ref, PipelineParameterRef):
             return parameters[ref.name]
         if isinstance(ref, TaskOutputRef):
-            return upstream_outputs(ref.task).parameters.get(ref.output)
+            outs = upstream_outputs(ref.task).parameters
+            if ref.output not in outs:
+                raise ExecutionError(
+                    f"Task {task!r} needs output {ref.output!r} of {ref.task!r}, which its "
+                    f"execution did not record (it recorded {sorted(outs)!r})",
+                    task=task,
+                    run_id=run.run_id,
+                )
+            return outs[ref.output]
         if isinstance(ref, ListRef):
             return [value_of(i) for i in ref.items]
         raise ExecutionError(
@@ -377,6 +386,12 @@ def _output_parameters(comp: ComponentSpec, task: str, value: Any) -> dict[str, 
     out: dict[str, Any] = {}
     for name, pspec in specs.items():
         v = values.get(name)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ComponentError(
+                f"Task {task!r} output {name!r} is {v!r}; outputs must be finite JSON numbers. "
+                "A NaN usually means training diverged (check the learning rate and the data)",
+                task=task,
+            )
         if not json_value_matches(v, pspec.type, pspec.nullable):
             raise ComponentError(
                 f"Task {task!r} output {name!r} is {v!r} ({type(v).__name__}), but the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -141,6 +142,11 @@ class Metrics(Artifact):
         """Record one scalar metric (kept in metadata and written to ``path``)."""
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise TypeError(f"Metric {name!r} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ValueError(
+                f"Metric {name!r} is {value!r}; metrics must be finite numbers. A NaN usually "
+                "means training diverged or the metric is undefined on this data"
+            )
         self.metadata[name] = float(value)
 
     def finalize_output(self) -> None:

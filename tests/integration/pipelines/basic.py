@@ -121,6 +121,12 @@ def returns_wrong_type() -> int:
 
 
 @component
+def diverges() -> float:
+    """Returns NaN, like a training loss that blew up."""
+    return float("nan")
+
+
+@component
 def forgets_output(data: Output[Dataset]) -> None:
     """Never writes its output."""
 
@@ -142,6 +148,7 @@ bad_loops = single(loops_forever)
 bad_ignores_timeout = single(ignores_timeout)
 bad_wrong_type = single(returns_wrong_type)
 bad_forgets_output = single(forgets_output)
+bad_nan = single(diverges)
 
 
 @component(retries=2, retry_backoff_seconds=0.01)

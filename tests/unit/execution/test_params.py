@@ -60,3 +60,10 @@ def test_cli_values_parse_as_json_when_they_can():
     assert parse_cli_value("true") is True
     assert parse_cli_value("[1,2]") == [1, 2]
     assert parse_cli_value("data.csv") == "data.csv"
+
+
+def test_literal_parameters_only_take_their_values():
+    s = spec(mode=ParameterSpec("string", default="fast", enum=("fast", "exact")))
+    assert resolve_parameters(s, {"mode": "exact"}) == {"mode": "exact"}
+    with pytest.raises(DefinitionError, match=r"must be one of \['fast', 'exact'\]"):
+        resolve_parameters(s, {"mode": "slow"})

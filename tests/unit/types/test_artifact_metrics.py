@@ -54,3 +54,11 @@ def test_finalize_output_of_a_plain_artifact_writes_nothing(tmp_path: Path) -> N
     Model(path=str(path)).finalize_output()
 
     assert not path.exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_log_metric_rejects_values_json_cannot_hold(value: float) -> None:
+    m = Metrics()
+    with pytest.raises(ValueError, match="must be finite numbers"):
+        m.log_metric("loss", value)
+    assert "loss" not in m.metadata
