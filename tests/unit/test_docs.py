@@ -4,7 +4,9 @@ codes, the README's quickstart and example, and every relative link (sqlite-util
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import inspect
 import pkgutil
 import re
 import sys
@@ -20,9 +22,11 @@ from conveyor.cli import main as cli_main
 from conveyor.execution.__main__ import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "conveyor"
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 CLI_DOC = DOCS / "cli.md"
+USER_GUIDE = DOCS / "user-guide.md"
 DOC_FILES = [README, *sorted(DOCS.glob("*.md"))]
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -112,7 +116,16 @@ def _option_names(command: click.Command) -> list[str]:
 
 def test_cli_walk_finds_every_command():
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"run", "compile", "plan", "runs list", "runs show", "exec"} <= names
+    assert {
+        "run",
+        "compile",
+        "plan",
+        "runs list",
+        "runs show",
+        "exec",
+        "agent status",
+        "agent stop",
+    } <= names
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=_ids(COMMANDS))
@@ -187,12 +200,65 @@ def test_error_class_is_in_the_architecture_error_tree(name):
     assert re.search(rf"\b{name}\b", _read(DOCS / "architecture.md")), name
 
 
-def test_user_guide_lists_every_setting_environment_variable():
+# set by the agent for the child that runs a command, never by users
+_INTERNAL_ENV = {"CONVEYOR_AGENT_CHILD"}
+
+
+def _environment_variables_read_by_the_code() -> set[str]:
+    found: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        found |= set(re.findall(r"[\"'](CONVEYOR_[A-Z][A-Z_]*)[\"']", _read(path)))
+    return found - _INTERNAL_ENV
+
+
+def test_user_guide_lists_every_environment_variable():
     from conveyor.config import _ENV
 
-    text = _read(DOCS / "user-guide.md")
-    missing = [var for var in [*_ENV.values(), "CONVEYOR_CONFIG"] if f"`{var}" not in text]
+    variables = _environment_variables_read_by_the_code()
+    # the scan must see the settings and the agent's switches, or it checks nothing
+    assert {*_ENV.values(), "CONVEYOR_CONFIG"} <= variables
+    assert {"CONVEYOR_AGENT", "CONVEYOR_AGENT_DIR", "CONVEYOR_AGENT_IDLE"} <= variables
+    text = _read(USER_GUIDE)
+    missing = sorted(var for var in variables if not _in_code(text, var))
+    assert not missing, f"docs/user-guide.md does not mention {missing}"
+
+
+def test_user_guide_has_a_row_per_component_option():
+    from conveyor.dsl import component
+
+    table = _sections(_read(USER_GUIDE))["Writing components"]
+    options = [name for name in inspect.signature(component).parameters if name != "func"]
+    missing = [name for name in options if f"`{name}`" not in table]
+    assert not missing, f"docs/user-guide.md 'Writing components' lacks {missing}"
+
+
+def test_user_guide_documents_every_standard_component():
+    import conveyor.components
+
+    text = _read(USER_GUIDE)
+    missing = [name for name in conveyor.components.__all__ if f"`{name}(" not in text]
     assert not missing
+
+
+def _plan_decisions() -> set[str]:
+    """The decisions plan_run can make: the second argument of every PlanEntry(...) call."""
+    tree = ast.parse(_read(SRC / "orchestrator" / "plan.py"))
+    return {
+        node.args[1].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "PlanEntry"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+
+
+def test_cli_doc_plan_lists_every_decision():
+    decisions = _plan_decisions()
+    assert {"hit", "miss", "after-upstream"} <= decisions
+    body = _sections(_read(CLI_DOC))["conveyor plan"]
+    documented = set(re.findall(r"^\|\s*`([a-z][a-z-]*)`\s*\|", body, re.MULTILINE))
+    assert documented == decisions
 
 
 # --- README -------------------------------------------------------------------------------

@@ -222,6 +222,9 @@ def test_unknown_input_id_raises_not_found_with_clear_message(any_uri: str) -> N
         assert f"record the execution {name!r}" in str(info.value)
         assert not isinstance(info.value, sa.exc.SQLAlchemyError)
         assert store.list_executions(name=name) == [], "the failed transaction left rows"
+        # the store's write connection is usable again after the failed transaction
+        eid, _ = store.record_execution("T", name, COMPLETE, outputs=[_out()])
+        assert store.get_execution(eid).name == name
 
 
 def test_unknown_parent_context_raises_not_found(store: SqlMetadataStore) -> None:

@@ -42,6 +42,11 @@ class SqlStoreBase:
         self._lock: AbstractContextManager[Any] = (
             threading.RLock() if self._target.memory else nullcontext()
         )
+        # SQLite files: one connection kept for writes (a pool checkout per transaction is a
+        # third of the cost of recording an execution); a lock serialises its users.
+        self._keep_writer = self._target.backend == "sqlite" and not self._target.memory
+        self._write_lock = threading.RLock()
+        self._write_conn: sa.Connection | None = None
         self._upsert = postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
         self._writes = Writer(self._target.backend)
         self._engine = _engine.create_engine(self._target)
@@ -67,8 +72,25 @@ class SqlStoreBase:
     # --- plumbing ---------------------------------------------------------------------------
     @contextmanager
     def _write(self, action: str) -> Iterator[sa.Connection]:
-        with self._lock, _engine.translate_errors(action, self._where), self._writer.begin() as c:
-            yield c
+        if not self._keep_writer:
+            with (
+                self._lock,
+                _engine.translate_errors(action, self._where),
+                self._writer.begin() as c,
+            ):
+                yield c
+            return
+        with self._write_lock, _engine.translate_errors(action, self._where):
+            if self._write_conn is None or self._write_conn.closed:
+                self._write_conn = self._writer.connect()
+            conn = self._write_conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.close()  # a broken connection is never reused
+                self._write_conn = None
+                raise
 
     @contextmanager
     def _read(self, action: str) -> Iterator[sa.Connection]:
@@ -77,6 +99,8 @@ class SqlStoreBase:
 
     def after_fork_in_child(self) -> None:
         """Called in a forked child: drop the parent's connections (they stay open there)."""
+        self._write_lock = threading.RLock()
+        self._write_conn = None  # the parent's connection: never touch it here
         if self._target.memory:
             self._lock = threading.RLock()
         else:
@@ -115,4 +139,7 @@ class SqlStoreBase:
         """Release connections. Safe to call twice."""
         if not self._closed:
             self._closed = True
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
             self._engine.dispose()
