@@ -49,4 +49,6 @@ def run(
         use_cache=use_cache,
         reporter=reporter,
     )
-    return orch.run(spec, parameters, run_id=run_id, experiment=experiment)
+    return orch.run(
+        spec, parameters, run_id=run_id, experiment=experiment, properties={"launcher": "python"}
+    )

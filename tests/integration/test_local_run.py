@@ -120,3 +120,27 @@ def test_artifacts_are_published_under_the_run(load, run_pipeline, home):
     assert uri.startswith(str(home / "artifacts" / "demo" / result.run_id))
     leftovers = [p for p in (home / "artifacts").rglob("*") if ".partial-" in p.name]
     assert leftovers == []
+
+
+def test_memory_store_needs_in_process_mode(load, run_pipeline, store):
+    import pytest
+
+    from conveyor.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match="--in-process"):
+        run_pipeline(load("basic").demo, artifact_root="memory://cv-workers")
+    assert store.list_contexts(CONTEXT_RUN) == []
+
+
+def test_object_store_without_its_package_fails_before_the_run(load, run_pipeline, store):
+    import importlib.util
+
+    import pytest
+
+    from conveyor.errors import MissingExtraError
+
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed")
+    with pytest.raises(MissingExtraError, match=r"conveyor-ml\[s3\]"):
+        run_pipeline(load("basic").demo, artifact_root="s3://bucket/prefix")
+    assert store.list_contexts(CONTEXT_RUN) == []

@@ -390,6 +390,9 @@ def _stop_stale_agents(folder: str, own_pid_file: str, identity: dict[str, str])
             same = all(info.get(k) == v for k, v in identity.items())
             if same and int(info["pid"]) != os.getpid():
                 os.kill(int(info["pid"]), signal.SIGTERM)
+                log = other[: -len(".pid")] + ".log"
+                if os.path.exists(log):
+                    os.unlink(log)
         except (OSError, ValueError, KeyError, TypeError):
             continue
 
@@ -458,12 +461,18 @@ def serve(path: str, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
                 os.close(fd)
     finally:
         server.close()
-        for leftover in (path, pid_file):
-            try:
-                if leftover != path or os.stat(path).st_ino == inode:
-                    os.unlink(leftover)
-            except FileNotFoundError:
-                pass
+        try:
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        try:
+            with open(pid_file) as fh:
+                mine = json.load(fh).get("pid") == os.getpid()
+        except (OSError, ValueError, AttributeError):
+            mine = False
+        if mine:  # a racing agent may have written its own pid there: leave that one
+            os.unlink(pid_file)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -294,10 +294,10 @@ def lineage(artifact_id: int, downstream: bool, depth: int | None, as_json: bool
     ins_of: dict[int, list[Any]] = {}  # artifact -> events of the executions that read it
     for ev in graph.events:
         if ev.type.is_output:
+            outs_of.setdefault(ev.execution_id, []).append(ev)
             if execs.get(ev.execution_id) and execs[ev.execution_id].state.value == "CACHED":
                 continue  # a cache hit re-publishes the artifact; its producer is the original
             made.setdefault(ev.artifact_id, []).append(ev)
-            outs_of.setdefault(ev.execution_id, []).append(ev)
         else:
             used.setdefault(ev.execution_id, []).append(ev)
             ins_of.setdefault(ev.artifact_id, []).append(ev)

@@ -21,6 +21,7 @@ from conveyor.cli._common import (
     _params,
     _settings,
 )
+from conveyor.errors import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -231,11 +232,15 @@ def agent() -> None:
 
 @agent.command(name="status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_errors
 def agent_status(as_json: bool) -> None:
     """List this user's agents (the current one serves this Python and installation)."""
     from conveyor.cli.agent import list_agents
 
-    agents = list_agents()
+    try:
+        agents = list_agents()
+    except PermissionError as exc:
+        raise ConfigError(str(exc)) from None
     if as_json:
         _echo_json(agents)
         return
@@ -248,6 +253,7 @@ def agent_status(as_json: bool) -> None:
 
 
 @agent.command(name="stop")
+@_errors
 def agent_stop() -> None:
     """Stop every agent of this user (runs in progress are not affected)."""
     import signal as _signal
@@ -255,7 +261,11 @@ def agent_stop() -> None:
     from conveyor.cli.agent import list_agents
 
     stopped = 0
-    for a in list_agents():
+    try:
+        agents = list_agents()
+    except PermissionError as exc:
+        raise ConfigError(str(exc)) from None
+    for a in agents:
         if a["alive"]:
             os.kill(a["pid"], _signal.SIGTERM)
             stopped += 1

@@ -208,6 +208,13 @@ class LocalOrchestrator:
                 "but this version of the local runner does not execute them yet"
             )
         values = resolve_parameters(spec, parameters)
+        if not self.in_process and self.artifact_root.startswith("memory://"):
+            raise DefinitionError(
+                "A memory:// artifact store lives inside one process, so worker processes "
+                "cannot share it. Run with --in-process (conveyor.run(..., in_process=True)), "
+                "or use a local folder or an object store"
+            )
+        _ = self.storage  # fail now (e.g. s3:// without s3fs), before any run is recorded
         metadata = self.metadata
         reconcile_stale_runs(metadata)
         if run_id is not None and metadata.find_context(CONTEXT_RUN, run_id) is not None:
@@ -254,6 +261,16 @@ class LocalOrchestrator:
         except (KeyboardInterrupt, RunInterrupted):
             scheduler.cancel_all()
             state = RunState.CANCELED
+        except BaseException as exc:  # a framework failure: the run must not stay RUNNING
+            metadata.update_context(
+                run.run_context_id,
+                {
+                    "state": RunState.FAILED,
+                    "finished_at": time.time(),
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            raise
         finally:
             if pool is not None:
                 pool.close()
