@@ -10,7 +10,29 @@ from conveyor.dsl.pipeline import Pipeline
 from conveyor.ir.spec import PipelineSpec
 from conveyor.orchestrator import LocalOrchestrator, RunReporter, RunResult
 
-__all__ = ["run"]
+__all__ = ["local_orchestrator", "run"]
+
+
+def local_orchestrator(
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    in_process: bool = False,
+    use_cache: bool = True,
+    reporter: RunReporter | None = None,
+    search_root: str | None = None,
+) -> LocalOrchestrator:
+    """A local orchestrator on the stores and home the settings name."""
+    return LocalOrchestrator(
+        metadata_url=settings.metadata_url,
+        artifact_root=settings.artifact_root,
+        home=settings.home,
+        workers=workers or settings.workers,
+        in_process=in_process,
+        use_cache=use_cache,
+        reporter=reporter,
+        search_root=search_root,
+    )
 
 
 def run(
@@ -40,14 +62,8 @@ def run(
     """
     settings = settings or Settings.load()
     spec = pipeline.spec if isinstance(pipeline, Pipeline) else pipeline
-    orch = LocalOrchestrator(
-        metadata_url=settings.metadata_url,
-        artifact_root=settings.artifact_root,
-        home=settings.home,
-        workers=workers or settings.workers,
-        in_process=in_process,
-        use_cache=use_cache,
-        reporter=reporter,
+    orch = local_orchestrator(
+        settings, workers=workers, in_process=in_process, use_cache=use_cache, reporter=reporter
     )
     return orch.run(
         spec, parameters, run_id=run_id, experiment=experiment, properties={"launcher": "python"}

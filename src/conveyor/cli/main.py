@@ -73,7 +73,8 @@ def run(
 ) -> None:
     """Run PIPELINE (file.py, file.py:NAME, module:NAME or compiled .json) end to end."""
     from conveyor.cli.loading import load_pipeline
-    from conveyor.orchestrator import LocalOrchestrator, RunReporter
+    from conveyor.orchestrator import RunReporter
+    from conveyor.runner import local_orchestrator
 
     settings = _settings()
     spec, root = load_pipeline(pipeline)
@@ -84,11 +85,9 @@ def run(
         from conveyor.cli.render import ConsoleReporter
 
         reporter = ConsoleReporter(_console(), show_logs=not quiet)
-    orch = LocalOrchestrator(
-        metadata_url=settings.metadata_url,
-        artifact_root=settings.artifact_root,
-        home=settings.home,
-        workers=workers or settings.workers,
+    orch = local_orchestrator(
+        settings,
+        workers=workers,
         in_process=in_process,
         use_cache=not no_cache,
         reporter=reporter,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -34,6 +36,20 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # pg_advisory_xact_lock key serialising migrations of one PostgreSQL database ("conv").
 _PG_LOCK_KEY = 0x636F6E76
+
+
+@contextmanager
+def _migration_lock(engine: sa.Engine, schema: str | None) -> Iterator[sa.Connection]:
+    """A write transaction that holds the migration lock: SQLite's write lock (BEGIN
+    IMMEDIATE), or a PostgreSQL transaction-scoped advisory lock (creating ``schema``)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+                if schema is not None:
+                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            yield conn
 
 
 def current_revision(conn: sa.Connection) -> str | None:
@@ -83,20 +99,14 @@ def migrate(
     """
     from alembic import command
 
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE: True})
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
-                if schema is not None:
-                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            if direction == "upgrade":
-                target = HEAD_REVISION if revision == "head" else revision
-                if current_revision(conn) == target:
-                    return
-                command.upgrade(alembic_config(conn), revision)
-            else:
-                command.downgrade(alembic_config(conn), revision)
+    with _migration_lock(engine, schema) as conn:
+        if direction == "upgrade":
+            target = HEAD_REVISION if revision == "head" else revision
+            if current_revision(conn) == target:
+                return
+            command.upgrade(alembic_config(conn), revision)
+        else:
+            command.downgrade(alembic_config(conn), revision)
 
 
 def create_fresh(engine: sa.Engine, *, schema: str | None = None) -> bool:
@@ -108,27 +118,21 @@ def create_fresh(engine: sa.Engine, *, schema: str | None = None) -> bool:
     """
     from conveyor.metadata.sql.models import metadata
 
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE: True})
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
-                if schema is not None:
-                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            if current_revision(conn) is not None:
-                return False
-            existing = set(sa.inspect(conn).get_table_names())
-            if existing & set(metadata.tables):
-                return False
-            metadata.create_all(conn, checkfirst=False)
-            conn.exec_driver_sql(
-                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-            )
-            conn.execute(
-                sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
-                {"v": HEAD_REVISION},
-            )
+    with _migration_lock(engine, schema) as conn:
+        if current_revision(conn) is not None:
+            return False
+        existing = set(sa.inspect(conn).get_table_names())
+        if existing & set(metadata.tables):
+            return False
+        metadata.create_all(conn, checkfirst=False)
+        conn.exec_driver_sql(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        conn.execute(
+            sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+            {"v": HEAD_REVISION},
+        )
     return True
 
 
