@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conveyor.metadata import CONTEXT_RUN, ExecutionState
-from conveyor.orchestrator import local as local_module
+from conveyor.orchestrator import scheduler as scheduler_module
 
 FAILED, CANCELED = ExecutionState.FAILED, ExecutionState.CANCELED
 
@@ -74,7 +74,7 @@ def test_crashing_worker_fails_only_that_step(load, run_pipeline, store):
 
 
 def test_step_that_ignores_its_timeout_is_killed(load, run_pipeline, monkeypatch):
-    monkeypatch.setattr(local_module, "TIMEOUT_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(scheduler_module, "TIMEOUT_GRACE_SECONDS", 0.5)
     result = run_pipeline(load("basic").bad_ignores_timeout)
     (task,) = result.tasks.values()
     assert task.state == FAILED

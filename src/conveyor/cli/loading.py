@@ -11,7 +11,7 @@ from types import ModuleType
 from conveyor._internal.importing import import_file
 from conveyor.dsl.pipeline import Pipeline
 from conveyor.errors import DefinitionError
-from conveyor.execution.task import code_root_for
+from conveyor.execution.runs import code_root_for
 from conveyor.ir.serialize import loads
 from conveyor.ir.spec import PipelineSpec
 from conveyor.ir.validate import validate

@@ -43,12 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the task; print a one-line JSON summary on stdout."""
     args = build_parser().parse_args(argv)
     from conveyor.execution.params import resolve_parameters
-    from conveyor.execution.task import (
-        code_root_for,
-        execute_task,
-        open_run,
-        refresh_run_state,
-    )
+    from conveyor.execution.runs import code_root_for, open_run, refresh_run_state
+    from conveyor.execution.task import execute_task
     from conveyor.ir.serialize import loads
     from conveyor.ir.validate import validate
     from conveyor.metadata import CONTEXT_RUN, connect

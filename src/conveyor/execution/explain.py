@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conveyor.cache.keys import CacheKey, explain_change
-from conveyor.execution.task import PreparedTask
+from conveyor.execution.prepare import PreparedTask
 from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import CONTEXT_PIPELINE, MetadataStore
 

@@ -1,4 +1,4 @@
-"""Run ONE task of a run: resolve inputs, check the cache, call user code, record lineage."""
+"""Run ONE task of a run: check the cache, call user code, publish outputs, record lineage."""
 
 from __future__ import annotations
 
@@ -6,269 +6,29 @@ import math
 import os
 import socket
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor._internal.importing import import_object
-from conveyor.cache.code import code_fingerprint
-from conveyor.cache.keys import CacheKey
 from conveyor.cache.lookup import CacheLookup, find_cache_hit
 from conveyor.dsl.annotations import coerce_value, json_value_matches
 from conveyor.errors import (
     ArtifactError,
     ComponentError,
-    ExecutionError,
     TaskTimeoutError,
 )
 from conveyor.execution.boundary import call_user_code, format_user_traceback
+from conveyor.execution.prepare import PreparedTask, component_function, prepare_task
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs, TaskResult
 from conveyor.ir.spec import (
     ComponentSpec,
-    Constant,
-    ListRef,
-    PipelineParameterRef,
     PipelineSpec,
-    TaskOutputRef,
-    TaskSpec,
-    ValueRef,
 )
-from conveyor.metadata.entities import EventType, ExecutionState, NewArtifact
-from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_PIPELINE, CONTEXT_RUN, MetadataStore
+from conveyor.metadata.entities import ExecutionState, NewArtifact
+from conveyor.metadata.store import MetadataStore
 from conveyor.storage.store import ArtifactStore
 from conveyor.types.artifacts import Artifact, artifact_type
 
-__all__ = [
-    "PreparedTask",
-    "code_root_for",
-    "execute_task",
-    "load_task_outputs",
-    "new_run_id",
-    "open_run",
-    "prepare_task",
-    "record_cache_hit",
-    "record_not_run",
-    "refresh_run_state",
-    "run_prepared",
-]
-
-
-def code_root_for(spec: PipelineSpec, ir_path: str) -> str:
-    """Where a compiled IR's component modules import from: the IR's folder or the working
-    directory, whichever holds the components' source files (default: the working directory).
-    """
-    files = [c.implementation.source_file for c in spec.components.values()]
-    for root in (os.path.dirname(os.path.abspath(ir_path)), os.getcwd()):
-        if any(f and os.path.isfile(os.path.join(root, f)) for f in files):
-            return root
-    return os.getcwd()
-
-
-def new_run_id(pipeline: str) -> str:
-    """A fresh, sortable run id: ``<pipeline>-<UTC timestamp>-<random>``."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{pipeline}-{stamp}-{uuid.uuid4().hex[:6]}"
-
-
-def open_run(
-    metadata: MetadataStore,
-    spec: PipelineSpec,
-    *,
-    run_id: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
-    experiment: str | None = None,
-    properties: Mapping[str, Any] | None = None,
-) -> RunInfo:
-    """Get or create the pipeline, experiment and run contexts of a run."""
-    run_id = run_id or new_run_id(spec.name)
-    first = metadata.find_context(CONTEXT_PIPELINE, spec.name) is None
-    pipeline_ctx = metadata.put_context(
-        CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version}
-    )
-    parents = [pipeline_ctx.id]
-    experiment_id = None
-    if experiment:
-        exp_ctx = metadata.put_context(CONTEXT_EXPERIMENT, experiment)
-        experiment_id = exp_ctx.id
-        parents.append(exp_ctx.id)
-    props: dict[str, Any] = {"pipeline": spec.name, "parameters": dict(parameters or {})}
-    if experiment:
-        props["experiment"] = experiment
-    props.update(properties or {})
-    run_ctx = metadata.put_context(CONTEXT_RUN, run_id, props, parents=parents)
-    return RunInfo(run_id, spec.name, run_ctx.id, pipeline_ctx.id, experiment_id, first)
-
-
-def refresh_run_state(metadata: MetadataStore, run: RunInfo, spec: PipelineSpec) -> str:
-    """Derive a run's state from its tasks' newest executions and record it on the run.
-
-    For runs driven one task at a time (``conveyor exec`` from a remote runner), where no
-    orchestrator process owns the run: COMPLETE when every task succeeded, FAILED when the
-    newest attempt of a task failed, RUNNING otherwise.
-    """
-    latest: dict[str, ExecutionState] = {}
-    for ex in sorted(metadata.list_executions(context_id=run.run_context_id), key=lambda e: e.id):
-        latest[ex.name] = ex.state
-    states = [latest.get(t) for t in spec.tasks]
-    if all(st is not None and st.is_success for st in states):
-        state = "COMPLETE"
-    elif any(st in (ExecutionState.FAILED, ExecutionState.CANCELED) for st in states):
-        state = "FAILED"
-    else:
-        state = "RUNNING"
-    counts: dict[str, int] = {}
-    for st in latest.values():
-        counts[st.value] = counts.get(st.value, 0) + 1
-    props: dict[str, Any] = {"state": state, "task_states": counts, "tasks": len(spec.tasks)}
-    if state != "RUNNING":
-        props["finished_at"] = time.time()
-    metadata.update_context(run.run_context_id, props)
-    return state
-
-
-@dataclass
-class PreparedTask:
-    """A task with its inputs resolved and its cache key computed (picklable)."""
-
-    task: str
-    component: str
-    parameters: dict[str, Any]
-    inputs: dict[str, ArtifactRef | list[ArtifactRef]]
-    cache_key: CacheKey
-    cache_enabled: bool
-    upstream_of_input: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """The cache key digest."""
-        return self.cache_key.digest
-
-
-def load_task_outputs(metadata: MetadataStore, run: RunInfo, task: str) -> TaskOutputs | None:
-    """The outputs of ``task``'s successful execution in ``run``, read from metadata."""
-    found = metadata.list_executions(
-        context_id=run.run_context_id,
-        name=task,
-        states=(ExecutionState.COMPLETE, ExecutionState.CACHED),
-        limit=1,
-    )
-    if not found:
-        return None
-    execution = found[0]
-    events = [
-        e for e in metadata.get_events(execution_ids=[execution.id]) if e.type == EventType.OUTPUT
-    ]
-    by_id = {e.artifact_id: e.path for e in events}
-    arts = {by_id[a.id]: ArtifactRef.from_record(a) for a in metadata.get_artifacts(by_id)}
-    return TaskOutputs(parameters=dict(execution.properties.get("outputs", {})), artifacts=arts)
-
-
-def _component_function(comp: ComponentSpec, search_root: str | None) -> Any:
-    impl = comp.implementation
-    try:
-        obj = import_object(impl.module, impl.function, impl.source_file, search_root)
-    except (ImportError, AttributeError, FileNotFoundError) as exc:
-        raise ExecutionError(
-            f"Cannot load component {comp.name!r} from {impl.module}.{impl.function}: {exc}. "
-            "Make sure the pipeline's folder is the working directory or on PYTHONPATH"
-        ) from exc
-    return getattr(obj, "python_func", obj)
-
-
-def prepare_task(
-    spec: PipelineSpec,
-    task: str,
-    run: RunInfo,
-    parameters: Mapping[str, Any],
-    upstream: Mapping[str, TaskOutputs],
-    metadata: MetadataStore | None = None,
-    *,
-    search_root: str | None = None,
-) -> PreparedTask:
-    """Resolve a task's inputs and compute its cache key.
-
-    ``upstream`` holds the outputs of finished upstream tasks; a missing one is read from
-    ``metadata`` (as when a remote runner starts the task on its own).
-    """
-    tspec: TaskSpec = spec.tasks[task]
-    comp = spec.components[tspec.component]
-    params: dict[str, Any] = {}
-    inputs: dict[str, ArtifactRef | list[ArtifactRef]] = {}
-    origin: dict[str, str] = {}
-
-    def upstream_outputs(name: str) -> TaskOutputs:
-        outs = upstream.get(name)
-        if outs is None and metadata is not None:
-            outs = load_task_outputs(metadata, run, name)
-        if outs is None:
-            raise ExecutionError(
-                f"Task {task!r} needs outputs of {name!r}, which has not completed in run "
-                f"{run.run_id!r}",
-                task=task,
-                run_id=run.run_id,
-            )
-        return outs
-
-    def value_of(ref: ValueRef) -> Any:
-        if isinstance(ref, Constant):
-            return ref.value
-        if isinstance(ref, PipelineParameterRef):
-            return parameters[ref.name]
-        if isinstance(ref, TaskOutputRef):
-            outs = upstream_outputs(ref.task).parameters
-            if ref.output not in outs:
-                raise ExecutionError(
-                    f"Task {task!r} needs output {ref.output!r} of {ref.task!r}, which its "
-                    f"execution did not record (it recorded {sorted(outs)!r})",
-                    task=task,
-                    run_id=run.run_id,
-                )
-            return outs[ref.output]
-        if isinstance(ref, ListRef):
-            return [value_of(i) for i in ref.items]
-        raise ExecutionError(
-            f"Task {task!r} uses {type(ref).__name__}, a control-flow binding this runner does "
-            "not execute yet",
-            task=task,
-            run_id=run.run_id,
-        )
-
-    def artifact_of(ref: ValueRef) -> ArtifactRef:
-        if not isinstance(ref, TaskOutputRef):
-            raise ExecutionError(f"Task {task!r}: artifact input bound to {ref!r}", task=task)
-        return upstream_outputs(ref.task).artifacts[ref.output]
-
-    for key, ref in tspec.inputs.items():
-        if key in comp.input_artifacts:
-            if isinstance(ref, ListRef):
-                inputs[key] = [artifact_of(i) for i in ref.items]
-                origin[key] = "', '".join(
-                    sorted({i.task for i in ref.items if isinstance(i, TaskOutputRef)})
-                )
-            else:
-                inputs[key] = artifact_of(ref)
-                if isinstance(ref, TaskOutputRef):
-                    origin[key] = ref.task
-        else:
-            params[key] = value_of(ref)
-    for key, pspec in comp.input_parameters.items():
-        if key not in params and pspec.has_default:
-            params[key] = pspec.default
-    func = _component_function(comp, search_root)
-    code = code_fingerprint(func)
-    cache_key = CacheKey(
-        component=comp.name,
-        code=code.parts,
-        parameters=params,
-        inputs={
-            k: [a.fingerprint or "" for a in v] if isinstance(v, list) else v.fingerprint
-            for k, v in inputs.items()
-        },
-        env=CacheKey.environment(comp.cache_env),
-        packages=comp.packages,
-    )
-    return PreparedTask(task, comp.name, params, inputs, cache_key, tspec.cache, origin)
+__all__ = ["execute_task", "record_cache_hit", "run_prepared"]
 
 
 def _input_events(prepared: PreparedTask) -> list[tuple[str, int]]:
@@ -338,33 +98,6 @@ def record_cache_hit(
         cache_key=prepared.key,
         cache_reason=lookup.reason,
     )
-
-
-def record_not_run(
-    metadata: MetadataStore,
-    run: RunInfo,
-    spec: PipelineSpec,
-    task: str,
-    state: ExecutionState,
-    reason: str,
-) -> TaskResult:
-    """Record a task that did not run (upstream failed, run cancelled, branch skipped)."""
-    comp = spec.components[spec.tasks[task].component]
-    execution_id, _ = metadata.record_execution(
-        comp.name,
-        task,
-        state,
-        contexts=run.contexts,
-        properties={
-            "pipeline": run.pipeline,
-            "run_id": run.run_id,
-            "task": task,
-            "component": comp.name,
-            "reason": reason,
-            "finished_at": time.time(),
-        },
-    )
-    return TaskResult(task, state, execution_id, error=reason)
 
 
 def _output_parameters(comp: ComponentSpec, task: str, value: Any) -> dict[str, Any]:
@@ -442,7 +175,7 @@ def run_prepared(
         properties=props,
         cache_key=prepared.key,
     )
-    func = _component_function(comp, search_root)
+    func = component_function(comp, search_root)
     attempts: list[dict[str, Any]] = []
     max_attempts = tspec.retry.max_retries + 1
     for attempt in range(1, max_attempts + 1):

@@ -11,8 +11,8 @@ from conveyor.cache.lookup import find_cache_hit
 from conveyor.errors import ConveyorError
 from conveyor.execution.explain import explain_miss
 from conveyor.execution.params import resolve_parameters
+from conveyor.execution.prepare import prepare_task
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs
-from conveyor.execution.task import prepare_task
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.store import MetadataStore
 from conveyor.storage.store import ArtifactStore

@@ -18,8 +18,9 @@ from typing import Any
 
 from conveyor._internal.streams import fd_stream
 from conveyor.errors import RunInterrupted
+from conveyor.execution.prepare import PreparedTask
 from conveyor.execution.results import RunInfo, TaskResult
-from conveyor.execution.task import PreparedTask, run_prepared
+from conveyor.execution.task import run_prepared
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.logs import capture_fds

@@ -1,0 +1,173 @@
+"""Prepare a task: resolve its inputs (from upstream results or metadata) and its cache key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor._internal.importing import import_object
+from conveyor.cache.code import code_fingerprint
+from conveyor.cache.keys import CacheKey
+from conveyor.errors import (
+    ExecutionError,
+)
+from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs
+from conveyor.ir.spec import (
+    ComponentSpec,
+    Constant,
+    ListRef,
+    PipelineParameterRef,
+    PipelineSpec,
+    TaskOutputRef,
+    TaskSpec,
+    ValueRef,
+)
+from conveyor.metadata.entities import EventType, ExecutionState
+from conveyor.metadata.store import MetadataStore
+
+__all__ = ["PreparedTask", "component_function", "load_task_outputs", "prepare_task"]
+
+
+@dataclass
+class PreparedTask:
+    """A task with its inputs resolved and its cache key computed (picklable)."""
+
+    task: str
+    component: str
+    parameters: dict[str, Any]
+    inputs: dict[str, ArtifactRef | list[ArtifactRef]]
+    cache_key: CacheKey
+    cache_enabled: bool
+    upstream_of_input: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The cache key digest."""
+        return self.cache_key.digest
+
+
+def load_task_outputs(metadata: MetadataStore, run: RunInfo, task: str) -> TaskOutputs | None:
+    """The outputs of ``task``'s successful execution in ``run``, read from metadata."""
+    found = metadata.list_executions(
+        context_id=run.run_context_id,
+        name=task,
+        states=(ExecutionState.COMPLETE, ExecutionState.CACHED),
+        limit=1,
+    )
+    if not found:
+        return None
+    execution = found[0]
+    events = [
+        e for e in metadata.get_events(execution_ids=[execution.id]) if e.type == EventType.OUTPUT
+    ]
+    by_id = {e.artifact_id: e.path for e in events}
+    arts = {by_id[a.id]: ArtifactRef.from_record(a) for a in metadata.get_artifacts(by_id)}
+    return TaskOutputs(parameters=dict(execution.properties.get("outputs", {})), artifacts=arts)
+
+
+def component_function(comp: ComponentSpec, search_root: str | None) -> Any:
+    impl = comp.implementation
+    try:
+        obj = import_object(impl.module, impl.function, impl.source_file, search_root)
+    except (ImportError, AttributeError, FileNotFoundError) as exc:
+        raise ExecutionError(
+            f"Cannot load component {comp.name!r} from {impl.module}.{impl.function}: {exc}. "
+            "Make sure the pipeline's folder is the working directory or on PYTHONPATH"
+        ) from exc
+    return getattr(obj, "python_func", obj)
+
+
+def prepare_task(
+    spec: PipelineSpec,
+    task: str,
+    run: RunInfo,
+    parameters: Mapping[str, Any],
+    upstream: Mapping[str, TaskOutputs],
+    metadata: MetadataStore | None = None,
+    *,
+    search_root: str | None = None,
+) -> PreparedTask:
+    """Resolve a task's inputs and compute its cache key.
+
+    ``upstream`` holds the outputs of finished upstream tasks; a missing one is read from
+    ``metadata`` (as when a remote runner starts the task on its own).
+    """
+    tspec: TaskSpec = spec.tasks[task]
+    comp = spec.components[tspec.component]
+    params: dict[str, Any] = {}
+    inputs: dict[str, ArtifactRef | list[ArtifactRef]] = {}
+    origin: dict[str, str] = {}
+
+    def upstream_outputs(name: str) -> TaskOutputs:
+        outs = upstream.get(name)
+        if outs is None and metadata is not None:
+            outs = load_task_outputs(metadata, run, name)
+        if outs is None:
+            raise ExecutionError(
+                f"Task {task!r} needs outputs of {name!r}, which has not completed in run "
+                f"{run.run_id!r}",
+                task=task,
+                run_id=run.run_id,
+            )
+        return outs
+
+    def value_of(ref: ValueRef) -> Any:
+        if isinstance(ref, Constant):
+            return ref.value
+        if isinstance(ref, PipelineParameterRef):
+            return parameters[ref.name]
+        if isinstance(ref, TaskOutputRef):
+            outs = upstream_outputs(ref.task).parameters
+            if ref.output not in outs:
+                raise ExecutionError(
+                    f"Task {task!r} needs output {ref.output!r} of {ref.task!r}, which its "
+                    f"execution did not record (it recorded {sorted(outs)!r})",
+                    task=task,
+                    run_id=run.run_id,
+                )
+            return outs[ref.output]
+        if isinstance(ref, ListRef):
+            return [value_of(i) for i in ref.items]
+        raise ExecutionError(
+            f"Task {task!r} uses {type(ref).__name__}, a control-flow binding this runner does "
+            "not execute yet",
+            task=task,
+            run_id=run.run_id,
+        )
+
+    def artifact_of(ref: ValueRef) -> ArtifactRef:
+        if not isinstance(ref, TaskOutputRef):
+            raise ExecutionError(f"Task {task!r}: artifact input bound to {ref!r}", task=task)
+        return upstream_outputs(ref.task).artifacts[ref.output]
+
+    for key, ref in tspec.inputs.items():
+        if key in comp.input_artifacts:
+            if isinstance(ref, ListRef):
+                inputs[key] = [artifact_of(i) for i in ref.items]
+                origin[key] = "', '".join(
+                    sorted({i.task for i in ref.items if isinstance(i, TaskOutputRef)})
+                )
+            else:
+                inputs[key] = artifact_of(ref)
+                if isinstance(ref, TaskOutputRef):
+                    origin[key] = ref.task
+        else:
+            params[key] = value_of(ref)
+    for key, pspec in comp.input_parameters.items():
+        if key not in params and pspec.has_default:
+            params[key] = pspec.default
+    func = component_function(comp, search_root)
+    code = code_fingerprint(func)
+    cache_key = CacheKey(
+        component=comp.name,
+        code=code.parts,
+        parameters=params,
+        inputs={
+            k: [a.fingerprint or "" for a in v] if isinstance(v, list) else v.fingerprint
+            for k, v in inputs.items()
+        },
+        env=CacheKey.environment(comp.cache_env),
+        packages=comp.packages,
+    )
+    return PreparedTask(task, comp.name, params, inputs, cache_key, tspec.cache, origin)

@@ -1,0 +1,118 @@
+"""Run-level bookkeeping: run ids, run contexts, a run's derived state, tasks not run."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from conveyor.execution.results import RunInfo, TaskResult
+from conveyor.ir.spec import (
+    PipelineSpec,
+)
+from conveyor.metadata.entities import ExecutionState
+from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_PIPELINE, CONTEXT_RUN, MetadataStore
+
+__all__ = ["code_root_for", "new_run_id", "open_run", "record_not_run", "refresh_run_state"]
+
+
+def code_root_for(spec: PipelineSpec, ir_path: str) -> str:
+    """Where a compiled IR's component modules import from: the IR's folder or the working
+    directory, whichever holds the components' source files (default: the working directory).
+    """
+    files = [c.implementation.source_file for c in spec.components.values()]
+    for root in (os.path.dirname(os.path.abspath(ir_path)), os.getcwd()):
+        if any(f and os.path.isfile(os.path.join(root, f)) for f in files):
+            return root
+    return os.getcwd()
+
+
+def new_run_id(pipeline: str) -> str:
+    """A fresh, sortable run id: ``<pipeline>-<UTC timestamp>-<random>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{pipeline}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def open_run(
+    metadata: MetadataStore,
+    spec: PipelineSpec,
+    *,
+    run_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> RunInfo:
+    """Get or create the pipeline, experiment and run contexts of a run."""
+    run_id = run_id or new_run_id(spec.name)
+    first = metadata.find_context(CONTEXT_PIPELINE, spec.name) is None
+    pipeline_ctx = metadata.put_context(
+        CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version}
+    )
+    parents = [pipeline_ctx.id]
+    experiment_id = None
+    if experiment:
+        exp_ctx = metadata.put_context(CONTEXT_EXPERIMENT, experiment)
+        experiment_id = exp_ctx.id
+        parents.append(exp_ctx.id)
+    props: dict[str, Any] = {"pipeline": spec.name, "parameters": dict(parameters or {})}
+    if experiment:
+        props["experiment"] = experiment
+    props.update(properties or {})
+    run_ctx = metadata.put_context(CONTEXT_RUN, run_id, props, parents=parents)
+    return RunInfo(run_id, spec.name, run_ctx.id, pipeline_ctx.id, experiment_id, first)
+
+
+def refresh_run_state(metadata: MetadataStore, run: RunInfo, spec: PipelineSpec) -> str:
+    """Derive a run's state from its tasks' newest executions and record it on the run.
+
+    For runs driven one task at a time (``conveyor exec`` from a remote runner), where no
+    orchestrator process owns the run: COMPLETE when every task succeeded, FAILED when the
+    newest attempt of a task failed, RUNNING otherwise.
+    """
+    latest: dict[str, ExecutionState] = {}
+    for ex in sorted(metadata.list_executions(context_id=run.run_context_id), key=lambda e: e.id):
+        latest[ex.name] = ex.state
+    states = [latest.get(t) for t in spec.tasks]
+    if all(st is not None and st.is_success for st in states):
+        state = "COMPLETE"
+    elif any(st in (ExecutionState.FAILED, ExecutionState.CANCELED) for st in states):
+        state = "FAILED"
+    else:
+        state = "RUNNING"
+    counts: dict[str, int] = {}
+    for st in latest.values():
+        counts[st.value] = counts.get(st.value, 0) + 1
+    props: dict[str, Any] = {"state": state, "task_states": counts, "tasks": len(spec.tasks)}
+    if state != "RUNNING":
+        props["finished_at"] = time.time()
+    metadata.update_context(run.run_context_id, props)
+    return state
+
+
+def record_not_run(
+    metadata: MetadataStore,
+    run: RunInfo,
+    spec: PipelineSpec,
+    task: str,
+    state: ExecutionState,
+    reason: str,
+) -> TaskResult:
+    """Record a task that did not run (upstream failed, run cancelled, branch skipped)."""
+    comp = spec.components[spec.tasks[task].component]
+    execution_id, _ = metadata.record_execution(
+        comp.name,
+        task,
+        state,
+        contexts=run.contexts,
+        properties={
+            "pipeline": run.pipeline,
+            "run_id": run.run_id,
+            "task": task,
+            "component": comp.name,
+            "reason": reason,
+            "finished_at": time.time(),
+        },
+    )
+    return TaskResult(task, state, execution_id, error=reason)
