@@ -2,7 +2,8 @@
 
 from conveyor.dsl.annotations import Input, Output
 from conveyor.dsl.component import Component, component
-from conveyor.dsl.pipeline import OutputRef, Pipeline, PipelineParam, Task, pipeline
+from conveyor.dsl.pipeline import Pipeline, pipeline
+from conveyor.dsl.tasks import OutputRef, PipelineParam, Task
 
 __all__ = [
     "Component",

@@ -75,7 +75,7 @@ class Component:
         self.__wrapped__ = func
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from conveyor.dsl.pipeline import add_task  # the pipeline builder sits above components
+        from conveyor.dsl.tasks import add_task  # the pipeline builder sits above components
 
         frame = sys._getframe(1)
         if args:
