@@ -19,8 +19,13 @@ from conveyor.metadata.entities import (
 __all__ = ["CONTEXT_EXPERIMENT", "CONTEXT_PIPELINE", "CONTEXT_RUN", "MetadataStore"]
 
 CONTEXT_PIPELINE = "conveyor.Pipeline"
+"""Context type of a pipeline (by name): every execution of every run of it."""
+
 CONTEXT_RUN = "conveyor.PipelineRun"
+"""Context type of one run (named by its run id); its properties hold the run's state."""
+
 CONTEXT_EXPERIMENT = "conveyor.Experiment"
+"""Context type of an experiment: runs grouped with ``--experiment``."""
 
 
 @runtime_checkable
