@@ -483,6 +483,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--socket", required=True)
     args = parser.parse_args(argv)
     idle = float(os.environ.get("CONVEYOR_AGENT_IDLE", DEFAULT_IDLE_SECONDS))
+    os.chdir("/")  # hold no user folder open; each child moves to its client's folder
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # clean up the socket
     serve(args.socket, idle)
