@@ -12,14 +12,19 @@ from conveyor.types.artifacts import (
     is_compatible,
     registered_types,
 )
+from conveyor.types.data import ExampleAnomalies, Examples, ExampleStatistics, Schema
 
 __all__ = [
     "HTML",
     "Artifact",
     "Dataset",
+    "ExampleAnomalies",
+    "ExampleStatistics",
+    "Examples",
     "Markdown",
     "Metrics",
     "Model",
+    "Schema",
     "artifact_type",
     "is_artifact_type",
     "is_compatible",

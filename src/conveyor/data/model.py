@@ -1,0 +1,344 @@
+"""The data model of the Data stage: statistics, schema and anomalies, as JSON-ready dataclasses.
+
+These are the contracts between StatisticsGen, SchemaGen, ExampleValidator, the ``conveyor
+data`` commands and the HTML views. Names follow TFDV where they apply to tabular data
+(``../shared/reference/tfx-shapes.md``), so TFDV users recognise them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "Anomalies",
+    "AnomalyInfo",
+    "AnomalyReason",
+    "Bucket",
+    "DataSchema",
+    "DatasetConstraints",
+    "DatasetStatistics",
+    "DriftSkewInfo",
+    "FeatureComparator",
+    "FeatureSchema",
+    "FeatureStatistics",
+    "FeatureType",
+    "Histogram",
+    "NumericStatistics",
+    "Severity",
+    "StatisticsCollection",
+    "StringStatistics",
+    "ValueCount",
+]
+
+STATS_FORMAT_VERSION = 1
+SCHEMA_FORMAT_VERSION = 1
+
+
+class FeatureType(enum.StrEnum):
+    """Logical type of a column."""
+
+    INT = "INT"
+    FLOAT = "FLOAT"
+    STRING = "STRING"  # free text or a categorical: the schema's domain says which
+    BOOL = "BOOL"
+    TIMESTAMP = "TIMESTAMP"
+
+
+class Severity(enum.StrEnum):
+    """How bad an anomaly is (TFDV: WARNING | ERROR)."""
+
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+@dataclass
+class Bucket:
+    """One histogram bucket: [low, high) with a (possibly weighted) count."""
+
+    low: float
+    high: float
+    count: float
+
+
+@dataclass
+class Histogram:
+    """``kind`` is ``standard`` (equal-width buckets) or ``quantiles`` (equal-count)."""
+
+    kind: str
+    buckets: list[Bucket] = field(default_factory=list)
+
+
+@dataclass
+class ValueCount:
+    """A value and how often it occurs."""
+
+    value: str
+    count: float
+
+
+@dataclass
+class NumericStatistics:
+    """Statistics of a numeric (INT, FLOAT, BOOL, TIMESTAMP as epoch) column."""
+
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    zeros: int = 0
+    nan: int = 0
+    infinity: int = 0
+    quantiles: list[float] = field(default_factory=list)  # 0%, 10%, ..., 100% (11 values)
+    histograms: list[Histogram] = field(default_factory=list)
+
+
+@dataclass
+class StringStatistics:
+    """Statistics of a string (categorical or text) column."""
+
+    unique: int = 0  # exact below the sketch threshold, else an HLL estimate
+    top_values: list[ValueCount] = field(default_factory=list)  # most frequent first
+    avg_length: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+@dataclass
+class FeatureStatistics:
+    """Statistics of one column in one split (or slice)."""
+
+    name: str
+    type: FeatureType
+    count: int  # non-missing values
+    missing: int
+    numeric: NumericStatistics | None = None
+    string: StringStatistics | None = None
+    weighted_count: float | None = None
+
+
+@dataclass
+class DatasetStatistics:
+    """Statistics of one split (``name`` = split) or one slice (``slice`` = 'sex=Female')."""
+
+    name: str
+    num_rows: int
+    features: list[FeatureStatistics] = field(default_factory=list)
+    weighted_num_rows: float | None = None
+    slice: str | None = None
+
+    def feature(self, name: str) -> FeatureStatistics | None:
+        """The statistics of column ``name``, if present."""
+        return next((f for f in self.features if f.name == name), None)
+
+
+@dataclass
+class StatisticsCollection:
+    """The content of an ``ExampleStatistics`` artifact: one entry per split and slice."""
+
+    datasets: list[DatasetStatistics] = field(default_factory=list)
+    version: int = STATS_FORMAT_VERSION
+
+    def split(self, name: str) -> DatasetStatistics | None:
+        """The unsliced statistics of split ``name``."""
+        return next((d for d in self.datasets if d.name == name and d.slice is None), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StatisticsCollection:
+        """Read the JSON form."""
+        datasets = []
+        for d in data.get("datasets", []):
+            features = []
+            for f in d.get("features", []):
+                numeric = f.get("numeric")
+                if numeric is not None:
+                    numeric = NumericStatistics(
+                        **{
+                            **numeric,
+                            "histograms": [
+                                Histogram(h["kind"], [Bucket(**b) for b in h["buckets"]])
+                                for h in numeric.get("histograms", [])
+                            ],
+                        }
+                    )
+                string = f.get("string")
+                if string is not None:
+                    string = StringStatistics(
+                        **{
+                            **string,
+                            "top_values": [ValueCount(**v) for v in string.get("top_values", [])],
+                        }
+                    )
+                features.append(
+                    FeatureStatistics(
+                        name=f["name"],
+                        type=FeatureType(f["type"]),
+                        count=f["count"],
+                        missing=f["missing"],
+                        numeric=numeric,
+                        string=string,
+                        weighted_count=f.get("weighted_count"),
+                    )
+                )
+            datasets.append(
+                DatasetStatistics(
+                    name=d["name"],
+                    num_rows=d["num_rows"],
+                    features=features,
+                    weighted_num_rows=d.get("weighted_num_rows"),
+                    slice=d.get("slice"),
+                )
+            )
+        return cls(datasets=datasets, version=int(data.get("version", STATS_FORMAT_VERSION)))
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureComparator:
+    """Drift or skew thresholds of a feature; unset comparators are not checked.
+
+    ``infinity_norm``: L-infinity distance between categorical distributions (top values);
+    ``jensen_shannon_divergence`` with ``jsd_source`` ``standard`` or ``quantiles`` histograms;
+    ``normalized_abs_difference``: max |x_i - y_i| / sum(x_i + y_i).
+    """
+
+    infinity_norm: float | None = None
+    jensen_shannon_divergence: float | None = None
+    jsd_source: str = "quantiles"
+    normalized_abs_difference: float | None = None
+
+
+@dataclass
+class FeatureSchema:
+    """What a column must look like."""
+
+    name: str
+    type: FeatureType
+    min_fraction_present: float = 1.0  # presence: fraction of rows with a value
+    values: list[str] | None = None  # categorical domain (None: free text or numeric)
+    min: float | None = None  # numeric range (inclusive)
+    max: float | None = None
+    drift_comparator: FeatureComparator | None = None
+    skew_comparator: FeatureComparator | None = None
+    in_environments: list[str] | None = None  # None: every environment
+    not_in_environments: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class DatasetConstraints:
+    """Dataset-level checks: row count bounds and change versus the previous span."""
+
+    min_examples_count: int | None = None
+    max_examples_count: int | None = None
+    min_fraction_of_previous: float | None = None  # num_examples_drift_comparator
+    max_fraction_of_previous: float | None = None
+
+
+@dataclass
+class DataSchema:
+    """The content of a ``Schema`` artifact (``conveyor.types.Schema``): YAML or JSON."""
+
+    features: list[FeatureSchema] = field(default_factory=list)
+    dataset: DatasetConstraints = field(default_factory=DatasetConstraints)
+    default_environments: list[str] = field(default_factory=list)
+    version: int = SCHEMA_FORMAT_VERSION
+
+    def feature(self, name: str) -> FeatureSchema | None:
+        """The schema of column ``name``, if declared."""
+        return next((f for f in self.features if f.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-ready form (unset fields left out, so a curated file stays short)."""
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items() if v not in (None, [], {})}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            if isinstance(value, enum.Enum):
+                return value.value
+            return value
+
+        return clean(asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataSchema:
+        """Read the JSON/YAML form."""
+        features = []
+        for f in data.get("features", []):
+            kwargs = dict(f)
+            kwargs["type"] = FeatureType(kwargs["type"])
+            for key in ("drift_comparator", "skew_comparator"):
+                if kwargs.get(key) is not None:
+                    kwargs[key] = FeatureComparator(**kwargs[key])
+            features.append(FeatureSchema(**kwargs))
+        return cls(
+            features=features,
+            dataset=DatasetConstraints(**data.get("dataset", {})),
+            default_environments=list(data.get("default_environments", [])),
+            version=int(data.get("version", SCHEMA_FORMAT_VERSION)),
+        )
+
+
+# --- anomalies --------------------------------------------------------------------------------
+
+
+@dataclass
+class AnomalyReason:
+    """One reason a feature (or the dataset) is anomalous; ``type`` is a TFDV anomaly name
+    such as ``ENUM_TYPE_UNEXPECTED_STRING_VALUES`` or ``COMPARATOR_L_INFTY_HIGH``."""
+
+    type: str
+    short_description: str
+    description: str
+    count: int | None = None  # how many values or rows are concerned, when countable
+
+
+@dataclass
+class AnomalyInfo:
+    """The anomalies of one feature (``path`` is the column name)."""
+
+    path: str
+    severity: Severity
+    short_description: str
+    description: str
+    reasons: list[AnomalyReason] = field(default_factory=list)
+
+
+@dataclass
+class DriftSkewInfo:
+    """Drift/skew measurements of one feature: ``{"type", "value", "threshold"}`` each."""
+
+    path: str
+    drift_measurements: list[dict[str, Any]] = field(default_factory=list)
+    skew_measurements: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Anomalies:
+    """The content of an ``ExampleAnomalies`` artifact (TFDV's Anomalies shape)."""
+
+    anomaly_info: dict[str, AnomalyInfo] = field(default_factory=dict)
+    dataset_anomaly_info: AnomalyInfo | None = None
+    drift_skew_info: list[DriftSkewInfo] = field(default_factory=list)
+    data_missing: bool = False
+    split: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is anomalous."""
+        return not self.anomaly_info and self.dataset_anomaly_info is None and not self.data_missing
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
