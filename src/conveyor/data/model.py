@@ -213,7 +213,7 @@ class FeatureComparator:
 
     infinity_norm: float | None = None
     jensen_shannon_divergence: float | None = None
-    jsd_source: str = "quantiles"
+    jsd_source: str = "standard"  # the histogram TFDV's figures match on (see data docs)
     normalized_abs_difference: float | None = None
 
 
@@ -227,6 +227,7 @@ class FeatureSchema:
     values: list[str] | None = None  # categorical domain (None: free text or numeric)
     min: float | None = None  # numeric range (inclusive)
     max: float | None = None
+    allow_nan: bool = False  # FLOAT: NaN values are accepted (else FLOAT_TYPE_HAS_NAN)
     drift_comparator: FeatureComparator | None = None
     skew_comparator: FeatureComparator | None = None
     in_environments: list[str] | None = None  # None: every environment
@@ -262,7 +263,7 @@ class DataSchema:
 
         def clean(value: Any) -> Any:
             if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items() if v not in (None, [], {})}
+                return {k: clean(v) for k, v in value.items() if v not in (None, [], {}, "")}
             if isinstance(value, list):
                 return [clean(v) for v in value]
             if isinstance(value, enum.Enum):

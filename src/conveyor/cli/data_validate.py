@@ -1,0 +1,166 @@
+"""``conveyor data infer-schema`` and ``conveyor data validate``: schema and validation of a
+data file or statistics without writing a pipeline.
+
+Exit codes of ``validate``: 0 no anomalies, 1 anomalies found, 2 usage error (bad arguments,
+unreadable data, statistics or schema file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from conveyor.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _console, _echo_json
+from conveyor.data.model import DatasetStatistics, StatisticsCollection
+from conveyor.data.schema import (
+    DEFAULT_MAX_CATEGORICAL_VALUES,
+    infer_schema,
+    load_schema,
+    save_schema,
+    select_split,
+)
+from conveyor.data.validate import anomaly_count, print_anomalies, validate_statistics
+from conveyor.errors import ConveyorError
+
+__all__ = ["infer_schema_command", "validate_command"]
+
+
+def _fail(message: str) -> NoReturn:
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _is_statistics(path: str) -> str | None:
+    """The statistics.json file ``path`` points at, or None when it is a data file."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "statistics.json")):
+        return os.path.join(path, "statistics.json")
+    if path.endswith(".json"):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                head = fh.read(4096)
+        except (OSError, UnicodeDecodeError):
+            return None
+        if '"datasets"' in head:
+            return path
+    return None
+
+
+def load_statistics(path: str) -> StatisticsCollection:
+    """Statistics from a ``statistics.json`` (or an ExampleStatistics folder), or computed
+    from a data file with ``conveyor.data.stats.compute_statistics``."""
+    stats_file = _is_statistics(path)
+    if stats_file is not None:
+        try:
+            with open(stats_file, encoding="utf-8") as fh:
+                return StatisticsCollection.from_dict(json.load(fh))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise click.UsageError(
+                f"Cannot read the statistics file {stats_file!r}: {exc}"
+            ) from exc
+    if not os.path.exists(path) and "://" not in path:
+        raise click.UsageError(f"No such data or statistics file: {path!r}")
+    try:
+        from conveyor.data.stats import compute_statistics
+    except ImportError as exc:  # pragma: no cover - only while the statistics module is missing
+        raise click.UsageError(
+            f"Cannot compute statistics of {path!r} ({exc}); pass a statistics.json instead"
+        ) from exc
+    try:
+        result: StatisticsCollection = compute_statistics(path)
+    except (ConveyorError, OSError, ValueError) as exc:
+        raise click.UsageError(f"Cannot compute statistics of {path!r}: {exc}") from exc
+    return result
+
+
+def _dataset(stats: StatisticsCollection, split: str | None, source: str) -> DatasetStatistics:
+    unsliced = [d for d in stats.datasets if d.slice is None]
+    if split is None and len(unsliced) == 1:
+        return unsliced[0]
+    try:
+        return select_split(stats, split or "eval")
+    except ValueError as exc:
+        raise click.UsageError(f"{source}: {exc}; choose one with --split") from exc
+
+
+@click.command("infer-schema")
+@click.argument("data", metavar="DATA_OR_STATS")
+@click.option(
+    "-o",
+    "--output",
+    default="schema.yaml",
+    show_default=True,
+    help="Where to write the schema (.yaml/.yml or .json).",
+)
+@click.option("--split", default=None, help="The split to infer from (default: the only one).")
+@click.option(
+    "--max-categorical-values",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CATEGORICAL_VALUES,
+    show_default=True,
+    help="Strings with at most this many distinct values get their values as a domain.",
+)
+@click.option("--infer-ranges", is_flag=True, help="Record the observed min/max of numerics.")
+def infer_schema_command(
+    data: str, output: str, split: str | None, max_categorical_values: int, infer_ranges: bool
+) -> None:
+    """Infer a schema from DATA_OR_STATS (a data file or a statistics.json), to curate."""
+    stats = load_statistics(data)
+    dataset = _dataset(stats, split, data)
+    schema = infer_schema(
+        StatisticsCollection([dataset]),
+        split=dataset.name,
+        max_categorical_values=max_categorical_values,
+        infer_ranges=infer_ranges,
+    )
+    save_schema(schema, output)
+    click.echo(f"Wrote a schema of {len(schema.features)} features to {output}; curate it.")
+
+
+@click.command("validate")
+@click.argument("data", metavar="DATA")
+@click.option("--schema", "schema_path", required=True, help="The schema file (YAML or JSON).")
+@click.option(
+    "--baseline",
+    default=None,
+    metavar="DATA_OR_STATS",
+    help="The previous span: checks drift and the row-count change.",
+)
+@click.option("--serving", default=None, metavar="DATA_OR_STATS", help="Serving data: checks skew.")
+@click.option("--environment", default=None, help="E.g. SERVING: the label is not expected.")
+@click.option("--split", default=None, help="The split to check (default: the only one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the anomalies as JSON.")
+def validate_command(
+    data: str,
+    schema_path: str,
+    baseline: str | None,
+    serving: str | None,
+    environment: str | None,
+    split: str | None,
+    as_json: bool,
+) -> None:
+    """Validate DATA (a data file or a statistics.json) against a schema.
+
+    Exits 1 when anything is anomalous, 0 when the data is clean, 2 on a usage error.
+    """
+    try:
+        schema = load_schema(schema_path)
+    except ConveyorError as exc:
+        _fail(str(exc))
+    stats = _dataset(load_statistics(data), split, data)
+    previous = _dataset(load_statistics(baseline), split, baseline) if baseline else None
+    serving_stats = _dataset(load_statistics(serving), split, serving) if serving else None
+    found = validate_statistics(
+        stats, schema, environment=environment, previous=previous, serving=serving_stats
+    )
+    if as_json:
+        out: dict[str, Any] = found.to_dict()
+        _echo_json(out)
+    else:
+        print_anomalies(found, _console())
+    sys.exit(EXIT_FAILED if anomaly_count(found) else EXIT_OK)

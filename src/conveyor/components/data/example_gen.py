@@ -1,0 +1,203 @@
+"""ExampleGen: ingest CSV, Parquet, JSON Lines or SQL data as split Parquet ``Examples``.
+
+Both components always run (``cache=False``), like the importers: their output depends on
+the bytes of files (or rows of a database) that the cache key cannot see, and on which span
+is the latest. Steps downstream are keyed on the ``Examples`` content digest, so they are
+reused while the data is the same and rerun as soon as a new span or changed file arrives.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from conveyor.data.io import expand_paths, feature_types, read_sql, read_table
+from conveyor.data.spans import has_placeholders, resolve_pattern
+from conveyor.data.splits import normalize_ratios, split_table
+from conveyor.dsl import Output, component
+from conveyor.errors import ArtifactError
+from conveyor.types import Examples
+
+__all__ = ["example_gen", "sql_example_gen"]
+
+_ROWS_PER_PART = 1_000_000
+_MAX_LISTED_FILES = 1000
+_SPLIT_ORDER = ("train", "eval", "test")
+
+
+def _write(
+    examples: Examples,
+    parts: dict[str, pa.Table],
+    ratios: dict[str, float] | None,
+    extra: dict[str, Any],
+) -> int:
+    os.makedirs(examples.path, exist_ok=True)
+    counts: dict[str, int] = {}
+    schema = next(iter(parts.values())).schema
+    for name, table in parts.items():
+        folder = examples.split_path(name)
+        os.makedirs(folder, exist_ok=True)
+        table = table.combine_chunks()
+        for n, start in enumerate(range(0, max(table.num_rows, 1), _ROWS_PER_PART)):
+            chunk = table.slice(start, _ROWS_PER_PART)
+            pq.write_table(chunk, os.path.join(folder, f"part-{n:05d}.parquet"))
+        counts[name] = table.num_rows
+    examples.metadata.update(
+        {
+            "split_names": list(parts),
+            "row_counts": counts,
+            "columns": {k: v.value for k, v in feature_types(schema).items()},
+            **({"split_ratios": ratios} if ratios is not None else {}),
+            **extra,
+        }
+    )
+    return sum(counts.values())
+
+
+def _ordered(names: list[str]) -> list[str]:
+    known = [n for n in _SPLIT_ORDER if n in names]
+    return known + sorted(n for n in names if n not in _SPLIT_ORDER)
+
+
+def _sources(files: list[str]) -> dict[str, Any]:
+    return {
+        "source_files": files[:_MAX_LISTED_FILES],
+        "source_file_count": len(files),
+    }
+
+
+@component(cache=False)
+def example_gen(
+    input_pattern: str,
+    examples: Output[Examples],
+    format: str = "auto",
+    split_ratios: dict[str, float] | None = None,
+    split_key: str | None = None,
+    presplit: bool = False,
+    column_types: dict[str, str] | None = None,
+    span: int | None = None,
+    version: int | None = None,
+    span_range: list[int] | None = None,
+    encoding: str = "utf-8",
+) -> int:
+    """Read tabular files into an ``Examples`` artifact, split deterministically.
+
+    Never cached: the files behind ``input_pattern`` can change (or a new span can appear)
+    without any parameter changing, so the step always reads them; steps downstream are
+    keyed on the output's content digest and stay cached while the data is the same.
+
+    Args:
+        input_pattern: path, folder, glob or fsspec URL; may hold ``{SPAN}``, ``{VERSION}``
+            (latest span and version by default) and ``{SPLIT}`` (pre-split folders).
+        format: ``auto`` (by extension), ``csv``, ``parquet`` or ``jsonl``.
+        split_ratios: split name to fraction, in split order (default
+            ``{"train": 0.8, "eval": 0.2}``; add ``"test"`` for a third split).
+        split_key: hash this column instead of the whole row (rows of a key stay together).
+        presplit: read splits from folders (``<input_pattern>/<split>/*`` or ``{SPLIT}``).
+        column_types: overrides of inferred types, e.g. ``{"zip": "STRING"}``.
+        span: the span to read (None: the latest).
+        version: the version to read (None: the span's latest).
+        span_range: ``[first, last]`` spans to read together (inclusive).
+        encoding: text encoding of CSV files.
+
+    Returns:
+        The number of rows written over all splits.
+
+    Example:
+        >>> from conveyor.components.data import example_gen
+        >>> sorted(example_gen.spec.output_artifacts)
+        ['examples']
+    """
+    pattern = input_pattern
+    if presplit and "{SPLIT}" not in pattern:
+        pattern = pattern.rstrip("/") + "/{SPLIT}/*"
+    if not has_placeholders(pattern):
+        selection = None
+        files = expand_paths(pattern)
+    else:
+        selection = resolve_pattern(
+            pattern,
+            span=span,
+            version=version,
+            span_range=(span_range[0], span_range[1]) if span_range else None,
+        )
+        files = selection.files
+    extra: dict[str, Any] = {"format": format, **_sources(files)}
+    if selection is not None:
+        extra.update({"span": selection.span, "version": selection.version})
+        if len(selection.spans) > 1:
+            extra["spans"] = {str(k): v for k, v in selection.spans.items()}
+    if presplit:
+        assert selection is not None
+        if not selection.splits:
+            raise ArtifactError(f"No split folders found for {pattern!r}: expected <split>/files")
+        parts = {
+            name: read_table(
+                selection.splits[name],
+                format=format,
+                column_types=column_types,
+                encoding=encoding,
+            )
+            for name in _ordered(list(selection.splits))
+        }
+        schemas = {name: t.schema for name, t in parts.items()}
+        first = next(iter(schemas.values()))
+        for name, schema in schemas.items():
+            if schema != first:
+                raise ArtifactError(
+                    f"Split {name!r} of {pattern!r} has columns {schema.names!r} typed "
+                    f"differently from the others; pass column_types to align them"
+                )
+        return _write(examples, parts, None, extra)
+    ratios = normalize_ratios(split_ratios or {"train": 0.8, "eval": 0.2})
+    table = read_table(files, format=format, column_types=column_types, encoding=encoding)
+    extra["split_key"] = split_key
+    if split_key is not None and split_key not in table.column_names:
+        raise ArtifactError(
+            f"split_key {split_key!r} is not a column of {input_pattern!r}; the columns are "
+            f"{table.column_names!r}"
+        )
+    return _write(examples, split_table(table, ratios, key=split_key), ratios, extra)
+
+
+@component(cache=False)
+def sql_example_gen(
+    url: str,
+    query: str,
+    examples: Output[Examples],
+    split_ratios: dict[str, float] | None = None,
+    split_key: str | None = None,
+    column_types: dict[str, str] | None = None,
+) -> int:
+    """Run a SQL query (SQLAlchemy URL) and write its rows as split ``Examples``.
+
+    Never cached, for the same reason as :func:`example_gen`: the database can change
+    while the query stays the same.
+
+    Args:
+        url: SQLAlchemy database URL, e.g. ``sqlite:///shop.db`` or ``postgresql://...``.
+        query: the SELECT to run.
+        split_ratios: split name to fraction (default ``{"train": 0.8, "eval": 0.2}``).
+        split_key: hash this column instead of the whole row.
+        column_types: overrides of the result's types.
+
+    Returns:
+        The number of rows written over all splits.
+
+    Example:
+        >>> from conveyor.components.data import sql_example_gen
+        >>> "query" in sql_example_gen.spec.input_parameters
+        True
+    """
+    ratios = normalize_ratios(split_ratios or {"train": 0.8, "eval": 0.2})
+    table = read_sql(url, query, column_types=column_types)
+    if split_key is not None and split_key not in table.column_names:
+        raise ArtifactError(
+            f"split_key {split_key!r} is not a column of the query's result; the columns are "
+            f"{table.column_names!r}"
+        )
+    extra = {"source_query": query, "split_key": split_key}
+    return _write(examples, split_table(table, ratios, key=split_key), ratios, extra)

@@ -1,0 +1,779 @@
+"""Read tabular sources (CSV, Parquet, JSON Lines, SQL) into Arrow tables with safe column types.
+
+Every reader goes through pyarrow's multithreaded C++ readers; Python only touches the data on
+error paths (to find the line to blame). CSV columns are read as text and typed here, column by
+column, with vectorised checks, so that inference is *safe*:
+
+* integers with missing values stay integers (with nulls), never floats;
+* ``""``, ``NA``, ``N/A``, ``NaN``, ``null``, ... are nulls in every column;
+* codes with leading zeros (``00123``) stay strings, since a number would lose them;
+* ``true``/``false`` (any case) are booleans, ISO-8601 dates and times are timestamps;
+* anything else is a string (a categorical or free text).
+
+An override map (``{"zip": "STRING", "flag": "BOOL"}``, values of
+:class:`~conveyor.data.model.FeatureType`) wins over inference. Malformed inputs raise
+:class:`~conveyor.errors.ArtifactError` naming the file, the line and how to fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from conveyor.data.model import FeatureType
+from conveyor.errors import ArtifactError
+
+__all__ = [
+    "FORMATS",
+    "NULL_VALUES",
+    "apply_column_types",
+    "detect_format",
+    "expand_paths",
+    "feature_type",
+    "feature_types",
+    "iter_batches",
+    "read_sql",
+    "read_table",
+]
+
+FORMATS = ("csv", "parquet", "jsonl")
+"""The file formats :func:`read_table` reads (``format="auto"`` picks one by extension)."""
+
+NULL_VALUES = (
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "NaN",
+    "nan",
+    "NULL",
+    "null",
+    "None",
+    "#N/A",
+    "#NA",
+    "-NaN",
+    "-nan",
+)
+"""Texts read as missing values in CSV files."""
+
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
+_TRUE = ("true",)
+_FALSE = ("false",)
+_BOOL_TRUE = ("true", "t", "yes", "y", "1")
+_BOOL_FALSE = ("false", "f", "no", "n", "0")
+_DATE_LIKE = re.compile(r"^\d{4}[-/]\d{2}[-/]\d{2}")
+_TYPE_HINT = "pass column_types={%r: 'STRING'} (or another type) to choose it yourself"
+
+
+# --- locating files ---------------------------------------------------------------------------
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def expand_paths(source: str | Sequence[str]) -> list[str]:
+    """The files a path, glob pattern or fsspec URL (or a list of them) stands for, sorted.
+
+    A folder stands for the files in it (hidden files and ``_SUCCESS``-style markers skipped).
+
+    Raises:
+        ArtifactError: when nothing matches.
+
+    Example:
+        >>> expand_paths("data/*.csv")  # doctest: +SKIP
+        ['data/a.csv', 'data/b.csv']
+    """
+    sources = [source] if isinstance(source, str) else list(source)
+    found: list[str] = []
+    for src in sources:
+        matches = _expand_one(src)
+        if not matches:
+            raise ArtifactError(
+                f"No input file matches {src!r} (working directory {os.getcwd()!r}). "
+                "Check the path or glob pattern, or give an fsspec URL such as 's3://bucket/*.csv'"
+            )
+        found.extend(matches)
+    return found
+
+
+def _expand_one(src: str) -> list[str]:
+    if _is_url(src):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(src)
+        if glob.has_magic(path):
+            paths = fs.glob(path)
+        elif fs.isdir(path):
+            paths = fs.find(path)
+        elif fs.exists(path):
+            paths = [path]
+        else:
+            paths = []
+        files = [p for p in paths if not fs.isdir(p) and _is_data_file(p)]
+        return sorted(fs.unstrip_protocol(p) for p in files)
+    src = src.removeprefix("file://")
+    if glob.has_magic(src):
+        paths = glob.glob(src, recursive=True)
+    elif os.path.isdir(src):
+        paths = [os.path.join(root, f) for root, _, files in os.walk(src) for f in files]
+    else:
+        paths = [src] if os.path.exists(src) else []
+    return sorted(p for p in paths if os.path.isfile(p) and _is_data_file(p))
+
+
+def _is_data_file(path: str) -> bool:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return not name.startswith((".", "_"))
+
+
+def detect_format(path: str, format: str = "auto") -> str:
+    """``csv``, ``parquet`` or ``jsonl`` for ``path`` (by extension when ``format`` is auto).
+
+    Raises:
+        ValueError: when the format is unknown or cannot be told from the extension.
+
+    Example:
+        >>> detect_format("data/part-0.parquet")
+        'parquet'
+    """
+    if format != "auto":
+        fmt = {"json": "jsonl", "ndjson": "jsonl", "tsv": "csv"}.get(format.lower(), format.lower())
+        if fmt not in FORMATS:
+            raise ValueError(f"Unknown format {format!r}: use 'auto' or one of {FORMATS!r}")
+        return fmt
+    name = path.lower()
+    for comp in _COMPRESSIONS:
+        name = name.removesuffix(comp)
+    ext = os.path.splitext(name)[1]
+    if ext not in _EXTENSIONS:
+        raise ValueError(
+            f"Cannot tell the format of {path!r} from its extension {ext!r}: "
+            f"pass format= one of {FORMATS!r}"
+        )
+    return _EXTENSIONS[ext]
+
+
+def _open(path: str) -> Any:
+    if _is_url(path):
+        import fsspec
+
+        return fsspec.open(path, "rb", compression="infer").open()
+    path = path.removeprefix("file://")
+    if path.endswith(_COMPRESSIONS):
+        return pa.input_stream(path, compression="detect")
+    return pa.OSFile(path, "rb")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_table(
+    source: str | Sequence[str],
+    *,
+    format: str = "auto",
+    column_types: Mapping[str, str] | None = None,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+) -> pa.Table:
+    """Read every file of ``source`` (path, glob, folder or fsspec URL) into one table.
+
+    Files must share their columns. CSV text is typed safely (see the module docstring) over
+    all files together, so a column that is an integer in one file and a float in another
+    is a float; Parquet and JSON types are kept and widened the same way.
+
+    Args:
+        source: a path, glob pattern (``data/*.csv``), folder or fsspec URL, or a list.
+        format: ``auto`` (by extension), ``csv``, ``parquet`` or ``jsonl``.
+        column_types: overrides, column name to a FeatureType value (``INT``, ``FLOAT``,
+            ``STRING``, ``BOOL``, ``TIMESTAMP``).
+        delimiter: CSV field separator (default ``,``; ``\\t`` for ``.tsv`` files).
+        encoding: text encoding of CSV files (e.g. ``latin-1``).
+
+    Returns:
+        The table, columns in the order of the first file.
+
+    Raises:
+        ArtifactError: nothing matches, a file is empty, has a header only, ragged rows, bad
+            encoding or bad JSON, files disagree on their columns, or a value does not fit
+            an overridden type.
+
+    Example:
+        >>> table = read_table("penguins/*.csv", column_types={"year": "STRING"})  # doctest: +SKIP
+        >>> feature_types(table.schema)["year"]  # doctest: +SKIP
+        <FeatureType.STRING: 'STRING'>
+    """
+    files = expand_paths(source)
+    overrides = _check_types(column_types)
+    by_format: dict[str, list[str]] = {}
+    for f in files:
+        by_format.setdefault(detect_format(f, format), []).append(f)
+    tables: list[tuple[str, pa.Table]] = []
+    if "csv" in by_format:
+        raw = [(f, _read_csv_text(f, delimiter, encoding)) for f in by_format["csv"]]
+        _check_same_columns(raw)
+        tables.append((raw[0][0], _type_text_columns(raw, overrides)))
+    for f in by_format.get("parquet", []):
+        tables.append((f, _read_parquet(f)))
+    for f in by_format.get("jsonl", []):
+        tables.append((f, _read_jsonl(f)))
+    _check_same_columns(tables)
+    table = _concat([t for _, t in tables], tables[0][0])
+    table = _normalise(table)
+    if by_format.keys() != {"csv"}:
+        table = apply_column_types(table, overrides, source=files[0])
+    return table
+
+
+def iter_batches(
+    path: str,
+    *,
+    format: str = "auto",
+    column_types: Mapping[str, str] | None = None,
+    batch_rows: int = 256_000,
+    encoding: str = "utf-8",
+) -> Iterator[pa.RecordBatch]:
+    """Stream one big file as record batches in bounded memory.
+
+    CSV types are inferred safely on the first batch (after ``column_types``) and every
+    later batch is converted to those types; a later value that does not fit raises an
+    ``ArtifactError`` telling which override to give.
+
+    Example:
+        >>> rows = sum(b.num_rows for b in iter_batches("big.csv"))  # doctest: +SKIP
+    """
+    fmt = detect_format(path, format)
+    overrides = _check_types(column_types)
+    if fmt == "parquet":
+        with _open(path) as fh:
+            for batch in pq.ParquetFile(fh).iter_batches(batch_size=batch_rows):
+                yield from apply_column_types(
+                    _normalise(pa.Table.from_batches([batch])), overrides, source=path
+                ).to_batches()
+        return
+    if fmt == "jsonl":
+        yield from read_table(path, format=fmt, column_types=column_types).to_batches(batch_rows)
+        return
+    read_opts = pacsv.ReadOptions(block_size=max(1 << 16, batch_rows * 32), encoding=encoding)
+    try:
+        with _open(path) as fh:
+            names = pacsv.open_csv(fh, read_options=read_opts).schema.names
+        fh = _open(path)
+        reader = pacsv.open_csv(
+            fh, read_options=read_opts, convert_options=_text_convert_options(names)
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _csv_error(path, exc, None, encoding) from exc
+    schema: pa.Schema | None = None
+    seen = 0
+    with fh:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise _csv_error(path, exc, None, encoding) from exc
+            table = pa.Table.from_batches([batch])
+            if schema is None:
+                table = _type_text_columns([(path, table)], overrides)
+                schema = table.schema
+            else:
+                table = _cast_like(table, schema, path, seen)
+            seen += batch.num_rows
+            yield from table.to_batches()
+
+
+def read_sql(url: str, query: str, *, column_types: Mapping[str, str] | None = None) -> pa.Table:
+    """Run ``query`` against the SQLAlchemy database ``url`` and return the rows as a table.
+
+    Column types come from the database's values (integers with NULLs stay integers);
+    ``column_types`` overrides them as in :func:`read_table`.
+
+    Raises:
+        ArtifactError: the database cannot be reached or the query fails.
+
+    Example:
+        >>> read_sql("sqlite:///shop.db", "SELECT * FROM orders").num_rows  # doctest: +SKIP
+        1200
+    """
+    import sqlalchemy as sa
+
+    overrides = _check_types(column_types)
+    where = f"database {_mask_url(url)!r}"
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+        raise ArtifactError(f"Cannot open {where}: {exc}. Check the SQLAlchemy URL") from exc
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(sa.text(query))
+            names = list(result.keys())
+            batches = []
+            for rows in result.partitions(100_000):
+                columns = list(zip(*rows, strict=True))
+                batches.append(pa.table([pa.array(c) for c in columns], names=names))
+    except sa.exc.SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise ArtifactError(
+            f"Query {query!r} failed on {where}: {exc.__class__.__name__}: {cause}. "
+            "Check the query and the table names"
+        ) from exc
+    finally:
+        engine.dispose()
+    if not batches:
+        table = pa.table({n: pa.array([], pa.string()) for n in names})
+    else:
+        table = _concat(batches, where)
+    return apply_column_types(_normalise(table), overrides, source=where)
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _text_convert_options(names: Sequence[str]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        null_values=list(NULL_VALUES),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        column_types={n: pa.string() for n in names},
+        auto_dict_encode=False,
+        # Every column read as text: the typing happens in _type_text_columns.
+        timestamp_parsers=[],
+    )
+
+
+def _read_csv_text(path: str, delimiter: str | None, encoding: str) -> pa.Table:
+    sep = delimiter or ("\t" if path.lower().removesuffix(".gz").endswith(".tsv") else ",")
+    read_opts = pacsv.ReadOptions(encoding=encoding, block_size=8 << 20)
+    parse_opts = pacsv.ParseOptions(delimiter=sep, newlines_in_values=False)
+    try:
+        with _open(path) as fh:
+            header = pacsv.open_csv(fh, read_options=read_opts, parse_options=parse_opts).schema
+        with _open(path) as fh:
+            table = pacsv.read_csv(
+                fh,
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=_text_convert_options(header.names),
+            )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _csv_error(path, exc, sep, encoding) from exc
+    if table.num_rows == 0:
+        raise ArtifactError(
+            f"{path}: line 2: the file has a header ({', '.join(table.column_names)}) but no "
+            "rows. Add data rows or remove the file from the input pattern"
+        )
+    return table
+
+
+def _csv_error(path: str, exc: Exception, sep: str | None, encoding: str) -> ArtifactError:
+    text = str(exc)
+    if "Empty CSV file" in text:
+        return ArtifactError(
+            f"{path}: line 1: the file is empty. Write a header line and rows, or remove the "
+            "file from the input pattern"
+        )
+    if "UTF8" in text or "utf8" in text.lower() or isinstance(exc, UnicodeDecodeError):
+        line, detail = _find_bad_encoding(path, encoding)
+        return ArtifactError(
+            f"{path}: line {line}: the bytes are not valid {encoding} ({detail}). Re-save the "
+            "file as UTF-8, or pass encoding='latin-1' (or the file's real encoding)"
+        )
+    if "Expected" in text and "columns" in text:
+        where, expected, got = _find_ragged_row(path, sep or ",", encoding)
+        return ArtifactError(
+            f"{path}: line {where}: expected {expected} fields like the header, got {got}. "
+            "Fix the row (quote values that contain the separator) or remove it"
+        )
+    return ArtifactError(f"{path}: cannot read the CSV file: {text}. Check that it is CSV")
+
+
+def _raw_bytes(path: str) -> bytes:
+    with _open(path) as fh:
+        data: bytes = fh.read()
+    return data
+
+
+def _find_bad_encoding(path: str, encoding: str) -> tuple[int, str]:
+    data = _raw_bytes(path)
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as err:
+        return data.count(b"\n", 0, err.start) + 1, f"byte {data[err.start]:#04x}"
+    except LookupError:
+        return 1, f"unknown encoding {encoding!r}"
+    return 1, "invalid text"
+
+
+def _find_ragged_row(path: str, sep: str, encoding: str) -> tuple[int | str, int, int | str]:
+    text = _raw_bytes(path).decode(encoding, errors="replace")
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    expected = None
+    for row in reader:
+        if expected is None:
+            expected = len(row)
+        elif row and len(row) != expected:
+            return reader.line_num, expected, len(row)
+    return "?", expected or 0, "?"
+
+
+def _check_same_columns(tables: Sequence[tuple[str, pa.Table]]) -> None:
+    first_file, first = tables[0]
+    for f, t in tables[1:]:
+        if set(t.column_names) != set(first.column_names):
+            extra = sorted(set(t.column_names) - set(first.column_names))
+            missing = sorted(set(first.column_names) - set(t.column_names))
+            raise ArtifactError(
+                f"{f}: line 1: its columns differ from {first_file}'s (extra {extra!r}, "
+                f"missing {missing!r}). Give files with the same columns, or read them "
+                "separately"
+            )
+
+
+def _type_text_columns(
+    raw: Sequence[tuple[str, pa.Table]],
+    overrides: Mapping[str, FeatureType],
+) -> pa.Table:
+    names = raw[0][1].column_names
+    table = _concat([t.select(names) for _, t in raw], raw[0][0]) if len(raw) > 1 else raw[0][1]
+    _check_override_names(overrides, names, raw[0][0])
+
+    def convert(name: str) -> pa.ChunkedArray:
+        wanted = overrides.get(name)
+        if wanted is None:
+            return _infer(table.column(name))
+        return _convert_text(table.column(name), wanted, name, raw)
+
+    # pyarrow kernels release the GIL: type the columns in parallel.
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        columns = list(pool.map(convert, names))
+    return pa.table(columns, names=names)
+
+
+def _infer(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The safest type for a text column: int, float, bool, timestamp, else string."""
+    if col.null_count == len(col):
+        return col
+    try:
+        ints = pc.cast(col, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    else:
+        if not _has_leading_zeros(col):
+            return ints
+        return col
+    try:
+        return pc.cast(col, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    lower = pc.utf8_lower(col)
+    known = pc.or_kleene(pc.is_in(lower, pa.array(_TRUE + _FALSE)), pc.is_null(lower))
+    if pc.all(known).as_py():
+        return pc.equal(lower, "true")
+    first = pc.drop_null(col)[0].as_py()
+    if _DATE_LIKE.match(first):
+        return _to_timestamp(col)
+    return col
+
+
+def _to_timestamp(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """ISO-8601 (with or without a zone) or ``YYYY/MM/DD[ HH:MM:SS]`` text as timestamps."""
+    for ts_type in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+        try:
+            return pc.cast(col, ts_type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    for fmt in ("%Y/%m/%d", "%Y/%m/%d %H:%M:%S"):
+        try:
+            return pc.strptime(col, format=fmt, unit="us")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return col
+
+
+def _has_leading_zeros(col: pa.ChunkedArray) -> bool:
+    """Whether an integer-looking text column holds codes such as ``00123`` or ``-007``."""
+    for prefix, width in (("0", 1), ("-0", 2), ("+0", 2)):
+        led = pc.and_(pc.starts_with(col, prefix), pc.greater(pc.binary_length(col), width))
+        if pc.any(led).as_py():
+            return True
+    return False
+
+
+def _convert_text(
+    col: pa.ChunkedArray,
+    wanted: FeatureType,
+    name: str,
+    raw: Sequence[tuple[str, pa.Table]],
+) -> pa.ChunkedArray:
+    if wanted == FeatureType.STRING:
+        return col
+    if wanted == FeatureType.BOOL:
+        return _to_bool(col, name, raw)
+    target = {
+        FeatureType.INT: pa.int64(),
+        FeatureType.FLOAT: pa.float64(),
+        FeatureType.TIMESTAMP: pa.timestamp("us"),
+    }[wanted]
+    if wanted == FeatureType.TIMESTAMP:
+        converted = _to_timestamp(col)
+        if pa.types.is_timestamp(converted.type):
+            return converted
+    else:
+        try:
+            return pc.cast(col, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    bad = _first_failure(col, target)
+    raise _value_error(name, wanted, bad, col, raw) from None
+
+
+def _to_bool(col: pa.ChunkedArray, name: str, raw: Sequence[tuple[str, pa.Table]]) -> Any:
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string())))
+    ok = pc.or_kleene(pc.is_in(text, pa.array(_BOOL_TRUE + _BOOL_FALSE)), pc.is_null(text))
+    if not pc.all(ok).as_py():
+        bad = pc.index(ok, False).as_py()
+        raise _value_error(name, FeatureType.BOOL, bad, col, raw)
+    truth = pc.is_in(text, pa.array(_BOOL_TRUE))
+    return pc.if_else(pc.is_valid(text), truth, pa.scalar(None, pa.bool_()))
+
+
+def _first_failure(col: pa.ChunkedArray, target: pa.DataType) -> int:
+    import polars as pl
+
+    series = pl.from_arrow(pa.chunked_array(col.chunks, col.type).cast(pa.string()))
+    assert isinstance(series, pl.Series)
+    pl_type = {pa.int64(): pl.Int64, pa.float64(): pl.Float64}.get(target, pl.Datetime("us"))
+    converted = series.cast(pl_type, strict=False)
+    failed = (converted.is_null() & series.is_not_null()).arg_true()
+    return int(failed[0]) if len(failed) else 0
+
+
+def _value_error(
+    name: str,
+    wanted: FeatureType,
+    index: int,
+    col: pa.ChunkedArray,
+    raw: Sequence[tuple[str, pa.Table]],
+) -> ArtifactError:
+    value = col[index].as_py()
+    path, row = raw[0][0], index
+    for f, t in raw:
+        if row < t.num_rows:
+            path = f
+            break
+        row -= t.num_rows
+    where = f"{path}: line {row + 2}" if detect_format(path) == "csv" else f"{path}: row {row + 1}"
+    return ArtifactError(
+        f"{where}: column {name!r} is declared {wanted.value} but has value {value!r}. Fix the "
+        f"value, or change column_types[{name!r}] (e.g. to 'STRING')"
+    )
+
+
+def _cast_like(table: pa.Table, schema: pa.Schema, path: str, before: int) -> pa.Table:
+    columns = []
+    for field in schema:
+        col = table.column(field.name)
+        if field.type == pa.bool_():
+            columns.append(pc.equal(pc.utf8_lower(col), "true"))
+            continue
+        try:
+            columns.append(pc.cast(col, field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = _first_failure(col, field.type) if field.type != pa.string() else 0
+            raise ArtifactError(
+                f"{path}: line {before + bad + 2}: column {field.name!r} was inferred as "
+                f"{field.type} from the first rows but has value {col[bad].as_py()!r}; "
+                + _TYPE_HINT
+                % field.name
+            ) from None
+    return pa.table(columns, schema=schema)
+
+
+# --- Parquet and JSON Lines -------------------------------------------------------------------
+
+
+def _read_parquet(path: str) -> pa.Table:
+    try:
+        with _open(path) as fh:
+            table = pq.read_table(fh)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ArtifactError(
+            f"{path}: line 1: not a readable Parquet file ({exc}). Check that the file is "
+            "complete and really Parquet, or pass format="
+        ) from exc
+    return table
+
+
+def _read_jsonl(path: str) -> pa.Table:
+    try:
+        with _open(path) as fh:
+            table = pajson.read_json(fh)
+    except pa.ArrowInvalid as exc:
+        line, detail = _find_bad_json(path)
+        raise ArtifactError(
+            f"{path}: line {line}: not valid JSON Lines ({detail}). Write one JSON object per line"
+        ) from exc
+    if table.num_columns == 0 or table.num_rows == 0:
+        raise ArtifactError(f"{path}: line 1: the file has no rows. Add rows or remove it")
+    return table
+
+
+def _find_bad_json(path: str) -> tuple[int | str, str]:
+    text = _raw_bytes(path).decode("utf-8", errors="replace")
+    if not text.strip():
+        return 1, "the file is empty"
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            return number, err.msg
+        if not isinstance(obj, dict):
+            return number, f"expected an object, got {type(obj).__name__}"
+    return "?", "mixed value types"
+
+
+# --- types ------------------------------------------------------------------------------------
+
+
+def _check_types(column_types: Mapping[str, str] | None) -> dict[str, FeatureType]:
+    out: dict[str, FeatureType] = {}
+    for name, value in (column_types or {}).items():
+        try:
+            out[name] = FeatureType(str(value).upper())
+        except ValueError:
+            raise ValueError(
+                f"column_types[{name!r}] is {value!r}: use one of "
+                f"{[t.value for t in FeatureType]!r}"
+            ) from None
+    return out
+
+
+def _check_override_names(
+    overrides: Mapping[str, FeatureType], names: Sequence[str], source: str
+) -> None:
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ArtifactError(
+            f"{source}: column_types names columns {unknown!r} that are not in the data "
+            f"(columns: {list(names)!r}). Fix the names in column_types"
+        )
+
+
+def _concat(tables: Sequence[pa.Table], source: str) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    names = tables[0].column_names
+    try:
+        return pa.concat_tables([t.select(names) for t in tables], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ArtifactError(
+            f"{source}: the input files disagree on column types ({exc}). Pass column_types "
+            "to choose one type per column"
+        ) from exc
+
+
+def _normalise(table: pa.Table) -> pa.Table:
+    """Dictionary columns to plain values, dates to timestamps, null columns to strings."""
+    fields = []
+    changed = False
+    for field in table.schema:
+        t = field.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_date(t):
+            t = pa.timestamp("us")
+        if pa.types.is_null(t) or pa.types.is_large_string(t):
+            t = pa.string()
+        changed |= t != field.type
+        fields.append(pa.field(field.name, t))
+    return table.cast(pa.schema(fields)) if changed else table
+
+
+def apply_column_types(
+    table: pa.Table, column_types: Mapping[str, str] | None, *, source: str = "<table>"
+) -> pa.Table:
+    """Convert the columns named in ``column_types`` of an already typed table.
+
+    Raises:
+        ArtifactError: a column is unknown or a value does not fit its new type.
+
+    Example:
+        >>> t = apply_column_types(pa.table({"a": [1, 2]}), {"a": "STRING"})
+        >>> t.column("a").to_pylist()
+        ['1', '2']
+    """
+    overrides = _check_types(column_types)
+    _check_override_names(overrides, table.column_names, source)
+    numeric = {FeatureType.INT: pa.int64(), FeatureType.FLOAT: pa.float64()}
+    for name, wanted in overrides.items():
+        col = table.column(name)
+        if feature_type(col.type) == wanted:
+            continue
+        if wanted == FeatureType.STRING:
+            converted = pc.cast(col, pa.string())
+        elif wanted in numeric and feature_type(col.type) in (FeatureType.INT, FeatureType.FLOAT):
+            try:
+                converted = pc.cast(col, numeric[wanted])
+            except pa.ArrowInvalid:
+                bad = pc.index(pc.not_equal(pc.cast(col, pa.float64()), pc.floor(col)), True)
+                raise _value_error(name, wanted, bad.as_py(), col, [(source, table)]) from None
+        else:
+            converted = _convert_text(pc.cast(col, pa.string()), wanted, name, [(source, table)])
+        table = table.set_column(table.column_names.index(name), name, converted)
+    return table
+
+
+def feature_type(arrow_type: pa.DataType) -> FeatureType:
+    """The logical :class:`FeatureType` of an Arrow type."""
+    if pa.types.is_boolean(arrow_type):
+        return FeatureType.BOOL
+    if pa.types.is_integer(arrow_type):
+        return FeatureType.INT
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return FeatureType.FLOAT
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return FeatureType.TIMESTAMP
+    if pa.types.is_dictionary(arrow_type):
+        return feature_type(arrow_type.value_type)
+    return FeatureType.STRING
+
+
+def feature_types(schema: pa.Schema) -> dict[str, FeatureType]:
+    """Column name to :class:`FeatureType`, in column order.
+
+    Example:
+        >>> feature_types(pa.schema([("age", pa.int64()), ("name", pa.string())]))["age"].value
+        'INT'
+    """
+    return {field.name: feature_type(field.type) for field in schema}
