@@ -1,16 +1,17 @@
-"""The warm agent: a pre-started process that serves ``conveyor run`` without start-up cost.
+"""The warm agent: a pre-started process that serves ``conveyor`` commands without start-up.
 
-Starting Python and importing SQLAlchemy, Alembic, click and rich costs a fresh process
-about 0.3 s, more than a whole small pipeline run. The agent pays it once: it imports
-Conveyor's own stack (never user code) and waits on a private Unix socket. ``conveyor run``
-connects, hands over its terminal (stdin/stdout/stderr file descriptors), working
-directory, environment and arguments; the agent forks a child that becomes the
+Starting Python and importing SQLAlchemy, Alembic, pyarrow, click and rich costs a fresh
+process 0.3 s or more, more than a whole small pipeline run. The agent pays it once: it
+imports Conveyor's own stack (never user code) and waits on a private Unix socket. A command
+(``conveyor run``, ``plan``, ``data``, ``show``... see ``launch.AGENT_COMMANDS``) connects,
+hands over its terminal (stdin/stdout/stderr file descriptors), working directory,
+environment and arguments; the agent forks a child that becomes the
 orchestrator of that run, exactly as if the command had started it, and reports the exit
 code back. The client forwards Ctrl-C and SIGTERM to the child; if the client dies (even
 by ``kill -9``) the child kills itself, so the agent never keeps a run the user abandoned.
 
-The first ``conveyor run`` starts the agent in the background and runs directly; later
-runs use it. An agent serves one Python, one Conveyor installation and one set of
+The first such command starts the agent in the background and runs directly; later ones
+use it. An agent serves one Python, one Conveyor installation and one set of
 installed packages (its socket name is a hash of them), and exits after
 ``CONVEYOR_AGENT_IDLE`` seconds without work (default 600). ``CONVEYOR_AGENT=off``
 disables it; ``conveyor agent status|stop`` inspects or stops it.
@@ -279,6 +280,23 @@ def _preload() -> None:
         "conveyor.execution",
         "conveyor.storage",
         "conveyor.components",
+        "conveyor.components.data",
+        "conveyor.cli.data",
+        "conveyor.cli.data_validate",
+        "conveyor.cli.show",
+        "conveyor.data.stats",
+        "conveyor.data.io",
+        "conveyor.data.schema",
+        "conveyor.data.validate",
+        "conveyor.data.render",
+        "numpy",
+        "pyarrow",
+        "pyarrow.csv",
+        "pyarrow.compute",
+        "pyarrow.parquet",
+        "pyarrow.json",
+        "datasketches",
+        "yaml",
         "rich.console",
         "rich.live",
         "rich.table",

@@ -1,15 +1,21 @@
-"""Entry point of the ``conveyor`` command: hand ``conveyor run`` to a warm agent if one
-is up, else run the command in this process (see :mod:`conveyor.cli.agent`)."""
+"""Entry point of the ``conveyor`` command: hand the command to a warm agent if one is up,
+else run it in this process (see :mod:`conveyor.cli.agent`)."""
 
 from __future__ import annotations
 
 import sys
 
+AGENT_COMMANDS = frozenset(
+    {"run", "plan", "compile", "runs", "artifacts", "lineage", "show", "data"}
+)
+"""Commands a warm agent serves (the heavy imports are already loaded there); ``agent`` and
+``exec`` always run in this process."""
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run the ``conveyor`` command."""
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["run"] and not {"--help", "-h"} & set(args):
+    if args[:1] and args[0] in AGENT_COMMANDS and not {"--help", "-h"} & set(args):
         from conveyor.cli.agent import run_via_agent
 
         code = run_via_agent(args)

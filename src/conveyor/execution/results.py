@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.metadata.entities import ArtifactRecord, ExecutionState
+from conveyor.types.artifacts import artifact_html
 
 __all__ = ["ArtifactRef", "RunInfo", "TaskOutputs", "TaskResult"]
 
@@ -25,6 +26,10 @@ class ArtifactRef:
     def from_record(cls, record: ArtifactRecord) -> ArtifactRef:
         """From a metadata record."""
         return cls(record.id, record.uri, record.type_name, record.fingerprint, record.properties)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the artifact's HTML view (``result.outputs(task).artifacts[key]``)."""
+        return artifact_html(self.type_name.split("@")[0], self.uri, self.properties)
 
 
 @dataclass(frozen=True)

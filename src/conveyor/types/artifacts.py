@@ -101,6 +101,40 @@ class Artifact:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, uri={self.uri!r})"
 
+    def _repr_html_(self) -> str:
+        """The artifact in a notebook: its type's HTML view (statistics, schema, anomalies),
+        else its identity and metadata."""
+        return artifact_html(self.schema_title, self.uri, self.metadata)
+
+
+HTML_VIEWS: dict[str, str] = {
+    "conveyor.ExampleStatistics": "conveyor.data.views:artifact_html",
+    "conveyor.ExampleAnomalies": "conveyor.data.views:artifact_html",
+    "conveyor.Schema": "conveyor.data.views:artifact_html",
+}
+"""HTML views by type title, as ``module:function(title, uri) -> str`` references (loaded
+on first use, so this module depends on none of them). Register your own type's view here."""
+
+
+def artifact_html(title: str, uri: str, metadata: Mapping[str, Any] | None = None) -> str:
+    """HTML for an artifact of type ``title`` at a local ``uri`` (notebooks, the UI)."""
+    import html
+    import importlib
+
+    target = HTML_VIEWS.get(title)
+    if target is not None and os.path.exists(uri):
+        module, _, function = target.partition(":")
+        view = getattr(importlib.import_module(module), function)(title, uri)
+        if view is not None:
+            return str(view)
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in sorted((metadata or {}).items())
+    )
+    return f"<p><b>{html.escape(title)}</b> {html.escape(uri)}</p>" + (
+        f"<table>{rows}</table>" if rows else ""
+    )
+
 
 _REGISTRY[Artifact.type_id()] = Artifact
 
