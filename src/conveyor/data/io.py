@@ -394,6 +394,14 @@ def _read_csv_text(path: str, delimiter: str | None, encoding: str) -> pa.Table:
     return table
 
 
+def csv_error(
+    path: str, exc: Exception, sep: str | None = None, encoding: str = "utf-8"
+) -> ArtifactError:
+    """A clear error for a CSV file that failed to parse: the file, the line, how to fix it
+    (ragged rows, bad encoding, empty file are located by re-reading the file)."""
+    return _csv_error(path, exc, sep, encoding)
+
+
 def _csv_error(path: str, exc: Exception, sep: str | None, encoding: str) -> ArtifactError:
     text = str(exc)
     if "Empty CSV file" in text:

@@ -432,17 +432,17 @@ def _file_state(path: str, template: PartialStatistics, chunk_rows: int) -> Part
         except pa.ArrowInvalid as exc:
             match = _CONVERSION.search(str(exc))
             if match is None or not names:
-                raise ArtifactError(f"Cannot read {path!r}: {exc}") from exc
+                raise _read_error(path, exc) from exc
             name = names[int(match.group(1))]
             was = match.group(2)
             promoted = pa.float64() if was in ("int64", "null") else pa.string()
             if types.get(name) == promoted:
                 promoted = pa.string()
             if types.get(name) == pa.string():
-                raise ArtifactError(f"Cannot read {path!r}: {exc}") from exc
+                raise _read_error(path, exc) from exc
             types[name] = promoted
         except (OSError, pa.ArrowException) as exc:
-            raise ArtifactError(f"Cannot read {path!r}: {exc}") from exc
+            raise _read_error(path, exc) from exc
 
 
 def _like(template: PartialStatistics) -> PartialStatistics:
@@ -544,3 +544,15 @@ def statistics_of_examples(
         )
         collection.datasets += stats.datasets
     return collection
+
+
+def _read_error(path: str, exc: Exception) -> ArtifactError:
+    """The same clear, located errors as ExampleGen for CSV files; the reader's otherwise."""
+    from conveyor.data.io import csv_error, detect_format
+
+    try:
+        if detect_format(path) == "csv":
+            return csv_error(path, exc)
+    except Exception:
+        pass
+    return ArtifactError(f"Cannot read {path!r}: {exc}")

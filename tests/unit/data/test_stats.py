@@ -254,3 +254,14 @@ def test_statistics_are_deterministic_for_high_cardinality_numbers() -> None:
         first["datasets"][0]["features"][0]["numeric"]["quantiles"]
         == (chunked["datasets"][0]["features"][0]["numeric"]["quantiles"])
     )
+
+
+def test_statistics_of_a_malformed_csv_name_the_file_and_line(tmp_path: Path) -> None:
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n")
+    with pytest.raises(ArtifactError, match=r"ragged\.csv: line 3: expected 3 fields"):
+        compute_statistics(str(ragged))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ArtifactError, match=r"empty\.csv: line 1: the file is empty"):
+        compute_statistics(str(empty))
