@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from conveyor.dsl import Input, Output, component, pipeline
+    from conveyor.model.saved import load_model
     from conveyor.runner import run
+    from conveyor.tracking import end_run, log_metric, log_metrics, log_params, start_run
     from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
 
 __version__ = "0.1.0"
@@ -30,6 +32,12 @@ _EXPORTS = {
     "Model": "conveyor.types",
     "Output": "conveyor.dsl",
     "component": "conveyor.dsl",
+    "end_run": "conveyor.tracking",
+    "load_model": "conveyor.model.saved",
+    "log_metric": "conveyor.tracking",
+    "log_metrics": "conveyor.tracking",
+    "log_params": "conveyor.tracking",
+    "start_run": "conveyor.tracking",
     "pipeline": "conveyor.dsl",
     "run": "conveyor.runner",
 }
@@ -45,8 +53,14 @@ __all__ = [
     "Output",
     "__version__",
     "component",
+    "end_run",
+    "load_model",
+    "log_metric",
+    "log_metrics",
+    "log_params",
     "pipeline",
     "run",
+    "start_run",
 ]
 
 

@@ -217,6 +217,7 @@ def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) ->
     console.print(f"\n{hits} of {len(entries)} steps would come from the cache.")
 
 
+from conveyor.cli.compare import compare  # noqa: E402
 from conveyor.cli.data import data  # noqa: E402
 from conveyor.cli.data_validate import infer_schema_command, validate_command  # noqa: E402
 from conveyor.cli.inspect import artifacts, lineage, runs  # noqa: E402
@@ -224,6 +225,7 @@ from conveyor.cli.show import show  # noqa: E402
 
 data.add_command(infer_schema_command)
 data.add_command(validate_command)
+runs.add_command(compare)
 cli.add_command(runs)
 cli.add_command(artifacts)
 cli.add_command(lineage)

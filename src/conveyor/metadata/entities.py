@@ -17,6 +17,7 @@ __all__ = [
     "ExecutionRecord",
     "ExecutionState",
     "LineageGraph",
+    "MetricRecord",
     "NewArtifact",
 ]
 
@@ -158,3 +159,25 @@ class LineageGraph:
     artifacts: tuple[ArtifactRecord, ...] = ()
     executions: tuple[ExecutionRecord, ...] = ()
     events: tuple[EventRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One value of a scalar metric at a step (a loss per step, an accuracy per epoch).
+
+    A metric belongs to a context (a run), an execution (a task), or both; at least one id is
+    set. ``timestamp`` is wall-clock seconds since the epoch (``time.time()``), as plotted on
+    a time axis.
+
+    Example:
+        >>> MetricRecord(context_id=1, execution_id=None, name="loss", value=0.5, step=3,
+        ...              timestamp=1_700_000_000.0).step
+        3
+    """
+
+    context_id: int | None
+    execution_id: int | None
+    name: str
+    value: float
+    step: int
+    timestamp: float

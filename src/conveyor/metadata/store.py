@@ -13,6 +13,7 @@ from conveyor.metadata.entities import (
     ExecutionRecord,
     ExecutionState,
     LineageGraph,
+    MetricRecord,
     NewArtifact,
 )
 
@@ -205,6 +206,28 @@ class MetadataStore(Protocol):
         Bounded number of queries whatever the depth (one recursive query plus fetches).
         ``max_depth`` counts executions along a path.
         """
+        ...
+
+    # --- metrics ----------------------------------------------------------------------------
+    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
+        """Insert metric values in one transaction (one batched statement).
+
+        Raises:
+            ValueError: a value is not finite, a name is empty, or a record has neither a
+                context nor an execution id.
+            NotFoundError: a context or execution id does not exist (nothing is written).
+        """
+        ...
+
+    def get_metrics(
+        self,
+        *,
+        context_id: int | None = None,
+        execution_id: int | None = None,
+        names: Iterable[str] | None = None,
+    ) -> list[MetricRecord]:
+        """Metric values matching every given filter, in one query, ordered by name, step and
+        insertion order (the history of each metric, ready to plot)."""
         ...
 
     # --- maintenance ------------------------------------------------------------------------

@@ -90,6 +90,10 @@ def reconcile_stale_runs(metadata: MetadataStore, *, scan: int = 50) -> list[str
         pid = props.get("pid")
         if not isinstance(pid, int) or _pid_alive(pid):
             continue
+        # Read the state again now that the process is known to be gone: a run that finished
+        # after the listing above wrote its final state before its process exited.
+        if metadata.get_context(ctx.id).properties.get("state") != RunState.RUNNING:
+            continue
         message = "the orchestrator process died before the run finished"
         for ex in metadata.list_executions(context_id=ctx.id, states=[ExecutionState.RUNNING]):
             metadata.update_execution(

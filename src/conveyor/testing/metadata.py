@@ -31,6 +31,7 @@ from conveyor.testing._metadata_support import (
     ids,
     open_store,
 )
+from conveyor.testing._metrics_checks import METRIC_CHECKS
 
 __all__ = ["CHECKS", "Check", "StoreFactory", "check_metadata_store", "metadata_store_checks"]
 
@@ -443,6 +444,11 @@ def check_lineage_downstream(factory: StoreFactory) -> None:
 def check_lineage_max_depth(factory: StoreFactory) -> None:
     """max_depth bounds the executions along each path (0: the artifact alone)."""
     check_lineage_cases(factory, "max_depth")
+
+
+# --- metrics (conveyor.testing._metrics_checks) ---------------------------------------------
+for _metric_check in METRIC_CHECKS:
+    _check(_metric_check)
 
 
 @_check

@@ -13,6 +13,7 @@ from conveyor.types.artifacts import (
     registered_types,
 )
 from conveyor.types.data import ExampleAnomalies, Examples, ExampleStatistics, Schema
+from conveyor.types.model import TransformGraph
 
 __all__ = [
     "HTML",
@@ -25,6 +26,7 @@ __all__ = [
     "Metrics",
     "Model",
     "Schema",
+    "TransformGraph",
     "artifact_type",
     "is_artifact_type",
     "is_compatible",

@@ -18,6 +18,7 @@ __all__ = [
     "events",
     "executions",
     "metadata",
+    "metrics",
     "parent_contexts",
     "types",
 ]
@@ -162,4 +163,21 @@ parent_contexts = sa.Table(
     sa.Column("parent_id", Id, sa.ForeignKey("contexts.id"), primary_key=True),
     sa.Index(None, "parent_id"),
     sqlite_with_rowid=False,
+)
+
+# Scalar metrics by step (revision 0002). Timestamps are epoch seconds (a float plots directly
+# and costs no conversion on the hot insert path); a row belongs to a run context, an
+# execution, or both. The indexes serve a run's history of one metric and a task's metrics.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("context_id", Id, sa.ForeignKey("contexts.id"), nullable=True),
+    sa.Column("execution_id", Id, sa.ForeignKey("executions.id"), nullable=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("value", sa.Float(precision=53), nullable=False),
+    sa.Column("timestamp", sa.Float(precision=53), nullable=False),
+    sa.Index(None, "context_id", "name", "step"),
+    sa.Index(None, "execution_id", "name"),
 )

@@ -30,6 +30,7 @@ from conveyor.metadata.sql._records import (
     chunks,
 )
 from conveyor.metadata.sql.lineage import lineage_graph
+from conveyor.metadata.sql.metrics import MetricsMixin
 from conveyor.metadata.sql.models import (
     artifacts,
     associations,
@@ -43,7 +44,7 @@ from conveyor.metadata.sql.models import (
 __all__ = ["SqlMetadataStore"]
 
 
-class SqlMetadataStore(SqlStoreBase):
+class SqlMetadataStore(MetricsMixin, SqlStoreBase):
     """A lineage store in a SQL database: SQLite (a file, or ``sqlite://`` in memory) or PostgreSQL.
 
     Every write method is one transaction. On SQLite, writers take the write lock up front

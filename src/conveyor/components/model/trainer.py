@@ -1,0 +1,269 @@
+"""Trainer: a built-in estimator preset or the user's ``run_fn``, saved with its transform."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from conveyor._internal.importing import import_object
+from conveyor.components.model.transform import read_schema, read_split
+from conveyor.data.model import DataSchema, FeatureType
+from conveyor.dsl import Input, Output, component
+from conveyor.errors import ArtifactError
+from conveyor.model.metrics import evaluate, main_metric
+from conveyor.model.presets import create_estimator
+from conveyor.model.saved import load_model, save_model
+from conveyor.model.transform import FittedTransform, fit_transform, load_transform
+from conveyor.types import Examples, Metrics, Model, Schema
+from conveyor.types.model import TransformGraph
+
+__all__ = ["TrainerContext", "trainer"]
+
+MAX_CLASSES_OF_INT_LABEL = 20
+
+
+@dataclass
+class TrainerContext:
+    """What a user ``run_fn(ctx)`` receives; it returns the fitted estimator.
+
+    The estimator is fitted on ``x_train`` (the transformed features, ``feature_names``
+    order) and ``y_train``: class indices into ``classes`` for classification, numbers for
+    regression. It needs ``predict`` (and ``predict_proba`` for classifiers); Conveyor
+    saves it with the transform, so ``conveyor.load_model`` serves it.
+
+    Example:
+        >>> def run_fn(ctx):  # doctest: +SKIP
+        ...     clf = MyNet(**ctx.hyperparameters)
+        ...     for epoch in range(10):
+        ...         loss = clf.partial_fit(ctx.x_train, ctx.y_train)
+        ...         ctx.log_metric("loss", loss, step=epoch)
+        ...     return clf
+    """
+
+    train: pa.Table
+    eval: pa.Table
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+    feature_names: list[str]
+    schema: DataSchema
+    transform: FittedTransform
+    hyperparameters: dict[str, Any]
+    label: str
+    task: str
+    classes: list[Any] | None
+    model: Model
+    metrics: Metrics
+    series: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Record ``value`` of metric ``name`` at ``step`` (a training curve).
+
+        Raises:
+            ValueError: the value is NaN or infinite (training diverged).
+        """
+        points = self.series.setdefault(name, [])
+        step = len(points) if step is None else step
+        if not math.isfinite(float(value)):
+            raise ValueError(
+                f"Training diverged: metric {name!r} is {float(value)!r} at step {step}. "
+                "Lower the learning rate, scale the features or add regularisation"
+            )
+        points.append([step, float(value)])
+        self.metrics.metadata["series"] = self.series
+
+
+def _task_of(task: str, label_type: FeatureType, y: pa.ChunkedArray) -> str:
+    if task != "auto":
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+        return task
+    if label_type in (FeatureType.STRING, FeatureType.BOOL):
+        return "classification"
+    if label_type == FeatureType.INT and len(pc.unique(y)) <= MAX_CLASSES_OF_INT_LABEL:
+        return "classification"
+    return "regression"
+
+
+def _labels(
+    table: pa.Table, label: str, task: str, classes: list[Any] | None
+) -> tuple[pa.Table, np.ndarray]:
+    if label not in table.column_names:
+        raise ArtifactError(f"The examples have no label column {label!r}: {table.column_names!r}")
+    table = table.filter(pc.is_valid(table.column(label)))
+    y = table.column(label)
+    if task == "regression":
+        return table, np.asarray(pc.cast(y, pa.float64()).to_numpy(), dtype=np.float64)
+    index = pc.index_in(y, value_set=pa.array(classes, type=y.type))
+    known = pc.is_valid(index)
+    return table.filter(known), np.asarray(pc.drop_null(index).to_numpy(), dtype=np.int64)
+
+
+def _features(examples: Examples, table: pa.Table, fitted: FittedTransform) -> np.ndarray:
+    if not examples.metadata.get("transformed"):
+        return fitted.matrix(table)
+    missing = [n for n in fitted.output_names if n not in table.column_names]
+    if missing:
+        raise ArtifactError(
+            f"The transformed examples lack the transform's outputs {missing[:5]!r}; connect "
+            "the transform_graph that produced these examples"
+        )
+    return np.column_stack([table.column(n).to_numpy() for n in fitted.output_names])
+
+
+def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
+    estimator, resolved = create_estimator(preset, ctx.task, ctx.hyperparameters)
+    kwargs: dict[str, Any] = {}
+    if resolved.framework == "xgboost" and len(ctx.y_eval):
+        kwargs.update(eval_set=[(ctx.x_eval, ctx.y_eval)], verbose=False)
+    elif resolved.framework == "lightgbm" and len(ctx.y_eval):
+        fit_params = inspect.signature(estimator.fit).parameters
+        if "eval_X" in fit_params:  # LightGBM >= 4.7 deprecates eval_set
+            kwargs.update(eval_X=(ctx.x_eval,), eval_y=(ctx.y_eval,))
+        else:
+            kwargs["eval_set"] = [(ctx.x_eval, ctx.y_eval)]
+    try:
+        estimator.fit(ctx.x_train, ctx.y_train, **kwargs)
+    except Exception as exc:
+        raise ValueError(
+            f"Training {preset!r} with hyperparameters {ctx.hyperparameters!r} failed: {exc}"
+        ) from exc
+    curves: dict[str, Any] = {}
+    if resolved.framework == "xgboost":
+        curves = {f"eval_{k}": v for r in estimator.evals_result().values() for k, v in r.items()}
+    elif resolved.framework == "lightgbm":
+        curves = {f"eval_{k}": v for r in estimator.evals_result_.values() for k, v in r.items()}
+    elif hasattr(estimator, "loss_curve_"):
+        curves = {"loss": estimator.loss_curve_}
+    for name, values in curves.items():
+        for step, value in enumerate(values):
+            ctx.log_metric(name, float(value), step)
+    return estimator
+
+
+def _predict(estimator: Any, x: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if task == "regression":
+        return np.asarray(estimator.predict(x), dtype=np.float64), None
+    proba = getattr(estimator, "predict_proba", None)
+    if proba is None:
+        return np.asarray(estimator.predict(x)), None
+    p = np.asarray(proba(x), dtype=np.float64)
+    return np.argmax(p, axis=1), p
+
+
+@component
+def trainer(
+    examples: Input[Examples],
+    schema: Input[Schema],
+    model: Output[Model],
+    metrics: Output[Metrics],
+    label: str,
+    transform_graph: Input[TransformGraph] | None = None,
+    preset: str = "sklearn:LogisticRegression",
+    hyperparameters: dict[str, Any] | None = None,
+    run_fn: str | None = None,
+    task: str = "auto",
+    train_split: str = "train",
+    eval_split: str = "eval",
+) -> float:
+    """Train on ``train_split``, evaluate on ``eval_split``, save the model with its transform.
+
+    ``preset`` names a built-in estimator: ``sklearn:<Estimator>`` (any scikit-learn
+    classifier or regressor), ``xgboost`` or ``lightgbm``, built with ``hyperparameters``
+    (checked before training). ``run_fn`` (``"module:function"``) replaces it with your code:
+    it receives a :class:`TrainerContext` and returns the fitted estimator. ``examples`` may be
+    raw (the transform is applied here) or the Transform's ``transformed_examples``; without
+    ``transform_graph`` a default transform is fitted on train from the schema. ``task``
+    ``auto`` picks classification for string, boolean and small-integer labels.
+
+    Returns the main eval metric: ROC AUC (binary), accuracy (multiclass) or RMSE
+    (regression); every metric is in ``metrics``, training curves under ``series``.
+
+    Example:
+        >>> trainer(examples=tf.outputs["transformed_examples"], schema=sg.outputs["schema"],
+        ...         transform_graph=tf.outputs["transform_graph"], label="income_gt_50k",
+        ...         preset="xgboost", hyperparameters={"max_depth": 4})  # doctest: +SKIP
+    """
+    data_schema = read_schema(schema)
+    label_schema = data_schema.feature(label)
+    if label_schema is None:
+        names = [f.name for f in data_schema.features]
+        raise ValueError(f"Label {label!r} is not in the schema; features: {names!r}")
+    train_table = read_split(examples, train_split)
+    eval_table = read_split(examples, eval_split)
+    if transform_graph is not None:
+        fitted = load_transform(transform_graph.path)
+    elif examples.metadata.get("transformed"):
+        raise ValueError("These examples are transformed: connect the transform_graph too")
+    else:
+        fitted = fit_transform(train_table, data_schema, label)
+    if label not in train_table.column_names:
+        raise ArtifactError(f"The examples have no label column {label!r}")
+    resolved_task = _task_of(task, label_schema.type, train_table.column(label))
+    classes = None
+    if resolved_task == "classification":
+        classes = sorted(pc.unique(pc.drop_null(train_table.column(label))).to_pylist())
+        if len(classes) < 2:
+            raise ValueError(f"Label {label!r} has {len(classes)} class(es) in train; need 2+")
+    train_table, y_train = _labels(train_table, label, resolved_task, classes)
+    eval_table, y_eval = _labels(eval_table, label, resolved_task, classes)
+    ctx = TrainerContext(
+        train=train_table,
+        eval=eval_table,
+        x_train=_features(examples, train_table, fitted),
+        y_train=y_train,
+        x_eval=_features(examples, eval_table, fitted),
+        y_eval=y_eval,
+        feature_names=fitted.output_names,
+        schema=data_schema,
+        transform=fitted,
+        hyperparameters=dict(hyperparameters or {}),
+        label=label,
+        task=resolved_task,
+        classes=classes,
+        model=model,
+        metrics=metrics,
+    )
+    if run_fn is not None:
+        module, sep, name = run_fn.partition(":")
+        if not sep:
+            raise ValueError(f"run_fn must be 'module:function', got {run_fn!r}")
+        fn: Callable[[TrainerContext], Any] = import_object(module, name)
+        estimator = fn(ctx)
+        if estimator is None or not hasattr(estimator, "predict"):
+            raise TypeError(
+                f"run_fn {run_fn!r} returned {type(estimator).__name__}; return the fitted "
+                "estimator (an object with predict, and predict_proba for classifiers)"
+            )
+    else:
+        estimator = _fit_preset(ctx, preset)
+    prediction, proba = _predict(estimator, ctx.x_eval, resolved_task)
+    scores = evaluate(resolved_task, y_eval, prediction, proba)
+    for key, value in scores.items():
+        metrics.log_metric(key, value)
+    manifest = save_model(
+        model.path, estimator, fitted, task=resolved_task, label=label, classes=classes
+    )
+    load_model(model.path, schema=data_schema)  # refuse a model that does not match its schema
+    key = main_metric(resolved_task, len(classes or []))
+    if key not in scores:
+        key = "accuracy" if resolved_task == "classification" else "rmse"
+    model.metadata.update(
+        framework=manifest.framework,
+        preset=None if run_fn else preset,
+        run_fn=run_fn,
+        task=resolved_task,
+        label=label,
+        classes=classes,
+        main_metric=key,
+        eval_score=scores[key],
+    )
+    return scores[key]

@@ -1,0 +1,106 @@
+"""Scalar metrics of the SQL store: batched inserts and bounded history reads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from conveyor.metadata.entities import MetricRecord
+from conveyor.metadata.sql._base import SqlStoreBase
+from conveyor.metadata.sql.models import metrics
+
+__all__ = ["MetricsMixin"]
+
+_COLUMNS = (
+    metrics.c.context_id,
+    metrics.c.execution_id,
+    metrics.c.name,
+    metrics.c.value,
+    metrics.c.step,
+    metrics.c.timestamp,
+)
+
+
+def _row(record: MetricRecord) -> tuple[Any, ...]:
+    """The insert row of a record, validated (a programming error raises ValueError)."""
+    name, value = record.name, record.value
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A metric name must be a non-empty string, got {name!r}.")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"Metric {name!r} must be a number, got {value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"Metric {name!r} is {value!r}; metric values must be finite numbers.")
+    if record.context_id is None and record.execution_id is None:
+        raise ValueError(f"Metric {name!r} needs a context_id or an execution_id, got neither.")
+    return (
+        record.context_id,
+        record.execution_id,
+        name,
+        float(value),
+        int(record.step),
+        float(record.timestamp),
+    )
+
+
+class MetricsMixin(SqlStoreBase):
+    """``log_metrics`` and ``get_metrics`` of :class:`SqlMetadataStore`."""
+
+    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
+        """Insert metric values in one transaction (one batched statement).
+
+        Raises:
+            ValueError: a value is not finite, a name is empty, or a record has neither a
+                context nor an execution id (nothing is written).
+            NotFoundError: a context or execution id does not exist (nothing is written).
+
+        Example:
+            >>> store = SqlMetadataStore("sqlite://")  # doctest: +SKIP
+            >>> run = store.put_context("conveyor.PipelineRun", "r")  # doctest: +SKIP
+            >>> loss = MetricRecord(run.id, None, "loss", 0.1, 0, 0.0)  # doctest: +SKIP
+            >>> store.log_metrics([loss])  # doctest: +SKIP
+        """
+        rows = [_row(r) for r in records]
+        if not rows:
+            return
+        with self._write(f"log {len(rows)} metric values") as conn:
+            if conn.dialect.name == "sqlite":
+                # In-process executemany on the driver: about 1 us a row (Core: about 5 us).
+                conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
+                    "INSERT INTO metrics (context_id, execution_id, name, value, step, timestamp)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            else:
+                keys = [c.name for c in _COLUMNS]
+                conn.execute(sa.insert(metrics), [dict(zip(keys, r, strict=True)) for r in rows])
+
+    def get_metrics(
+        self,
+        *,
+        context_id: int | None = None,
+        execution_id: int | None = None,
+        names: Iterable[str] | None = None,
+    ) -> list[MetricRecord]:
+        """Metric values matching every given filter, in one query, ordered by name, step and
+        insertion order (the history of each metric, ready to plot).
+
+        Example:
+            >>> [m.value for m in store.get_metrics(context_id=run.id)]  # doctest: +SKIP
+            [0.1]
+        """
+        query = sa.select(*_COLUMNS)
+        if context_id is not None:
+            query = query.where(metrics.c.context_id == context_id)
+        if execution_id is not None:
+            query = query.where(metrics.c.execution_id == execution_id)
+        if names is not None:
+            wanted = sorted(set(names))
+            if not wanted:
+                return []
+            query = query.where(metrics.c.name.in_(wanted))
+        query = query.order_by(metrics.c.name, metrics.c.step, metrics.c.id)
+        with self._read("read metrics") as conn:
+            return [MetricRecord(*row) for row in conn.execute(query)]

@@ -1,0 +1,79 @@
+"""Conformance checks of ``log_metrics`` and ``get_metrics`` (included by testing.metadata)."""
+
+from __future__ import annotations
+
+from conveyor.errors import NotFoundError
+from conveyor.metadata.entities import MetricRecord
+from conveyor.testing._metadata_support import COMPLETE, MISSING_ID, StoreFactory, open_store
+
+__all__ = ["METRIC_CHECKS"]
+
+
+def check_metrics_round_trip(factory: StoreFactory) -> None:
+    """Metrics of a run and of an execution read back exactly, filtered and in step order."""
+    with open_store(factory) as (store, p):
+        run = store.put_context(f"{p}.Run", "r")
+        other = store.put_context(f"{p}.Run", "other")
+        eid, _ = store.record_execution(f"{p}.T", "train", COMPLETE, contexts=[run.id])
+        records = [
+            MetricRecord(run.id, None, "loss", 1.0 / (s + 3), s, 1_700_000_000.125 + s)
+            for s in (2, 0, 1)
+        ]
+        records += [
+            MetricRecord(run.id, eid, "acc", 0.5, 0, 1_700_000_000.5),
+            MetricRecord(None, eid, "loss", -2.5e-8, 7, 1_700_000_001.0),
+            MetricRecord(other.id, None, "loss", 9.0, 0, 1_700_000_002.0),
+        ]
+        store.log_metrics(records)
+        store.log_metrics([])
+        got = store.get_metrics(context_id=run.id)
+        want = [records[3], records[1], records[2], records[0]]
+        assert got == want, f"get_metrics(context_id) returned {got!r}"
+        assert all(type(m.value) is float and type(m.step) is int for m in got), got
+        got = store.get_metrics(execution_id=eid)
+        assert got == [records[3], records[4]], f"get_metrics(execution_id) returned {got!r}"
+        assert store.get_metrics(context_id=run.id, names=["loss"]) == want[1:]
+        assert store.get_metrics(context_id=run.id, execution_id=eid) == [records[3]]
+        assert store.get_metrics(context_id=run.id, names=[]) == []
+        assert store.get_metrics(context_id=run.id, names=["nope"]) == []
+
+
+def check_log_metrics_rejects_bad_records_atomically(factory: StoreFactory) -> None:
+    """Non-finite values, missing ids and unknown ids raise, and nothing of the batch is kept."""
+    with open_store(factory) as (store, p):
+        run = store.put_context(f"{p}.Run", "r")
+        good = MetricRecord(run.id, None, "loss", 0.1, 0, 1.0)
+        bad_batches: list[tuple[MetricRecord, type[Exception]]] = [
+            (MetricRecord(run.id, None, "loss", float("nan"), 1, 1.0), ValueError),
+            (MetricRecord(run.id, None, "loss", float("inf"), 1, 1.0), ValueError),
+            (MetricRecord(None, None, "loss", 0.2, 1, 1.0), ValueError),
+            (MetricRecord(run.id, None, "", 0.2, 1, 1.0), ValueError),
+            (MetricRecord(MISSING_ID, None, "loss", 0.2, 1, 1.0), NotFoundError),
+            (MetricRecord(run.id, MISSING_ID, "loss", 0.2, 1, 1.0), NotFoundError),
+        ]
+        for bad, error in bad_batches:
+            try:
+                store.log_metrics([good, bad])
+            except error:
+                pass
+            else:
+                raise AssertionError(f"log_metrics accepted {bad!r}; expected {error.__name__}")
+            assert store.get_metrics(context_id=run.id) == [], f"{bad!r} left rows behind"
+
+
+def check_log_metrics_many_in_one_call(factory: StoreFactory) -> None:
+    """A large batch (more rows than one statement's parameter limit) is kept whole."""
+    with open_store(factory) as (store, p):
+        run = store.put_context(f"{p}.Run", "r")
+        store.log_metrics([MetricRecord(run.id, None, "x", float(s), s, 0.0) for s in range(5000)])
+        got = store.get_metrics(context_id=run.id, names=["x"])
+        assert [m.step for m in got] == list(range(5000)), "steps missing or out of order"
+        assert got[-1].value == 4999.0
+
+
+METRIC_CHECKS = [
+    check_metrics_round_trip,
+    check_log_metrics_rejects_bad_records_atomically,
+    check_log_metrics_many_in_one_call,
+]
+"""The metric checks, in the order they run."""

@@ -1,0 +1,88 @@
+"""Saved models: manifest, round trip, inputs as tables/dicts/rows, signature check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
+from conveyor.errors import ArtifactError
+from conveyor.model.presets import create_estimator
+from conveyor.model.saved import load_model, save_model
+from conveyor.model.transform import fit_transform
+
+SCHEMA = DataSchema(
+    [
+        FeatureSchema("x", FeatureType.FLOAT),
+        FeatureSchema("c", FeatureType.STRING, values=["a", "b"]),
+        FeatureSchema("y", FeatureType.STRING),
+    ]
+)
+rng = np.random.default_rng(0)
+X = rng.normal(size=200)
+C = rng.choice(["a", "b"], 200)
+Y = np.where(X + (C == "a") > 0.5, "yes", "no")
+TABLE = pa.table({"x": X, "c": C, "y": Y})
+CLASSES = ["no", "yes"]
+
+
+def _train(preset: str, path: str) -> None:
+    fitted = fit_transform(TABLE, SCHEMA, "y")
+    estimator, _ = create_estimator(preset, "classification", {})
+    y = np.searchsorted(CLASSES, Y)
+    estimator.fit(fitted.matrix(TABLE), y)
+    save_model(path, estimator, fitted, task="classification", label="y", classes=CLASSES)
+
+
+@pytest.mark.parametrize("preset", ["sklearn:LogisticRegression", "xgboost", "lightgbm"])
+def test_saved_model_round_trip_gives_identical_predictions(tmp_path, preset):
+    path = str(tmp_path / "m")
+    _train(preset, path)
+    first, second = load_model(path), load_model(path)
+    assert np.array_equal(first.predict_proba(TABLE), second.predict_proba(TABLE))
+    assert (first.predict(TABLE) == Y).mean() > 0.9
+    assert set(first.predict(TABLE)) <= set(CLASSES)
+
+
+def test_saved_model_manifest_records_framework_task_and_signature(tmp_path):
+    _train("xgboost", str(tmp_path / "m"))
+    manifest = json.loads((tmp_path / "m" / "conveyor_model.json").read_text())
+    assert manifest["framework"] == "xgboost" and manifest["framework_version"]
+    assert manifest["task"] == "classification" and manifest["label"] == "y"
+    assert manifest["signature"]["inputs"] == [
+        {"name": "x", "type": "FLOAT"}, {"name": "c", "type": "STRING"},
+    ]  # fmt: skip
+    assert (tmp_path / "m" / "transform" / "transform.json").exists()
+
+
+def test_saved_model_predicts_from_dicts_and_rows(tmp_path):
+    _train("sklearn:LogisticRegression", str(tmp_path / "m"))
+    model = load_model(str(tmp_path / "m"))
+    rows = [{"x": 3.0, "c": "a"}, {"x": -3.0, "c": "zzz"}]  # 'zzz': out of vocabulary
+    assert list(model.predict(rows)) == ["yes", "no"]
+    assert list(model.predict({"x": [3.0, -3.0], "c": ["a", "zzz"]})) == ["yes", "no"]
+    assert model.predict_proba(rows).shape == (2, 2)
+
+
+def test_saved_model_refuses_a_schema_that_does_not_match(tmp_path):
+    _train("sklearn:LogisticRegression", str(tmp_path / "m"))
+    other = DataSchema(
+        [FeatureSchema("x", FeatureType.STRING), FeatureSchema("y", FeatureType.STRING)]
+    )
+    with pytest.raises(ArtifactError, match=r"'x' is FLOAT in the model, STRING.*'c' is not in"):
+        load_model(str(tmp_path / "m"), schema=other)
+    load_model(str(tmp_path / "m"), schema=SCHEMA)  # the training schema is accepted
+
+
+def test_saved_model_refuses_input_missing_a_signature_column(tmp_path):
+    _train("sklearn:LogisticRegression", str(tmp_path / "m"))
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['c'\]"):
+        load_model(str(tmp_path / "m")).predict([{"x": 1.0}])
+
+
+def test_load_model_explains_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(ArtifactError, match="not a Conveyor model"):
+        load_model(str(tmp_path))
