@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from conveyor.errors import ConveyorError
+from conveyor.execution.context import current_task, log_task_metric
 from conveyor.metadata import CONTEXT_EXPERIMENT, CONTEXT_RUN, MetadataStore
 from conveyor.metadata.entities import MetricRecord
 
@@ -422,9 +423,14 @@ def _current() -> TrackedRun:
 def log_metric(name: str, value: float, step: int | None = None) -> None:
     """Record a metric value in the active run (started on first use).
 
+    Inside a pipeline step, the value goes to that step's execution and its run instead (a
+    training curve of the task, plotted per step).
+
     Example:
         >>> conveyor.log_metric("loss", 0.25, step=3)  # doctest: +SKIP
     """
+    if log_task_metric(name, value, step):
+        return
     _current().log_metric(name, value, step)
 
 
@@ -434,6 +440,11 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     Example:
         >>> conveyor.log_metrics({"loss": 0.25, "acc": 0.9}, step=3)  # doctest: +SKIP
     """
+    if current_task() is not None:
+        checked = {name: _metric_value(name, value) for name, value in metrics.items()}
+        for name, number in checked.items():
+            log_task_metric(name, number, step)
+        return
     _current().log_metrics(metrics, step)
 
 

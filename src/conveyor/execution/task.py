@@ -17,6 +17,7 @@ from conveyor.errors import (
     TaskTimeoutError,
 )
 from conveyor.execution.boundary import call_user_code, format_user_traceback
+from conveyor.execution.context import TaskContext, task_context
 from conveyor.execution.prepare import PreparedTask, component_function, prepare_task
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs, TaskResult
 from conveyor.ir.spec import (
@@ -193,9 +194,15 @@ def run_prepared(
             kwargs[key] = art
         t0 = time.perf_counter()
         try:
-            value = call_user_code(
-                func, kwargs, task=prepared.task, run_id=run.run_id, timeout=tspec.timeout_seconds
-            )
+            task_ctx = TaskContext(metadata, run.run_context_id, execution_id, prepared.task)
+            with task_context(task_ctx):
+                value = call_user_code(
+                    func,
+                    kwargs,
+                    task=prepared.task,
+                    run_id=run.run_id,
+                    timeout=tspec.timeout_seconds,
+                )
             out_params = _output_parameters(comp, prepared.task, value)
             new_artifacts = []
             for key, art in staged.items():

@@ -17,6 +17,7 @@ from conveyor.components.model.transform import read_schema, read_split
 from conveyor.data.model import DataSchema, FeatureType
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
+from conveyor.execution.context import log_task_metric
 from conveyor.model.metrics import evaluate, main_metric
 from conveyor.model.presets import create_estimator
 from conveyor.model.saved import load_model, save_model
@@ -79,6 +80,7 @@ class TrainerContext:
             )
         points.append([step, float(value)])
         self.metrics.metadata["series"] = self.series
+        log_task_metric(name, float(value), step)  # the task's time series in the store
 
 
 def _task_of(task: str, label_type: FeatureType, y: pa.ChunkedArray) -> str:
