@@ -1,5 +1,5 @@
 # Two commands do all setup on a fresh machine (Python 3.11, pip, make):
-#   make run    - set up, then run the example pipeline end to end on the embedded defaults
+#   make run    - set up, then run the example pipelines end to end on the embedded defaults
 #   make test   - set up, then run the whole test suite (lint, types, architecture, tests)
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,6 +18,9 @@ setup: $(STAMP)
 
 run: $(STAMP)
 	cd examples/quickstart && ../../$(BIN)/conveyor run pipeline.py
+	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py
+	cd examples/census && mkdir -p data && ../../$(BIN)/python ../../bench/make_tabular.py --rows 20000 \
+		--out data/census.csv && ../../$(BIN)/conveyor run pipeline.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
