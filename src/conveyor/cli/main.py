@@ -80,7 +80,12 @@ def run(
     spec, root = load_pipeline(pipeline)
     reporter: RunReporter
     if as_json:
-        reporter = RunReporter()
+
+        class _JsonReporter(RunReporter):
+            def task_log(self, task: str, text: str) -> None:
+                """Step output stays in the step logs: standard output is the JSON alone."""
+
+        reporter = _JsonReporter()
     else:
         from conveyor.cli.render import ConsoleReporter
 
@@ -113,6 +118,7 @@ def run(
                         "state": r.state.value,
                         "execution_id": r.execution_id,
                         "cached": r.cached,
+                        "duration_seconds": r.duration_seconds,
                         "error": r.error,
                         "outputs": {
                             "parameters": dict(r.outputs.parameters),
