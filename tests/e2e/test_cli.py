@@ -163,3 +163,10 @@ def test_every_command_has_help(cli):
     exec_help = cli("exec", "--help")  # the entrypoint's own options, not click's wrapper
     assert exec_help.returncode == 0
     assert "--metadata-url" in exec_help.stdout and "--run-id" in exec_help.stdout
+
+
+def test_json_output_stays_pure_when_steps_print_in_process(cli):
+    proc = cli("run", "basic.py:demo", "--json", "--in-process")
+    assert proc.returncode == 0, proc.stderr
+    data = as_json(proc)  # the step's "ingested 11 chars" went to its log, not to stdout
+    assert data["tasks"]["ingest"]["duration_seconds"] >= 0
