@@ -14,6 +14,7 @@ from conveyor.types.artifacts import (
 )
 from conveyor.types.data import ExampleAnomalies, Examples, ExampleStatistics, Schema
 from conveyor.types.model import TransformGraph
+from conveyor.types.tuning import HyperParameters, TunerResults
 
 __all__ = [
     "HTML",
@@ -22,11 +23,13 @@ __all__ = [
     "ExampleAnomalies",
     "ExampleStatistics",
     "Examples",
+    "HyperParameters",
     "Markdown",
     "Metrics",
     "Model",
     "Schema",
     "TransformGraph",
+    "TunerResults",
     "artifact_type",
     "is_artifact_type",
     "is_compatible",

@@ -1,6 +1,7 @@
-"""Model-stage components: Transform and Trainer."""
+"""Model-stage components: Transform, Tuner and Trainer."""
 
 from conveyor.components.model.trainer import trainer
 from conveyor.components.model.transform import transform
+from conveyor.components.model.tuner import tuner
 
-__all__ = ["trainer", "transform"]
+__all__ = ["trainer", "transform", "tuner"]

@@ -24,6 +24,7 @@ from conveyor.model.saved import load_model, save_model
 from conveyor.model.transform import FittedTransform, fit_transform, load_transform
 from conveyor.types import Examples, Metrics, Model, Schema
 from conveyor.types.model import TransformGraph
+from conveyor.types.tuning import HyperParameters
 
 __all__ = ["TrainerContext", "trainer"]
 
@@ -175,6 +176,7 @@ def trainer(
     task: str = "auto",
     train_split: str = "train",
     eval_split: str = "eval",
+    hyperparameters_artifact: Input[HyperParameters] | None = None,
 ) -> float:
     """Train on ``train_split``, evaluate on ``eval_split``, save the model with its transform.
 
@@ -185,6 +187,8 @@ def trainer(
     raw (the transform is applied here) or the Transform's ``transformed_examples``; without
     ``transform_graph`` a default transform is fitted on train from the schema. ``task``
     ``auto`` picks classification for string, boolean and small-integer labels.
+    ``hyperparameters_artifact`` (a Tuner's ``best_hyperparameters``) replaces ``preset`` and
+    ``hyperparameters`` with the tuned ones.
 
     Returns the main eval metric: ROC AUC (binary), accuracy (multiclass) or RMSE
     (regression); every metric is in ``metrics``, training curves under ``series``.
@@ -194,6 +198,9 @@ def trainer(
         ...         transform_graph=tf.outputs["transform_graph"], label="income_gt_50k",
         ...         preset="xgboost", hyperparameters={"max_depth": 4})  # doctest: +SKIP
     """
+    if hyperparameters_artifact is not None:
+        tuned = hyperparameters_artifact.read()
+        preset, hyperparameters = tuned["preset"], dict(tuned["hyperparameters"])
     data_schema = read_schema(schema)
     label_schema = data_schema.feature(label)
     if label_schema is None:
