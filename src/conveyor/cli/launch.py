@@ -3,6 +3,7 @@ else run it in this process (see :mod:`conveyor.cli.agent`)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 AGENT_COMMANDS = frozenset(
@@ -15,6 +16,9 @@ AGENT_COMMANDS = frozenset(
 def main(argv: list[str] | None = None) -> None:
     """Run the ``conveyor`` command."""
     args = sys.argv[1:] if argv is None else argv
+    # OpenMP threads (XGBoost, LightGBM, scikit-learn) spin while they wait; when steps or
+    # trials share the cores that makes them crawl (40x here). Passive waiting, unless set.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if args[:1] and args[0] in AGENT_COMMANDS and not {"--help", "-h"} & set(args):
         from conveyor.cli.agent import run_via_agent
 

@@ -88,6 +88,8 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
     sys.stdout = fd_stream(1)
     sys.stderr = fd_stream(2)
     faulthandler.enable()  # a native crash leaves its Python stack in the step's log
+    # Steps share the cores: OpenMP threads must not spin while they wait (see cli.launch).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
     from conveyor.metadata import connect
