@@ -1,8 +1,8 @@
 """Penguins: the Data and Model stages on the real Palmer penguins data.
 
-    conveyor run pipeline.py                          # ingest -> ... -> train (XGBoost)
-    conveyor run pipeline.py --param preset=lightgbm  # another model family
-    conveyor show ID                                  # statistics, schema, anomalies...
+conveyor run pipeline.py                          # ingest -> ... -> train (XGBoost)
+conveyor run pipeline.py --param preset=lightgbm  # another model family
+conveyor show ID                                  # statistics, schema, anomalies...
 """
 
 from __future__ import annotations
