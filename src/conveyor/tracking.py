@@ -180,17 +180,17 @@ class TrackedRun:
                 params = dict(self._params) if self._params_dirty else None
                 self._params_dirty = False
             try:
-                if pending:
-                    cid = self.context_id
-                    self._metadata.log_metrics(
-                        [MetricRecord(cid, None, n, v, s, t) for n, v, s, t in pending]
-                    )
-                    pending = []
                 props = dict(final or {})
                 if params is not None:
                     props["parameters"] = params
-                if props:
-                    self._metadata.update_context(self.context_id, props)
+                if pending or props:
+                    # values and the run's properties in ONE transaction
+                    cid = self.context_id
+                    self._metadata.log_metrics(
+                        [MetricRecord(cid, None, n, v, s, t) for n, v, s, t in pending],
+                        context_properties=(cid, props) if props else None,
+                    )
+                    pending = []
             except Exception as exc:  # the training loop must go on: keep and retry later
                 with self._lock:
                     self._buffer[:0] = pending

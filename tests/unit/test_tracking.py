@@ -28,11 +28,14 @@ class SpyStore:
         self.batches: list[int] = []
         self.fail = False
 
-    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
+    def log_metrics(
+        self, records: Sequence[MetricRecord], *, context_properties: Any = None
+    ) -> None:
         if self.fail:
             raise StoreError("database is locked")
-        self.batches.append(len(records))
-        self.inner.log_metrics(records)
+        if records:
+            self.batches.append(len(records))
+        self.inner.log_metrics(records, context_properties=context_properties)
 
     def update_context(self, context_id: int, properties: Any) -> Any:
         if self.fail:

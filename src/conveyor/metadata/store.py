@@ -209,8 +209,15 @@ class MetadataStore(Protocol):
         ...
 
     # --- metrics ----------------------------------------------------------------------------
-    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
-        """Insert metric values in one transaction (one batched statement).
+    def log_metrics(
+        self,
+        records: Sequence[MetricRecord],
+        *,
+        context_properties: tuple[int, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Insert metric values in one transaction (one batched statement); with
+        ``context_properties`` ``(context_id, properties)``, merge those properties into the
+        context in the same transaction (a tracked run's final state with its last values).
 
         Raises:
             ValueError: a value is not finite, a name is empty, or a record has neither a

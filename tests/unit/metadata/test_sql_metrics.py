@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from conveyor.metadata import ExecutionState, NewArtifact
@@ -65,3 +66,21 @@ def test_log_metrics_is_one_transaction_with_one_statement(tmp_path: Path) -> No
         assert len(inserts) == 100  # sqlite3's trace shows each row of one executemany
         assert sum(s.startswith("BEGIN") for s in seen) == 1
         assert sum(s == "COMMIT" for s in seen) == 1
+
+
+def test_metric_values_and_run_properties_are_written_together() -> None:
+    from conveyor.errors import NotFoundError
+    from conveyor.metadata import connect
+
+    store = connect("sqlite://")
+    try:
+        run = store.put_context("conveyor.PipelineRun", "r", {"state": "RUNNING"})
+        loss = MetricRecord(run.id, None, "loss", 0.5, 0, 1.0)
+        store.log_metrics([loss], context_properties=(run.id, {"state": "COMPLETE"}))
+        assert store.get_context(run.id).properties["state"] == "COMPLETE"
+        assert [m.value for m in store.get_metrics(context_id=run.id)] == [0.5]
+        with pytest.raises(NotFoundError):
+            store.log_metrics([loss], context_properties=(987_654, {"state": "X"}))
+        assert len(store.get_metrics(context_id=run.id)) == 1  # nothing of that batch kept
+    finally:
+        store.close()

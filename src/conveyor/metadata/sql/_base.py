@@ -15,7 +15,7 @@ from conveyor.metadata.sql import _engine
 from conveyor.metadata.sql._migrate import ensure_schema
 from conveyor.metadata.sql._records import Records
 from conveyor.metadata.sql._writes import Writer
-from conveyor.metadata.sql.models import types
+from conveyor.metadata.sql.models import contexts, types
 
 __all__ = ["SqlStoreBase", "utc_now"]
 
@@ -96,6 +96,16 @@ class SqlStoreBase:
     def _read(self, action: str) -> Iterator[sa.Connection]:
         with self._lock, _engine.translate_errors(action, self._where), self._engine.begin() as c:
             yield c
+
+    @staticmethod
+    def _set_context_properties(
+        conn: sa.Connection, context_id: int, properties: dict[str, Any], now: datetime
+    ) -> None:
+        conn.execute(
+            sa.update(contexts)
+            .where(contexts.c.id == context_id)
+            .values(properties=properties, updated_at=now)
+        )
 
     def after_fork_in_child(self) -> None:
         """Called in a forked child: drop the parent's connections (they stay open there)."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import MetricRecord
-from conveyor.metadata.sql._base import SqlStoreBase
-from conveyor.metadata.sql.models import metrics
+from conveyor.metadata.sql._base import SqlStoreBase, utc_now
+from conveyor.metadata.sql._records import CONTEXT_COLUMNS
+from conveyor.metadata.sql.models import contexts, metrics
 
 __all__ = ["MetricsMixin"]
 
@@ -48,8 +50,14 @@ def _row(record: MetricRecord) -> tuple[Any, ...]:
 class MetricsMixin(SqlStoreBase):
     """``log_metrics`` and ``get_metrics`` of :class:`SqlMetadataStore`."""
 
-    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
-        """Insert metric values in one transaction (one batched statement).
+    def log_metrics(
+        self,
+        records: Sequence[MetricRecord],
+        *,
+        context_properties: tuple[int, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Insert metric values in one transaction (one batched statement), and merge
+        ``context_properties`` ``(context_id, properties)`` into a context in the same one.
 
         Raises:
             ValueError: a value is not finite, a name is empty, or a record has neither a
@@ -63,9 +71,13 @@ class MetricsMixin(SqlStoreBase):
             >>> store.log_metrics([loss])  # doctest: +SKIP
         """
         rows = [_row(r) for r in records]
-        if not rows:
+        if not rows and context_properties is None:
             return
         with self._write(f"log {len(rows)} metric values") as conn:
+            if context_properties is not None:
+                self._merge_context_properties(conn, *context_properties)
+            if not rows:
+                return
             if conn.dialect.name == "sqlite":
                 # In-process executemany on the driver: about 1 us a row (Core: about 5 us).
                 conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
@@ -104,3 +116,16 @@ class MetricsMixin(SqlStoreBase):
         query = query.order_by(metrics.c.name, metrics.c.step, metrics.c.id)
         with self._read("read metrics") as conn:
             return [MetricRecord(*row) for row in conn.execute(query)]
+
+    def _merge_context_properties(
+        self, conn: sa.Connection, context_id: int, properties: Mapping[str, Any]
+    ) -> None:
+        row = conn.execute(
+            sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
+        record = self._records.contexts(conn, [row])[0]
+        self._set_context_properties(
+            conn, context_id, {**record.properties, **properties}, utc_now()
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -105,16 +104,6 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
                 link = self._upsert(parent_contexts).on_conflict_do_nothing()
                 conn.execute(link, [{"context_id": record.id, "parent_id": p} for p in parent_ids])
         return record
-
-    @staticmethod
-    def _set_context_properties(
-        conn: sa.Connection, context_id: int, properties: dict[str, Any], now: datetime
-    ) -> None:
-        conn.execute(
-            sa.update(contexts)
-            .where(contexts.c.id == context_id)
-            .values(properties=properties, updated_at=now)
-        )
 
     def update_context(self, context_id: int, properties: Mapping[str, Any]) -> ContextRecord:
         """Merge ``properties`` into a context (top-level keys replace)."""
