@@ -74,10 +74,16 @@ def test_metric_values_and_run_properties_are_written_together() -> None:
 
     store = connect("sqlite://")
     try:
-        run = store.put_context("conveyor.PipelineRun", "r", {"state": "RUNNING"})
+        run = store.put_context(
+            "conveyor.PipelineRun", "r", {"state": "RUNNING", "keep": {"a": 1}, "params": {"x": 1}}
+        )
         loss = MetricRecord(run.id, None, "loss", 0.5, 0, 1.0)
-        store.log_metrics([loss], context_properties=(run.id, {"state": "COMPLETE"}))
-        assert store.get_context(run.id).properties["state"] == "COMPLETE"
+        final = {"state": "COMPLETE", "params": {"y": 2}, "note": 'it\'s "quoted"'}
+        store.log_metrics([loss], context_properties=(run.id, final))
+        after = store.get_context(run.id)
+        # top-level keys replace (params is not merged), the others stay
+        assert after.properties == {"keep": {"a": 1}, **final}
+        assert after.updated_at >= run.updated_at and after.updated_at.tzinfo is not None
         assert [m.value for m in store.get_metrics(context_id=run.id)] == [0.5]
         with pytest.raises(NotFoundError):
             store.log_metrics([loss], context_properties=(987_654, {"state": "X"}))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +47,9 @@ def _row(record: MetricRecord) -> tuple[Any, ...]:
         int(record.step),
         float(record.timestamp),
     )
+
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class MetricsMixin(SqlStoreBase):
@@ -120,6 +125,21 @@ class MetricsMixin(SqlStoreBase):
     def _merge_context_properties(
         self, conn: sa.Connection, context_id: int, properties: Mapping[str, Any]
     ) -> None:
+        if conn.dialect.name == "sqlite" and all(_SIMPLE_KEY.match(k) for k in properties):
+            # One statement: json_set replaces each top-level key in place (no read first).
+            paths = ", ".join(f"'$.{k}', json(?)" for k in properties)
+            cursor = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                f"UPDATE contexts SET properties = json_set(properties, {paths}), "
+                "updated_at = ? WHERE id = ?",
+                [
+                    *(json.dumps(v) for v in properties.values()),
+                    self._writes._ts(utc_now()),
+                    context_id,
+                ],
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
+            return
         row = conn.execute(
             sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id).with_for_update()
         ).first()
