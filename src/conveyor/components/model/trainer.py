@@ -10,25 +10,21 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from conveyor._internal.importing import import_object
-from conveyor.components.model.transform import read_schema, read_split
-from conveyor.data.model import DataSchema, FeatureType
+from conveyor.components.model.data import training_data
+from conveyor.data.model import DataSchema
 from conveyor.dsl import Input, Output, component
-from conveyor.errors import ArtifactError
 from conveyor.execution.context import log_task_metric
 from conveyor.model.metrics import evaluate, main_metric
 from conveyor.model.presets import create_estimator
 from conveyor.model.saved import load_model, save_model
-from conveyor.model.transform import FittedTransform, fit_transform, load_transform
+from conveyor.model.transform import FittedTransform
 from conveyor.types import Examples, Metrics, Model, Schema
 from conveyor.types.model import TransformGraph
 from conveyor.types.tuning import HyperParameters
 
 __all__ = ["TrainerContext", "trainer"]
-
-MAX_CLASSES_OF_INT_LABEL = 20
 
 
 @dataclass
@@ -82,44 +78,6 @@ class TrainerContext:
         points.append([step, float(value)])
         self.metrics.metadata["series"] = self.series
         log_task_metric(name, float(value), step)  # the task's time series in the store
-
-
-def _task_of(task: str, label_type: FeatureType, y: pa.ChunkedArray) -> str:
-    if task != "auto":
-        if task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
-        return task
-    if label_type in (FeatureType.STRING, FeatureType.BOOL):
-        return "classification"
-    if label_type == FeatureType.INT and len(pc.unique(y)) <= MAX_CLASSES_OF_INT_LABEL:
-        return "classification"
-    return "regression"
-
-
-def _labels(
-    table: pa.Table, label: str, task: str, classes: list[Any] | None
-) -> tuple[pa.Table, np.ndarray]:
-    if label not in table.column_names:
-        raise ArtifactError(f"The examples have no label column {label!r}: {table.column_names!r}")
-    table = table.filter(pc.is_valid(table.column(label)))
-    y = table.column(label)
-    if task == "regression":
-        return table, np.asarray(pc.cast(y, pa.float64()).to_numpy(), dtype=np.float64)
-    index = pc.index_in(y, value_set=pa.array(classes, type=y.type))
-    known = pc.is_valid(index)
-    return table.filter(known), np.asarray(pc.drop_null(index).to_numpy(), dtype=np.int64)
-
-
-def _features(examples: Examples, table: pa.Table, fitted: FittedTransform) -> np.ndarray:
-    if not examples.metadata.get("transformed"):
-        return fitted.matrix(table)
-    missing = [n for n in fitted.output_names if n not in table.column_names]
-    if missing:
-        raise ArtifactError(
-            f"The transformed examples lack the transform's outputs {missing[:5]!r}; connect "
-            "the transform_graph that produced these examples"
-        )
-    return np.column_stack([table.column(n).to_numpy() for n in fitted.output_names])
 
 
 def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
@@ -201,43 +159,21 @@ def trainer(
     if hyperparameters_artifact is not None:
         tuned = hyperparameters_artifact.read()
         preset, hyperparameters = tuned["preset"], dict(tuned["hyperparameters"])
-    data_schema = read_schema(schema)
-    label_schema = data_schema.feature(label)
-    if label_schema is None:
-        names = [f.name for f in data_schema.features]
-        raise ValueError(f"Label {label!r} is not in the schema; features: {names!r}")
-    train_table = read_split(examples, train_split)
-    eval_table = read_split(examples, eval_split)
-    if transform_graph is not None:
-        fitted = load_transform(transform_graph.path)
-    elif examples.metadata.get("transformed"):
-        raise ValueError("These examples are transformed: connect the transform_graph too")
-    else:
-        fitted = fit_transform(train_table, data_schema, label)
-    if label not in train_table.column_names:
-        raise ArtifactError(f"The examples have no label column {label!r}")
-    resolved_task = _task_of(task, label_schema.type, train_table.column(label))
-    classes = None
-    if resolved_task == "classification":
-        classes = sorted(pc.unique(pc.drop_null(train_table.column(label))).to_pylist())
-        if len(classes) < 2:
-            raise ValueError(f"Label {label!r} has {len(classes)} class(es) in train; need 2+")
-    train_table, y_train = _labels(train_table, label, resolved_task, classes)
-    eval_table, y_eval = _labels(eval_table, label, resolved_task, classes)
+    data = training_data(examples, schema, label, transform_graph, task, train_split, eval_split)
     ctx = TrainerContext(
-        train=train_table,
-        eval=eval_table,
-        x_train=_features(examples, train_table, fitted),
-        y_train=y_train,
-        x_eval=_features(examples, eval_table, fitted),
-        y_eval=y_eval,
-        feature_names=fitted.output_names,
-        schema=data_schema,
-        transform=fitted,
+        train=data.train,
+        eval=data.eval,
+        x_train=data.x_train,
+        y_train=data.y_train,
+        x_eval=data.x_eval,
+        y_eval=data.y_eval,
+        feature_names=data.fitted.output_names,
+        schema=data.schema,
+        transform=data.fitted,
         hyperparameters=dict(hyperparameters or {}),
         label=label,
-        task=resolved_task,
-        classes=classes,
+        task=data.task,
+        classes=data.classes,
         model=model,
         metrics=metrics,
     )
@@ -254,24 +190,24 @@ def trainer(
             )
     else:
         estimator = _fit_preset(ctx, preset)
-    prediction, proba = _predict(estimator, ctx.x_eval, resolved_task)
-    scores = evaluate(resolved_task, y_eval, prediction, proba)
+    prediction, proba = _predict(estimator, ctx.x_eval, data.task)
+    scores = evaluate(data.task, data.y_eval, prediction, proba)
     for key, value in scores.items():
         metrics.log_metric(key, value)
     manifest = save_model(
-        model.path, estimator, fitted, task=resolved_task, label=label, classes=classes
+        model.path, estimator, data.fitted, task=data.task, label=label, classes=data.classes
     )
-    load_model(model.path, schema=data_schema)  # refuse a model that does not match its schema
-    key = main_metric(resolved_task, len(classes or []))
+    load_model(model.path, schema=data.schema)  # refuse a model that does not match its schema
+    key = main_metric(data.task, len(data.classes or []))
     if key not in scores:
-        key = "accuracy" if resolved_task == "classification" else "rmse"
+        key = "accuracy" if data.task == "classification" else "rmse"
     model.metadata.update(
         framework=manifest.framework,
         preset=None if run_fn else preset,
         run_fn=run_fn,
-        task=resolved_task,
+        task=data.task,
         label=label,
-        classes=classes,
+        classes=data.classes,
         main_metric=key,
         eval_score=scores[key],
     )

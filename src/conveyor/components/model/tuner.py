@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow.compute as pc
-
-from conveyor.components.model.trainer import _features, _labels, _task_of
-from conveyor.components.model.transform import read_schema, read_split
+from conveyor.components.model.data import training_data
 from conveyor.dsl import Input, Output, component
-from conveyor.model.transform import fit_transform, load_transform
 from conveyor.model.tuning import tune
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
@@ -50,39 +46,19 @@ def tuner(
         ...       search_space={"xgboost": {"max_depth": {"type": "int", "low": 2,
         ...                                               "high": 6}}})  # doctest: +SKIP
     """
-    data_schema = read_schema(schema)
-    label_schema = data_schema.feature(label)
-    if label_schema is None:
-        names = [f.name for f in data_schema.features]
-        raise ValueError(f"Label {label!r} is not in the schema; features: {names!r}")
-    train_table = read_split(examples, "train")
-    eval_table = read_split(examples, "eval")
-    if transform_graph is not None:
-        fitted = load_transform(transform_graph.path)
-    elif examples.metadata.get("transformed"):
-        raise ValueError("These examples are transformed: connect the transform_graph too")
-    else:
-        fitted = fit_transform(train_table, data_schema, label)
-    if label not in train_table.column_names:
-        raise ValueError(f"The examples have no label column {label!r}")
-    resolved_task = _task_of(task, label_schema.type, train_table.column(label))
-    classes = None
-    if resolved_task == "classification":
-        classes = sorted(pc.unique(pc.drop_null(train_table.column(label))).to_pylist())
-    train_table, y_train = _labels(train_table, label, resolved_task, classes)
-    eval_table, y_eval = _labels(eval_table, label, resolved_task, classes)
+    data = training_data(examples, schema, label, transform_graph, task)
     result = tune(
-        _features(examples, train_table, fitted),
-        y_train,
-        _features(examples, eval_table, fitted),
-        y_eval,
+        data.x_train,
+        data.y_train,
+        data.x_eval,
+        data.y_eval,
         search_space=search_space,
         sampler=sampler,
         n_trials=n_trials,
         timeout=timeout_seconds,
         n_jobs=n_jobs,
         seed=seed,
-        task=resolved_task,
+        task=data.task,
     )
     best_hyperparameters.write(result.preset, result.hyperparameters, result.metric, result.value)
     tuner_results.write([trial.to_json() for trial in result.trials])

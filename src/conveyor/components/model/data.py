@@ -1,0 +1,131 @@
+"""The data a model step trains on: labels, task, features, with the fitted transform.
+
+Shared by the Trainer and the Tuner, so both see exactly the same matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from conveyor.components.model.transform import read_schema, read_split
+from conveyor.data.model import DataSchema, FeatureType
+from conveyor.errors import ArtifactError
+from conveyor.model.transform import FittedTransform, fit_transform, load_transform
+from conveyor.types import Examples, Schema
+from conveyor.types.model import TransformGraph
+
+__all__ = ["MAX_CLASSES_OF_INT_LABEL", "TrainingData", "training_data"]
+
+MAX_CLASSES_OF_INT_LABEL = 20
+"""An integer label with at most this many distinct values is a classification target."""
+
+
+@dataclass
+class TrainingData:
+    """Train and eval splits as matrices, with the label encoded for the task."""
+
+    schema: DataSchema
+    fitted: FittedTransform
+    task: str
+    classes: list[Any] | None
+    train: pa.Table
+    eval: pa.Table
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+
+
+def training_data(
+    examples: Examples,
+    schema: Schema,
+    label: str,
+    transform_graph: TransformGraph | None,
+    task: str = "auto",
+    train_split: str = "train",
+    eval_split: str = "eval",
+) -> TrainingData:
+    """Read the splits, fit (or load) the transform, resolve the task and encode the label.
+
+    Raises:
+        ValueError: the label is not in the schema, the task is unknown, or the label has
+            fewer than two classes in train.
+    """
+    data_schema = read_schema(schema)
+    label_schema = data_schema.feature(label)
+    if label_schema is None:
+        names = [f.name for f in data_schema.features]
+        raise ValueError(f"Label {label!r} is not in the schema; features: {names!r}")
+    train_table = read_split(examples, train_split)
+    eval_table = read_split(examples, eval_split)
+    if transform_graph is not None:
+        fitted = load_transform(transform_graph.path)
+    elif examples.metadata.get("transformed"):
+        raise ValueError("These examples are transformed: connect the transform_graph too")
+    else:
+        fitted = fit_transform(train_table, data_schema, label)
+    if label not in train_table.column_names:
+        raise ArtifactError(f"The examples have no label column {label!r}")
+    resolved = _task_of(task, label_schema.type, train_table.column(label))
+    classes = None
+    if resolved == "classification":
+        classes = sorted(pc.unique(pc.drop_null(train_table.column(label))).to_pylist())
+        if len(classes) < 2:
+            raise ValueError(f"Label {label!r} has {len(classes)} class(es) in train; need 2+")
+    train_table, y_train = _labels(train_table, label, resolved, classes)
+    eval_table, y_eval = _labels(eval_table, label, resolved, classes)
+    return TrainingData(
+        schema=data_schema,
+        fitted=fitted,
+        task=resolved,
+        classes=classes,
+        train=train_table,
+        eval=eval_table,
+        x_train=_features(examples, train_table, fitted),
+        y_train=y_train,
+        x_eval=_features(examples, eval_table, fitted),
+        y_eval=y_eval,
+    )
+
+
+def _task_of(task: str, label_type: FeatureType, y: pa.ChunkedArray) -> str:
+    if task != "auto":
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+        return task
+    if label_type in (FeatureType.STRING, FeatureType.BOOL):
+        return "classification"
+    if label_type == FeatureType.INT and len(pc.unique(y)) <= MAX_CLASSES_OF_INT_LABEL:
+        return "classification"
+    return "regression"
+
+
+def _labels(
+    table: pa.Table, label: str, task: str, classes: list[Any] | None
+) -> tuple[pa.Table, np.ndarray]:
+    if label not in table.column_names:
+        raise ArtifactError(f"The examples have no label column {label!r}: {table.column_names!r}")
+    table = table.filter(pc.is_valid(table.column(label)))
+    y = table.column(label)
+    if task == "regression":
+        return table, np.asarray(pc.cast(y, pa.float64()).to_numpy(), dtype=np.float64)
+    index = pc.index_in(y, value_set=pa.array(classes, type=y.type))
+    known = pc.is_valid(index)
+    return table.filter(known), np.asarray(pc.drop_null(index).to_numpy(), dtype=np.int64)
+
+
+def _features(examples: Examples, table: pa.Table, fitted: FittedTransform) -> np.ndarray:
+    if not examples.metadata.get("transformed"):
+        return fitted.matrix(table)
+    missing = [n for n in fitted.output_names if n not in table.column_names]
+    if missing:
+        raise ArtifactError(
+            f"The transformed examples lack the transform's outputs {missing[:5]!r}; connect "
+            "the transform_graph that produced these examples"
+        )
+    return np.column_stack([table.column(n).to_numpy() for n in fitted.output_names])
