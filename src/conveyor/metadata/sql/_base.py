@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from conveyor.errors import NotFoundError
+from conveyor.metadata.entities import ContextRecord
 from conveyor.metadata.sql import _engine
 from conveyor.metadata.sql._migrate import ensure_schema
-from conveyor.metadata.sql._records import Records
+from conveyor.metadata.sql._records import CONTEXT_COLUMNS, Records
 from conveyor.metadata.sql._writes import Writer
 from conveyor.metadata.sql.models import contexts, types
 
@@ -106,6 +109,22 @@ class SqlStoreBase:
             .where(contexts.c.id == context_id)
             .values(properties=properties, updated_at=now)
         )
+
+    def _merge_into_context(
+        self, conn: sa.Connection, context_id: int, properties: Mapping[str, Any]
+    ) -> ContextRecord:
+        """Merge ``properties`` into a context's (top-level keys replace), in ``conn``'s
+        transaction; return the updated record."""
+        row = conn.execute(
+            sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
+        record = self._records.contexts(conn, [row])[0]
+        merged = {**record.properties, **properties}
+        now = utc_now()
+        self._set_context_properties(conn, context_id, merged, now)
+        return replace(record, properties=merged, updated_at=now)
 
     def after_fork_in_child(self) -> None:
         """Called in a forked child: drop the parent's connections (they stay open there)."""

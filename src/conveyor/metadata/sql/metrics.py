@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import MetricRecord
 from conveyor.metadata.sql._base import SqlStoreBase, utc_now
-from conveyor.metadata.sql._records import CONTEXT_COLUMNS
-from conveyor.metadata.sql.models import contexts, metrics
+from conveyor.metadata.sql.models import metrics
 
 __all__ = ["MetricsMixin"]
 
@@ -140,12 +139,4 @@ class MetricsMixin(SqlStoreBase):
             if cursor.rowcount == 0:
                 raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
             return
-        row = conn.execute(
-            sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id).with_for_update()
-        ).first()
-        if row is None:
-            raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
-        record = self._records.contexts(conn, [row])[0]
-        self._set_context_properties(
-            conn, context_id, {**record.properties, **properties}, utc_now()
-        )
+        self._merge_into_context(conn, context_id, properties)

@@ -107,17 +107,8 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
 
     def update_context(self, context_id: int, properties: Mapping[str, Any]) -> ContextRecord:
         """Merge ``properties`` into a context (top-level keys replace)."""
-        now = utc_now()
         with self._write(f"update the context {context_id!r}") as conn:
-            row = conn.execute(
-                sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id).with_for_update()
-            ).first()
-            if row is None:
-                raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
-            record = self._records.contexts(conn, [row])[0]
-            merged = {**record.properties, **properties}
-            self._set_context_properties(conn, context_id, merged, now)
-        return replace(record, properties=merged, updated_at=now)
+            return self._merge_into_context(conn, context_id, properties)
 
     def get_context(self, context_id: int) -> ContextRecord:
         """A context by id; :class:`NotFoundError` if absent."""
