@@ -1,0 +1,572 @@
+"""Model evaluation and blessing: metrics overall and per slice, thresholds, a recorded decision.
+
+An :class:`EvalConfig` declares which metrics to compute, how to slice the eval split
+(:class:`SliceSpec`: a column, a cross of columns, or buckets of a numeric column) and the
+:class:`MetricThreshold` s a candidate must meet: value bounds (``roc_auc >= 0.8``) and change
+bounds against a baseline model (``roc_auc`` may not drop by more than 0.01), on the overall
+slice or on the slices a threshold names.
+
+:func:`evaluate_slices` computes the metrics and example counts of every slice;
+:func:`decide_blessing` turns the candidate's (and the baseline's) slice metrics into a
+:class:`Blessing`. Every call returns a decision with a machine-readable ``reason``:
+
+- ``BLESSED``: every threshold held against a baseline;
+- ``NOT_BLESSED_THRESHOLDS``: some threshold failed (``failures`` names slice and metric);
+- ``NO_THRESHOLDS_CONFIGURED``: nothing to check; blessed or not by ``no_thresholds_policy``;
+- ``FIRST_RUN_VALUE_THRESHOLDS_ONLY``: no baseline yet, value thresholds held, change
+  thresholds skipped (``first_run_policy="value_thresholds"``);
+- ``FIRST_RUN_BLOCKED``: no baseline yet and ``first_run_policy="block"``;
+- ``FORCED``: blessed by hand with a reason; the thresholds are still checked and their
+  failures recorded.
+
+Slices with fewer than ``min_slice_size`` examples are reported (``too_small``) and not judged.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FIRST_RUN_POLICIES",
+    "HIGHER_IS_BETTER",
+    "LOWER_IS_BETTER",
+    "NO_THRESHOLDS_POLICIES",
+    "OVERALL",
+    "EvalConfig",
+    "MetricThreshold",
+    "SliceSpec",
+    "check_policy",
+    "compute_metrics",
+    "evaluate_slices",
+]
+
+OVERALL = "overall"
+HIGHER_IS_BETTER = "higher_is_better"
+LOWER_IS_BETTER = "lower_is_better"
+DIRECTIONS = (HIGHER_IS_BETTER, LOWER_IS_BETTER)
+FIRST_RUN_POLICIES = ("value_thresholds", "block")
+NO_THRESHOLDS_POLICIES = ("bless", "block")
+
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier_score",
+    "calibration",
+    "ece",
+    "confusion_matrix",
+)
+REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
+LOWER_IS_BETTER_METRICS = frozenset(
+    {"log_loss", "brier_score", "ece", "mae", "mse", "rmse", "mape"}
+)
+
+
+def _floats(values: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+@dataclass(frozen=True)
+class SliceSpec:
+    """One way of slicing the eval split.
+
+    ``feature_keys`` gives one slice per value (one key) or per combination of values (several
+    keys, a cross); ``buckets`` maps a numeric column to sorted boundaries ``[b0, ..., bk]``
+    giving the buckets ``(-inf, b0), [b0, b1), ..., [bk, inf)``, crossed with the keys. An
+    empty spec is the overall slice. Slice names read ``"country=FR"``,
+    ``"country=FR&device=ios"``, ``"age=[18,30)"``.
+
+    Example:
+        >>> SliceSpec.from_dict({"feature_keys": ["country"]}).feature_keys
+        ('country',)
+    """
+
+    feature_keys: tuple[str, ...] = ()
+    buckets: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feature_keys", tuple(self.feature_keys))
+        buckets = {str(k): _floats(v) for k, v in dict(self.buckets).items()}
+        for column, bounds in buckets.items():
+            if not bounds:
+                raise ValueError(f"Slice buckets of {column!r}: give at least one boundary")
+            if list(bounds) != sorted(set(bounds)):
+                raise ValueError(
+                    f"Slice buckets of {column!r}: boundaries must be strictly increasing, "
+                    f"got {list(bounds)}"
+                )
+        overlap = set(buckets) & set(self.feature_keys)
+        if overlap:
+            raise ValueError(f"Slice columns both keyed and bucketed: {sorted(overlap)}")
+        object.__setattr__(self, "buckets", buckets)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns this spec reads, keys first then bucketed columns."""
+        return (*self.feature_keys, *self.buckets)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SliceSpec:
+        """Read ``{"feature_keys": [...], "buckets": {column: [boundaries]}}``."""
+        unknown = set(data) - {"feature_keys", "buckets"}
+        if unknown:
+            raise ValueError(f"Unknown slice spec fields: {sorted(unknown)}")
+        return cls(tuple(data.get("feature_keys", ())), dict(data.get("buckets", {})))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON."""
+        return {
+            "feature_keys": list(self.feature_keys),
+            "buckets": {k: list(v) for k, v in self.buckets.items()},
+        }
+
+
+@dataclass(frozen=True)
+class MetricThreshold:
+    """Bounds a candidate's metric must meet on the slices it names.
+
+    ``lower_bound`` / ``upper_bound`` (inclusive) bound the value. ``change_absolute`` /
+    ``change_relative`` bound the change against the baseline (``candidate - baseline``,
+    relative: divided by ``|baseline|``): with ``higher_is_better`` the change must be
+    ``>=`` the bound (``-0.01``: may drop by at most 0.01; ``+0.01``: must improve by 0.01),
+    with ``lower_is_better`` it must be ``<=`` the bound. ``direction`` defaults from the metric
+    (losses and errors are lower-is-better). ``slices`` are slice names or ``fnmatch`` patterns
+    (``"country=*"``, ``"*"``); default the overall slice.
+
+    Example:
+        >>> MetricThreshold("roc_auc", lower_bound=0.8, change_absolute=-0.01).direction
+        'higher_is_better'
+    """
+
+    metric: str
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+    change_absolute: float | None = None
+    change_relative: float | None = None
+    direction: str | None = None
+    slices: tuple[str, ...] = (OVERALL,)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slices", tuple(self.slices))
+        if not self.slices:
+            raise ValueError(f"Threshold on {self.metric!r}: name at least one slice")
+        if not (self.has_value or self.has_change):
+            raise ValueError(
+                f"Threshold on {self.metric!r} sets no bound: give lower_bound, upper_bound, "
+                "change_absolute or change_relative"
+            )
+        if (
+            self.lower_bound is not None
+            and self.upper_bound is not None
+            and self.lower_bound > self.upper_bound
+        ):
+            raise ValueError(
+                f"Threshold on {self.metric!r}: lower_bound {self.lower_bound} > upper_bound "
+                f"{self.upper_bound}"
+            )
+        direction = self.direction
+        if direction is None:
+            direction = (
+                LOWER_IS_BETTER if self.metric in LOWER_IS_BETTER_METRICS else HIGHER_IS_BETTER
+            )
+        if direction not in DIRECTIONS:
+            raise ValueError(
+                f"Threshold on {self.metric!r}: direction must be one of {list(DIRECTIONS)}, "
+                f"got {direction!r}"
+            )
+        object.__setattr__(self, "direction", direction)
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a value bound is set."""
+        return self.lower_bound is not None or self.upper_bound is not None
+
+    @property
+    def has_change(self) -> bool:
+        """Whether a change bound (needs a baseline) is set."""
+        return self.change_absolute is not None or self.change_relative is not None
+
+    def applies_to(self, slice_name: str) -> bool:
+        """Whether this threshold judges ``slice_name``."""
+        return any(fnmatch.fnmatchcase(slice_name, pattern) for pattern in self.slices)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricThreshold:
+        """Read the :meth:`to_dict` form (``slices`` may also be a single string)."""
+        names = {
+            "metric",
+            "lower_bound",
+            "upper_bound",
+            "change_absolute",
+            "change_relative",
+            "direction",
+            "slices",
+        }
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"Unknown threshold fields: {sorted(unknown)}")
+        if "metric" not in data:
+            raise ValueError("A threshold needs a 'metric'")
+        slices = data.get("slices", (OVERALL,))
+        if isinstance(slices, str):
+            slices = (slices,)
+
+        def number(key: str) -> float | None:
+            value = data.get(key)
+            return None if value is None else float(value)
+
+        return cls(
+            metric=str(data["metric"]),
+            lower_bound=number("lower_bound"),
+            upper_bound=number("upper_bound"),
+            change_absolute=number("change_absolute"),
+            change_relative=number("change_relative"),
+            direction=data.get("direction"),
+            slices=tuple(slices),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The threshold as plain JSON (unset bounds omitted)."""
+        out: dict[str, Any] = {"metric": self.metric}
+        for key in ("lower_bound", "upper_bound", "change_absolute", "change_relative"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["direction"] = self.direction
+        out["slices"] = list(self.slices)
+        return out
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to compute and what a candidate must meet.
+
+    ``metrics``: names to report (empty: every metric of the task); ``slices``: slice specs
+    (the overall slice is always computed); ``thresholds``; ``min_slice_size``: slices with
+    fewer examples are reported as too small and not judged; ``first_run_policy``: without a
+    baseline, ``"value_thresholds"`` checks value thresholds only, ``"block"`` refuses;
+    ``no_thresholds_policy``: with no thresholds, ``"bless"`` or ``"block"`` (either way the
+    decision is recorded as ``NO_THRESHOLDS_CONFIGURED``).
+
+    Example:
+        >>> config = EvalConfig.from_dict({"thresholds": [{"metric": "f1", "lower_bound": 0.7}]})
+        >>> config.thresholds[0].lower_bound
+        0.7
+    """
+
+    metrics: tuple[str, ...] = ()
+    slices: tuple[SliceSpec, ...] = ()
+    thresholds: tuple[MetricThreshold, ...] = ()
+    min_slice_size: int = 1
+    first_run_policy: str = "value_thresholds"
+    no_thresholds_policy: str = "bless"
+
+    def __post_init__(self) -> None:
+        for name in ("metrics", "slices", "thresholds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.min_slice_size < 1:
+            raise ValueError(f"min_slice_size must be >= 1, got {self.min_slice_size}")
+        check_policy("first_run_policy", self.first_run_policy, FIRST_RUN_POLICIES)
+        check_policy("no_thresholds_policy", self.no_thresholds_policy, NO_THRESHOLDS_POLICIES)
+        known = set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
+        unknown = [m for m in self.metrics if m not in known]
+        if unknown:
+            raise ValueError(f"Unknown metrics {unknown}; known: {sorted(known)}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvalConfig:
+        """Read the :meth:`to_dict` form."""
+        names = {
+            "metrics",
+            "slices",
+            "thresholds",
+            "min_slice_size",
+            "first_run_policy",
+            "no_thresholds_policy",
+        }
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"Unknown eval config fields: {sorted(unknown)}")
+        return cls(
+            metrics=tuple(data.get("metrics", ())),
+            slices=tuple(SliceSpec.from_dict(s) for s in data.get("slices", ())),
+            thresholds=tuple(MetricThreshold.from_dict(t) for t in data.get("thresholds", ())),
+            min_slice_size=int(data.get("min_slice_size", 1)),
+            first_run_policy=str(data.get("first_run_policy", "value_thresholds")),
+            no_thresholds_policy=str(data.get("no_thresholds_policy", "bless")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON."""
+        return {
+            "metrics": list(self.metrics),
+            "slices": [s.to_dict() for s in self.slices],
+            "thresholds": [t.to_dict() for t in self.thresholds],
+            "min_slice_size": self.min_slice_size,
+            "first_run_policy": self.first_run_policy,
+            "no_thresholds_policy": self.no_thresholds_policy,
+        }
+
+
+def check_policy(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _check_finite(values: np.ndarray) -> None:
+    if np.issubdtype(values.dtype, np.number) and not np.all(np.isfinite(values)):
+        raise ValueError("The model predicts NaN or infinity; metrics cannot be computed")
+
+
+def compute_metrics(
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any = None,
+    classes: Sequence[Any] | None = None,
+) -> dict[str, Any]:
+    """Metrics of predictions against the truth.
+
+    Classification (``y_true``/``y_pred`` are labels from ``classes``, ``proba`` has one column
+    per class in that order; ``classes`` defaults to the sorted labels seen): ``accuracy``;
+    ``precision``/``recall``/``f1`` (of the positive class ``classes[1]`` when binary, macro
+    averages otherwise) and their ``_macro`` averages; ``confusion_matrix`` (rows: truth,
+    columns: prediction, in ``classes`` order); with ``proba``: ``log_loss``, ``brier_score``,
+    ``ece`` (expected calibration error of the top class, 10 bins), ``calibration`` (binary:
+    mean predicted positive probability / positive rate), and, when the truth holds more than
+    one class, ``roc_auc`` and ``pr_auc`` (average precision; one-vs-rest macro for several
+    classes). Regression: ``mae``, ``mse``, ``rmse``, ``r2`` (with 2+ examples), ``mape``.
+
+    Example:
+        >>> compute_metrics("regression", [1.0, 3.0], [2.0, 3.0])["mae"]
+        0.5
+    """
+    from sklearn import metrics  # type: ignore[import-untyped]
+
+    truth = np.asarray(y_true)
+    pred = np.asarray(y_pred)
+    if len(truth) != len(pred):
+        raise ValueError(f"{len(truth)} labels but {len(pred)} predictions")
+    if len(truth) == 0:
+        return {}
+    _check_finite(pred)
+    if task == "regression":
+        t, p = truth.astype(float), pred.astype(float)
+        mse = float(metrics.mean_squared_error(t, p))
+        out: dict[str, Any] = {
+            "mae": float(metrics.mean_absolute_error(t, p)),
+            "mse": mse,
+            "rmse": math.sqrt(mse),
+            "mape": float(metrics.mean_absolute_percentage_error(t, p)),
+        }
+        if len(t) > 1:
+            out["r2"] = float(metrics.r2_score(t, p))
+        return out
+    if task != "classification":
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+
+    labels = (
+        list(classes) if classes is not None else sorted(set(truth.tolist()) | set(pred.tolist()))
+    )
+    index = {label: i for i, label in enumerate(labels)}
+    try:
+        t_idx = np.array([index[v] for v in truth.tolist()], dtype=int)
+        p_idx = np.array([index[v] for v in pred.tolist()], dtype=int)
+    except KeyError as exc:
+        raise ValueError(f"Label {exc.args[0]!r} is not one of the classes {labels}") from None
+    k = len(labels)
+    ids = np.arange(k)
+    out = {"accuracy": float(np.mean(t_idx == p_idx))}
+    for name, fn in (
+        ("precision", metrics.precision_score),
+        ("recall", metrics.recall_score),
+        ("f1", metrics.f1_score),
+    ):
+        macro = float(fn(t_idx, p_idx, labels=ids, average="macro", zero_division=0))
+        out[f"{name}_macro"] = macro
+        if k == 2:
+            out[name] = float(fn(t_idx, p_idx, pos_label=1, average="binary", zero_division=0))
+        else:
+            out[name] = macro
+    cm = metrics.confusion_matrix(t_idx, p_idx, labels=ids)
+    out["confusion_matrix"] = [[int(x) for x in row] for row in cm]
+    if proba is None:
+        return out
+
+    prob = np.asarray(proba, dtype=float)
+    if prob.ndim != 2 or prob.shape != (len(truth), k):
+        raise ValueError(f"proba must have shape ({len(truth)}, {k}), got {prob.shape}")
+    _check_finite(prob)
+    clipped = np.clip(prob, 1e-15, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    onehot = np.eye(k)[t_idx]
+    out["log_loss"] = float(metrics.log_loss(t_idx, clipped, labels=ids))
+    out["brier_score"] = float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))
+    out["ece"] = _expected_calibration_error(prob, t_idx)
+    if k == 2:
+        rate = float(np.mean(t_idx == 1))
+        mean_pred = float(np.mean(prob[:, 1]))
+        out["calibration"] = mean_pred / rate if rate > 0 else math.inf
+    present = np.unique(t_idx)
+    if len(present) > 1:
+        if k == 2:
+            out["roc_auc"] = float(metrics.roc_auc_score(t_idx, prob[:, 1]))
+            out["pr_auc"] = float(metrics.average_precision_score(t_idx, prob[:, 1]))
+        elif len(present) == k:
+            out["roc_auc"] = float(
+                metrics.roc_auc_score(t_idx, clipped, multi_class="ovr", labels=ids)
+            )
+            out["pr_auc"] = float(metrics.average_precision_score(onehot, prob, average="macro"))
+    return out
+
+
+def _expected_calibration_error(prob: np.ndarray, t_idx: np.ndarray, bins: int = 10) -> float:
+    confidence = prob.max(axis=1)
+    correct = (prob.argmax(axis=1) == t_idx).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total)
+
+
+# --------------------------------------------------------------------------- slices
+
+
+def _column(table: Any, name: str) -> np.ndarray:
+    if isinstance(table, Mapping):
+        if name not in table:
+            raise ValueError(f"Slice column {name!r} is not in the eval data: {sorted(table)}")
+        return np.asarray(table[name], dtype=object)
+    names = list(table.column_names)
+    if name not in names:
+        raise ValueError(f"Slice column {name!r} is not in the eval data: {names}")
+    return np.asarray(table.column(name).to_pylist(), dtype=object)
+
+
+def _format(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _bucket_names(values: np.ndarray, bounds: tuple[float, ...]) -> list[str]:
+    edges = [-math.inf, *bounds, math.inf]
+    out = []
+    for value in values.tolist():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append("null")
+            continue
+        i = int(np.searchsorted(np.asarray(bounds), float(value), side="right"))
+        low, high = edges[i], edges[i + 1]
+        left = "(" if math.isinf(low) else "["
+        out.append(f"{left}{_format(float(low))},{_format(float(high))})")
+    return out
+
+
+def _infer_task(y_true: np.ndarray, proba: Any) -> str:
+    if proba is not None:
+        return "classification"
+    return "regression" if np.issubdtype(y_true.dtype, np.floating) else "classification"
+
+
+def evaluate_slices(
+    table: Any,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any,
+    config: EvalConfig,
+    *,
+    task: str | None = None,
+    classes: Sequence[Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Metrics and example counts overall and per slice of ``config.slices``.
+
+    ``table`` (a pyarrow Table or a mapping column -> values) holds the slice columns, row
+    for row with ``y_true``/``y_pred``/``proba``. ``task`` defaults to classification when
+    ``proba`` is given or the labels are not floats. Returns, ``"overall"`` first, slice name
+    -> ``{"count", "metrics", "too_small", "features"}`` (``features``: column -> value of
+    the slice). Metrics are those of :func:`compute_metrics`, limited to ``config.metrics``
+    when set; too-small slices (below ``config.min_slice_size``; never the overall slice)
+    are reported with their count and metrics but not judged by :func:`decide_blessing`.
+
+    Example:
+        >>> out = evaluate_slices({"c": ["a", "b"]}, [1, 0], [1, 1], None,
+        ...                       EvalConfig(slices=(SliceSpec(("c",)),)))
+        >>> out["c=a"]["metrics"]["accuracy"], out["overall"]["count"]
+        (1.0, 2)
+    """
+    truth = np.asarray(y_true)
+    pred = np.asarray(y_pred)
+    prob = None if proba is None else np.asarray(proba, dtype=float)
+    n = len(truth)
+    if len(pred) != n or (prob is not None and len(prob) != n):
+        raise ValueError("y_true, y_pred and proba must have one row per example")
+    task = task or _infer_task(truth, proba)
+    if task == "classification" and classes is None:
+        classes = sorted(set(truth.tolist()) | set(pred.tolist()))
+
+    def entry(mask: np.ndarray, features: dict[str, str], overall: bool) -> dict[str, Any]:
+        count = int(mask.sum())
+        values = compute_metrics(
+            task, truth[mask], pred[mask], None if prob is None else prob[mask], classes
+        )
+        if config.metrics:
+            values = {k: v for k, v in values.items() if k in config.metrics}
+        return {
+            "count": count,
+            "metrics": values,
+            "too_small": (not overall) and count < config.min_slice_size,
+            "features": features,
+        }
+
+    out = {OVERALL: entry(np.ones(n, dtype=bool), {}, overall=True)}
+    for spec in config.slices:
+        if not spec.columns:
+            continue  # the overall slice
+        keys: list[list[str]] = []
+        for column in spec.feature_keys:
+            values = _column(table, column)
+            if len(values) != n:
+                raise ValueError(f"Slice column {column!r} has {len(values)} rows, expected {n}")
+            keys.append([_format(v) for v in values.tolist()])
+        for column, bounds in spec.buckets.items():
+            values = _column(table, column)
+            if len(values) != n:
+                raise ValueError(f"Slice column {column!r} has {len(values)} rows, expected {n}")
+            keys.append(_bucket_names(values, bounds))
+        rows = list(zip(*keys, strict=True))
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(row, []).append(i)
+        for combo in sorted(groups):
+            features = dict(zip(spec.columns, combo, strict=True))
+            name = "&".join(f"{c}={v}" for c, v in features.items())
+            mask = np.zeros(n, dtype=bool)
+            mask[groups[combo]] = True
+            out[name] = entry(mask, features, overall=False)
+    return out
+
+
+# --------------------------------------------------------------------------- blessing
