@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, overload
 
 from conveyor.dsl.annotations import (
@@ -27,7 +26,7 @@ from conveyor.ir.spec import (
 )
 from conveyor.ir.validate import validate
 
-__all__ = ["Pipeline", "build_pipeline", "pipeline", "with_task_options"]
+__all__ = ["Pipeline", "build_pipeline", "pipeline"]
 
 
 class Pipeline:
@@ -207,10 +206,3 @@ def pipeline(
         return Pipeline(f, name or f.__name__.replace("_", "-"), description or doc)
 
     return wrap(func) if func is not None else wrap
-
-
-def with_task_options(spec: PipelineSpec, task: str, **changes: Any) -> PipelineSpec:
-    """A copy of ``spec`` with options of one task changed (used by tests and tools)."""
-    tasks = dict(spec.tasks)
-    tasks[task] = replace(tasks[task], **changes)
-    return replace(spec, tasks=tasks)

@@ -7,7 +7,7 @@ import json
 import os
 
 from conveyor.components.data.schema_gen import read_statistics
-from conveyor.data.model import Anomalies, DatasetStatistics, StatisticsCollection
+from conveyor.data.model import Anomalies
 from conveyor.data.schema import load_schema, select_split
 from conveyor.data.validate import anomalies_to_text, anomaly_count, validate_statistics
 from conveyor.dsl import Input, Output, component
@@ -28,17 +28,6 @@ class AnomaliesFoundError(Exception):
     def __init__(self, message: str, anomalies: Anomalies):
         self.anomalies = anomalies
         super().__init__(message)
-
-
-def _other(stats: StatisticsCollection, split: str) -> DatasetStatistics:
-    """The same split of a baseline, or its only split (serving data usually has one)."""
-    found = stats.split(split)
-    if found is not None:
-        return found
-    unsliced = [d for d in stats.datasets if d.slice is None]
-    if len(unsliced) == 1:
-        return unsliced[0]
-    return select_split(stats, split)  # raises, naming the splits
 
 
 @component
@@ -68,10 +57,14 @@ def example_validator(
     """
     stats = select_split(read_statistics(statistics.path), split)
     previous = (
-        _other(read_statistics(baseline_statistics.path), split) if baseline_statistics else None
+        select_split(read_statistics(baseline_statistics.path), split)
+        if baseline_statistics
+        else None
     )
     serving = (
-        _other(read_statistics(serving_statistics.path), split) if serving_statistics else None
+        select_split(read_statistics(serving_statistics.path), split)
+        if serving_statistics
+        else None
     )
     found = validate_statistics(
         stats,

@@ -156,14 +156,11 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
 
     def get_parent_contexts(self, context_id: int) -> list[ContextRecord]:
         """The parents of a context, in id order."""
-        query = (
-            sa.select(*CONTEXT_COLUMNS)
-            .join(parent_contexts, parent_contexts.c.parent_id == contexts.c.id)
-            .where(parent_contexts.c.context_id == context_id)
-            .order_by(contexts.c.id)
+        return self._linked_contexts(
+            parent_contexts.c.parent_id,
+            parent_contexts.c.context_id == context_id,
+            f"read the parents of context {context_id!r}",
         )
-        with self._read(f"read the parents of context {context_id!r}") as conn:
-            return self._records.contexts(conn, conn.execute(query).all())
 
     # --- executions -------------------------------------------------------------------------
     def start_execution(
@@ -327,13 +324,23 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
 
     def get_execution_contexts(self, execution_id: int) -> list[ContextRecord]:
         """The contexts an execution is associated with, in id order."""
+        return self._linked_contexts(
+            associations.c.context_id,
+            associations.c.execution_id == execution_id,
+            f"read the contexts of execution {execution_id!r}",
+        )
+
+    def _linked_contexts(
+        self, link: sa.Column[Any], where: sa.ColumnElement[bool], action: str
+    ) -> list[ContextRecord]:
+        """Contexts reached through a link table's column ``link``, in id order."""
         query = (
             sa.select(*CONTEXT_COLUMNS)
-            .join(associations, associations.c.context_id == contexts.c.id)
-            .where(associations.c.execution_id == execution_id)
+            .join(link.table, link == contexts.c.id)
+            .where(where)
             .order_by(contexts.c.id)
         )
-        with self._read(f"read the contexts of execution {execution_id!r}") as conn:
+        with self._read(action) as conn:
             return self._records.contexts(conn, conn.execute(query).all())
 
     def find_cached_execution(self, cache_key: str) -> ExecutionRecord | None:
