@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from conveyor.metadata.entities import MetricRecord
 from conveyor.metadata.store import MetadataStore
 
-__all__ = ["TaskContext", "current_task", "log_task_metric", "task_context"]
+__all__ = [
+    "TaskContext",
+    "current_pipeline",
+    "current_run_id",
+    "current_task",
+    "log_task_metric",
+    "task_context",
+]
 
 BATCH = 5_000
 
@@ -49,6 +56,21 @@ _CURRENT: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
 def current_task() -> TaskContext | None:
     """The task whose user code is running in this thread, if any."""
     return _CURRENT.get()
+
+
+def current_pipeline() -> str | None:
+    """The name of the pipeline whose run is executing this task (None outside a run)."""
+    ctx = _CURRENT.get()
+    if ctx is None:
+        return None
+    name = ctx.metadata.get_context(ctx.run_context_id).properties.get("pipeline")
+    return None if name is None else str(name)
+
+
+def current_run_id() -> str | None:
+    """The id of the run executing this task (None outside a run)."""
+    ctx = _CURRENT.get()
+    return None if ctx is None else ctx.metadata.get_context(ctx.run_context_id).name
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.model.bootstrap import one_sided_bound
 from conveyor.model.evaluation import (
     FIRST_RUN_POLICIES,
     HIGHER_IS_BETTER,
@@ -46,11 +47,13 @@ class ThresholdFailure:
     value: float | None
     baseline: float | None
     message: str
-    kind: str  # "value", "change", "missing_metric", "missing_slice"
+    kind: str  # "value", "change", "significance", "missing_metric", "missing_slice"
+    confidence_bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The failure as plain JSON."""
         return {
+            "confidence_bound": self.confidence_bound,
             "slice": self.slice,
             "metric": self.metric,
             "threshold": self.threshold,
@@ -101,6 +104,7 @@ def _check_thresholds(
     candidate: Mapping[str, Mapping[str, Any]],
     baseline: Mapping[str, Mapping[str, Any]] | None,
     thresholds: Sequence[MetricThreshold],
+    differences: Mapping[str, Mapping[str, np.ndarray]] | None,
 ) -> tuple[list[ThresholdFailure], list[dict[str, Any]]]:
     failures: list[ThresholdFailure] = []
     skipped: list[dict[str, Any]] = []
@@ -169,7 +173,11 @@ def _check_thresholds(
             if base is None:
                 skipped.append({"slice": name, "metric": metric, "reason": "no_baseline_metric"})
                 continue
-            failure = _change_failure(threshold, name, value, base, spec)
+            if threshold.significance is not None:
+                samples = (differences or {}).get(name, {}).get(metric)
+                failure = _significance_failure(threshold, name, value, base, spec, samples)
+            else:
+                failure = _change_failure(threshold, name, value, base, spec)
             if failure is not None:
                 failures.append(failure)
     return failures, skipped
@@ -206,6 +214,57 @@ def _change_failure(
     return None
 
 
+def _significance_failure(
+    threshold: MetricThreshold,
+    name: str,
+    value: float,
+    base: float,
+    spec: dict[str, Any],
+    samples: np.ndarray | None,
+) -> ThresholdFailure | None:
+    metric = threshold.metric
+    assert threshold.significance is not None
+    if samples is None or len(samples) == 0:
+        return ThresholdFailure(
+            name,
+            metric,
+            spec,
+            value,
+            base,
+            f"{metric} on slice {name!r}: a significance threshold needs bootstrap samples of "
+            "the change; evaluate with bootstrap_resamples > 0 and a baseline",
+            "significance",
+        )
+    higher = threshold.direction == HIGHER_IS_BETTER
+    level = 1.0 - threshold.significance
+    checks: list[tuple[str, np.ndarray, float]] = []
+    if threshold.change_absolute is not None:
+        checks.append(("absolute", samples, threshold.change_absolute))
+    if threshold.change_relative is not None:
+        scale = abs(base) if base != 0 else math.nan
+        checks.append(("relative", samples / scale, threshold.change_relative))
+    for kind, changes, bound in checks:
+        limit = one_sided_bound(changes, threshold.significance, higher)
+        ok = math.isfinite(limit) and (limit > bound if higher else limit < bound)
+        if not ok:
+            side = "lower" if higher else "upper"
+            op = ">" if higher else "<"
+            return ThresholdFailure(
+                name,
+                metric,
+                spec,
+                value,
+                base,
+                f"{metric} on slice {name!r} changed by {value - base:+.6g} from baseline "
+                f"{base:.6g}, but the {level:.0%} {side} confidence bound of the {kind} change "
+                f"is {limit:+.6g}; required {op} {bound:+g} at significance "
+                f"{threshold.significance:g} (not a significant change)",
+                "significance",
+                confidence_bound=limit,
+            )
+    return None
+
+
 def decide_blessing(
     candidate: Mapping[str, Mapping[str, Any]],
     baseline: Mapping[str, Mapping[str, Any]] | None,
@@ -215,6 +274,7 @@ def decide_blessing(
     no_thresholds_policy: str | None = None,
     force: bool = False,
     force_reason: str | None = None,
+    differences: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> Blessing:
     """Decide whether the candidate is blessed; every outcome carries a reason code.
 
@@ -222,6 +282,9 @@ def decide_blessing(
     first run, no blessed model yet). ``first_run_policy`` / ``no_thresholds_policy``
     override the config's. ``force_reason`` (or ``force=True`` with a reason) blesses
     regardless, recorded as ``FORCED`` with the failures the thresholds still report.
+    ``differences`` (slice -> metric -> paired bootstrap samples of candidate minus
+    baseline, from :func:`conveyor.model.bootstrap.bootstrap_metrics`) serve thresholds that
+    set ``significance``.
 
     Raises:
         ValueError: forced without a reason, or an unknown policy.
@@ -240,7 +303,7 @@ def decide_blessing(
     has_baseline = baseline is not None
     thresholds = config.thresholds
     # without a baseline, change bounds are skipped (recorded) and value bounds checked
-    failures, skipped = _check_thresholds(candidate, baseline, thresholds)
+    failures, skipped = _check_thresholds(candidate, baseline, thresholds, differences)
 
     def make(blessed: bool, reason: str) -> Blessing:
         return Blessing(

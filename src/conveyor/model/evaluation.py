@@ -27,12 +27,15 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from conveyor.model.slicing import slice_groups
+
 __all__ = [
+    "DEFAULT_MIN_SLICE_SIZE",
     "FIRST_RUN_POLICIES",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
@@ -61,6 +64,8 @@ CLASSIFICATION_METRICS = (
     "precision_macro",
     "recall_macro",
     "f1_macro",
+    "false_positive_rate",
+    "positive_rate",
     "roc_auc",
     "pr_auc",
     "log_loss",
@@ -71,7 +76,7 @@ CLASSIFICATION_METRICS = (
 )
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
 LOWER_IS_BETTER_METRICS = frozenset(
-    {"log_loss", "brier_score", "ece", "mae", "mse", "rmse", "mape"}
+    {"log_loss", "brier_score", "ece", "mae", "mse", "rmse", "mape", "false_positive_rate"}
 )
 
 
@@ -142,7 +147,11 @@ class MetricThreshold:
     ``change_relative`` bound the change against the baseline (``candidate - baseline``,
     relative: divided by ``|baseline|``): with ``higher_is_better`` the change must be
     ``>=`` the bound (``-0.01``: may drop by at most 0.01; ``+0.01``: must improve by 0.01),
-    with ``lower_is_better`` it must be ``<=`` the bound. ``direction`` defaults from the metric
+    with ``lower_is_better`` it must be ``<=`` the bound. ``significance`` (e.g. ``0.05``)
+    makes the change bound statistical: the one-sided ``1 - significance`` bootstrap bound of
+    the paired change (candidate minus baseline on the same resamples) must be strictly
+    beyond the bound, so ``change_absolute=0, significance=0.05`` blesses only a significant
+    improvement (bootstrap is switched on for it). ``direction`` defaults from the metric
     (losses and errors are lower-is-better). ``slices`` are slice names or ``fnmatch`` patterns
     (``"country=*"``, ``"*"``); default the overall slice.
 
@@ -158,9 +167,21 @@ class MetricThreshold:
     change_relative: float | None = None
     direction: str | None = None
     slices: tuple[str, ...] = (OVERALL,)
+    significance: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slices", tuple(self.slices))
+        if self.significance is not None:
+            if not 0.0 < self.significance < 0.5:
+                raise ValueError(
+                    f"Threshold on {self.metric!r}: significance must be in (0, 0.5), e.g. "
+                    f"0.05, got {self.significance}"
+                )
+            if not self.has_change:
+                raise ValueError(
+                    f"Threshold on {self.metric!r}: significance applies to a change bound; "
+                    "set change_absolute or change_relative too"
+                )
         if not self.slices:
             raise ValueError(f"Threshold on {self.metric!r}: name at least one slice")
         if not (self.has_value or self.has_change):
@@ -214,6 +235,7 @@ class MetricThreshold:
             "change_relative",
             "direction",
             "slices",
+            "significance",
         }
         unknown = set(data) - names
         if unknown:
@@ -236,12 +258,19 @@ class MetricThreshold:
             change_relative=number("change_relative"),
             direction=data.get("direction"),
             slices=tuple(slices),
+            significance=number("significance"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The threshold as plain JSON (unset bounds omitted)."""
         out: dict[str, Any] = {"metric": self.metric}
-        for key in ("lower_bound", "upper_bound", "change_absolute", "change_relative"):
+        for key in (
+            "lower_bound",
+            "upper_bound",
+            "change_absolute",
+            "change_relative",
+            "significance",
+        ):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -250,16 +279,25 @@ class MetricThreshold:
         return out
 
 
+DEFAULT_MIN_SLICE_SIZE = 30
+"""Slices with fewer eval examples are reported but too small to judge."""
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """What to compute and what a candidate must meet.
 
     ``metrics``: names to report (empty: every metric of the task); ``slices``: slice specs
     (the overall slice is always computed); ``thresholds``; ``min_slice_size``: slices with
-    fewer examples are reported as too small and not judged; ``first_run_policy``: without a
-    baseline, ``"value_thresholds"`` checks value thresholds only, ``"block"`` refuses;
-    ``no_thresholds_policy``: with no thresholds, ``"bless"`` or ``"block"`` (either way the
-    decision is recorded as ``NO_THRESHOLDS_CONFIGURED``).
+    fewer examples (default 30) are reported as too small and not judged;
+    ``first_run_policy``: without a baseline, ``"value_thresholds"`` checks value thresholds
+    only, ``"block"`` refuses; ``no_thresholds_policy``: with no thresholds, ``"bless"`` or
+    ``"block"`` (either way the decision is recorded as ``NO_THRESHOLDS_CONFIGURED``).
+    ``bootstrap_resamples`` (0: off; 200 when a threshold sets ``significance``),
+    ``confidence_level`` and ``bootstrap_seed`` give every metric of every slice a percentile
+    confidence interval (Poisson bootstrap). ``fairness_metrics``: the metrics compared across
+    the values of each single-column slice (default: recall, false positive rate and positive
+    rate for binary classifiers, accuracy otherwise; MAE for regression).
 
     Example:
         >>> config = EvalConfig.from_dict({"thresholds": [{"metric": "f1", "lower_bound": 0.7}]})
@@ -270,44 +308,68 @@ class EvalConfig:
     metrics: tuple[str, ...] = ()
     slices: tuple[SliceSpec, ...] = ()
     thresholds: tuple[MetricThreshold, ...] = ()
-    min_slice_size: int = 1
+    min_slice_size: int = DEFAULT_MIN_SLICE_SIZE
     first_run_policy: str = "value_thresholds"
     no_thresholds_policy: str = "bless"
+    bootstrap_resamples: int = 0
+    confidence_level: float = 0.95
+    bootstrap_seed: int = 0
+    fairness_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("metrics", "slices", "thresholds"):
+        for name in ("metrics", "slices", "thresholds", "fairness_metrics"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.min_slice_size < 1:
             raise ValueError(f"min_slice_size must be >= 1, got {self.min_slice_size}")
         check_policy("first_run_policy", self.first_run_policy, FIRST_RUN_POLICIES)
         check_policy("no_thresholds_policy", self.no_thresholds_policy, NO_THRESHOLDS_POLICIES)
         known = set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
-        unknown = [m for m in self.metrics if m not in known]
-        if unknown:
-            raise ValueError(f"Unknown metrics {unknown}; known: {sorted(known)}")
+        for field_name in ("metrics", "fairness_metrics"):
+            unknown = [m for m in getattr(self, field_name) if m not in known]
+            if unknown:
+                raise ValueError(f"Unknown {field_name} {unknown}; known: {sorted(known)}")
+        if self.bootstrap_resamples < 0:
+            raise ValueError(f"bootstrap_resamples must be >= 0, got {self.bootstrap_resamples}")
+        if 0 < self.bootstrap_resamples < 20:
+            raise ValueError(
+                f"bootstrap_resamples={self.bootstrap_resamples} is too few for an interval; "
+                "use 0 (off) or 100 or more (200 is a good default)"
+            )
+        if not 0.5 <= self.confidence_level < 1.0:
+            raise ValueError(
+                f"confidence_level must be in [0.5, 1), e.g. 0.95, got {self.confidence_level}"
+            )
+        if self.bootstrap_resamples == 0 and any(
+            t.significance is not None for t in self.thresholds
+        ):
+            object.__setattr__(self, "bootstrap_resamples", 200)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalConfig:
-        """Read the :meth:`to_dict` form."""
-        names = {
-            "metrics",
-            "slices",
-            "thresholds",
-            "min_slice_size",
-            "first_run_policy",
-            "no_thresholds_policy",
-        }
+        """Read the :meth:`to_dict` form (every field optional).
+
+        Raises:
+            ValueError: an unknown field or an invalid value, named.
+        """
+        names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ValueError(f"Unknown eval config fields: {sorted(unknown)}")
-        return cls(
-            metrics=tuple(data.get("metrics", ())),
-            slices=tuple(SliceSpec.from_dict(s) for s in data.get("slices", ())),
-            thresholds=tuple(MetricThreshold.from_dict(t) for t in data.get("thresholds", ())),
-            min_slice_size=int(data.get("min_slice_size", 1)),
-            first_run_policy=str(data.get("first_run_policy", "value_thresholds")),
-            no_thresholds_policy=str(data.get("no_thresholds_policy", "bless")),
+            raise ValueError(
+                f"Unknown eval config fields: {sorted(unknown)}; known: {sorted(names)}"
+            )
+        kwargs: dict[str, Any] = dict(data)
+        kwargs["slices"] = tuple(SliceSpec.from_dict(s) for s in data.get("slices", ()))
+        kwargs["thresholds"] = tuple(
+            MetricThreshold.from_dict(t) for t in data.get("thresholds", ())
         )
+        for key in ("metrics", "fairness_metrics"):
+            kwargs[key] = tuple(data.get(key, ()))
+        for key in ("min_slice_size", "bootstrap_resamples", "bootstrap_seed"):
+            if key in data:
+                kwargs[key] = int(data[key])
+        if "confidence_level" in data:
+            kwargs["confidence_level"] = float(data["confidence_level"])
+        return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON."""
@@ -318,6 +380,10 @@ class EvalConfig:
             "min_slice_size": self.min_slice_size,
             "first_run_policy": self.first_run_policy,
             "no_thresholds_policy": self.no_thresholds_policy,
+            "bootstrap_resamples": self.bootstrap_resamples,
+            "confidence_level": self.confidence_level,
+            "bootstrap_seed": self.bootstrap_seed,
+            "fairness_metrics": list(self.fairness_metrics),
         }
 
 
@@ -347,11 +413,13 @@ def compute_metrics(
     per class in that order; ``classes`` defaults to the sorted labels seen): ``accuracy``;
     ``precision``/``recall``/``f1`` (of the positive class ``classes[1]`` when binary, macro
     averages otherwise) and their ``_macro`` averages; ``confusion_matrix`` (rows: truth,
-    columns: prediction, in ``classes`` order); with ``proba``: ``log_loss``, ``brier_score``,
-    ``ece`` (expected calibration error of the top class, 10 bins), ``calibration`` (binary:
-    mean predicted positive probability / positive rate), and, when the truth holds more than
-    one class, ``roc_auc`` and ``pr_auc`` (average precision; one-vs-rest macro for several
-    classes). Regression: ``mae``, ``mse``, ``rmse``, ``r2`` (with 2+ examples), ``mape``.
+    columns: prediction, in ``classes`` order); binary: ``false_positive_rate`` and
+    ``positive_rate`` (share predicted positive, for fairness views); with ``proba``:
+    ``log_loss``, ``brier_score``, ``ece`` (expected calibration error of the top class, 10
+    bins), ``calibration`` (binary: mean predicted positive probability / positive rate),
+    and, when the truth holds more than one class, ``roc_auc`` and ``pr_auc`` (average
+    precision; one-vs-rest macro for several classes). Regression: ``mae``, ``mse``,
+    ``rmse``, ``r2`` (with 2+ examples), ``mape``.
 
     Example:
         >>> compute_metrics("regression", [1.0, 3.0], [2.0, 3.0])["mae"]
@@ -384,12 +452,8 @@ def compute_metrics(
     labels = (
         list(classes) if classes is not None else sorted(set(truth.tolist()) | set(pred.tolist()))
     )
-    index = {label: i for i, label in enumerate(labels)}
-    try:
-        t_idx = np.array([index[v] for v in truth.tolist()], dtype=int)
-        p_idx = np.array([index[v] for v in pred.tolist()], dtype=int)
-    except KeyError as exc:
-        raise ValueError(f"Label {exc.args[0]!r} is not one of the classes {labels}") from None
+    t_idx = _class_indices(truth, labels)
+    p_idx = _class_indices(pred, labels)
     k = len(labels)
     ids = np.arange(k)
     out = {"accuracy": float(np.mean(t_idx == p_idx))}
@@ -406,6 +470,10 @@ def compute_metrics(
             out[name] = macro
     cm = metrics.confusion_matrix(t_idx, p_idx, labels=ids)
     out["confusion_matrix"] = [[int(x) for x in row] for row in cm]
+    if k == 2:
+        negatives = int(cm[0].sum())
+        out["false_positive_rate"] = float(cm[0, 1] / negatives) if negatives else 0.0
+        out["positive_rate"] = float(cm[:, 1].sum() / len(t_idx))
     if proba is None:
         return out
 
@@ -436,6 +504,17 @@ def compute_metrics(
     return out
 
 
+def _class_indices(values: np.ndarray, labels: list[Any]) -> np.ndarray:
+    """Index of each value in ``labels``, vectorised over the distinct values."""
+    index = {label: i for i, label in enumerate(labels)}
+    distinct, inverse = np.unique(values, return_inverse=True)
+    try:
+        mapped = np.array([index[v] for v in distinct.tolist()], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"Label {exc.args[0]!r} is not one of the classes {labels}") from None
+    return mapped[inverse.reshape(-1)] if len(values) else np.zeros(0, dtype=np.int64)
+
+
 def _expected_calibration_error(prob: np.ndarray, t_idx: np.ndarray, bins: int = 10) -> float:
     confidence = prob.max(axis=1)
     correct = (prob.argmax(axis=1) == t_idx).astype(float)
@@ -450,39 +529,6 @@ def _expected_calibration_error(prob: np.ndarray, t_idx: np.ndarray, bins: int =
 
 
 # --------------------------------------------------------------------------- slices
-
-
-def _column(table: Any, name: str) -> np.ndarray:
-    if isinstance(table, Mapping):
-        if name not in table:
-            raise ValueError(f"Slice column {name!r} is not in the eval data: {sorted(table)}")
-        return np.asarray(table[name], dtype=object)
-    names = list(table.column_names)
-    if name not in names:
-        raise ValueError(f"Slice column {name!r} is not in the eval data: {names}")
-    return np.asarray(table.column(name).to_pylist(), dtype=object)
-
-
-def _format(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "null"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _bucket_names(values: np.ndarray, bounds: tuple[float, ...]) -> list[str]:
-    edges = [-math.inf, *bounds, math.inf]
-    out = []
-    for value in values.tolist():
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            out.append("null")
-            continue
-        i = int(np.searchsorted(np.asarray(bounds), float(value), side="right"))
-        low, high = edges[i], edges[i + 1]
-        left = "(" if math.isinf(low) else "["
-        out.append(f"{left}{_format(float(low))},{_format(float(high))})")
-    return out
 
 
 def _infer_task(y_true: np.ndarray, proba: Any) -> str:
@@ -527,10 +573,10 @@ def evaluate_slices(
     if task == "classification" and classes is None:
         classes = sorted(set(truth.tolist()) | set(pred.tolist()))
 
-    def entry(mask: np.ndarray, features: dict[str, str], overall: bool) -> dict[str, Any]:
-        count = int(mask.sum())
+    def entry(rows: np.ndarray, features: dict[str, str], overall: bool) -> dict[str, Any]:
+        count = len(rows)
         values = compute_metrics(
-            task, truth[mask], pred[mask], None if prob is None else prob[mask], classes
+            task, truth[rows], pred[rows], None if prob is None else prob[rows], classes
         )
         if config.metrics:
             values = {k: v for k, v in values.items() if k in config.metrics}
@@ -541,31 +587,9 @@ def evaluate_slices(
             "features": features,
         }
 
-    out = {OVERALL: entry(np.ones(n, dtype=bool), {}, overall=True)}
-    for spec in config.slices:
-        if not spec.columns:
-            continue  # the overall slice
-        keys: list[list[str]] = []
-        for column in spec.feature_keys:
-            values = _column(table, column)
-            if len(values) != n:
-                raise ValueError(f"Slice column {column!r} has {len(values)} rows, expected {n}")
-            keys.append([_format(v) for v in values.tolist()])
-        for column, bounds in spec.buckets.items():
-            values = _column(table, column)
-            if len(values) != n:
-                raise ValueError(f"Slice column {column!r} has {len(values)} rows, expected {n}")
-            keys.append(_bucket_names(values, bounds))
-        rows = list(zip(*keys, strict=True))
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, row in enumerate(rows):
-            groups.setdefault(row, []).append(i)
-        for combo in sorted(groups):
-            features = dict(zip(spec.columns, combo, strict=True))
-            name = "&".join(f"{c}={v}" for c, v in features.items())
-            mask = np.zeros(n, dtype=bool)
-            mask[groups[combo]] = True
-            out[name] = entry(mask, features, overall=False)
+    out = {OVERALL: entry(np.arange(n), {}, overall=True)}
+    for group in slice_groups(table, config.slices, n):
+        out[group.name] = entry(group.rows, group.features, overall=False)
     return out
 
 

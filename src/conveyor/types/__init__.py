@@ -13,6 +13,13 @@ from conveyor.types.artifacts import (
     registered_types,
 )
 from conveyor.types.data import ExampleAnomalies, Examples, ExampleStatistics, Schema
+from conveyor.types.evaluation import (
+    InfraBlessing,
+    ModelBlessing,
+    ModelCard,
+    ModelEvaluation,
+    PushedModel,
+)
 from conveyor.types.model import TransformGraph
 from conveyor.types.tuning import HyperParameters, TunerResults
 
@@ -24,9 +31,14 @@ __all__ = [
     "ExampleStatistics",
     "Examples",
     "HyperParameters",
+    "InfraBlessing",
     "Markdown",
     "Metrics",
     "Model",
+    "ModelBlessing",
+    "ModelCard",
+    "ModelEvaluation",
+    "PushedModel",
     "Schema",
     "TransformGraph",
     "TunerResults",

@@ -1,0 +1,205 @@
+"""Baseline resolution and the Pusher: the two ends of the gate to production.
+
+``latest_blessed_model`` finds the model an evaluation compares against: the pipeline's
+production model (the latest pushed one) or its latest blessed one. ``pusher`` copies a
+model to a serving destination only when its blessings allow it, and records the outcome
+either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from typing import Any
+
+from conveyor.dsl import Input, Output, component
+from conveyor.execution.context import current_pipeline, current_run_id, current_task
+from conveyor.metadata.entities import ArtifactRecord, ArtifactState
+from conveyor.types import Model
+from conveyor.types.evaluation import InfraBlessing, ModelBlessing, PushedModel
+
+__all__ = ["BASELINE_SOURCES", "latest_blessed_model", "pusher"]
+
+BASELINE_SOURCES = ("pushed", "blessed", "pushed_or_blessed")
+
+
+def _link_tree(source: str, dest: str) -> None:
+    """Copy a model folder, hard-linking files where the file system allows (artifacts are
+    immutable, so sharing bytes is safe and costs nothing)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    if os.path.isdir(source):
+        shutil.copytree(source, dest, copy_function=link)
+    else:
+        link(source, dest)
+
+
+def _candidates(type_name: str, flag: str, pipeline: str | None) -> list[ArtifactRecord]:
+    ctx = current_task()
+    if ctx is None:
+        return []
+    found = []
+    for record in ctx.metadata.list_artifacts(type_name=type_name):
+        props = record.properties
+        if (
+            record.state == ArtifactState.LIVE
+            and props.get(flag)
+            and (pipeline is None or props.get("pipeline") == pipeline)
+        ):
+            found.append(record)
+    return found  # newest first
+
+
+def _resolve(source: str, exclude: str | None, pipeline: str | None) -> tuple[Any, str] | None:
+    ctx = current_task()
+    if ctx is None:
+        return None
+    order = {
+        "pushed": [(PushedModel.type_id(), "pushed")],
+        "blessed": [(ModelBlessing.type_id(), "blessed")],
+        "pushed_or_blessed": [
+            (PushedModel.type_id(), "pushed"),
+            (ModelBlessing.type_id(), "blessed"),
+        ],
+    }[source]
+    for type_name, flag in order:
+        for record in _candidates(type_name, flag, pipeline):
+            model_id = record.properties.get("model_artifact_id")
+            if model_id is None or record.properties.get("model_fingerprint") == exclude:
+                continue
+            model = ctx.metadata.get_artifacts([int(model_id)])
+            if model and model[0].state == ArtifactState.LIVE:
+                return model[0], flag
+    return None
+
+
+@component(cache=False)
+def latest_blessed_model(
+    model: Input[Model],
+    baseline: Output[Model],
+    source: str = "pushed_or_blessed",
+    pipeline: str | None = None,
+) -> bool:
+    """Resolve the baseline ``model`` is compared against; never cached (it reads history).
+
+    ``source``: ``pushed`` (the production model: the latest one the pusher pushed),
+    ``blessed`` (the latest blessed model) or ``pushed_or_blessed`` (the first that
+    exists). ``pipeline`` defaults to this run's pipeline. A model with the same content as
+    ``model`` is skipped, so a rerun never compares a model with itself. The output holds
+    the baseline's bytes (hard links when possible) with ``metadata["resolved"]``; when
+    nothing is found it is empty, ``resolved`` is False, and the evaluator applies its
+    first-run policy. Returns whether a baseline was found.
+
+    Example:
+        >>> base = latest_blessed_model(model=train.outputs["model"])  # doctest: +SKIP
+        >>> evaluator(..., baseline_model=base.outputs["baseline"])  # doctest: +SKIP
+    """
+    if source not in BASELINE_SOURCES:
+        raise ValueError(f"source must be one of {list(BASELINE_SOURCES)}, got {source!r}")
+    found = _resolve(source, model.fingerprint, pipeline or current_pipeline())
+    if found is None:
+        os.makedirs(baseline.path, exist_ok=True)
+        baseline.metadata.update(resolved=False, source=source)
+        return False
+    record, via = found
+    if "://" in record.uri and not record.uri.startswith("file://"):
+        import fsspec
+
+        fs, remote = fsspec.core.url_to_fs(record.uri)
+        fs.get(remote, baseline.path, recursive=fs.isdir(remote))
+        path = ""
+    else:
+        path = record.uri.removeprefix("file://")
+    if path and not os.path.exists(path):
+        raise FileNotFoundError(
+            f"The baseline model {record.uri!r} (artifact {record.id}) is recorded LIVE but its "
+            "files are gone; restore them or mark the artifact deleted"
+        )
+    if path:
+        _link_tree(path, baseline.path)
+    baseline.metadata.update(
+        {k: v for k, v in record.properties.items() if isinstance(v, str | int | float | bool)},
+        resolved=True,
+        source=source,
+        resolved_via=via,
+        baseline_artifact_id=record.id,
+        baseline_uri=record.uri,
+    )
+    return True
+
+
+def _refusal(
+    model: Model, model_blessing: ModelBlessing, infra_blessing: InfraBlessing | None
+) -> str | None:
+    judged = model_blessing.metadata.get("model_fingerprint")
+    if judged is not None and model.fingerprint is not None and judged != model.fingerprint:
+        return "the blessing judged another model (connect the evaluator's model)"
+    if not model_blessing.blessed:
+        return f"model not blessed ({model_blessing.metadata.get('reason', 'unknown reason')})"
+    if infra_blessing is not None and not infra_blessing.blessed:
+        reason = infra_blessing.metadata.get("reason", "unknown reason")
+        return f"infra validation failed ({reason})"
+    return None
+
+
+@component
+def pusher(
+    model: Input[Model],
+    model_blessing: Input[ModelBlessing],
+    pushed_model: Output[PushedModel],
+    push_destination: str,
+    infra_blessing: Input[InfraBlessing] | None = None,
+) -> bool:
+    """Push ``model`` to ``push_destination/<version>/`` if it is blessed (and passed infra
+    validation when ``infra_blessing`` is given); otherwise record why not.
+
+    The version is a Unix timestamp in seconds (TFX's layout, which serving systems watch
+    for the highest number); a folder is written beside it and renamed into place, so a
+    server never sees half a model. Returns whether it pushed.
+
+    Example:
+        >>> pusher(model=train.outputs["model"], model_blessing=ev.outputs["blessing"],
+        ...        infra_blessing=iv.outputs["blessing"],
+        ...        push_destination="serving/census")  # doctest: +SKIP
+    """
+    metadata: dict[str, Any] = {
+        "model_uri": model.uri,
+        "model_fingerprint": model.fingerprint,
+        "model_artifact_id": model.id,
+        "pipeline": current_pipeline(),
+        "run_id": current_run_id(),
+    }
+    refusal = _refusal(model, model_blessing, infra_blessing)
+    if refusal is not None:
+        pushed_model.write({**metadata, "pushed": False, "reason": refusal})
+        pushed_model.metadata.update(metadata, pushed=False, reason=refusal)
+        return False
+    destination = os.path.abspath(push_destination)
+    os.makedirs(destination, exist_ok=True)
+    version = int(time.time())
+    while os.path.exists(os.path.join(destination, str(version))):
+        version += 1
+    final = os.path.join(destination, str(version))
+    staging = os.path.join(destination, f".{version}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(model.path, staging)
+    with open(os.path.join(staging, "conveyor_push.json"), "w", encoding="utf-8") as fh:
+        json.dump({**metadata, "version": version}, fh, indent=2, sort_keys=True)
+    os.rename(staging, final)
+    content = {
+        **metadata,
+        "pushed": True,
+        "reason": "blessed",
+        "pushed_destination": final,
+        "pushed_version": str(version),
+    }
+    pushed_model.write(content)
+    pushed_model.metadata.update(content)
+    return True
