@@ -316,7 +316,8 @@ def bootstrap_metrics(
     classification, numbers for regression; ``groups`` maps slice name -> row indices
     (the overall slice included). ``metrics`` limits what is resampled (default: every
     scalar metric). Deterministic for a ``seed`` (each slice draws from its own stream), with
-    ``workers`` threads (default: one per CPU).
+    ``workers`` threads over slices (default 1: measured on a busy 2-core machine, threads
+    cost more than they gained).
 
     Example:
         >>> import numpy as np
@@ -327,7 +328,11 @@ def bootstrap_metrics(
         [1.0, 1.0]
     """
     wanted = set(metrics or BOOTSTRAP_METRICS) & set(BOOTSTRAP_METRICS)
-    k = num_classes or (int(truth.max()) + 1 if task == "classification" and len(truth) else 0)
+    k = num_classes
+    if not k and task == "classification" and len(truth):
+        k = max(int(truth.max()), int(candidate.pred.max())) + 1
+        if candidate.proba is not None:
+            k = max(k, candidate.proba.shape[1])
     result = BootstrapResult(resamples=resamples, confidence=confidence)
 
     def one_slice(offset: int, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -25,13 +25,18 @@ Slices with fewer than ``min_slice_size`` examples are reported (``too_small``) 
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from conveyor.model.metrics import (
+    CLASSIFICATION_METRICS,
+    LOWER_IS_BETTER_METRICS,
+    REGRESSION_METRICS,
+    compute_metrics,
+)
 from conveyor.model.slicing import slice_groups
 
 __all__ = [
@@ -55,29 +60,6 @@ LOWER_IS_BETTER = "lower_is_better"
 DIRECTIONS = (HIGHER_IS_BETTER, LOWER_IS_BETTER)
 FIRST_RUN_POLICIES = ("value_thresholds", "block")
 NO_THRESHOLDS_POLICIES = ("bless", "block")
-
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "false_positive_rate",
-    "positive_rate",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier_score",
-    "calibration",
-    "ece",
-    "confusion_matrix",
-)
-REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
-LOWER_IS_BETTER_METRICS = frozenset(
-    {"log_loss", "brier_score", "ece", "mae", "mse", "rmse", "mape", "false_positive_rate"}
-)
 
 
 def _floats(values: Any) -> tuple[float, ...]:
@@ -139,6 +121,17 @@ class SliceSpec:
         }
 
 
+def _slice_matches(name: str, pattern: str) -> bool:
+    """``"*"`` matches every slice; otherwise a pattern matches slice names of the same shape,
+    part by part: ``"sex=*"`` matches ``"sex=Female"`` but not ``"sex=Female&race=Black"``."""
+    if pattern == "*":
+        return True
+    parts, wanted = name.split("&"), pattern.split("&")
+    return len(parts) == len(wanted) and all(
+        fnmatch.fnmatchcase(part, want) for part, want in zip(parts, wanted, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class MetricThreshold:
     """Bounds a candidate's metric must meet on the slices it names.
@@ -153,7 +146,8 @@ class MetricThreshold:
     beyond the bound, so ``change_absolute=0, significance=0.05`` blesses only a significant
     improvement (bootstrap is switched on for it). ``direction`` defaults from the metric
     (losses and errors are lower-is-better). ``slices`` are slice names or ``fnmatch`` patterns
-    (``"country=*"``, ``"*"``); default the overall slice.
+    (``"country=*"``: every slice of the country spec, ``"country=*&device=*"``: every slice of
+    that cross, ``"*"``: every slice); default the overall slice.
 
     Example:
         >>> MetricThreshold("roc_auc", lower_bound=0.8, change_absolute=-0.01).direction
@@ -222,7 +216,7 @@ class MetricThreshold:
 
     def applies_to(self, slice_name: str) -> bool:
         """Whether this threshold judges ``slice_name``."""
-        return any(fnmatch.fnmatchcase(slice_name, pattern) for pattern in self.slices)
+        return any(_slice_matches(slice_name, pattern) for pattern in self.slices)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricThreshold:
@@ -297,7 +291,9 @@ class EvalConfig:
     ``confidence_level`` and ``bootstrap_seed`` give every metric of every slice a percentile
     confidence interval (Poisson bootstrap). ``fairness_metrics``: the metrics compared across
     the values of each single-column slice (default: recall, false positive rate and positive
-    rate for binary classifiers, accuracy otherwise; MAE for regression).
+    rate for binary classifiers, accuracy otherwise; MAE for regression);
+    ``fairness_features``: the sensitive columns compared (default: every column sliced on
+    its own); each needs a single-column slice spec.
 
     Example:
         >>> config = EvalConfig.from_dict({"thresholds": [{"metric": "f1", "lower_bound": 0.7}]})
@@ -315,9 +311,10 @@ class EvalConfig:
     confidence_level: float = 0.95
     bootstrap_seed: int = 0
     fairness_metrics: tuple[str, ...] = ()
+    fairness_features: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("metrics", "slices", "thresholds", "fairness_metrics"):
+        for name in ("metrics", "slices", "thresholds", "fairness_metrics", "fairness_features"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.min_slice_size < 1:
             raise ValueError(f"min_slice_size must be >= 1, got {self.min_slice_size}")
@@ -338,6 +335,13 @@ class EvalConfig:
         if not 0.5 <= self.confidence_level < 1.0:
             raise ValueError(
                 f"confidence_level must be in [0.5, 1), e.g. 0.95, got {self.confidence_level}"
+            )
+        single = {s.columns[0] for s in self.slices if len(s.columns) == 1}
+        unsliced = [f for f in self.fairness_features if f not in single]
+        if unsliced:
+            raise ValueError(
+                f"fairness_features {unsliced} have no single-column slice; add "
+                f"{{'feature_keys': [{unsliced[0]!r}]}} to slices"
             )
         if self.bootstrap_resamples == 0 and any(
             t.significance is not None for t in self.thresholds
@@ -362,7 +366,7 @@ class EvalConfig:
         kwargs["thresholds"] = tuple(
             MetricThreshold.from_dict(t) for t in data.get("thresholds", ())
         )
-        for key in ("metrics", "fairness_metrics"):
+        for key in ("metrics", "fairness_metrics", "fairness_features"):
             kwargs[key] = tuple(data.get(key, ()))
         for key in ("min_slice_size", "bootstrap_resamples", "bootstrap_seed"):
             if key in data:
@@ -384,148 +388,13 @@ class EvalConfig:
             "confidence_level": self.confidence_level,
             "bootstrap_seed": self.bootstrap_seed,
             "fairness_metrics": list(self.fairness_metrics),
+            "fairness_features": list(self.fairness_features),
         }
 
 
 def check_policy(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def _check_finite(values: np.ndarray) -> None:
-    if np.issubdtype(values.dtype, np.number) and not np.all(np.isfinite(values)):
-        raise ValueError("The model predicts NaN or infinity; metrics cannot be computed")
-
-
-def compute_metrics(
-    task: str,
-    y_true: Any,
-    y_pred: Any,
-    proba: Any = None,
-    classes: Sequence[Any] | None = None,
-) -> dict[str, Any]:
-    """Metrics of predictions against the truth.
-
-    Classification (``y_true``/``y_pred`` are labels from ``classes``, ``proba`` has one column
-    per class in that order; ``classes`` defaults to the sorted labels seen): ``accuracy``;
-    ``precision``/``recall``/``f1`` (of the positive class ``classes[1]`` when binary, macro
-    averages otherwise) and their ``_macro`` averages; ``confusion_matrix`` (rows: truth,
-    columns: prediction, in ``classes`` order); binary: ``false_positive_rate`` and
-    ``positive_rate`` (share predicted positive, for fairness views); with ``proba``:
-    ``log_loss``, ``brier_score``, ``ece`` (expected calibration error of the top class, 10
-    bins), ``calibration`` (binary: mean predicted positive probability / positive rate),
-    and, when the truth holds more than one class, ``roc_auc`` and ``pr_auc`` (average
-    precision; one-vs-rest macro for several classes). Regression: ``mae``, ``mse``,
-    ``rmse``, ``r2`` (with 2+ examples), ``mape``.
-
-    Example:
-        >>> compute_metrics("regression", [1.0, 3.0], [2.0, 3.0])["mae"]
-        0.5
-    """
-    from sklearn import metrics  # type: ignore[import-untyped]
-
-    truth = np.asarray(y_true)
-    pred = np.asarray(y_pred)
-    if len(truth) != len(pred):
-        raise ValueError(f"{len(truth)} labels but {len(pred)} predictions")
-    if len(truth) == 0:
-        return {}
-    _check_finite(pred)
-    if task == "regression":
-        t, p = truth.astype(float), pred.astype(float)
-        mse = float(metrics.mean_squared_error(t, p))
-        out: dict[str, Any] = {
-            "mae": float(metrics.mean_absolute_error(t, p)),
-            "mse": mse,
-            "rmse": math.sqrt(mse),
-            "mape": float(metrics.mean_absolute_percentage_error(t, p)),
-        }
-        if len(t) > 1:
-            out["r2"] = float(metrics.r2_score(t, p))
-        return out
-    if task != "classification":
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
-
-    labels = (
-        list(classes) if classes is not None else sorted(set(truth.tolist()) | set(pred.tolist()))
-    )
-    t_idx = _class_indices(truth, labels)
-    p_idx = _class_indices(pred, labels)
-    k = len(labels)
-    ids = np.arange(k)
-    out = {"accuracy": float(np.mean(t_idx == p_idx))}
-    for name, fn in (
-        ("precision", metrics.precision_score),
-        ("recall", metrics.recall_score),
-        ("f1", metrics.f1_score),
-    ):
-        macro = float(fn(t_idx, p_idx, labels=ids, average="macro", zero_division=0))
-        out[f"{name}_macro"] = macro
-        if k == 2:
-            out[name] = float(fn(t_idx, p_idx, pos_label=1, average="binary", zero_division=0))
-        else:
-            out[name] = macro
-    cm = metrics.confusion_matrix(t_idx, p_idx, labels=ids)
-    out["confusion_matrix"] = [[int(x) for x in row] for row in cm]
-    if k == 2:
-        negatives = int(cm[0].sum())
-        out["false_positive_rate"] = float(cm[0, 1] / negatives) if negatives else 0.0
-        out["positive_rate"] = float(cm[:, 1].sum() / len(t_idx))
-    if proba is None:
-        return out
-
-    prob = np.asarray(proba, dtype=float)
-    if prob.ndim != 2 or prob.shape != (len(truth), k):
-        raise ValueError(f"proba must have shape ({len(truth)}, {k}), got {prob.shape}")
-    _check_finite(prob)
-    clipped = np.clip(prob, 1e-15, 1.0)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    onehot = np.eye(k)[t_idx]
-    out["log_loss"] = float(metrics.log_loss(t_idx, clipped, labels=ids))
-    out["brier_score"] = float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))
-    out["ece"] = _expected_calibration_error(prob, t_idx)
-    if k == 2:
-        rate = float(np.mean(t_idx == 1))
-        mean_pred = float(np.mean(prob[:, 1]))
-        out["calibration"] = mean_pred / rate if rate > 0 else math.inf
-    present = np.unique(t_idx)
-    if len(present) > 1:
-        if k == 2:
-            out["roc_auc"] = float(metrics.roc_auc_score(t_idx, prob[:, 1]))
-            out["pr_auc"] = float(metrics.average_precision_score(t_idx, prob[:, 1]))
-        elif len(present) == k:
-            out["roc_auc"] = float(
-                metrics.roc_auc_score(t_idx, clipped, multi_class="ovr", labels=ids)
-            )
-            out["pr_auc"] = float(metrics.average_precision_score(onehot, prob, average="macro"))
-    return out
-
-
-def _class_indices(values: np.ndarray, labels: list[Any]) -> np.ndarray:
-    """Index of each value in ``labels``, vectorised over the distinct values."""
-    index = {label: i for i, label in enumerate(labels)}
-    distinct, inverse = np.unique(values, return_inverse=True)
-    try:
-        mapped = np.array([index[v] for v in distinct.tolist()], dtype=np.int64)
-    except KeyError as exc:
-        raise ValueError(f"Label {exc.args[0]!r} is not one of the classes {labels}") from None
-    return mapped[inverse.reshape(-1)] if len(values) else np.zeros(0, dtype=np.int64)
-
-
-def _expected_calibration_error(prob: np.ndarray, t_idx: np.ndarray, bins: int = 10) -> float:
-    confidence = prob.max(axis=1)
-    correct = (prob.argmax(axis=1) == t_idx).astype(float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(total)
 
 
 # --------------------------------------------------------------------------- slices

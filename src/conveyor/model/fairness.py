@@ -26,11 +26,15 @@ def default_fairness_metrics(task: str, num_classes: int) -> tuple[str, ...]:
 
 
 def fairness_report(
-    slices: Mapping[str, Mapping[str, Any]], metrics: Sequence[str]
+    slices: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str],
+    features: Sequence[str] = (),
 ) -> dict[str, Any] | None:
     """Per-feature metric gaps over the single-column slices of ``slices``.
 
-    ``slices`` is an :func:`~conveyor.model.evaluation.evaluate_slices` result. Slices marked
+    ``slices`` is an :func:`~conveyor.model.evaluation.evaluate_slices` result; ``features``
+    limits the comparison to those sensitive columns (default: every single-column slice).
+    Slices marked
     ``too_small`` are listed under ``excluded`` and left out of the gaps. Returns ``None``
     when no feature has two judged values.
 
@@ -45,16 +49,17 @@ def fairness_report(
         >>> round(fairness_report(s, ["recall"])["largest"]["gap"], 2)
         0.2
     """
+    wanted = set(features)
     values: dict[str, dict[str, dict[str, float]]] = {}
     excluded: list[str] = []
     for name, result in slices.items():
-        features = result.get("features") or {}
-        if len(features) != 1:
+        columns = result.get("features") or {}
+        if len(columns) != 1 or (wanted and next(iter(columns)) not in wanted):
             continue
         if result.get("too_small"):
             excluded.append(name)
             continue
-        ((feature, value),) = features.items()
+        ((feature, value),) = columns.items()
         for metric in metrics:
             number = (result.get("metrics") or {}).get(metric)
             if isinstance(number, int | float) and math.isfinite(number):

@@ -33,11 +33,18 @@ class SliceGroup:
 
 
 def format_value(value: Any) -> str:
-    """A slice value as it appears in slice names (``null`` for missing, ``1.5``, ``FR``)."""
+    """A slice value as it appears in slice names (``null`` for missing, ``30`` for 30.0,
+    ``12345.61``, ``FR``): distinct values always get distinct names."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
+    if isinstance(value, str) and value.strip('"') == "null":
+        return f'"{value}"'  # the text, not a missing value
     if isinstance(value, float):
-        return f"{value:g}"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # 30.0 -> "30"
+        return repr(value)  # the shortest text that reads back as the same float
     return str(value)
 
 
@@ -126,8 +133,10 @@ def slice_groups(table: Any, specs: Sequence[SliceSpec], n: int) -> list[SliceGr
             values = tuple(reversed(parts))
             rows = order[bounds_at[g] : bounds_at[g + 1]]
             named.append((values, rows))
-        for values, rows in sorted(named, key=lambda item: item[0]):
+        spec_slices = []
+        for values, rows in named:
             features = dict(zip(spec.columns, values, strict=True))
             name = "&".join(f"{c}={v}" for c, v in features.items())
-            out.append(SliceGroup(name, features, rows))
+            spec_slices.append(SliceGroup(name, features, rows))
+        out.extend(sorted(spec_slices, key=lambda group: group.name))
     return out

@@ -134,21 +134,37 @@ class FittedTransform:
                 f"The data lacks column(s) {missing!r} that the transform needs; it was fitted "
                 f"on {sorted(self.inputs)!r}. Give every input column of the model signature"
             )
-        source = _user_features(self.preprocessing_fn, table)
-        columns: dict[str, np.ndarray] = {}
-        for step in self.steps:
-            columns.update(zip(step.outputs, _apply_step(step, source), strict=True))
+        columns = self._columns(table)
         out = pa.table({k: pa.array(v, pa.float64()) for k, v in columns.items()})
         if keep_label and self.label and self.label in table.column_names:
             out = out.append_column(self.label, table.column(self.label))
         return out
 
+    def _columns(self, table: pa.Table) -> dict[str, np.ndarray]:
+        source = _user_features(self.preprocessing_fn, table)
+        columns: dict[str, np.ndarray] = {}
+        for step in self.steps:
+            columns.update(zip(step.outputs, _apply_step(step, source), strict=True))
+        return columns
+
     def matrix(self, table: pa.Table) -> np.ndarray:
-        """The transformed features of ``table`` as a float64 matrix (rows x outputs)."""
-        out = self.apply(table, keep_label=False)
-        if out.num_columns == 0:
-            return np.zeros((table.num_rows, 0))
-        return np.column_stack([c.to_numpy() for c in out.columns]).astype(np.float64)
+        """The transformed features of ``table`` as a float64 matrix (rows x outputs).
+
+        Raises:
+            ValueError: when a column the transform needs is missing.
+        """
+        missing = [name for name in self.inputs if name not in table.column_names]
+        if missing:
+            raise ValueError(
+                f"The data lacks column(s) {missing!r} that the transform needs; it was fitted "
+                f"on {sorted(self.inputs)!r}. Give every input column of the model signature"
+            )
+        columns = self._columns(table)
+        # columns are written contiguously (Fortran order), then laid out row-major once
+        out = np.empty((table.num_rows, len(columns)), dtype=np.float64, order="F")
+        for j, values in enumerate(columns.values()):
+            out[:, j] = values
+        return np.ascontiguousarray(out)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``transform.json`` holds)."""

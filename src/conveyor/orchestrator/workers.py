@@ -9,7 +9,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -25,7 +27,7 @@ from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.logs import capture_fds
 
-__all__ = ["Job", "WorkerConfig", "WorkerEvent", "WorkerPool"]
+__all__ = ["Job", "WorkerConfig", "WorkerEvent", "WorkerPool", "start_method"]
 
 
 @dataclass(frozen=True)
@@ -142,21 +144,121 @@ class _Worker:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _native_threads() -> int:
+    """Unnamed OS threads of this process that neither Python nor OpenBLAS started.
+
+    OpenBLAS starts its pthreads pool when it loads and is fork-safe (it re-creates the pool
+    in the child); allocator and Polars threads carry their own names and hold no state a
+    step needs. What remains unnamed is an OpenMP team (or another native pool), which a
+    forked child cannot use.
+    """
+    try:
+        main = _comm("/proc/self/comm")
+        os_threads = sum(
+            1
+            for tid in os.listdir("/proc/self/task")
+            if _comm(f"/proc/self/task/{tid}/comm") == main
+        )
+    except OSError:
+        return 0
+    native = os_threads - threading.active_count()
+    if native <= 0:
+        return 0
+    try:
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+        blas = sum(
+            max(0, int(info.get("num_threads", 1)) - 1)
+            for info in threadpool_info()
+            if info.get("internal_api") == "openblas" and info.get("threading_layer") == "pthreads"
+        )
+    except Exception:  # threadpoolctl missing or failing: count every native thread
+        blas = 0
+    return max(0, native - blas)
+
+
+def _comm(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read().strip()
+
+
+def start_method() -> str:
+    """``fork``, unless native threads run in this process: then ``spawn``.
+
+    A forked child inherits the parent's memory but not its threads. After a model was
+    trained in this process (a notebook, a test, ``--in-process``), OpenMP keeps an idle
+    thread team; a forked worker that trains again waits forever for threads that do not
+    exist (LightGBM and XGBoost hang in their first parallel region). A spawned worker is a
+    fresh interpreter that imports the components from their files, as ``conveyor exec``
+    does; it costs an interpreter start per worker, once per run.
+    """
+    return "spawn" if _native_threads() > 0 else "fork"
+
+
+class _SpawnedProcess:
+    """A fresh ``python`` worker with the multiprocessing.Process surface the pool uses."""
+
+    def __init__(self, conn_fd: int) -> None:
+        env = dict(os.environ)
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        code = f"from conveyor.orchestrator.workers import _spawned_main; _spawned_main({conn_fd})"
+        self._popen = subprocess.Popen(
+            [sys.executable, "-c", code], pass_fds=(conn_fd,), env=env, close_fds=True
+        )
+        self.pid: int | None = self._popen.pid
+        self.sentinel = os.pidfd_open(self._popen.pid)
+
+    def start(self) -> None:
+        """Started at construction (kept for the Process surface)."""
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+        if self._popen.returncode is not None and self.sentinel >= 0:
+            os.close(self.sentinel)
+            self.sentinel = -1
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._popen.returncode
+
+
+def _spawned_main(conn_fd: int) -> None:
+    """Entry point of a spawned worker: read the config from the pipe, then serve."""
+    conn = Connection(conn_fd)
+    parent_pid = os.getppid()
+    cfg: WorkerConfig = conn.recv()
+    _worker_main(conn, cfg, parent_pid)
+
+
 class WorkerPool:
-    """``size`` forked worker processes; a crashed or killed worker is replaced.
+    """``size`` pre-started worker processes; a crashed or killed worker is replaced.
 
     Forking after the pipeline module is imported means a worker starts with the user's code
-    and Conveyor already loaded: no per-step interpreter start-up.
+    and Conveyor already loaded: no per-step interpreter start-up. When forking is unsafe
+    (see :func:`start_method`) workers are spawned as fresh interpreters instead.
     """
 
-    def __init__(self, size: int, config: WorkerConfig):
+    def __init__(self, size: int, config: WorkerConfig, method: str | None = None):
         self.size = max(1, size)
         self.config = config
+        self.method = method or start_method()
+        if self.method not in ("fork", "spawn"):
+            raise ValueError(f"Worker start method must be 'fork' or 'spawn', got {self.method!r}")
         self._ctx = multiprocessing.get_context("fork")
         self._workers: list[_Worker] = [self._spawn() for _ in range(self.size)]
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
+        if self.method == "spawn":
+            spawned = _SpawnedProcess(child.fileno())
+            child.close()
+            parent.send(self.config)
+            return _Worker(spawned, parent)  # type: ignore[arg-type]
         proc = self._ctx.Process(
             target=_worker_main,
             args=(child, self.config, os.getpid()),

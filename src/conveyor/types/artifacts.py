@@ -111,6 +111,7 @@ HTML_VIEWS: dict[str, str] = {
     "conveyor.ExampleStatistics": "conveyor.data.views:artifact_html",
     "conveyor.ExampleAnomalies": "conveyor.data.views:artifact_html",
     "conveyor.Schema": "conveyor.data.views:artifact_html",
+    "conveyor.ModelCard": "conveyor.model.card_html:model_card_view",
 }
 """HTML views by type title, as ``module:function(title, uri) -> str`` references (loaded
 on first use, so this module depends on none of them). Register your own type's view here."""

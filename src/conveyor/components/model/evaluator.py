@@ -104,12 +104,17 @@ def _changes(
 
 
 def _model_ref(artifact: Model, model: LoadedModel) -> dict[str, Any]:
-    return {
-        "uri": artifact.uri,
+    """Where a model came from: a resolved baseline names the original artifact, not the
+    resolver's copy (kept as ``copy_uri``)."""
+    ref = {
+        "uri": artifact.metadata.get("baseline_uri", artifact.uri),
         "fingerprint": artifact.fingerprint,
-        "artifact_id": artifact.id,
+        "artifact_id": artifact.metadata.get("baseline_artifact_id", artifact.id),
         "framework": model.manifest.framework,
     }
+    if "baseline_uri" in artifact.metadata:
+        ref["copy_uri"] = artifact.uri
+    return ref
 
 
 def _has_baseline(baseline_model: Model | None) -> bool:
@@ -133,7 +138,8 @@ def evaluator(
     slices (``{"feature_keys": ["sex"]}``, crosses, ``{"buckets": {"age": [30, 50]}}``),
     thresholds (value bounds, change bounds against the baseline, ``significance``),
     ``min_slice_size``, ``first_run_policy``, ``no_thresholds_policy``,
-    ``bootstrap_resamples``, ``confidence_level``, ``fairness_metrics``. The model is
+    ``bootstrap_resamples``, ``confidence_level``, ``fairness_metrics``,
+    ``fairness_features``. The model is
     applied exactly as served (its bundled transform on the raw rows). ``baseline_model``
     (e.g. :func:`latest_blessed_model`'s output) is evaluated on the same rows; without one
     the first-run policy applies. ``force_reason`` blesses regardless, recorded as FORCED.
@@ -205,7 +211,11 @@ def evaluator(
             seed=config.bootstrap_seed,
         )
     _with_intervals(slices, boot)
-    fairness = fairness_report(slices, config.fairness_metrics or default_fairness_metrics(task, k))
+    fairness = fairness_report(
+        slices,
+        config.fairness_metrics or default_fairness_metrics(task, k),
+        config.fairness_features,
+    )
     decision: Blessing = decide_blessing(
         slices,
         base_slices,

@@ -1,0 +1,76 @@
+"""Workers after OpenMP: a pipeline run from a process that already trained a model.
+
+A forked child inherits OpenMP's idle thread team as memory but not as threads, and hangs in
+its first parallel region (LightGBM, XGBoost). Notebooks and tests train in-process and then
+run pipelines with workers, so the pool must notice and spawn fresh workers instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+STEPS = """
+import numpy as np
+from conveyor import component, pipeline
+
+
+@component
+def fit(seed: int) -> float:
+    import lightgbm
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2000, 5))
+    y = (x[:, 0] + rng.normal(size=2000) > 0).astype(int)
+    model = lightgbm.LGBMClassifier(n_estimators=20, n_jobs=2, verbose=-1).fit(x, y)
+    return float(model.score(x, y))
+
+
+@pipeline(name="fork_safety")
+def fork_safety():
+    fit(seed=1)
+    fit(seed=2)
+"""
+
+DRIVER = """
+import json, sys
+import numpy as np
+import lightgbm
+import conveyor
+from conveyor.orchestrator.workers import start_method
+
+sys.path.insert(0, ".")
+from steps import fork_safety
+
+before = start_method()
+x = np.random.default_rng(0).normal(size=(2000, 5))
+lightgbm.LGBMClassifier(n_estimators=20, n_jobs=2, verbose=-1).fit(x, (x[:, 0] > 0).astype(int))
+after = start_method()
+result = conveyor.run(fork_safety, in_process=False, workers=2)
+scores = [result.outputs(t).parameters["Output"] for t in ("fit", "fit-2")]
+print(json.dumps({"before": before, "after": after, "state": str(result.state), "scores": scores}))
+"""
+
+
+def test_workers_are_spawned_after_openmp_ran_in_this_process(tmp_path):
+    (tmp_path / "steps.py").write_text(textwrap.dedent(STEPS))
+    (tmp_path / "driver.py").write_text(textwrap.dedent(DRIVER))
+    env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / ".conveyor")}
+    done = subprocess.run(
+        [sys.executable, "driver.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,  # a forked worker would hang here forever
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["before"] == "fork"  # a fresh interpreter forks (fast)
+    assert report["after"] == "spawn"  # OpenMP's team exists: fresh workers
+    assert report["state"].endswith("COMPLETE")
+    assert all(0.5 < s <= 1.0 for s in report["scores"])
