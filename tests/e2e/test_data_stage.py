@@ -41,8 +41,25 @@ def test_data_stage_runs_and_every_artifact_has_a_view(cli, penguins):
     rerun = as_json(cli("run", "data_stage.py", "--param", f"input_pattern={penguins}", "--json"))
     states = {t: v["state"] for t, v in rerun["tasks"].items()}
     assert states == {
-        "example_gen": "COMPLETE",  # always reads its input again
-        "statistics_gen": "CACHED",  # same bytes, so the same statistics: reused
+        "example_gen": "CACHED",  # the file's bytes are part of its cache key: not read again
+        "statistics_gen": "CACHED",
         "schema_gen": "CACHED",
         "example_validator": "CACHED",
     }
+
+
+def test_a_changed_file_reruns_example_gen_and_says_why(cli, penguins):
+    args = ("run", "data_stage.py", "--param", f"input_pattern={penguins}", "--json")
+    first = as_json(cli(*args))
+    assert first["tasks"]["example_gen"]["state"] == "COMPLETE"
+    lines = penguins.read_text().splitlines(keepends=True)
+    penguins.write_text("".join(lines[:-5]))  # five rows fewer
+    plan = cli("plan", "data_stage.py", "--param", f"input_pattern={penguins}")
+    assert plan.returncode == 0, plan.stderr
+    assert f"input file:{penguins}: content changed" in plan.stdout
+    second = as_json(cli(*args))
+    assert second["tasks"]["example_gen"]["state"] == "COMPLETE"
+    assert second["tasks"]["example_gen"]["outputs"]["parameters"]["Output"] == (
+        first["tasks"]["example_gen"]["outputs"]["parameters"]["Output"] - 5
+    )
+    assert second["tasks"]["statistics_gen"]["state"] == "COMPLETE"  # new bytes downstream

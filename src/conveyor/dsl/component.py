@@ -67,6 +67,7 @@ class Component:
         self.spec = spec
         self.name = spec.name
         self.plan_outputs: Callable[..., Mapping[str, str]] | None = None
+        self.cache_inputs: Callable[..., Mapping[str, str]] | None = None
         self._output_names = output_names
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
@@ -113,6 +114,7 @@ def component(
     packages: Sequence[str] = (),
     base_image: str | None = None,
     plan_outputs: Callable[..., Mapping[str, str]] | None = None,
+    cache_inputs: Callable[..., Mapping[str, str]] | None = None,
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
 
@@ -135,6 +137,7 @@ def component(
     packages: Sequence[str] = (),
     base_image: str | None = None,
     plan_outputs: Callable[..., Mapping[str, str]] | None = None,
+    cache_inputs: Callable[..., Mapping[str, str]] | None = None,
 ) -> Component | Callable[[Callable[..., Any]], Component]:
     """Declare a component from a typed function.
 
@@ -161,6 +164,11 @@ def component(
             function of the step's parameters returning each output artifact's content
             digest without running the step, so ``conveyor plan`` can decide the steps
             after it. Not part of the IR; only the dry run uses it.
+        cache_inputs: for a step that reads data outside the artifact store (files named
+            by a parameter): a function of the step's parameters returning a digest per
+            external input (``{"data/a.csv": "sha256:..."}``). The digests join the cache
+            key, so the step is reused while those bytes are the same and reruns when one
+            changes ("input file:data/a.csv: content changed"). Not part of the IR.
 
     Example:
         >>> from conveyor import Dataset, Output, component
@@ -191,6 +199,7 @@ def component(
             base_image=base_image,
         )
         built.plan_outputs = plan_outputs
+        built.cache_inputs = cache_inputs
         return built
 
     return wrap(func) if func is not None else wrap

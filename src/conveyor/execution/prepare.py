@@ -26,7 +26,13 @@ from conveyor.ir.spec import (
 from conveyor.metadata.entities import EventType, ExecutionState
 from conveyor.metadata.store import MetadataStore
 
-__all__ = ["PreparedTask", "component_function", "load_task_outputs", "prepare_task"]
+__all__ = [
+    "PreparedTask",
+    "component_function",
+    "component_object",
+    "load_task_outputs",
+    "prepare_task",
+]
 
 
 @dataclass
@@ -67,6 +73,13 @@ def load_task_outputs(metadata: MetadataStore, run: RunInfo, task: str) -> TaskO
 
 
 def component_function(comp: ComponentSpec, search_root: str | None) -> Any:
+    """The plain Python function of ``comp``."""
+    obj = component_object(comp, search_root)
+    return getattr(obj, "python_func", obj)
+
+
+def component_object(comp: ComponentSpec, search_root: str | None) -> Any:
+    """What ``comp``'s implementation names: a ``Component`` or a plain function."""
     impl = comp.implementation
     try:
         obj = import_object(impl.module, impl.function, impl.source_file, search_root)
@@ -75,7 +88,7 @@ def component_function(comp: ComponentSpec, search_root: str | None) -> Any:
             f"Cannot load component {comp.name!r} from {impl.module}.{impl.function}: {exc}. "
             "Make sure the pipeline's folder is the working directory or on PYTHONPATH"
         ) from exc
-    return getattr(obj, "python_func", obj)
+    return obj
 
 
 def prepare_task(
@@ -157,16 +170,27 @@ def prepare_task(
     for key, pspec in comp.input_parameters.items():
         if key not in params and pspec.has_default:
             params[key] = pspec.default
-    func = component_function(comp, search_root)
+    obj = component_object(comp, search_root)
+    func = getattr(obj, "python_func", obj)
     code = code_fingerprint(func)
+    key_inputs: dict[str, str | list[str] | None] = {
+        k: [a.fingerprint or "" for a in v] if isinstance(v, list) else v.fingerprint
+        for k, v in inputs.items()
+    }
+    external = getattr(obj, "cache_inputs", None)
+    if external is not None and tspec.cache:
+        try:
+            digests = external(**params)
+        except Exception as exc:
+            raise ExecutionError(
+                f"Task {task!r}: cannot fingerprint its external inputs: {exc}", task=task
+            ) from exc
+        key_inputs.update({f"file:{name}": digest for name, digest in digests.items()})
     cache_key = CacheKey(
         component=comp.name,
         code=code.parts,
         parameters=params,
-        inputs={
-            k: [a.fingerprint or "" for a in v] if isinstance(v, list) else v.fingerprint
-            for k, v in inputs.items()
-        },
+        inputs=key_inputs,
         env=CacheKey.environment(comp.cache_env),
         packages=comp.packages,
     )

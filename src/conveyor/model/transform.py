@@ -134,21 +134,26 @@ class FittedTransform:
                 f"The data lacks column(s) {missing!r} that the transform needs; it was fitted "
                 f"on {sorted(self.inputs)!r}. Give every input column of the model signature"
             )
-        columns = self._columns(table)
-        out = pa.table({k: pa.array(v, pa.float64()) for k, v in columns.items()})
+        matrix = self._fill(table)
+        out = pa.table({name: matrix[:, j] for j, name in enumerate(self.output_names)})
         if keep_label and self.label and self.label in table.column_names:
             out = out.append_column(self.label, table.column(self.label))
         return out
 
-    def _columns(self, table: pa.Table) -> dict[str, np.ndarray]:
+    def _fill(self, table: pa.Table) -> np.ndarray:
         source = _user_features(self.preprocessing_fn, table)
-        columns: dict[str, np.ndarray] = {}
+        width = sum(len(step.outputs) for step in self.steps)
+        # column-major: each output column is contiguous, one-hot cells are set in place
+        out = np.zeros((table.num_rows, width), dtype=np.float64, order="F")
+        start = 0
         for step in self.steps:
-            columns.update(zip(step.outputs, _apply_step(step, source), strict=True))
-        return columns
+            _write_step(step, source, out, start)
+            start += len(step.outputs)
+        return out
 
     def matrix(self, table: pa.Table) -> np.ndarray:
-        """The transformed features of ``table`` as a float64 matrix (rows x outputs).
+        """The transformed features of ``table`` as a float64 matrix (rows x outputs), in
+        column-major order (what LightGBM, XGBoost and scikit-learn take without a copy).
 
         Raises:
             ValueError: when a column the transform needs is missing.
@@ -159,12 +164,7 @@ class FittedTransform:
                 f"The data lacks column(s) {missing!r} that the transform needs; it was fitted "
                 f"on {sorted(self.inputs)!r}. Give every input column of the model signature"
             )
-        columns = self._columns(table)
-        # columns are written contiguously (Fortran order), then laid out row-major once
-        out = np.empty((table.num_rows, len(columns)), dtype=np.float64, order="F")
-        for j, values in enumerate(columns.values()):
-            out[:, j] = values
-        return np.ascontiguousarray(out)
+        return self._fill(table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``transform.json`` holds)."""
@@ -357,32 +357,36 @@ def _stable_hash(value: str, buckets: int) -> int:
     return int.from_bytes(digest, "little") % buckets
 
 
-def _apply_step(step: FeatureStep, table: pa.Table) -> list[np.ndarray]:
+def _write_step(step: FeatureStep, table: pa.Table, out: np.ndarray, start: int) -> None:
+    """Write the outputs of ``step`` into columns ``start...`` of the zeroed ``out``."""
     col = table.column(step.feature)
     p = step.params
     if step.kind in ("scale", "bucketize", "impute"):
         x = _numbers(col)
         x = np.where(np.isfinite(x), x, p["impute"])
         if step.kind == "scale":
-            return [(x - p["mean"]) / p["std"]]
-        if step.kind == "bucketize":
-            return [np.searchsorted(np.asarray(p["boundaries"]), x, side="right").astype(float)]
-        return [x]
+            out[:, start] = (x - p["mean"]) / p["std"]
+        elif step.kind == "bucketize":
+            out[:, start] = np.searchsorted(np.asarray(p["boundaries"]), x, side="right")
+        else:
+            out[:, start] = x
+        return
     strings = _strings(col)
     n = len(strings)
+    rows = np.arange(n)
     if step.kind == "hash":
         uniques = pc.unique(pc.drop_null(strings))
-        codes = np.array([_stable_hash(str(v), p["buckets"]) for v in uniques.to_pylist()])
-        index = pc.fill_null(pc.index_in(strings, value_set=uniques), -1).to_numpy()
-        out = np.zeros((p["buckets"], n))
-        present = np.asarray(index) >= 0
-        out[codes[np.asarray(index)[present]], np.nonzero(present)[0]] = 1.0
-        return list(out)
+        codes = np.array(
+            [_stable_hash(str(v), p["buckets"]) for v in uniques.to_pylist()], dtype=np.int64
+        )
+        index = np.asarray(pc.fill_null(pc.index_in(strings, value_set=uniques), -1).to_numpy())
+        present = index >= 0
+        out[rows[present], start + codes[index[present]]] = 1.0
+        return
     vocab = pa.array(p["vocabulary"], pa.string())
     index = np.asarray(pc.fill_null(pc.index_in(strings, value_set=vocab), -1).to_numpy())
     if step.kind == "ordinal":  # 0 is out-of-vocabulary (unseen or missing)
-        return [(index + 1).astype(float)]
+        out[:, start] = index + 1
+        return
     size = len(p["vocabulary"])
-    out = np.zeros((size + 1, n))
-    out[np.where(index >= 0, index, size), np.arange(n)] = 1.0
-    return list(out)
+    out[rows, start + np.where(index >= 0, index, size)] = 1.0

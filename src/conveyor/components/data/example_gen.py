@@ -1,9 +1,11 @@
 """ExampleGen: ingest CSV, Parquet, JSON Lines or SQL data as split Parquet ``Examples``.
 
-Both components always run (``cache=False``), like the importers: their output depends on
-the bytes of files (or rows of a database) that the cache key cannot see, and on which span
-is the latest. Steps downstream are keyed on the ``Examples`` content digest, so they are
-reused while the data is the same and rerun as soon as a new span or changed file arrives.
+``example_gen`` is cached on the content of the files it would read: before each run the
+input pattern is resolved (the latest span and version included) and every file's digest
+joins the cache key, so an unchanged data set is not read again and a changed file or a new
+span reruns it. ``sql_example_gen`` always runs (a database has no digest to check); steps
+downstream are keyed on the ``Examples`` content digest and stay cached while the rows are
+the same.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from conveyor.data.spans import has_placeholders, resolve_pattern
 from conveyor.data.splits import normalize_ratios, split_table
 from conveyor.dsl import Output, component
 from conveyor.errors import ArtifactError
+from conveyor.storage import content_digest
 from conveyor.types import Examples
 
 __all__ = ["example_gen", "sql_example_gen"]
@@ -69,7 +72,54 @@ def _sources(files: list[str]) -> dict[str, Any]:
     }
 
 
-@component(cache=False)
+def _resolve(
+    input_pattern: str,
+    presplit: bool,
+    span: int | None,
+    version: int | None,
+    span_range: list[int] | None,
+) -> tuple[str, Any, list[str]]:
+    """The pattern, the span selection (None without placeholders) and the files to read."""
+    pattern = input_pattern
+    if presplit and "{SPLIT}" not in pattern:
+        pattern = pattern.rstrip("/") + "/{SPLIT}/*"
+    if not has_placeholders(pattern):
+        return pattern, None, expand_paths(pattern)
+    selection = resolve_pattern(
+        pattern,
+        span=span,
+        version=version,
+        span_range=(span_range[0], span_range[1]) if span_range else None,
+    )
+    files = list(selection.files)
+    for split_files in (selection.splits or {}).values():
+        files.extend(f for f in split_files if f not in files)
+    return pattern, selection, files
+
+
+def _file_digest(path: str) -> str:
+    if "://" in path and not path.startswith("file://"):
+        import fsspec
+
+        fs, remote = fsspec.core.url_to_fs(path)
+        return f"ukey:{fs.ukey(remote)}"  # the store's own version key (etag, checksum)
+    return content_digest(path.removeprefix("file://"))
+
+
+def _input_digests(
+    input_pattern: str,
+    presplit: bool = False,
+    span: int | None = None,
+    version: int | None = None,
+    span_range: list[int] | None = None,
+    **_other: Any,
+) -> dict[str, str]:
+    """Digest of every file ``example_gen`` would read with these parameters."""
+    _, _, files = _resolve(input_pattern, presplit, span, version, span_range)
+    return {path: _file_digest(path) for path in files}
+
+
+@component(cache_inputs=_input_digests)
 def example_gen(
     input_pattern: str,
     examples: Output[Examples],
@@ -85,9 +135,9 @@ def example_gen(
 ) -> int:
     """Read tabular files into an ``Examples`` artifact, split deterministically.
 
-    Never cached: the files behind ``input_pattern`` can change (or a new span can appear)
-    without any parameter changing, so the step always reads them; steps downstream are
-    keyed on the output's content digest and stay cached while the data is the same.
+    Cached on the files' content: the pattern is resolved before each run (the latest span
+    included) and the digest of every file it names is part of the cache key, so the same
+    bytes are not read twice and a changed file or a new span reruns the step.
 
     Args:
         input_pattern: path, folder, glob or fsspec URL; may hold ``{SPAN}``, ``{VERSION}``
@@ -111,20 +161,9 @@ def example_gen(
         >>> sorted(example_gen.spec.output_artifacts)
         ['examples']
     """
-    pattern = input_pattern
-    if presplit and "{SPLIT}" not in pattern:
-        pattern = pattern.rstrip("/") + "/{SPLIT}/*"
-    if not has_placeholders(pattern):
-        selection = None
-        files = expand_paths(pattern)
-    else:
-        selection = resolve_pattern(
-            pattern,
-            span=span,
-            version=version,
-            span_range=(span_range[0], span_range[1]) if span_range else None,
-        )
-        files = selection.files
+    pattern, selection, files = _resolve(input_pattern, presplit, span, version, span_range)
+    if selection is not None and not presplit:
+        files = list(selection.files)
     extra: dict[str, Any] = {"format": format, **_sources(files)}
     if selection is not None:
         extra.update({"span": selection.span, "version": selection.version})
