@@ -91,7 +91,7 @@ def ours(csv: Path, work: Path, cached_reps: int) -> dict[str, object]:
     base.pop("CONVEYOR_AGENT", None)
     off = {**base, "CONVEYOR_AGENT": "off"}
     agent_dir = work / "agent"
-    agent_dir.mkdir(exist_ok=True)
+    agent_dir.mkdir(mode=0o700, exist_ok=True)
     on = {**base, "CONVEYOR_AGENT_DIR": str(agent_dir)}
     run = [str(CONVEYOR), "run", "pipeline.py", "--json"]
     cold, stdout = _timed(run, project, off)

@@ -11,8 +11,10 @@ from types import ModuleType
 
 import pytest
 
-# Tests run two at a time (xdist) and train boosted models: OpenMP threads must not spin.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from conveyor._internal.openmp import configure_openmp
+
+# Tests run two at a time (xdist) and train boosted models: OpenMP threads must not spin long.
+configure_openmp()
 
 PG_SERVER = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

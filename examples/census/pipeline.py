@@ -89,9 +89,8 @@ def census(
     evaluation = evaluator(
         examples=examples, model=model, baseline_model=baseline, eval_config=EVAL_CONFIG
     )
-    infra = infra_validator(
-        model=model, examples=examples, model_blessing=evaluation.outputs["blessing"]
-    )
+    # runs beside the evaluator (the pusher needs both blessings)
+    infra = infra_validator(model=model, examples=examples)
     model_card_generator(
         model=model,
         evaluation=evaluation.outputs["evaluation"],

@@ -182,6 +182,9 @@ def run_via_agent(argv: list[str]) -> int | None:
         return None
     try:
         path = agent_socket_path()
+    except PermissionError as exc:  # a shared folder: say so, then run without the agent
+        print(f"conveyor: warm agent disabled: {exc}", file=sys.stderr)
+        return None
     except OSError:
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -3,8 +3,9 @@ else run it in this process (see :mod:`conveyor.cli.agent`)."""
 
 from __future__ import annotations
 
-import os
 import sys
+
+from conveyor._internal.openmp import configure_openmp
 
 AGENT_COMMANDS = frozenset(
     {"run", "plan", "compile", "runs", "artifacts", "lineage", "show", "data"}
@@ -17,8 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the ``conveyor`` command."""
     args = sys.argv[1:] if argv is None else argv
     # OpenMP threads (XGBoost, LightGBM, scikit-learn) spin while they wait; when steps or
-    # trials share the cores that makes them crawl (40x here). Passive waiting, unless set.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # trials share the cores that makes them crawl. Short spins, unless the user chose.
+    configure_openmp()
     if args[:1] and args[0] in AGENT_COMMANDS and not {"--help", "-h"} & set(args):
         from conveyor.cli.agent import run_via_agent
 

@@ -40,6 +40,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from conveyor._internal.openmp import configure_openmp
+
 __all__ = ["REASONS", "InfraCheck", "InfraResult", "validate_model"]
 
 PROBE_MODULE = "conveyor.model._serve_probe"
@@ -70,6 +72,9 @@ ENV_KEPT = (
     "VIRTUAL_ENV",
     "CONDA_PREFIX",
     "SYSTEMROOT",
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
 )
 """Variables of the caller's environment the probe inherits; nothing else leaks through."""
 
@@ -97,7 +102,7 @@ class InfraCheck:
             pickled estimator or ``preprocessing_fn`` needs your modules. Serving needs them
             too: prefer installing them in the serving environment.
         env: extra environment variables of the probe (the rest is cleared but for
-            :data:`ENV_KEPT`, with ``OMP_WAIT_POLICY=PASSIVE``).
+            :data:`ENV_KEPT`, with ``GOMP_SPINCOUNT`` set as in workers).
 
     Raises:
         ValueError: a count is below 1 (``warmup_requests`` below 0) or a bound or the
@@ -294,7 +299,7 @@ def _run_probe(model_path: str, rows: pa.Table, check: InfraCheck, work: str) ->
 
 def _probe_env(check: InfraCheck) -> dict[str, str]:
     env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
-    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    configure_openmp(env)
     env.update(check.env)
     if check.pythonpath:
         paths = [os.path.abspath(p) for p in check.pythonpath]

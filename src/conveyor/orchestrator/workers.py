@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from conveyor._internal.openmp import configure_openmp
 from conveyor._internal.streams import fd_stream
 from conveyor.errors import RunInterrupted
 from conveyor.execution.prepare import PreparedTask
@@ -90,8 +91,8 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
     sys.stdout = fd_stream(1)
     sys.stderr = fd_stream(2)
     faulthandler.enable()  # a native crash leaves its Python stack in the step's log
-    # Steps share the cores: OpenMP threads must not spin while they wait (see cli.launch).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Steps share the cores: OpenMP threads must not spin long while they wait.
+    configure_openmp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
     from conveyor.metadata import connect
