@@ -54,6 +54,8 @@ BOOTSTRAP_METRICS = (
 
 _EPS = 1e-15
 _ECE_BINS = 10
+_BATCH_CELLS = 2_000_000
+"""Resamples are scored in batches of about this many weights (resamples x rows)."""
 
 
 @dataclass(frozen=True)
@@ -132,51 +134,50 @@ class _RankCurve:
         self.tied_group = compact[group_of_row[tied]]
         self.tied_first = starts[group_of_row[tied]]
         self.tied_groups = len(tied_groups)
+        # tied rows are sorted, so each tied group is a run: where each run starts
+        self.tied_starts = np.concatenate(([0], np.flatnonzero(np.diff(self.tied_group)) + 1))
         # mostly tied scores (few distinct values): sum each group first, then score groups
         self.group_starts = starts if len(tied) > n // 4 else None
 
     def auc_ap(self, w: np.ndarray) -> tuple[float, float]:
-        ws = w if self.order is None else w[self.order]
+        auc, ap = self.auc_ap_batch(w[None, :])
+        return float(auc[0]), float(ap[0])
+
+    def auc_ap_batch(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ROC AUC and average precision for each row of weights ``w`` (resamples x rows)."""
+        ws = w if self.order is None else w[:, self.order]
         pos = ws * self.positive
         neg = ws - pos
-        total_pos, total_neg = float(pos.sum()), float(neg.sum())
-        if total_pos <= 0 or total_neg <= 0:
-            return math.nan, math.nan
+        total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
         if self.group_starts is not None:
-            return self._grouped(pos, neg, total_pos, total_neg)
-        neg_before = np.cumsum(neg)
+            pos = np.add.reduceat(pos, self.group_starts, axis=1)
+            neg = np.add.reduceat(neg, self.group_starts, axis=1)
+        neg_before = np.cumsum(neg, axis=1)
         neg_before -= neg
-        pos_before = np.cumsum(pos)
+        pos_before = np.cumsum(pos, axis=1)
         pos_before -= pos
-        pairs = float(np.dot(pos, neg_before))
-        # at row i's threshold every row from i on is predicted positive
-        seen = (total_pos + total_neg) - neg_before - pos_before
+        pairs = np.einsum("rn,rn->r", pos, neg_before)
+        # at a row's threshold every row from it on is predicted positive
+        seen = (total_pos + total_neg)[:, None] - neg_before - pos_before
         np.maximum(seen, _EPS, out=seen)
-        precision = np.subtract(total_pos, pos_before, out=pos_before)
+        precision = np.subtract(total_pos[:, None], pos_before, out=pos_before)
         precision /= seen
-        ap = float(np.dot(pos, precision))
-        if self.tied_groups:
+        ap = np.einsum("rn,rn->r", pos, precision)
+        if self.group_starts is not None:
+            pairs += 0.5 * np.einsum("rn,rn->r", pos, neg)  # pairs tied within a group
+        elif self.tied_groups:
             t, first = self.tied, self.tied_first
-            pos_t = pos[t]
-            pairs -= float(np.dot(pos_t, neg_before[t] - neg_before[first]))
-            group_pos = np.bincount(self.tied_group, weights=pos_t, minlength=self.tied_groups)
-            group_neg = np.bincount(self.tied_group, weights=neg[t], minlength=self.tied_groups)
-            pairs += 0.5 * float(np.dot(group_pos, group_neg))
-            ap += float(np.dot(pos_t, precision[first] - precision[t]))
-        return pairs / (total_pos * total_neg), ap / total_pos
-
-    def _grouped(
-        self, pos: np.ndarray, neg: np.ndarray, total_pos: float, total_neg: float
-    ) -> tuple[float, float]:
-        assert self.group_starts is not None
-        pos = np.add.reduceat(pos, self.group_starts)
-        neg = np.add.reduceat(neg, self.group_starts)
-        neg_before = np.cumsum(neg) - neg
-        pos_before = np.cumsum(pos) - pos
-        auc = (np.dot(pos, neg_before) + 0.5 * np.dot(pos, neg)) / (total_pos * total_neg)
-        seen = np.maximum((total_pos + total_neg) - neg_before - pos_before, _EPS)
-        ap = np.dot(pos, (total_pos - pos_before) / seen) / total_pos
-        return float(auc), float(ap)
+            pos_t = pos[:, t]
+            pairs -= np.einsum("rn,rn->r", pos_t, neg_before[:, t] - neg_before[:, first])
+            group_pos = np.add.reduceat(pos_t, self.tied_starts, axis=1)
+            group_neg = np.add.reduceat(neg[:, t], self.tied_starts, axis=1)
+            pairs += 0.5 * np.einsum("rn,rn->r", group_pos, group_neg)
+            ap += np.einsum("rn,rn->r", pos_t, precision[:, first] - precision[:, t])
+        valid = (total_pos > 0) & (total_neg > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            auc = np.where(valid, pairs / (total_pos * total_neg), math.nan)
+            ap = np.where(valid, ap / total_pos, math.nan)
+        return auc, ap
 
 
 class _SliceScorer:
@@ -194,6 +195,9 @@ class _SliceScorer:
             return
         t = truth.astype(np.int64)
         self.codes = t * k + preds.pred.astype(np.int64)
+        # one column per confusion-matrix cell: weights @ code_matrix = the weighted matrix
+        self.code_matrix = np.zeros((len(t), k * k))
+        self.code_matrix[np.arange(len(t)), self.codes] = 1.0
         self.proba = preds.proba
         self.curves: list[_RankCurve] = []
         if preds.proba is None:
@@ -208,6 +212,9 @@ class _SliceScorer:
         self.correct_conf = (prob.argmax(axis=1) == t).astype(np.float64) - confidence
         edges = np.linspace(0.0, 1.0, _ECE_BINS + 1)
         self.bins = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, _ECE_BINS - 1)
+        # per bin, correct minus confidence: weights @ ece_matrix = each bin's weighted gap
+        self.ece_matrix = np.zeros((len(t), _ECE_BINS))
+        self.ece_matrix[rows, self.bins] = self.correct_conf
         self.is_positive = (t == 1).astype(np.float64)
         self.p1 = prob[:, 1] if k == 2 else None
         if metrics & {"roc_auc", "pr_auc"}:
@@ -218,65 +225,71 @@ class _SliceScorer:
                 self.ap_curves = [_RankCurve(prob[:, c], t == c) for c in range(k)]
 
     def score(self, w: np.ndarray) -> dict[str, float]:
-        total = float(w.sum())
-        if total <= 0:
+        """The weighted metrics for one weight vector (empty when every weight is 0)."""
+        if float(w.sum()) <= 0:
             return {}
-        if self.task == "regression":
-            return self._regression(w, total)
-        return self._classification(w, total)
+        return {name: float(v[0]) for name, v in self.score_batch(w[None, :]).items()}
 
-    def _regression(self, w: np.ndarray, total: float) -> dict[str, float]:
-        mse = float(np.dot(w, self.err**2) / total)
-        out = {
-            "mae": float(np.dot(w, np.abs(self.err)) / total),
+    def score_batch(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        """The weighted metrics for each row of ``w`` (resamples x rows); NaN where a row's
+        weights are all 0."""
+        total = w.sum(axis=1)
+        safe = np.where(total > 0, total, math.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.task == "regression":
+                return self._regression(w, safe)
+            return self._classification(w, safe)
+
+    def _regression(self, w: np.ndarray, total: np.ndarray) -> dict[str, np.ndarray]:
+        mse = w @ (self.err**2) / total
+        mean = w @ self.y / total
+        sst = np.einsum("rn,rn->r", w, (self.y[None, :] - mean[:, None]) ** 2)
+        return {
+            "mae": w @ np.abs(self.err) / total,
             "mse": mse,
-            "rmse": math.sqrt(mse),
-            "mape": float(np.dot(w, self.ape) / total),
+            "rmse": np.sqrt(mse),
+            "mape": w @ self.ape / total,
+            "r2": np.where(sst > 0, 1.0 - mse * total / sst, math.nan),
         }
-        mean = float(np.dot(w, self.y) / total)
-        sst = float(np.dot(w, (self.y - mean) ** 2))
-        out["r2"] = 1.0 - mse * total / sst if sst > 0 else math.nan
-        return out
 
-    def _classification(self, w: np.ndarray, total: float) -> dict[str, float]:
+    def _classification(self, w: np.ndarray, total: np.ndarray) -> dict[str, np.ndarray]:
         k = self.k
-        cm = np.bincount(self.codes, weights=w, minlength=k * k).reshape(k, k)
-        diag = np.diag(cm)
-        predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
-        precision = np.divide(diag, predicted, out=np.zeros(k), where=predicted > 0)
-        recall = np.divide(diag, actual, out=np.zeros(k), where=actual > 0)
+        cm = (w @ self.code_matrix).reshape(-1, k, k)
+        diag = np.diagonal(cm, axis1=1, axis2=2)
+        predicted, actual = cm.sum(axis=1), cm.sum(axis=2)
+        precision = np.where(predicted > 0, diag / predicted, 0.0)
+        recall = np.where(actual > 0, diag / actual, 0.0)
         denom = precision + recall
-        f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
+        f1 = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
         out = {
-            "accuracy": float(diag.sum() / total),
-            "precision_macro": float(precision.mean()),
-            "recall_macro": float(recall.mean()),
-            "f1_macro": float(f1.mean()),
+            "accuracy": diag.sum(axis=1) / total,
+            "precision_macro": precision.mean(axis=1),
+            "recall_macro": recall.mean(axis=1),
+            "f1_macro": f1.mean(axis=1),
         }
         if k == 2:
-            out.update(precision=float(precision[1]), recall=float(recall[1]), f1=float(f1[1]))
-            out["false_positive_rate"] = float(cm[0, 1] / actual[0]) if actual[0] > 0 else 0.0
-            out["positive_rate"] = float(predicted[1] / total)
+            out.update(precision=precision[:, 1], recall=recall[:, 1], f1=f1[:, 1])
+            out["false_positive_rate"] = np.where(
+                actual[:, 0] > 0, cm[:, 0, 1] / actual[:, 0], 0.0
+            )
+            out["positive_rate"] = predicted[:, 1] / total
         else:
             out.update(precision=out["precision_macro"], recall=out["recall_macro"])
             out["f1"] = out["f1_macro"]
         if self.proba is None:
             return out
-        out["log_loss"] = float(np.dot(w, self.nll) / total)
-        out["brier_score"] = float(np.dot(w, self.brier) / total)
-        gaps = np.bincount(self.bins, weights=w * self.correct_conf, minlength=_ECE_BINS)
-        out["ece"] = float(np.abs(gaps).sum() / total)
+        out["log_loss"] = w @ self.nll / total
+        out["brier_score"] = w @ self.brier / total
+        out["ece"] = np.abs(w @ self.ece_matrix).sum(axis=1) / total
         if self.p1 is not None:
-            positives = float(np.dot(w, self.is_positive))
-            out["calibration"] = float(np.dot(w, self.p1)) / positives if positives else math.inf
+            positives = w @ self.is_positive
+            out["calibration"] = np.where(positives > 0, (w @ self.p1) / positives, math.inf)
         if self.curves:
             if k == 2:
-                out["roc_auc"], out["pr_auc"] = self.curves[0].auc_ap(w)
+                out["roc_auc"], out["pr_auc"] = self.curves[0].auc_ap_batch(w)
             else:
-                aucs = [c.auc_ap(w)[0] for c in self.curves]
-                aps = [c.auc_ap(w)[1] for c in self.ap_curves]
-                out["roc_auc"] = float(np.mean(aucs))
-                out["pr_auc"] = float(np.mean(aps))
+                out["roc_auc"] = np.mean([c.auc_ap_batch(w)[0] for c in self.curves], axis=0)
+                out["pr_auc"] = np.mean([c.auc_ap_batch(w)[1] for c in self.ap_curves], axis=0)
         return out
 
 
@@ -340,22 +353,24 @@ def bootstrap_metrics(
         rows = _score_order(task, candidate, rows, k)
         cand = _scorer(task, truth, candidate, rows, k, wanted)
         base = None if baseline is None else _scorer(task, truth, baseline, rows, k, wanted)
-        cand_runs: dict[str, list[float]] = {}
-        diff_runs: dict[str, list[float]] = {}
-        for _ in range(resamples):
-            w = _poisson_weights(rng, len(rows))
-            scores = cand.score(w)
-            for metric, value in scores.items():
+        cand_runs: dict[str, list[np.ndarray]] = {}
+        diff_runs: dict[str, list[np.ndarray]] = {}
+        batch = max(1, min(resamples, _BATCH_CELLS // max(1, len(rows))))
+        done = 0
+        while done < resamples:
+            r = min(batch, resamples - done)
+            w = _poisson_weights(rng, r * len(rows)).reshape(r, len(rows))
+            scores = cand.score_batch(w)
+            base_scores = base.score_batch(w) if base is not None else {}
+            for metric, values in scores.items():
                 if metric in wanted:
-                    cand_runs.setdefault(metric, []).append(value)
-            if base is not None:
-                base_scores = base.score(w)
-                for metric, value in scores.items():
-                    if metric in wanted and metric in base_scores:
-                        diff_runs.setdefault(metric, []).append(value - base_scores[metric])
+                    cand_runs.setdefault(metric, []).append(values)
+                    if metric in base_scores:
+                        diff_runs.setdefault(metric, []).append(values - base_scores[metric])
+            done += r
         return (
-            {m: np.asarray(v) for m, v in cand_runs.items()},
-            {m: np.asarray(v) for m, v in diff_runs.items()},
+            {m: np.concatenate(v) for m, v in cand_runs.items()},
+            {m: np.concatenate(v) for m, v in diff_runs.items()},
         )
 
     items = [(name, np.asarray(rows)) for name, rows in groups.items() if len(rows)]
