@@ -48,7 +48,9 @@ def test_penguins_example_reaches_the_accuracy_target(tmp_path):
 def test_census_example_runs_on_generated_data(tmp_path):
     folder = tmp_path / "census"
     shutil.copytree(
-        REPO / "examples" / "census", folder, ignore=shutil.ignore_patterns(".conveyor", "data")
+        REPO / "examples" / "census",
+        folder,
+        ignore=shutil.ignore_patterns(".conveyor", "data", "serving"),
     )
     (folder / "data").mkdir()
     subprocess.run(
@@ -65,5 +67,25 @@ def test_census_example_runs_on_generated_data(tmp_path):
     )
     result = _run(folder)
     assert result["state"] == "COMPLETE"
+    tasks = result["tasks"]
     # make_tabular's label is noisy: the Bayes-optimal ROC AUC is about 0.81 (see docs/model.md)
-    assert result["tasks"]["trainer"]["outputs"]["parameters"]["Output"] >= 0.75
+    assert tasks["trainer"]["outputs"]["parameters"]["Output"] >= 0.75
+    # the gate: evaluated per slice, blessed (first run: value thresholds only), infra-validated,
+    # documented, pushed to a versioned serving folder
+    assert tasks["evaluator"]["outputs"]["parameters"]["Output"] is True
+    assert tasks["infra_validator"]["outputs"]["parameters"]["Output"] is True
+    assert tasks["pusher"]["outputs"]["parameters"]["Output"] is True
+    blessing_uri = tasks["evaluator"]["outputs"]["artifacts"]["blessing"]["uri"]
+    blessing = json.loads((Path(blessing_uri) / "blessing.json").read_text())
+    assert blessing["reason"] == "FIRST_RUN_VALUE_THRESHOLDS_ONLY"
+    versions = list((folder / "serving" / "census").iterdir())
+    assert len(versions) == 1 and (versions[0] / "conveyor_model.json").exists()
+    card_uri = tasks["model_card_generator"]["outputs"]["artifacts"]["card"]["uri"]
+    card = Path(card_uri) / "model_card.html"
+    assert "census-income" in card.read_text() and (Path(card_uri) / "model_card.json").exists()
+    # a fully cached rerun pushes nothing new
+    again = _run(folder)
+    assert {t["state"] for name, t in again["tasks"].items() if name != "latest_blessed_model"} == {
+        "CACHED"
+    }
+    assert len(list((folder / "serving" / "census").iterdir())) == 1

@@ -269,9 +269,7 @@ class _SliceScorer:
         }
         if k == 2:
             out.update(precision=precision[:, 1], recall=recall[:, 1], f1=f1[:, 1])
-            out["false_positive_rate"] = np.where(
-                actual[:, 0] > 0, cm[:, 0, 1] / actual[:, 0], 0.0
-            )
+            out["false_positive_rate"] = np.where(actual[:, 0] > 0, cm[:, 0, 1] / actual[:, 0], 0.0)
             out["positive_rate"] = predicted[:, 1] / total
         else:
             out.update(precision=out["precision_macro"], recall=out["recall_macro"])

@@ -233,7 +233,8 @@ def test_a_hanging_model_times_out_and_its_processes_are_killed(outcomes):
     outcome = outcomes["hangs"]
     result = outcome.result
     assert (result.blessed, result.reason) == (False, "TIMEOUT")
-    assert HANG_TIMEOUT <= outcome.seconds < HANG_TIMEOUT + 2.5
+    # stopped at the timeout, not when the hang ends (the margin absorbs a loaded machine)
+    assert HANG_TIMEOUT <= outcome.seconds < HANG_TIMEOUT + 15
     assert "within 3 s" in result.message and "at stage 'load'" in result.message
     left = [
         p.pid
