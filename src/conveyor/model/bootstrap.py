@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.model.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
 __all__ = [
     "BOOTSTRAP_METRICS",
     "BootstrapResult",
@@ -28,27 +30,8 @@ __all__ = [
     "one_sided_bound",
 ]
 
-BOOTSTRAP_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "false_positive_rate",
-    "positive_rate",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier_score",
-    "calibration",
-    "ece",
-    "mae",
-    "mse",
-    "rmse",
-    "r2",
-    "mape",
+BOOTSTRAP_METRICS = tuple(
+    m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m != "confusion_matrix"
 )
 """Metrics that get intervals (every scalar metric of :func:`compute_metrics`)."""
 

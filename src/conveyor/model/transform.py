@@ -128,17 +128,20 @@ class FittedTransform:
         Raises:
             ValueError: when a column the transform needs is missing.
         """
+        self._check_inputs(table)
+        matrix = self._fill(table)
+        out = pa.table({name: matrix[:, j] for j, name in enumerate(self.output_names)})
+        if keep_label and self.label and self.label in table.column_names:
+            out = out.append_column(self.label, table.column(self.label))
+        return out
+
+    def _check_inputs(self, table: pa.Table) -> None:
         missing = [name for name in self.inputs if name not in table.column_names]
         if missing:
             raise ValueError(
                 f"The data lacks column(s) {missing!r} that the transform needs; it was fitted "
                 f"on {sorted(self.inputs)!r}. Give every input column of the model signature"
             )
-        matrix = self._fill(table)
-        out = pa.table({name: matrix[:, j] for j, name in enumerate(self.output_names)})
-        if keep_label and self.label and self.label in table.column_names:
-            out = out.append_column(self.label, table.column(self.label))
-        return out
 
     def _fill(self, table: pa.Table) -> np.ndarray:
         source = _user_features(self.preprocessing_fn, table)
@@ -158,12 +161,7 @@ class FittedTransform:
         Raises:
             ValueError: when a column the transform needs is missing.
         """
-        missing = [name for name in self.inputs if name not in table.column_names]
-        if missing:
-            raise ValueError(
-                f"The data lacks column(s) {missing!r} that the transform needs; it was fitted "
-                f"on {sorted(self.inputs)!r}. Give every input column of the model signature"
-            )
+        self._check_inputs(table)
         return self._fill(table)
 
     def to_dict(self) -> dict[str, Any]:
