@@ -72,7 +72,8 @@ def census(
     push_destination: str = "serving/census",
 ):
     """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform -> Trainer
-    -> Evaluator (against the production model) -> InfraValidator -> ModelCard -> Pusher."""
+    -> Evaluator (against the production model), beside it InfraValidator -> ModelCard ->
+    Pusher (only when both blessed it)."""
     examples = example_gen(input_pattern=pattern).outputs["examples"]
     stats = statistics_gen(examples=examples, slice_by=["sex", "race"]).outputs["statistics"]
     schema = schema_gen(statistics=stats, split="train").outputs["schema"]

@@ -18,6 +18,7 @@ from conveyor.model.evaluation import (
     EvalConfig,
     MetricThreshold,
     check_policy,
+    slice_matches,
 )
 
 __all__ = ["Blessing", "BlessingReason", "ThresholdFailure", "decide_blessing"]
@@ -113,8 +114,8 @@ def _check_thresholds(
         metric = threshold.metric
         matched = [name for name in candidate if threshold.applies_to(name)]
         for pattern in threshold.slices:
-            is_literal = not any(ch in pattern for ch in "*?[")
-            if is_literal and pattern not in candidate:
+            if not any(slice_matches(name, pattern) for name in candidate):
+                # a typo or an absent value must not pass silently: nothing was checked
                 failures.append(
                     ThresholdFailure(
                         pattern,
@@ -122,7 +123,9 @@ def _check_thresholds(
                         spec,
                         None,
                         None,
-                        f"slice {pattern!r} is not in the evaluation (no eval example has it)",
+                        f"slice {pattern!r} matches no slice of the evaluation (a missing "
+                        "value, or a slice spec not configured); evaluated slices: "
+                        f"{sorted(candidate)[:10]}",
                         "missing_slice",
                     )
                 )

@@ -24,6 +24,7 @@ Slices with fewer than ``min_slice_size`` examples are reported (``too_small``) 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -52,6 +53,7 @@ __all__ = [
     "check_policy",
     "compute_metrics",
     "evaluate_slices",
+    "slice_matches",
 ]
 
 OVERALL = "overall"
@@ -121,10 +123,16 @@ class SliceSpec:
         }
 
 
-def _slice_matches(name: str, pattern: str) -> bool:
-    """``"*"`` matches every slice; otherwise a pattern matches slice names of the same shape,
-    part by part: ``"sex=*"`` matches ``"sex=Female"`` but not ``"sex=Female&race=Black"``."""
-    if pattern == "*":
+def slice_matches(name: str, pattern: str) -> bool:
+    """Whether slice ``name`` is named by ``pattern``: the name itself (bucket names such as
+    ``age=[30,45)`` included), ``"*"`` (every slice), or a pattern of the same shape, part by
+    part: ``"sex=*"`` matches ``"sex=Female"`` but not ``"sex=Female&race=Black"``.
+
+    Example:
+        >>> slice_matches("age=[30,45)", "age=[30,45)"), slice_matches("sex=F&race=B", "sex=*")
+        (True, False)
+    """
+    if pattern in ("*", name):
         return True
     parts, wanted = name.split("&"), pattern.split("&")
     return len(parts) == len(wanted) and all(
@@ -216,7 +224,7 @@ class MetricThreshold:
 
     def applies_to(self, slice_name: str) -> bool:
         """Whether this threshold judges ``slice_name``."""
-        return any(_slice_matches(slice_name, pattern) for pattern in self.slices)
+        return any(slice_matches(slice_name, pattern) for pattern in self.slices)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricThreshold:
@@ -291,7 +299,8 @@ class EvalConfig:
     ``confidence_level`` and ``bootstrap_seed`` give every metric of every slice a percentile
     confidence interval (Poisson bootstrap). ``fairness_metrics``: the metrics compared across
     the values of each single-column slice (default: recall, false positive rate and positive
-    rate for binary classifiers, accuracy otherwise; MAE for regression);
+    rate for binary classifiers; accuracy and macro recall for several classes; MAE for
+    regression);
     ``fairness_features``: the sensitive columns compared (default: every column sliced on
     its own); each needs a single-column slice spec.
 
@@ -325,6 +334,19 @@ class EvalConfig:
             unknown = [m for m in getattr(self, field_name) if m not in known]
             if unknown:
                 raise ValueError(f"Unknown {field_name} {unknown}; known: {sorted(known)}")
+        for threshold in self.thresholds:
+            if threshold.metric not in known:
+                close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"Threshold on unknown metric {threshold.metric!r}{hint}; known: "
+                    f"{sorted(known)}"
+                )
+            if self.metrics and threshold.metric not in self.metrics:
+                raise ValueError(
+                    f"Threshold on {threshold.metric!r}, which metrics={list(self.metrics)} "
+                    "leaves out: add it to metrics"
+                )
         if self.bootstrap_resamples < 0:
             raise ValueError(f"bootstrap_resamples must be >= 0, got {self.bootstrap_resamples}")
         if 0 < self.bootstrap_resamples < 20:

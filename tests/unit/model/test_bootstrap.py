@@ -9,6 +9,7 @@ curve (mostly tied scores: grouped sums; a few ties: per row with tie correction
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 import numpy as np
@@ -177,8 +178,8 @@ def test_poisson_lookup_table_has_poisson_one_frequencies():
 # --------------------------------------------------------------------------- bootstrap_metrics
 
 
-def _replay_weights(seed: int, offset: int, resamples: int, n: int) -> list[np.ndarray]:
-    rng = np.random.default_rng([seed, offset])
+def _replay_weights(seed: int, name: str, resamples: int, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
     return [_poisson_weights(rng, n) for _ in range(resamples)]
 
 
@@ -189,9 +190,9 @@ def test_every_resample_is_compute_metrics_on_repeated_rows_paired_with_the_base
     result = bootstrap_metrics(
         task, truth, cand, groups, baseline=base, num_classes=2, resamples=5, seed=42
     )
-    for offset, (name, rows) in enumerate(groups.items()):
+    for name, rows in groups.items():
         ordered = _score_order(task, cand, rows, k)  # weights are drawn in this row order
-        for r, w in enumerate(_replay_weights(42, offset, 5, len(rows))):
+        for r, w in enumerate(_replay_weights(42, name, 5, len(rows))):
             sub_c = Predictions(cand.pred[ordered], cand.proba[ordered])
             sub_b = Predictions(base.pred[ordered], base.proba[ordered])
             c = _expected(task, *_repeat(truth[ordered], sub_c, w), k)
@@ -394,3 +395,13 @@ def test_num_classes_defaults_to_every_class_seen():
     )
     for metric, values in explicit.samples["overall"].items():
         assert np.array_equal(values, inferred.samples["overall"][metric], equal_nan=True)
+
+
+def test_adding_a_slice_changes_no_other_interval():
+    task, k, truth, preds = _case("binary", "few_ties", 600, seed=23)
+    one = {"overall": np.arange(600), "b": np.arange(300, 600)}
+    two = {"overall": np.arange(600), "a": np.arange(0, 300), "b": np.arange(300, 600)}
+    first = bootstrap_metrics(task, truth, preds, one, num_classes=k, resamples=30, seed=5)
+    second = bootstrap_metrics(task, truth, preds, two, num_classes=k, resamples=30, seed=5)
+    for name in one:
+        assert np.array_equal(first.samples[name]["accuracy"], second.samples[name]["accuracy"])

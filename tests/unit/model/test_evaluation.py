@@ -107,7 +107,7 @@ def test_slices_per_value_cross_and_bucket_are_exact():
 def test_config_round_trips_and_limits_metrics():
     config = EvalConfig.from_dict(
         {
-            "metrics": ["accuracy"],
+            "metrics": ["accuracy", "log_loss"],
             "slices": [{"feature_keys": ["country"]}, {"buckets": {"age": [30]}}],
             "thresholds": [
                 {"metric": "accuracy", "lower_bound": 0.5, "slices": "country=*"},
@@ -125,6 +125,25 @@ def test_config_round_trips_and_limits_metrics():
         MetricThreshold("accuracy")
     with pytest.raises(ValueError, match="Unknown eval config"):
         EvalConfig.from_dict({"threshold": []})
+    with pytest.raises(ValueError, match="did you mean 'roc_auc'"):
+        EvalConfig(thresholds=(MetricThreshold("roc_acu", lower_bound=0.5),))
+    with pytest.raises(ValueError, match="leaves out: add it to metrics"):
+        EvalConfig(metrics=("accuracy",), thresholds=(MetricThreshold("f1", lower_bound=0.5),))
+
+
+def test_a_threshold_naming_no_slice_fails_and_bucket_names_match_literally():
+    config = EvalConfig(
+        thresholds=(
+            MetricThreshold("roc_auc", lower_bound=0.5, slices=("sexx=*",)),
+            MetricThreshold("roc_auc", lower_bound=0.9, slices=("age=[30,45)",)),
+        )
+    )
+    slices = _slices(0.8)
+    slices["age=[30,45)"] = {"count": 50, "metrics": {"roc_auc": 0.7}, "too_small": False}
+    decision = decide_blessing(slices, None, config)
+    assert decision.reason == BlessingReason.NOT_BLESSED_THRESHOLDS
+    kinds = {(f.slice, f.kind) for f in decision.failures}
+    assert kinds == {("sexx=*", "missing_slice"), ("age=[30,45)", "value")}
 
 
 def _slices(value: float, **per_slice: float) -> dict[str, dict]:
@@ -198,7 +217,7 @@ def test_first_run_checks_value_thresholds_only_or_blocks():
 
 def test_forced_blessing_records_its_reason_and_the_failures():
     forced = decide_blessing(
-        _slices(0.7), _slices(0.9), AUC, force_reason="hotfix approved by on-call"
+        _slices(0.7, FR=0.7), _slices(0.9, FR=0.9), AUC, force_reason="hotfix approved by on-call"
     )
     assert forced.blessed and forced.forced and forced.reason == BlessingReason.FORCED
     assert forced.force_reason == "hotfix approved by on-call"

@@ -117,6 +117,18 @@ def _model_ref(artifact: Model, model: LoadedModel) -> dict[str, Any]:
     return ref
 
 
+def _report(decision: Blessing, overall: dict[str, Any]) -> None:
+    """The decision in the step's log (and console): why a model was or was not blessed."""
+    state = "blessed" if decision.blessed else "NOT blessed"
+    main = {k: v for k, v in overall["metrics"].items() if k in ("roc_auc", "accuracy", "rmse")}
+    figures = ", ".join(f"{k} {v:.4g}" for k, v in main.items())
+    print(f"Model {state} ({decision.reason}) on {overall['count']} eval rows; {figures}")
+    for failure in decision.failures:
+        print(f"  failed: {failure.message}")
+    if decision.forced:
+        print(f"  forced: {decision.force_reason}")
+
+
 def _has_baseline(baseline_model: Model | None) -> bool:
     return baseline_model is not None and baseline_model.metadata.get("resolved", True) is not False
 
@@ -266,6 +278,7 @@ def evaluator(
             "pipeline": pipeline,
         }
     )
+    _report(decision, slices[OVERALL])
     marker = "BLESSED" if decision.blessed else "NOT_BLESSED"
     with open(f"{blessing.path}/{marker}", "w", encoding="utf-8"):
         pass

@@ -134,7 +134,7 @@ def infra_validator(
                 failures=["MODEL_NOT_BLESSED"],
                 check=check.to_dict(),
             )
-            return _record(blessing, result)
+            return _record(blessing, result, model)
     rows = request_rows(
         read_split(examples, split), _manifest(model.path), num_requests * batch_size
     )
@@ -143,11 +143,13 @@ def infra_validator(
             f"Split {split!r} of the examples at {examples.uri or examples.path!r} has no rows "
             "to send as requests; infra-validate on a split with data (split=...)"
         )
-    return _record(blessing, validate_model(model.path, rows, check))
+    return _record(blessing, validate_model(model.path, rows, check), model)
 
 
-def _record(blessing: InfraBlessing, result: InfraResult) -> bool:
+def _record(blessing: InfraBlessing, result: InfraResult, model: Model) -> bool:
     document = result.to_dict()
     blessing.write(document)
     blessing.metadata.update({key: document[key] for key in MIRRORED})
+    # which model was validated: the pusher refuses an infra blessing of another model
+    blessing.metadata.update(model_fingerprint=model.fingerprint, model_artifact_id=model.id)
     return result.blessed

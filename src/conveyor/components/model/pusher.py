@@ -143,6 +143,9 @@ def _refusal(
         return "the blessing judged another model (connect the evaluator's model)"
     if not model_blessing.blessed:
         return f"model not blessed ({model_blessing.metadata.get('reason', 'unknown reason')})"
+    validated = None if infra_blessing is None else infra_blessing.metadata.get("model_fingerprint")
+    if validated is not None and model.fingerprint is not None and validated != model.fingerprint:
+        return "the infra validation checked another model (connect the same model to it)"
     if infra_blessing is not None and not infra_blessing.blessed:
         reason = infra_blessing.metadata.get("reason", "unknown reason")
         return f"infra validation failed ({reason})"
