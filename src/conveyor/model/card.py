@@ -15,7 +15,6 @@ validation, fairness, baseline, slice sizes, confusion matrix and the lineage co
 from __future__ import annotations
 
 import base64
-import fnmatch
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -24,9 +23,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from conveyor.model.card_html import card_charts
+from conveyor.model.evaluation import slice_matches
+from conveyor.model.slicing import column_codes
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -115,39 +115,6 @@ def _records(
     return tuple(out)
 
 
-def _format(value: Any) -> str:
-    """A value as evaluation slice names spell it (``null``, ``1.5``, ``FR``)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "null"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _codes(
-    column: pa.ChunkedArray | pa.Array, bounds: Sequence[float] | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """One integer code per row and the label of each code (slice-name spelling)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if bounds:
-        numbers = pc.fill_null(pc.cast(column, pa.float64()), math.nan)
-        values = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
-        edges = [-math.inf, *bounds, math.inf]
-        labels = [
-            f"{'(' if i == 0 else '['}{_format(edges[i])},{_format(edges[i + 1])})"
-            for i in range(len(bounds) + 1)
-        ]
-        codes = np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="right")
-        codes[np.isnan(values)] = len(labels)
-        return codes.astype(np.int64), [*labels, "null"]
-    if pa.types.is_floating(column.type):
-        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
-    encoded = pc.dictionary_encode(column, null_encoding="encode")
-    labels = [_format(v) for v in encoded.dictionary.to_pylist()]
-    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64), labels
-
-
 def class_distribution(
     table: pa.Table,
     feature: str,
@@ -176,11 +143,11 @@ def class_distribution(
                 f"Column {column!r} is not in the data; columns: {table.column_names}. "
                 "Name a column of the examples (sensitive_features, or the label)"
             )
-    f_codes, f_labels = _codes(table.column(feature), buckets)
+    f_codes, f_labels = column_codes(table.column(feature), buckets)
     l_codes, l_labels = (
         (np.zeros(table.num_rows, dtype=np.int64), ["rows"])
         if label is None
-        else _codes(table.column(label))
+        else column_codes(table.column(label))
     )
     pairs = pa.table({"f": f_codes, "l": l_codes})
     grouped = pairs.group_by(["f", "l"]).aggregate([([], "count_all")])
@@ -220,9 +187,7 @@ def _threshold_text(slice_name: str, metric: str, thresholds: Sequence[Mapping[s
     parts = []
     for t in thresholds:
         patterns = t.get("slices") or [OVERALL]
-        if t.get("metric") != metric or not any(
-            fnmatch.fnmatchcase(slice_name, p) for p in patterns
-        ):
+        if t.get("metric") != metric or not any(slice_matches(slice_name, p) for p in patterns):
             continue
         parts += [f"{op} {t[k]}" for k, op in _BOUNDS if t.get(k) is not None]
         sign = "<=" if t.get("direction") == "lower_is_better" else ">="

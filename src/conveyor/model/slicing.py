@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from conveyor.model.evaluation import SliceSpec
 
-__all__ = ["SliceGroup", "format_value", "slice_groups"]
+__all__ = ["SliceGroup", "column_codes", "format_value", "slice_groups"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,23 @@ def _bucket_codes(column: pa.Array, bounds: Sequence[float]) -> tuple[np.ndarray
     codes = np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="right")
     codes[np.isnan(values)] = len(bounds) + 1
     return codes.astype(np.int64), labels
+
+
+def column_codes(
+    column: pa.Array | pa.ChunkedArray, bounds: Sequence[float] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """One integer code per row and the label of each code, spelled as in slice names:
+    the column's values, or with ``bounds`` its buckets (``"(-inf,30)"``, ``"[30,45)"``);
+    missing values get a ``null`` code.
+
+    Example:
+        >>> codes, labels = column_codes(pa.array(["F", None, "F"]))
+        >>> codes.tolist(), labels
+        ([0, 1, 0], ['F', 'null'])
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return _bucket_codes(column, bounds) if bounds else _key_codes(column)
 
 
 def slice_groups(table: Any, specs: Sequence[SliceSpec], n: int) -> list[SliceGroup]:
