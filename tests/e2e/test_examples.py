@@ -16,6 +16,20 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _show(folder: Path, artifact_id: int) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(CONVEYOR_HOME=str(folder / ".conveyor"), CONVEYOR_AGENT="off", COLUMNS="200")
+    proc = subprocess.run(
+        [sys.executable, "-m", "conveyor", "show", str(artifact_id)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout
+
+
 def _run(folder: Path, *args: str) -> dict:
     env = {
         k: v
@@ -83,6 +97,17 @@ def test_census_example_runs_on_generated_data(tmp_path):
     card_uri = tasks["model_card_generator"]["outputs"]["artifacts"]["card"]["uri"]
     card = Path(card_uri) / "model_card.html"
     assert "census-income" in card.read_text() and (Path(card_uri) / "model_card.json").exists()
+    # conveyor show explains the decision
+    shown = {
+        key: _show(folder, tasks[task]["outputs"]["artifacts"][key]["id"])
+        for task, key in (("evaluator", "evaluation"), ("pusher", "pushed_model"))
+    }
+    assert (
+        "overall" in shown["evaluation"]
+        and "BLESSED (FIRST_RUN_VALUE_THRESHOLDS_ONLY)" in (shown["evaluation"])
+    )
+    assert "95% bootstrap, 200 resamples" in shown["evaluation"]
+    assert f"pushed to {versions[0]}" in shown["pushed_model"].replace("\n", "")
     # a fully cached rerun pushes nothing new
     again = _run(folder)
     assert {t["state"] for name, t in again["tasks"].items() if name != "latest_blessed_model"} == {

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from conveyor.cli._common import _echo_json, _errors, _settings
+from conveyor.cli.show_model import MODEL_VIEWS
 
 __all__ = ["show"]
 
@@ -114,6 +115,7 @@ VIEWS: dict[str, Callable[[Any, Any], None]] = {
     "conveyor.ExampleStatistics": _show_statistics,
     "conveyor.ExampleAnomalies": _show_anomalies,
     "conveyor.Metrics": _show_metrics,
+    **MODEL_VIEWS,
 }
 """Views by artifact type title; other types show their record (as ``artifacts show``)."""
 
@@ -123,7 +125,8 @@ VIEWS: dict[str, Callable[[Any, Any], None]] = {
 @click.option("--json", "as_json", is_flag=True, help="Print the artifact's record as JSON.")
 @_errors
 def show(artifact_id: int, as_json: bool) -> None:
-    """The human view of ARTIFACT_ID: statistics, schema, anomalies, examples, metrics."""
+    """The human view of ARTIFACT_ID: statistics, schema, anomalies, examples, metrics,
+    evaluations, blessings, pushes and model cards."""
     from rich.console import Console
 
     from conveyor.cli.inspect import _artifact_dict

@@ -1,0 +1,137 @@
+"""``conveyor show`` views of the gate to production: evaluations, blessings, pushes, cards."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from rich.table import Table
+
+__all__ = ["MODEL_VIEWS"]
+
+HEADLINE = ("roc_auc", "accuracy", "f1", "recall", "log_loss", "rmse", "mae", "r2")
+"""Metrics shown per slice, in this order, when present."""
+MAX_COLUMNS = 3
+
+
+def _read(art: Any, name: str) -> dict[str, Any]:
+    with open(os.path.join(art.uri, name), encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "-"
+
+
+def _decision(console: Any, decision: dict[str, Any]) -> None:
+    blessed = decision.get("blessed")
+    colour, word = ("green", "BLESSED") if blessed else ("red", "NOT BLESSED")
+    console.print(f"[bold {colour}]{word}[/] ({decision.get('reason')})")
+    if decision.get("forced"):
+        console.print(f"  forced: {decision.get('force_reason')}")
+    for failure in decision.get("failures", []):
+        console.print(f"  [red]failed[/]: {failure['message']}")
+    skipped = decision.get("skipped", [])
+    if skipped:
+        reasons: dict[str, int] = {}
+        for item in skipped:
+            reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        text = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+        console.print(f"  not judged: {text}")
+
+
+def _show_evaluation(art: Any, console: Any) -> None:
+    doc = _read(art, "evaluation.json")
+    slices: dict[str, Any] = doc.get("slices", {})
+    judged = [t["metric"] for t in (doc.get("config") or {}).get("thresholds", [])]
+    present: list[str] = []
+    for metric in (*judged, *HEADLINE):  # thresholded metrics first; three fit a terminal
+        seen = any(metric in s.get("metrics", {}) for s in slices.values())
+        room = MAX_COLUMNS - 1 if doc.get("bootstrap") else MAX_COLUMNS
+        if seen and metric not in present and len(present) < room:
+            present.append(metric)
+    changes: dict[str, Any] = doc.get("changes") or {}
+    table = Table(
+        title=f"Evaluation #{art.id} of {doc.get('task')} model on split {doc.get('split')!r}",
+        header_style="bold",
+        title_justify="left",
+    )
+    table.add_column("slice", overflow="fold", max_width=28)
+    table.add_column("rows", justify="right")
+    for column in present:
+        table.add_column(column, justify="right")
+    ordered = sorted(slices.items(), key=lambda item: (item[0] != "overall", item[0]))
+    for name, entry in ordered:
+        cells = []
+        for metric in present:
+            text = _number(entry.get("metrics", {}).get(metric))
+            change = (changes.get(name) or {}).get(metric)
+            if change:
+                text += f" ({change['value']:+.3f})"
+            interval = (entry.get("intervals") or {}).get(metric)
+            if interval:
+                text += f"\n[{interval[0]:.3f}, {interval[1]:.3f}]"
+            cells.append(text)
+        label = f"{name} [dim](too small)[/]" if entry.get("too_small") else name
+        table.add_row(label, f"{entry.get('count', 0):,}", *cells)
+    console.print(table)
+    if doc.get("bootstrap"):
+        boot = doc["bootstrap"]
+        console.print(
+            f"intervals: {boot['confidence']:.0%} bootstrap, {boot['resamples']} resamples; "
+            "(+x): change against the baseline"
+            if changes
+            else f"intervals: {boot['confidence']:.0%} bootstrap, {boot['resamples']} resamples"
+        )
+    largest = (doc.get("fairness") or {}).get("largest")
+    if largest:
+        console.print(
+            f"largest fairness gap: {largest['metric']} across {largest['feature']}: "
+            f"{largest['gap']:.3g} ({largest['max_slice']} vs {largest['min_slice']})"
+        )
+    _decision(console, doc.get("blessing", {}))
+
+
+def _show_blessing(art: Any, console: Any) -> None:
+    doc = _read(art, "blessing.json")
+    console.print(f"ModelBlessing #{art.id} of model {doc.get('model', {}).get('uri')}")
+    baseline = doc.get("baseline")
+    console.print(f"baseline: {baseline['uri'] if baseline else 'none (first run)'}")
+    _decision(console, doc)
+
+
+def _show_infra(art: Any, console: Any) -> None:
+    doc = _read(art, "infra_validation.json")
+    state = "[green]passed[/]" if doc.get("blessed") else "[red]failed[/]"
+    console.print(f"InfraBlessing #{art.id}: {state} ({doc.get('reason')})")
+    console.print(f"  {doc.get('message', '')}")
+    figures = ("load_seconds", "latency_ms_p50", "latency_ms_p99", "peak_rss_mb")
+    console.print("  " + ", ".join(f"{k} {_number(doc.get(k))}" for k in figures))
+
+
+def _show_push(art: Any, console: Any) -> None:
+    doc = _read(art, "push.json")
+    if doc.get("pushed"):
+        console.print(f"PushedModel #{art.id}: [green]pushed[/] to {doc['pushed_destination']}")
+    else:
+        console.print(f"PushedModel #{art.id}: [red]not pushed[/]: {doc.get('reason')}")
+
+
+def _show_card(art: Any, console: Any) -> None:
+    page = os.path.join(art.uri, "model_card.html")
+    props = art.properties
+    console.print(f"ModelCard #{art.id}: {props.get('name', '')} {props.get('version', '')}")
+    console.print(f"  open {page} in a browser (self-contained, works offline)")
+    console.print(f"  Model Card Toolkit JSON: {os.path.join(art.uri, 'model_card.json')}")
+
+
+MODEL_VIEWS = {
+    "conveyor.ModelEvaluation": _show_evaluation,
+    "conveyor.ModelBlessing": _show_blessing,
+    "conveyor.InfraBlessing": _show_infra,
+    "conveyor.PushedModel": _show_push,
+    "conveyor.ModelCard": _show_card,
+}
+"""Views of the gate's artifact types, by type title."""
