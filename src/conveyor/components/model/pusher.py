@@ -23,6 +23,8 @@ from conveyor.types.evaluation import InfraBlessing, ModelBlessing, PushedModel
 __all__ = ["BASELINE_SOURCES", "latest_blessed_model", "pusher"]
 
 BASELINE_SOURCES = ("pushed", "blessed", "pushed_or_blessed")
+PUSH_MARKER = "conveyor_push.json"
+"""Written into every pushed version, last: who pushed what, from which run."""
 
 
 def _link_tree(source: str, dest: str) -> None:
@@ -152,6 +154,43 @@ def _refusal(
     return None
 
 
+def _push_local(source: str, destination: str, metadata: dict[str, Any]) -> tuple[str, int]:
+    """Copy beside the final folder, then rename into place: a server never sees half."""
+    destination = os.path.abspath(destination)
+    os.makedirs(destination, exist_ok=True)
+    version = int(time.time())
+    while os.path.exists(os.path.join(destination, str(version))):
+        version += 1
+    final = os.path.join(destination, str(version))
+    staging = os.path.join(destination, f".{version}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    with open(os.path.join(staging, PUSH_MARKER), "w", encoding="utf-8") as fh:
+        json.dump({**metadata, "version": version}, fh, indent=2, sort_keys=True)
+    os.rename(staging, final)
+    return final, version
+
+
+def _push_remote(source: str, destination: str, metadata: dict[str, Any]) -> tuple[str, int]:
+    """Upload to an fsspec URL. Object stores cannot rename a folder atomically, so the
+    marker file ``conveyor_push.json`` is written last: a version without it is incomplete."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(destination)
+    version = int(time.time())
+    while fs.exists(f"{root.rstrip('/')}/{version}/{PUSH_MARKER}"):
+        version += 1
+    target = f"{root.rstrip('/')}/{version}"
+    for folder, _, files in os.walk(source):
+        relative = os.path.relpath(folder, source)
+        for name in files:
+            remote = target if relative == "." else f"{target}/{relative}"
+            fs.put_file(os.path.join(folder, name), f"{remote}/{name}")
+    with fs.open(f"{target}/{PUSH_MARKER}", "w") as fh:
+        fh.write(json.dumps({**metadata, "version": version}, indent=2, sort_keys=True))
+    return str(fs.unstrip_protocol(target)), version
+
+
 @component
 def pusher(
     model: Input[Model],
@@ -164,8 +203,10 @@ def pusher(
     validation when ``infra_blessing`` is given); otherwise record why not.
 
     The version is a Unix timestamp in seconds (TFX's layout, which serving systems watch
-    for the highest number); a folder is written beside it and renamed into place, so a
-    server never sees half a model. Returns whether it pushed.
+    for the highest number). ``push_destination`` is a local folder (the version is written
+    beside it and renamed into place, so a server never sees half a model) or an fsspec URL
+    (``s3://bucket/models/census``: files are uploaded, then ``conveyor_push.json`` last,
+    which marks the version complete). Returns whether it pushed.
 
     Example:
         >>> pusher(model=train.outputs["model"], model_blessing=ev.outputs["blessing"],
@@ -184,18 +225,10 @@ def pusher(
         pushed_model.write({**metadata, "pushed": False, "reason": refusal})
         pushed_model.metadata.update(metadata, pushed=False, reason=refusal)
         return False
-    destination = os.path.abspath(push_destination)
-    os.makedirs(destination, exist_ok=True)
-    version = int(time.time())
-    while os.path.exists(os.path.join(destination, str(version))):
-        version += 1
-    final = os.path.join(destination, str(version))
-    staging = os.path.join(destination, f".{version}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(model.path, staging)
-    with open(os.path.join(staging, "conveyor_push.json"), "w", encoding="utf-8") as fh:
-        json.dump({**metadata, "version": version}, fh, indent=2, sort_keys=True)
-    os.rename(staging, final)
+    if "://" in push_destination and not push_destination.startswith("file://"):
+        final, version = _push_remote(model.path, push_destination, metadata)
+    else:
+        final, version = _push_local(model.path, push_destination.removeprefix("file://"), metadata)
     content = {
         **metadata,
         "pushed": True,
