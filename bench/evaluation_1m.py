@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             bp = load_model(base_path).predict_proba(eval_table)
             base_preds = Predictions(np.argmax(bp, axis=1), bp)
         t_predict = time.perf_counter() - t0
+        groups = slice_groups(eval_table, config.slices, len(truth))
         slices = evaluate_slices(
             eval_table,
             truth,
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             config,
             task="classification",
             classes=[0, 1],
+            groups=groups,
         )
         base_slices = None
         if base_preds is not None:
@@ -129,15 +131,15 @@ def main(argv: list[str] | None = None) -> int:
                 config,
                 task="classification",
                 classes=[0, 1],
+                groups=groups,
             )
         t_points = time.perf_counter() - t0 - t_predict
-        groups = {OVERALL: np.arange(len(truth))}
-        groups.update({g.name: g.rows for g in slice_groups(eval_table, config.slices, len(truth))})
+        rows = {OVERALL: np.arange(len(truth)), **{g.name: g.rows for g in groups}}
         boot = bootstrap_metrics(
             "classification",
             truth,
             preds,
-            groups,
+            rows,
             baseline=base_preds,
             num_classes=2,
             resamples=config.bootstrap_resamples,

@@ -16,10 +16,18 @@ from conveyor.dsl import Output, component
 from conveyor.storage import content_digest
 from conveyor.types import Artifact, Dataset, Model
 
-__all__ = ["import_artifact", "import_dataset", "import_model"]
+__all__ = ["copy_source", "import_artifact", "import_dataset", "import_model"]
 
 
-def _copy(source: str, dest: str) -> None:
+def copy_source(source: str, dest: str, *, link: bool = False) -> None:
+    """Copy the file or folder at ``source`` (local path or fsspec URL) to ``dest``.
+
+    ``link`` hard-links local files where the file system allows (for immutable sources such
+    as artifacts: sharing the bytes is safe and costs nothing), copying otherwise.
+
+    Raises:
+        FileNotFoundError: nothing exists at ``source``.
+    """
     if "://" in source and not source.startswith("file://"):
         import fsspec
 
@@ -30,14 +38,21 @@ def _copy(source: str, dest: str) -> None:
         return
     source = source.removeprefix("file://")
     if os.path.isdir(source):
-        shutil.copytree(source, dest)
+        shutil.copytree(source, dest, copy_function=_link_or_copy if link else shutil.copy2)
     elif os.path.isfile(source):
-        shutil.copyfile(source, dest)
+        (_link_or_copy if link else shutil.copyfile)(source, dest)
     else:
         raise FileNotFoundError(
             f"Nothing to import at {source!r} (working directory {os.getcwd()!r}). "
             "Give an existing file or folder, or an fsspec URL"
         )
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _planned(key: str) -> Callable[[str], dict[str, str]]:
@@ -50,19 +65,19 @@ def _planned(key: str) -> Callable[[str], dict[str, str]]:
 @component(cache=False, plan_outputs=_planned("data"))
 def import_dataset(path: str, data: Output[Dataset]) -> None:
     """Import a data file or folder (local path or fsspec URL) as a Dataset."""
-    _copy(path, data.path)
+    copy_source(path, data.path)
     data.metadata["source"] = path
 
 
 @component(cache=False, plan_outputs=_planned("model"))
 def import_model(path: str, model: Output[Model]) -> None:
     """Import a model file or folder (local path or fsspec URL) as a Model."""
-    _copy(path, model.path)
+    copy_source(path, model.path)
     model.metadata["source"] = path
 
 
 @component(cache=False, plan_outputs=_planned("artifact"))
 def import_artifact(path: str, artifact: Output[Artifact]) -> None:
     """Import any file or folder (local path or fsspec URL) as a generic Artifact."""
-    _copy(path, artifact.path)
+    copy_source(path, artifact.path)
     artifact.metadata["source"] = path

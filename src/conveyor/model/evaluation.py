@@ -38,7 +38,7 @@ from conveyor.model.metrics import (
     REGRESSION_METRICS,
     compute_metrics,
 )
-from conveyor.model.slicing import slice_groups
+from conveyor.model.slicing import SliceGroup, slice_groups
 
 __all__ = [
     "DEFAULT_MIN_SLICE_SIZE",
@@ -437,8 +437,12 @@ def evaluate_slices(
     *,
     task: str | None = None,
     classes: Sequence[Any] | None = None,
+    groups: Sequence[SliceGroup] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Metrics and example counts overall and per slice of ``config.slices``.
+
+    ``groups`` are the slices' rows when already computed (:func:`slice_groups` of ``table``
+    and ``config.slices``): one slicing serves a candidate, its baseline and the bootstrap.
 
     ``table`` (a pyarrow Table or a mapping column -> values) holds the slice columns, row
     for row with ``y_true``/``y_pred``/``proba``. ``task`` defaults to classification when
@@ -479,7 +483,7 @@ def evaluate_slices(
         }
 
     out = {OVERALL: entry(np.arange(n), {}, overall=True)}
-    for group in slice_groups(table, config.slices, n):
+    for group in groups if groups is not None else slice_groups(table, config.slices, n):
         out[group.name] = entry(group.rows, group.features, overall=False)
     return out
 

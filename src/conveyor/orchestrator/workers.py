@@ -210,9 +210,6 @@ class _SpawnedProcess:
         self.pid: int | None = self._popen.pid
         self.sentinel = os.pidfd_open(self._popen.pid)
 
-    def start(self) -> None:
-        """Started at construction (kept for the Process surface)."""
-
     def is_alive(self) -> bool:
         return self._popen.poll() is None
 

@@ -60,7 +60,16 @@ class ModelEvaluation(_JsonArtifact):
     file_name = EVALUATION_FILE
 
 
-class ModelBlessing(_JsonArtifact):
+class _Decision(_JsonArtifact):
+    """A JSON artifact whose metadata records a ``blessed`` decision."""
+
+    @property
+    def blessed(self) -> bool:
+        """Whether the decision blesses the model."""
+        return bool(self.metadata.get("blessed"))
+
+
+class ModelBlessing(_Decision):
     """Whether a model may go to production, and why: ``<path>/blessing.json``.
 
     Unlike TFX, every evaluation writes one, blessed or not, with a machine-readable
@@ -79,13 +88,8 @@ class ModelBlessing(_JsonArtifact):
     description = "The decision (blessed or not) on a model, with its reasons."
     file_name = BLESSING_FILE
 
-    @property
-    def blessed(self) -> bool:
-        """Whether the model was blessed."""
-        return bool(self.metadata.get("blessed"))
 
-
-class InfraBlessing(_JsonArtifact):
+class InfraBlessing(_Decision):
     """Whether a model loads and answers as serving will run it: ``<path>/infra_validation.json``.
 
     Metadata: ``blessed``, ``reason``, and the measured load time, latency and memory.
@@ -98,11 +102,6 @@ class InfraBlessing(_JsonArtifact):
     schema_title = "conveyor.InfraBlessing"
     description = "Whether the model loads and predicts in a fresh serving-like process."
     file_name = INFRA_FILE
-
-    @property
-    def blessed(self) -> bool:
-        """Whether the model passed infra validation."""
-        return bool(self.metadata.get("blessed"))
 
 
 class ModelCard(Artifact):

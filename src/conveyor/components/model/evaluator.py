@@ -72,17 +72,6 @@ def _predict(model: LoadedModel, table: pa.Table, who: str) -> Predictions:
     return Predictions(np.asarray([index[v] for v in labels.tolist()], dtype=np.int64))
 
 
-def _with_intervals(
-    slices: dict[str, dict[str, Any]], result: BootstrapResult | None
-) -> dict[str, dict[str, Any]]:
-    if result is None:
-        return slices
-    intervals = result.intervals()
-    for name, entry in slices.items():
-        entry["intervals"] = intervals.get(name, {})
-    return slices
-
-
 def _changes(
     slices: dict[str, dict[str, Any]],
     base: dict[str, dict[str, Any]],
@@ -199,22 +188,23 @@ def evaluator(
             )
         base_preds = _predict(base_model, table, "baseline")
 
+    groups = slice_groups(table, config.slices, len(truth))  # one slicing for every use
+
     def slices_of(p: Predictions) -> dict[str, dict[str, Any]]:
         return evaluate_slices(
-            table, truth, p.pred, p.proba, config, task=task, classes=classes_idx
+            table, truth, p.pred, p.proba, config, task=task, classes=classes_idx, groups=groups
         )
 
     slices = slices_of(preds)
     base_slices = slices_of(base_preds) if base_preds is not None else None
     boot: BootstrapResult | None = None
     if config.bootstrap_resamples:
-        groups = {OVERALL: np.arange(len(truth))}
-        groups.update({g.name: g.rows for g in slice_groups(table, config.slices, len(truth))})
+        rows = {OVERALL: np.arange(len(truth)), **{g.name: g.rows for g in groups}}
         boot = bootstrap_metrics(
             task,
             truth,
             preds,
-            groups,
+            rows,
             baseline=base_preds,
             num_classes=k,
             metrics=config.metrics,
@@ -222,7 +212,10 @@ def evaluator(
             confidence=config.confidence_level,
             seed=config.bootstrap_seed,
         )
-    _with_intervals(slices, boot)
+    if boot is not None:
+        intervals = boot.intervals()
+        for name, entry in slices.items():
+            entry["intervals"] = intervals.get(name, {})
     fairness = fairness_report(
         slices,
         config.fairness_metrics or default_fairness_metrics(task, k),

@@ -14,69 +14,46 @@ import shutil
 import time
 from typing import Any
 
+from conveyor.components.importers import copy_source
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.context import current_pipeline, current_run_id, current_task
-from conveyor.metadata.entities import ArtifactRecord, ArtifactState
+from conveyor.metadata.entities import ArtifactState
 from conveyor.types import Model
 from conveyor.types.evaluation import InfraBlessing, ModelBlessing, PushedModel
 
 __all__ = ["BASELINE_SOURCES", "latest_blessed_model", "pusher"]
 
 BASELINE_SOURCES = ("pushed", "blessed", "pushed_or_blessed")
+"""Where a baseline may come from (see :func:`latest_blessed_model`)."""
 PUSH_MARKER = "conveyor_push.json"
 """Written into every pushed version, last: who pushed what, from which run."""
 
 
-def _link_tree(source: str, dest: str) -> None:
-    """Copy a model folder, hard-linking files where the file system allows (artifacts are
-    immutable, so sharing bytes is safe and costs nothing)."""
-
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    if os.path.isdir(source):
-        shutil.copytree(source, dest, copy_function=link)
-    else:
-        link(source, dest)
-
-
-def _candidates(type_name: str, flag: str, pipeline: str | None) -> list[ArtifactRecord]:
-    ctx = current_task()
-    if ctx is None:
-        return []
-    found = []
-    for record in ctx.metadata.list_artifacts(type_name=type_name):
-        props = record.properties
-        if (
-            record.state == ArtifactState.LIVE
-            and props.get(flag)
-            and (pipeline is None or props.get("pipeline") == pipeline)
-        ):
-            found.append(record)
-    return found  # newest first
+_SOURCES: dict[str, tuple[tuple[type[PushedModel | ModelBlessing], str], ...]] = {
+    "pushed": ((PushedModel, "pushed"),),
+    "blessed": ((ModelBlessing, "blessed"),),
+    "pushed_or_blessed": ((PushedModel, "pushed"), (ModelBlessing, "blessed")),
+}
+"""Where each baseline source looks, in order: records of this type whose flag is set."""
 
 
 def _resolve(source: str, exclude: str | None, pipeline: str | None) -> tuple[Any, str] | None:
+    """The newest LIVE model recorded by ``source`` for ``pipeline``, other than ``exclude``."""
     ctx = current_task()
     if ctx is None:
         return None
-    order = {
-        "pushed": [(PushedModel.type_id(), "pushed")],
-        "blessed": [(ModelBlessing.type_id(), "blessed")],
-        "pushed_or_blessed": [
-            (PushedModel.type_id(), "pushed"),
-            (ModelBlessing.type_id(), "blessed"),
-        ],
-    }[source]
-    for type_name, flag in order:
-        for record in _candidates(type_name, flag, pipeline):
-            model_id = record.properties.get("model_artifact_id")
-            if model_id is None or record.properties.get("model_fingerprint") == exclude:
+    for kind, flag in _SOURCES[source]:
+        for record in ctx.metadata.list_artifacts(type_name=kind.type_id()):  # newest first
+            props = record.properties
+            if (
+                record.state != ArtifactState.LIVE
+                or not props.get(flag)
+                or (pipeline is not None and props.get("pipeline") != pipeline)
+                or props.get("model_artifact_id") is None
+                or props.get("model_fingerprint") == exclude
+            ):
                 continue
-            model = ctx.metadata.get_artifacts([int(model_id)])
+            model = ctx.metadata.get_artifacts([int(props["model_artifact_id"])])
             if model and model[0].state == ArtifactState.LIVE:
                 return model[0], flag
     return None
@@ -111,21 +88,13 @@ def latest_blessed_model(
         baseline.metadata.update(resolved=False, source=source)
         return False
     record, via = found
-    if "://" in record.uri and not record.uri.startswith("file://"):
-        import fsspec
-
-        fs, remote = fsspec.core.url_to_fs(record.uri)
-        fs.get(remote, baseline.path, recursive=fs.isdir(remote))
-        path = ""
-    else:
-        path = record.uri.removeprefix("file://")
-    if path and not os.path.exists(path):
+    try:
+        copy_source(record.uri, baseline.path, link=True)
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"The baseline model {record.uri!r} (artifact {record.id}) is recorded LIVE but its "
             "files are gone; restore them or mark the artifact deleted"
-        )
-    if path:
-        _link_tree(path, baseline.path)
+        ) from None
     baseline.metadata.update(
         {k: v for k, v in record.properties.items() if isinstance(v, str | int | float | bool)},
         resolved=True,
