@@ -8,6 +8,15 @@ from typing import Any
 
 from rich.table import Table
 
+from conveyor.types.evaluation import (
+    BLESSING_FILE,
+    CARD_HTML,
+    CARD_JSON,
+    EVALUATION_FILE,
+    INFRA_FILE,
+    PUSH_FILE,
+)
+
 __all__ = ["MODEL_VIEWS"]
 
 HEADLINE = ("roc_auc", "accuracy", "f1", "recall", "log_loss", "rmse", "mae", "r2")
@@ -43,13 +52,13 @@ def _decision(console: Any, decision: dict[str, Any]) -> None:
 
 
 def _show_evaluation(art: Any, console: Any) -> None:
-    doc = _read(art, "evaluation.json")
+    doc = _read(art, EVALUATION_FILE)
     slices: dict[str, Any] = doc.get("slices", {})
     judged = [t["metric"] for t in (doc.get("config") or {}).get("thresholds", [])]
     present: list[str] = []
+    room = MAX_COLUMNS - 1 if doc.get("bootstrap") else MAX_COLUMNS
     for metric in (*judged, *HEADLINE):  # thresholded metrics first; three fit a terminal
         seen = any(metric in s.get("metrics", {}) for s in slices.values())
-        room = MAX_COLUMNS - 1 if doc.get("bootstrap") else MAX_COLUMNS
         if seen and metric not in present and len(present) < room:
             present.append(metric)
     changes: dict[str, Any] = doc.get("changes") or {}
@@ -79,12 +88,8 @@ def _show_evaluation(art: Any, console: Any) -> None:
     console.print(table)
     if doc.get("bootstrap"):
         boot = doc["bootstrap"]
-        console.print(
-            f"intervals: {boot['confidence']:.0%} bootstrap, {boot['resamples']} resamples; "
-            "(+x): change against the baseline"
-            if changes
-            else f"intervals: {boot['confidence']:.0%} bootstrap, {boot['resamples']} resamples"
-        )
+        note = f"intervals: {boot['confidence']:.0%} bootstrap, {boot['resamples']} resamples"
+        console.print(note + ("; (+x): change against the baseline" if changes else ""))
     largest = (doc.get("fairness") or {}).get("largest")
     if largest:
         console.print(
@@ -95,7 +100,7 @@ def _show_evaluation(art: Any, console: Any) -> None:
 
 
 def _show_blessing(art: Any, console: Any) -> None:
-    doc = _read(art, "blessing.json")
+    doc = _read(art, BLESSING_FILE)
     console.print(f"ModelBlessing #{art.id} of model {doc.get('model', {}).get('uri')}")
     baseline = doc.get("baseline")
     console.print(f"baseline: {baseline['uri'] if baseline else 'none (first run)'}")
@@ -103,7 +108,7 @@ def _show_blessing(art: Any, console: Any) -> None:
 
 
 def _show_infra(art: Any, console: Any) -> None:
-    doc = _read(art, "infra_validation.json")
+    doc = _read(art, INFRA_FILE)
     state = "[green]passed[/]" if doc.get("blessed") else "[red]failed[/]"
     console.print(f"InfraBlessing #{art.id}: {state} ({doc.get('reason')})")
     console.print(f"  {doc.get('message', '')}")
@@ -112,7 +117,7 @@ def _show_infra(art: Any, console: Any) -> None:
 
 
 def _show_push(art: Any, console: Any) -> None:
-    doc = _read(art, "push.json")
+    doc = _read(art, PUSH_FILE)
     if doc.get("pushed"):
         console.print(f"PushedModel #{art.id}: [green]pushed[/] to {doc['pushed_destination']}")
     else:
@@ -120,11 +125,11 @@ def _show_push(art: Any, console: Any) -> None:
 
 
 def _show_card(art: Any, console: Any) -> None:
-    page = os.path.join(art.uri, "model_card.html")
+    page = os.path.join(art.uri, CARD_HTML)
     props = art.properties
     console.print(f"ModelCard #{art.id}: {props.get('name', '')} {props.get('version', '')}")
     console.print(f"  open {page} in a browser (self-contained, works offline)")
-    console.print(f"  Model Card Toolkit JSON: {os.path.join(art.uri, 'model_card.json')}")
+    console.print(f"  Model Card Toolkit JSON: {os.path.join(art.uri, CARD_JSON)}")
 
 
 MODEL_VIEWS = {

@@ -37,6 +37,15 @@ PIPELINE_MODULES = (
 )
 """Packages a model server does not import; the probe reports any that got loaded."""
 
+DISTRIBUTIONS = {
+    "conveyor": "conveyor-ml",
+    "numpy": "numpy",
+    "pyarrow": "pyarrow",
+    "sklearn": "scikit-learn",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+}
+"""Distribution of each module whose version is reported (a framework is named by module)."""
 
 LEAN_BLOCKED = ("sklearn", "pandas")
 """What LightGBM imports only for its scikit-learn and pandas wrappers: a booster serves
@@ -101,12 +110,10 @@ def _versions(framework: str) -> dict[str, str]:
     import platform
 
     versions = {"python": platform.python_version()}
-    dists = {"conveyor": "conveyor-ml", "numpy": "numpy", "pyarrow": "pyarrow"}
-    dists.update({"sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm"})
     for name in ("conveyor", "numpy", "pyarrow", framework):
-        if name in dists:
+        if name in DISTRIBUTIONS:
             try:
-                versions[name] = importlib.metadata.version(dists[name])
+                versions[name] = importlib.metadata.version(DISTRIBUTIONS[name])
             except importlib.metadata.PackageNotFoundError:
                 versions[name] = "not installed"
     return versions
@@ -171,14 +178,11 @@ class _Probe:
         self.stage("done")
 
     def load(self) -> Any:
-        started = time.perf_counter()
         _lean_imports(self.config["model_path"])
         from conveyor.model.saved import load_model
 
         model = load_model(self.config["model_path"])
-        self.result["model_load_seconds"] = time.perf_counter() - started
         self.result["load_seconds"] = time.time() - self.launched_at
-        self.result["rss_after_load_mb"] = peak_rss_mb()
         manifest = model.manifest
         self.result["model"] = {
             "framework": manifest.framework,
@@ -207,7 +211,6 @@ class _Probe:
         with_proba = model.manifest.task == "classification" and callable(
             getattr(model.estimator, "predict_proba", None)
         )
-        self.result["with_probabilities"] = with_proba
         latencies: list[float] = []
         sizes: list[list[int]] = []  # per request: rows, predictions, probability rows
         predictions: list[Any] = []

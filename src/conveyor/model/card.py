@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from conveyor.model.card_html import card_charts
-from conveyor.model.evaluation import slice_matches
+from conveyor.model.evaluation import OVERALL, slice_matches
 from conveyor.model.slicing import column_codes
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
 SCHEMA_VERSION = "0.0.2"
 """The Model Card Toolkit schema version whose fields the card follows."""
 
-OVERALL = "overall"
 MAX_VALUES = 20  # distinct values of a sensitive feature before the rarest become "(other)"
 _HEADLINE = {
     "classification": ("roc_auc", "accuracy", "f1", "recall", "precision", "log_loss"),
@@ -403,10 +402,10 @@ def build_model_card(
     features = list(sensitive_features or ()) if named else default_sensitive_features(evaluation)
     buckets = _buckets(evaluation)
     by_label = str(label) if task == "classification" and label else None
+    required = list(features) if named else []
+    required += [by_label] if by_label is not None and features else []
     datasets = []
     for split, table in (data or {}).items():
-        required = list(features) if named else []
-        required += [by_label] if by_label is not None and features else []
         for column in required:
             if column not in table.column_names:
                 raise ValueError(

@@ -273,17 +273,21 @@ def _environment() -> jinja2.Environment:
 
 
 def _number_text(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, int):
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return _fmt(value) if isinstance(value, float) else str(value)
 
 
+def _state(blessed: Any) -> str:
+    """The badge of a decision: ``none`` (no decision), ``ok`` or ``bad``."""
+    return "none" if blessed is None else ("ok" if blessed else "bad")
+
+
 def _decision(ext: Mapping[str, Any]) -> dict[str, Any]:
     decision = ext.get("blessing") or {}
-    blessed = decision.get("blessed")
-    state = "none" if blessed is None else ("ok" if blessed else "bad")
+    state = _state(decision.get("blessed"))
     title = {"none": "No decision", "ok": "Blessed", "bad": "Not blessed"}[state]
     messages = [
         f.get("message") or f"{f.get('slice')}: {f.get('metric')}" if isinstance(f, Mapping) else f
@@ -296,8 +300,7 @@ def _infra(ext: Mapping[str, Any]) -> dict[str, Any] | None:
     infra = ext.get("infra_blessing")
     if infra is None:
         return None
-    blessed = infra.get("blessed")
-    state = "none" if blessed is None else ("ok" if blessed else "bad")
+    state = _state(infra.get("blessed"))
     # the measurements (load time, latency, memory), not the identifiers around them
     details = {
         k: v for k, v in infra.items() if isinstance(v, int | float) and not isinstance(v, bool)
@@ -320,11 +323,13 @@ def _fairness(ext: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[dict[
     return largest, rows
 
 
-def _overall(card: Mapping[str, Any], ext: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _overall(
+    index: Mapping[tuple[str, str], dict[str, Any]], ext: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     baseline = (ext.get("baseline") or {}).get("overall") or {}
     changes = (ext.get("changes") or {}).get(OVERALL) or {}
     rows = []
-    for (name, metric), item in _metric_index(card).items():
+    for (name, metric), item in index.items():
         if name == OVERALL:
             change = changes.get(metric) or {}
             rows.append(
@@ -362,7 +367,7 @@ def render_model_card_html(card: Mapping[str, Any]) -> str:
         "infra": _infra(ext),
         "largest": largest,
         "fairness": fairness,
-        "overall": _overall(card, ext),
+        "overall": _overall(index, ext),
         "headline": headline,
         "slices": slices,
         "metric_charts": [(n, Markup(s)) for n, s in charts.metrics],

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pytest
 
 from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
-from conveyor.model import infra
+from conveyor.model import _probe_report
 from conveyor.model.infra import InfraCheck, InfraResult, validate_model
 from conveyor.model.saved import MANIFEST_FILE, save_model
 from conveyor.model.transform import fit_transform
@@ -284,7 +284,9 @@ def _probe_output(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_classifier_predictions_are_checked(changes, problem):
-    problems = infra._prediction_problems(_probe_output(**changes), InfraCheck(num_requests=2))
+    problems = _probe_report.prediction_problems(
+        _probe_output(**changes), InfraCheck(num_requests=2)
+    )
     assert (problems == []) if problem is None else (problem in "; ".join(problems)), problems
 
 

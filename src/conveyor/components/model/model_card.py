@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
-from conveyor.execution.context import current_task
+from conveyor.execution.context import current_pipeline, current_run_id, current_task
 from conveyor.model.card import ModelCardText, build_model_card, default_sensitive_features
 from conveyor.model.card_html import render_model_card_html
 from conveyor.model.saved import MANIFEST_FILE
@@ -78,10 +78,9 @@ def _run() -> dict[str, Any]:
     ctx = current_task()
     if ctx is None:
         return {}
-    context = ctx.metadata.get_context(ctx.run_context_id)
     return {
-        "run_id": context.name,
-        "pipeline": context.properties.get("pipeline"),
+        "run_id": current_run_id(),
+        "pipeline": current_pipeline(),
         "execution_id": ctx.execution_id,
     }
 
