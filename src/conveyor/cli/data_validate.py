@@ -65,12 +65,8 @@ def load_statistics(path: str) -> StatisticsCollection:
             ) from exc
     if not os.path.exists(path) and "://" not in path:
         raise click.UsageError(f"No such data or statistics file: {path!r}")
-    try:
-        from conveyor.data.stats import compute_statistics
-    except ImportError as exc:  # pragma: no cover - only while the statistics module is missing
-        raise click.UsageError(
-            f"Cannot compute statistics of {path!r} ({exc}); pass a statistics.json instead"
-        ) from exc
+    from conveyor.data.stats import compute_statistics
+
     try:
         result: StatisticsCollection = compute_statistics(path)
     except (ConveyorError, OSError, ValueError) as exc:

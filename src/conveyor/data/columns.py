@@ -42,9 +42,7 @@ def type_text_columns(
     overrides: Mapping[str, FeatureType],
 ) -> pa.Table:
     names = raw[0][1].column_names
-    table = (
-        concat_tables([t.select(names) for _, t in raw], raw[0][0]) if len(raw) > 1 else raw[0][1]
-    )
+    table = concat_tables([t for _, t in raw], raw[0][0])  # aligned on the first's columns
     check_override_names(overrides, names, raw[0][0])
 
     def convert(name: str) -> pa.ChunkedArray:

@@ -286,7 +286,7 @@ def iter_batches(
             fh, read_options=read_opts, convert_options=_text_convert_options(names)
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise _csv_error(path, exc, None, encoding) from exc
+        raise csv_error(path, exc, None, encoding) from exc
     schema: pa.Schema | None = None
     seen = 0
     with fh:
@@ -296,7 +296,7 @@ def iter_batches(
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
-                raise _csv_error(path, exc, None, encoding) from exc
+                raise csv_error(path, exc, None, encoding) from exc
             table = pa.Table.from_batches([batch])
             if schema is None:
                 table = type_text_columns([(path, table)], overrides)
@@ -385,7 +385,7 @@ def _read_csv_text(path: str, delimiter: str | None, encoding: str) -> pa.Table:
                 convert_options=_text_convert_options(header.names),
             )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise _csv_error(path, exc, sep, encoding) from exc
+        raise csv_error(path, exc, sep, encoding) from exc
     if table.num_rows == 0:
         raise ArtifactError(
             f"{path}: line 2: the file has a header ({', '.join(table.column_names)}) but no "
@@ -399,10 +399,6 @@ def csv_error(
 ) -> ArtifactError:
     """A clear error for a CSV file that failed to parse: the file, the line, how to fix it
     (ragged rows, bad encoding, empty file are located by re-reading the file)."""
-    return _csv_error(path, exc, sep, encoding)
-
-
-def _csv_error(path: str, exc: Exception, sep: str | None, encoding: str) -> ArtifactError:
     text = str(exc)
     if "Empty CSV file" in text:
         return ArtifactError(

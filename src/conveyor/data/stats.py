@@ -235,8 +235,8 @@ def _as_values(column: pa.ChunkedArray, ftype: FeatureType | None) -> pa.Chunked
         return pc.divide(micros.cast(pa.float64()), 1e6)
     if ftype == FeatureType.FLOAT and pa.types.is_decimal(column.type):
         return column.cast(pa.float64())
-    if ftype == FeatureType.BOOL and pa.types.is_boolean(column.type):
-        return column  # numeric state takes it as 0/1, the string state as true/false
+    # everything else as is (booleans: the numeric state takes them as 0/1, the string
+    # state as true/false)
     return column
 
 

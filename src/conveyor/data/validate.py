@@ -216,7 +216,8 @@ def _check_feature(fs: FeatureSchema, f: FeatureStatistics, num_rows: int, out: 
         unexpected = [v for v in f.string.top_values if v.value not in domain]
         if unexpected:
             examples = ", ".join(repr(v.value) for v in unexpected[:_MAX_EXAMPLES])
-            more = "" if len(unexpected) <= _MAX_EXAMPLES else f" and {len(unexpected) - 10} more"
+            extra = len(unexpected) - _MAX_EXAMPLES
+            more = f" and {extra} more" if extra > 0 else ""
             total = sum(v.count for v in unexpected)
             out.add(
                 fs.name,

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 
+from conveyor.components.data.statistics_gen import STATISTICS_FILE
 from conveyor.data.model import StatisticsCollection
 from conveyor.data.schema import infer_schema, load_schema, save_schema
 from conveyor.dsl import Input, Output, component
@@ -14,7 +15,6 @@ from conveyor.types import ExampleStatistics, Schema
 __all__ = ["import_schema_gen", "read_statistics", "schema_gen"]
 
 SCHEMA_FILE = "schema.yaml"
-STATISTICS_FILE = "statistics.json"
 
 
 def read_statistics(path: str) -> StatisticsCollection:

@@ -50,8 +50,7 @@ def statistics_gen(
         json.dump(stats.to_dict(), fh)
     with open(os.path.join(statistics.path, HTML_FILE), "w", encoding="utf-8") as fh:
         fh.write(statistics_html(stats, title="Example statistics"))
-    statistics.metadata["split_names"] = [d.name for d in stats.datasets if d.slice is None]
-    statistics.metadata["num_rows"] = {
-        d.name: d.num_rows for d in stats.datasets if d.slice is None
-    }
+    whole = [d for d in stats.datasets if d.slice is None]
+    statistics.metadata["split_names"] = [d.name for d in whole]
+    statistics.metadata["num_rows"] = {d.name: d.num_rows for d in whole}
     statistics.metadata["slices"] = [d.slice for d in stats.datasets if d.slice is not None]
