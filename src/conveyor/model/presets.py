@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PRESETS", "Preset", "create_estimator", "resolve_preset"]
+import numpy as np
+
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "create_estimator",
+    "eval_set_kwargs",
+    "predict_for_task",
+    "resolve_preset",
+]
 
 TASKS = ("classification", "regression")
 
@@ -153,3 +163,31 @@ def create_estimator(
         except (ValueError, TypeError) as exc:
             raise ValueError(f"Invalid hyperparameter for {name!r}: {exc}") from exc
     return estimator, preset
+
+
+def eval_set_kwargs(
+    estimator: Any, framework: str, x_eval: np.ndarray, y_eval: np.ndarray
+) -> dict[str, Any]:
+    """The ``fit`` keyword arguments that give XGBoost or LightGBM the eval split (their
+    per-round eval curve); none for other frameworks."""
+    if framework == "xgboost":
+        return {"eval_set": [(x_eval, y_eval)], "verbose": False}
+    if framework == "lightgbm":
+        if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
+            return {"eval_X": (x_eval,), "eval_y": (y_eval,)}
+        return {"eval_set": [(x_eval, y_eval)]}
+    return {}
+
+
+def predict_for_task(
+    estimator: Any, x: np.ndarray, task: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions of a fitted estimator and, for a classifier with ``predict_proba``, its
+    class probabilities (the prediction is then their argmax, a class index)."""
+    if task == "regression":
+        return np.asarray(estimator.predict(x), dtype=np.float64), None
+    proba = getattr(estimator, "predict_proba", None)
+    if proba is None:
+        return np.asarray(estimator.predict(x)), None
+    p = np.asarray(proba(x), dtype=np.float64)
+    return np.argmax(p, axis=1), p

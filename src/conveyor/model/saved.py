@@ -29,7 +29,14 @@ from conveyor.data.model import DataSchema
 from conveyor.errors import ArtifactError
 from conveyor.model.transform import FittedTransform, load_transform
 
-__all__ = ["MANIFEST_FILE", "LoadedModel", "ModelManifest", "load_model", "save_model"]
+__all__ = [
+    "MANIFEST_FILE",
+    "LoadedModel",
+    "ModelManifest",
+    "check_signature",
+    "load_model",
+    "save_model",
+]
 
 MANIFEST_FILE = "conveyor_model.json"
 FORMAT_VERSION = 1
@@ -136,6 +143,28 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def check_signature(signature: Mapping[str, Any], schema: DataSchema, path: str) -> None:
+    """Refuse a ``schema`` that the model at ``path`` (with ``signature``) was not trained for.
+
+    Raises:
+        ArtifactError: a signature input is absent from ``schema`` or has another type.
+    """
+    problems = []
+    for item in signature["inputs"]:
+        feature = schema.feature(item["name"])
+        if feature is None:
+            problems.append(f"{item['name']!r} is not in the schema")
+        elif str(feature.type) != item["type"]:
+            problems.append(
+                f"{item['name']!r} is {item['type']} in the model, {feature.type} in the schema"
+            )
+    if problems:
+        raise ArtifactError(
+            f"The model at {path!r} does not match the schema: {'; '.join(problems)}. "
+            "Retrain the model on data of this schema, or use the schema it was trained with"
+        )
+
+
 class _LightGBMBooster:
     """A LightGBM booster read from text, with the scikit-learn predict methods."""
 
@@ -187,20 +216,7 @@ class LoadedModel:
         Raises:
             ArtifactError: a signature input is absent from ``schema`` or has another type.
         """
-        problems = []
-        for item in self.signature["inputs"]:
-            feature = schema.feature(item["name"])
-            if feature is None:
-                problems.append(f"{item['name']!r} is not in the schema")
-            elif str(feature.type) != item["type"]:
-                problems.append(
-                    f"{item['name']!r} is {item['type']} in the model, {feature.type} in the schema"
-                )
-        if problems:
-            raise ArtifactError(
-                f"The model at {self.path!r} does not match the schema: {'; '.join(problems)}. "
-                "Retrain the model on data of this schema, or use the schema it was trained with"
-            )
+        check_signature(self.signature, schema, self.path)
 
     def _matrix(self, data: Any) -> np.ndarray:
         table = _as_table(data)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from conveyor._internal.importing import import_object
+from conveyor.data.columns import feature_type
 from conveyor.data.model import DataSchema, FeatureType
 from conveyor.errors import ArtifactError
 
@@ -128,8 +129,7 @@ class FittedTransform:
         Raises:
             ValueError: when a column the transform needs is missing.
         """
-        self._check_inputs(table)
-        matrix = self._fill(table)
+        matrix = self.matrix(table)
         out = pa.table({name: matrix[:, j] for j, name in enumerate(self.output_names)})
         if keep_label and self.label and self.label in table.column_names:
             out = out.append_column(self.label, table.column(self.label))
@@ -246,7 +246,7 @@ def fit_transform(
     for name in source.column_names:
         if name in inputs or name == label or name in table.column_names:
             continue
-        ftype = _arrow_feature_type(source.schema.field(name).type)
+        ftype = feature_type(source.schema.field(name).type)
         unknown = [u for u in unknown if u != name]
         planned.append(
             (name, ftype, _default(ftype, [] if ftype is FeatureType.STRING else None, opts))
@@ -266,18 +266,6 @@ def _default(ftype: FeatureType, values: list[str] | None, opts: TransformOption
     if ftype in _NUMERIC:
         return "scale"
     return opts.categorical if values is not None else "hash"
-
-
-def _arrow_feature_type(tp: pa.DataType) -> FeatureType:
-    if pa.types.is_boolean(tp):
-        return FeatureType.BOOL
-    if pa.types.is_integer(tp):
-        return FeatureType.INT
-    if pa.types.is_floating(tp) or pa.types.is_decimal(tp):
-        return FeatureType.FLOAT
-    if pa.types.is_timestamp(tp) or pa.types.is_date(tp):
-        return FeatureType.TIMESTAMP
-    return FeatureType.STRING
 
 
 def _user_features(reference: str | None, table: pa.Table) -> pa.Table:

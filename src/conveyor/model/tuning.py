@@ -46,7 +46,12 @@ from typing import Any, Literal
 import numpy as np
 
 from conveyor.model.metrics import evaluate, main_metric
-from conveyor.model.presets import create_estimator, resolve_preset
+from conveyor.model.presets import (
+    create_estimator,
+    eval_set_kwargs,
+    predict_for_task,
+    resolve_preset,
+)
 
 __all__ = ["SAMPLERS", "ParamSpec", "TrialRecord", "TuningResult", "parse_search_space", "tune"]
 
@@ -324,7 +329,7 @@ def _run_trial(
     if threads and "n_jobs" not in params and resolved.framework in ("xgboost", "lightgbm"):
         estimator.set_params(n_jobs=threads)  # parallel trials share the CPUs
     sign = -1.0 if data.direction == "maximize" else 1.0
-    kwargs: dict[str, Any] = {}
+    kwargs = eval_set_kwargs(estimator, resolved.framework, data.x_eval, data.y_eval)
     pruned: list[int] = []
     if resolved.framework == "xgboost":
         import xgboost
@@ -342,16 +347,9 @@ def _run_trial(
                     return True
                 return False
 
-        kwargs.update(eval_set=[(data.x_eval, data.y_eval)], verbose=False)
         if pruning:
             estimator.set_params(callbacks=[Pruning()])
     elif resolved.framework == "lightgbm":
-        import inspect
-
-        if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
-            kwargs.update(eval_X=(data.x_eval,), eval_y=(data.y_eval,))
-        else:
-            kwargs["eval_set"] = [(data.x_eval, data.y_eval)]
 
         def lightgbm_pruning(env: Any) -> None:
             if not env.evaluation_result_list:
@@ -367,15 +365,7 @@ def _run_trial(
     estimator.fit(data.x_train, data.y_train, **kwargs)
     if pruned:
         raise optuna.TrialPruned(f"pruned at boosting round {pruned[0]}")
-    if data.task == "regression":
-        prediction, proba = np.asarray(estimator.predict(data.x_eval), dtype=np.float64), None
-    else:
-        proba_fn = getattr(estimator, "predict_proba", None)
-        if proba_fn is None:
-            prediction, proba = np.asarray(estimator.predict(data.x_eval)), None
-        else:
-            proba = np.asarray(proba_fn(data.x_eval), dtype=np.float64)
-            prediction = np.argmax(proba, axis=1)
+    prediction, proba = predict_for_task(estimator, data.x_eval, data.task)
     scores = evaluate(data.task, data.y_eval, prediction, proba)
     value = scores.get(data.metric)
     if value is None:

@@ -11,7 +11,7 @@ import pytest
 from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
 from conveyor.errors import ArtifactError
 from conveyor.model.presets import create_estimator
-from conveyor.model.saved import load_model, save_model
+from conveyor.model.saved import check_signature, load_model, save_model
 from conveyor.model.transform import fit_transform
 
 SCHEMA = DataSchema(
@@ -75,6 +75,15 @@ def test_saved_model_refuses_a_schema_that_does_not_match(tmp_path):
     with pytest.raises(ArtifactError, match=r"'x' is FLOAT in the model, STRING.*'c' is not in"):
         load_model(str(tmp_path / "m"), schema=other)
     load_model(str(tmp_path / "m"), schema=SCHEMA)  # the training schema is accepted
+
+
+def test_check_signature_refuses_a_mismatch_without_loading_the_model():
+    fitted = fit_transform(TABLE, SCHEMA, "y")
+    signature = {"inputs": [{"name": k, "type": v} for k, v in fitted.inputs.items()]}
+    check_signature(signature, SCHEMA, "m")  # the training schema is accepted
+    other = DataSchema([FeatureSchema("x", FeatureType.INT)])
+    with pytest.raises(ArtifactError, match=r"'x' is FLOAT in the model, INT.*'c' is not in"):
+        check_signature(signature, other, "m")
 
 
 def test_saved_model_refuses_input_missing_a_signature_column(tmp_path):

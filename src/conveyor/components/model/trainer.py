@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from conveyor.data.model import DataSchema
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.context import log_task_metric
 from conveyor.model.metrics import evaluate, main_metric
-from conveyor.model.presets import create_estimator
-from conveyor.model.saved import load_model, save_model
+from conveyor.model.presets import create_estimator, eval_set_kwargs, predict_for_task
+from conveyor.model.saved import check_signature, save_model
 from conveyor.model.transform import FittedTransform
 from conveyor.types import Examples, Metrics, Model, Schema
 from conveyor.types.model import TransformGraph
@@ -83,14 +82,8 @@ class TrainerContext:
 def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
     estimator, resolved = create_estimator(preset, ctx.task, ctx.hyperparameters)
     kwargs: dict[str, Any] = {}
-    if resolved.framework == "xgboost" and len(ctx.y_eval):
-        kwargs.update(eval_set=[(ctx.x_eval, ctx.y_eval)], verbose=False)
-    elif resolved.framework == "lightgbm" and len(ctx.y_eval):
-        fit_params = inspect.signature(estimator.fit).parameters
-        if "eval_X" in fit_params:  # LightGBM >= 4.7 deprecates eval_set
-            kwargs.update(eval_X=(ctx.x_eval,), eval_y=(ctx.y_eval,))
-        else:
-            kwargs["eval_set"] = [(ctx.x_eval, ctx.y_eval)]
+    if len(ctx.y_eval):
+        kwargs = eval_set_kwargs(estimator, resolved.framework, ctx.x_eval, ctx.y_eval)
     try:
         estimator.fit(ctx.x_train, ctx.y_train, **kwargs)
     except Exception as exc:
@@ -108,16 +101,6 @@ def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
         for step, value in enumerate(values):
             ctx.log_metric(name, float(value), step)
     return estimator
-
-
-def _predict(estimator: Any, x: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray | None]:
-    if task == "regression":
-        return np.asarray(estimator.predict(x), dtype=np.float64), None
-    proba = getattr(estimator, "predict_proba", None)
-    if proba is None:
-        return np.asarray(estimator.predict(x)), None
-    p = np.asarray(proba(x), dtype=np.float64)
-    return np.argmax(p, axis=1), p
 
 
 @component
@@ -190,14 +173,15 @@ def trainer(
             )
     else:
         estimator = _fit_preset(ctx, preset)
-    prediction, proba = _predict(estimator, ctx.x_eval, data.task)
+    prediction, proba = predict_for_task(estimator, ctx.x_eval, data.task)
     scores = evaluate(data.task, data.y_eval, prediction, proba)
     for key, value in scores.items():
         metrics.log_metric(key, value)
     manifest = save_model(
         model.path, estimator, data.fitted, task=data.task, label=label, classes=data.classes
     )
-    load_model(model.path, schema=data.schema)  # refuse a model that does not match its schema
+    # refuse a model that does not match its schema (the manifest holds the signature)
+    check_signature(manifest.signature, data.schema, model.path)
     key = main_metric(data.task, len(data.classes or []))
     if key not in scores:
         key = "accuracy" if data.task == "classification" else "rmse"
