@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 
+from conveyor._internal.paths import is_remote
 from conveyor.dsl import Output, component
 from conveyor.storage import content_digest
 from conveyor.types import Artifact, Dataset, Model
@@ -28,7 +29,7 @@ def copy_source(source: str, dest: str, *, link: bool = False) -> None:
     Raises:
         FileNotFoundError: nothing exists at ``source``.
     """
-    if "://" in source and not source.startswith("file://"):
+    if is_remote(source):
         import fsspec
 
         fs, path = fsspec.core.url_to_fs(source)

@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from conveyor._internal.paths import is_remote
 from conveyor.data.columns import (
     apply_column_types,
     cast_like,
@@ -91,10 +92,6 @@ _COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
 # --- locating files ---------------------------------------------------------------------------
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
-
-
 def expand_paths(source: str | Sequence[str]) -> list[str]:
     """The files a path, glob pattern or fsspec URL (or a list of them) stands for, sorted.
 
@@ -121,7 +118,7 @@ def expand_paths(source: str | Sequence[str]) -> list[str]:
 
 
 def _expand_one(src: str) -> list[str]:
-    if _is_url(src):
+    if is_remote(src):
         import fsspec
 
         fs, path = fsspec.core.url_to_fs(src)
@@ -178,7 +175,7 @@ def detect_format(path: str, format: str = "auto") -> str:
 
 
 def _open(path: str) -> Any:
-    if _is_url(path):
+    if is_remote(path):
         import fsspec
 
         return fsspec.open(path, "rb", compression="infer").open()

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor._internal.paths import is_remote
 from conveyor.errors import ArtifactError
 
 __all__ = ["SpanSelection", "has_placeholders", "resolve_pattern"]
@@ -136,7 +137,7 @@ def resolve_pattern(
 
 def _match(pattern: str) -> list[tuple[str, dict[str, Any]]]:
     """Every file of the pattern, with the placeholders' values it matched."""
-    url = "://" in pattern and not pattern.startswith("file://")
+    url = is_remote(pattern)
     if url:
         import fsspec
 

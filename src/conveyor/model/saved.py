@@ -35,6 +35,7 @@ __all__ = [
     "ModelManifest",
     "check_signature",
     "load_model",
+    "manifest_json",
     "save_model",
 ]
 
@@ -258,6 +259,17 @@ def _as_table(data: Any) -> pa.Table:
         f"predict takes a pyarrow.Table, a dict of lists or a list of dicts, "
         f"got {type(data).__name__}"
     )
+
+
+def manifest_json(path: str) -> dict[str, Any]:
+    """The model folder's manifest as plain JSON without loading the model; ``{}`` when it
+    is missing or unreadable (:func:`load_model` says why)."""
+    try:
+        with open(os.path.join(path, MANIFEST_FILE), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def load_model(uri: Any, *, schema: DataSchema | None = None) -> LoadedModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from conveyor._internal.paths import is_remote
 from conveyor.storage.local import LocalArtifactStore
 from conveyor.storage.store import ArtifactStore, Fingerprint
 
@@ -18,7 +19,7 @@ def open_store(url: str, *, scratch: str | None = None, **options: Any) -> Artif
         >>> open_store("/tmp/conveyor-doc-store").root
         '/tmp/conveyor-doc-store'
     """
-    if "://" not in url or url.startswith("file://"):
+    if not is_remote(url):
         return LocalArtifactStore(url)
     from conveyor.storage.remote import FsspecArtifactStore
 
@@ -33,7 +34,7 @@ def content_digest(url: str) -> str:
         >>> content_digest(__file__).startswith("sha256:")
         True
     """
-    if "://" not in url or url.startswith("file://"):
+    if not is_remote(url):
         return (
             LocalArtifactStore("/").fingerprint(os.path.abspath(url.removeprefix("file://"))).digest
         )

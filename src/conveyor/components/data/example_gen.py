@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from conveyor._internal.paths import is_remote
 from conveyor.data.io import expand_paths, feature_types, read_sql, read_table
 from conveyor.data.spans import has_placeholders, resolve_pattern
 from conveyor.data.splits import normalize_ratios, split_table
@@ -98,7 +99,7 @@ def _resolve(
 
 
 def _file_digest(path: str) -> str:
-    if "://" in path and not path.startswith("file://"):
+    if is_remote(path):
         import fsspec
 
         fs, remote = fsspec.core.url_to_fs(path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import numpy as np
@@ -12,23 +10,13 @@ import pyarrow as pa
 from conveyor.components.model.transform import read_split
 from conveyor.dsl import Input, Output, component
 from conveyor.model.infra import InfraCheck, InfraResult, validate_model
-from conveyor.model.saved import MANIFEST_FILE
+from conveyor.model.saved import manifest_json
 from conveyor.types import Examples, InfraBlessing, Model, ModelBlessing
 
 __all__ = ["infra_validator", "request_rows"]
 
 MIRRORED = ("blessed", "reason", "load_seconds", "latency_ms_p50", "latency_ms_p99", "peak_rss_mb")
 """Fields of the result copied into ``blessing.metadata``."""
-
-
-def _manifest(model_path: str) -> dict[str, Any]:
-    """The model's manifest as JSON, or {} when it cannot be read (the probe will say why)."""
-    try:
-        with open(os.path.join(model_path, MANIFEST_FILE), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def request_rows(table: pa.Table, manifest: dict[str, Any], count: int) -> pa.Table:
@@ -136,7 +124,7 @@ def infra_validator(
             )
             return _record(blessing, result, model)
     rows = request_rows(
-        read_split(examples, split), _manifest(model.path), num_requests * batch_size
+        read_split(examples, split), manifest_json(model.path), num_requests * batch_size
     )
     if rows.num_rows == 0:
         raise ValueError(

@@ -15,7 +15,7 @@ from conveyor.errors import ArtifactError
 from conveyor.execution.context import current_pipeline, current_run_id, current_task
 from conveyor.model.card import ModelCardText, build_model_card, default_sensitive_features
 from conveyor.model.card_html import render_model_card_html
-from conveyor.model.saved import MANIFEST_FILE
+from conveyor.model.saved import manifest_json
 from conveyor.types import Examples, Model
 from conveyor.types.evaluation import InfraBlessing, ModelBlessing, ModelCard, ModelEvaluation
 
@@ -40,11 +40,7 @@ def _model_info(model: Model, evaluated: dict[str, Any]) -> dict[str, Any]:
             f"fingerprint {theirs!r}), but the card's model is {model.uri!r} (artifact {our_id}, "
             f"fingerprint {ours!r}). Connect the same model to the Evaluator and the card"
         )
-    manifest: dict[str, Any] = {}
-    path = os.path.join(model.path, MANIFEST_FILE)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as fh:
-            manifest = json.load(fh)
+    manifest = manifest_json(model.path)
     meta = model.metadata
     inputs = (manifest.get("signature") or {}).get("inputs") or []
     return {

@@ -14,6 +14,7 @@ import shutil
 import time
 from typing import Any
 
+from conveyor._internal.paths import is_remote
 from conveyor.components.importers import copy_source
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.context import current_pipeline, current_run_id, current_task
@@ -194,7 +195,7 @@ def pusher(
         pushed_model.write({**metadata, "pushed": False, "reason": refusal})
         pushed_model.metadata.update(metadata, pushed=False, reason=refusal)
         return False
-    if "://" in push_destination and not push_destination.startswith("file://"):
+    if is_remote(push_destination):
         final, version = _push_remote(model.path, push_destination, metadata)
     else:
         final, version = _push_local(model.path, push_destination.removeprefix("file://"), metadata)
