@@ -18,7 +18,10 @@ from conveyor.ir.spec import (
     GroupSpec,
     Implementation,
     ListRef,
+    LoopCarry,
+    LoopCarryRef,
     LoopItemRef,
+    OneOfRef,
     ParameterSpec,
     PipelineParameterRef,
     PipelineSpec,
@@ -136,6 +139,10 @@ def ref_to_dict(ref: ValueRef | Condition) -> dict[str, Any]:
         return {"list": [ref_to_dict(i) for i in ref.items]}
     if isinstance(ref, RunStatusRef):
         return {"run_status": {}}
+    if isinstance(ref, LoopCarryRef):
+        return {"loop_carry": {"group": ref.group, "name": ref.name}}
+    if isinstance(ref, OneOfRef):
+        return {"one_of": [ref_to_dict(i) for i in ref.items]}
     if isinstance(ref, Condition):
         return {"op": ref.op, "args": [ref_to_dict(a) for a in ref.args]}
     raise CompilationError(f"Cannot serialise value reference {ref!r}")
@@ -145,7 +152,9 @@ _REF_KINDS = (
     "collected",
     "constant",
     "list",
+    "loop_carry",
     "loop_item",
+    "one_of",
     "pipeline_parameter",
     "run_status",
     "task_output",
@@ -176,10 +185,13 @@ def ref_from_dict(d: Mapping[str, Any]) -> ValueRef | Condition:
         return LoopItemRef(body["group"], body.get("key"))
     if kind == "collected":
         return CollectedRef(body["task"], body["output"], body["group"])
-    if kind == "list":
+    if kind in ("list", "one_of"):
         if not isinstance(body, list):
-            raise CompilationError(f"A list reference holds a list, got {body!r}")
-        return ListRef(tuple(_value_ref(i) for i in body))
+            raise CompilationError(f"A {kind} reference holds a list, got {body!r}")
+        items = tuple(_value_ref(i) for i in body)
+        return ListRef(items) if kind == "list" else OneOfRef(items)
+    if kind == "loop_carry":
+        return LoopCarryRef(body["group"], body["name"])
     return RunStatusRef()
 
 
@@ -269,6 +281,7 @@ def _task_to_dict(t: TaskSpec) -> dict[str, Any]:
                     "timeout_seconds": _float(t.timeout_seconds),
                     "resources": _resources_to_dict(t.resources),
                     "cache": t.cache,
+                    "dynamic": {k: ref_to_dict(v) for k, v in sorted(t.dynamic.items())} or None,
                 }
             ),
         }
@@ -288,6 +301,7 @@ def _task_from_dict(name: str, d: Mapping[str, Any]) -> TaskSpec:
         timeout_seconds=_float(opts.get("timeout_seconds")),
         resources=_resources_from_dict(opts.get("resources", {})),
         cache=bool(opts.get("cache", True)),
+        dynamic={k: _value_ref(v) for k, v in opts.get("dynamic", {}).items()},
     )
 
 
@@ -302,6 +316,16 @@ def _group_to_dict(g: GroupSpec) -> dict[str, Any]:
             "max_iterations": g.max_iterations,
             "until": ref_to_dict(g.until) if g.until else None,
             "handler_task": g.handler_task,
+            "carry": {
+                name: _drop_none(
+                    {
+                        "initial": ref_to_dict(c.initial) if c.initial is not None else None,
+                        "next": ref_to_dict(c.next),
+                    }
+                )
+                for name, c in sorted(g.carry.items())
+            }
+            or None,
         }
     )
 
@@ -317,6 +341,12 @@ def _group_from_dict(name: str, d: Mapping[str, Any]) -> GroupSpec:
         max_iterations=d.get("max_iterations"),
         until=_condition(d.get("until")),
         handler_task=d.get("handler_task"),
+        carry={
+            k: LoopCarry(
+                _value_ref(v["initial"]) if "initial" in v else None, _value_ref(v["next"])
+            )
+            for k, v in d.get("carry", {}).items()
+        },
     )
 
 
@@ -350,7 +380,8 @@ def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
     version = str(data["ir_version"])
     if version.split(".")[0] != IR_VERSION.split(".")[0]:
         raise CompilationError(
-            f"IR version {version!r} is not supported by this Conveyor (reads {IR_VERSION}.x). "
+            f"IR version {version!r} is not supported by this Conveyor (reads "
+            f"{IR_VERSION.split('.')[0]}.x). "
             "Recompile the pipeline with this version: conveyor compile PIPELINE.py -o OUT.json"
         )
     try:

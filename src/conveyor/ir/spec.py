@@ -16,7 +16,10 @@ __all__ = [
     "GroupSpec",
     "Implementation",
     "ListRef",
+    "LoopCarry",
+    "LoopCarryRef",
     "LoopItemRef",
+    "OneOfRef",
     "ParameterSpec",
     "PipelineParameterRef",
     "PipelineSpec",
@@ -28,7 +31,7 @@ __all__ = [
     "ValueRef",
 ]
 
-IR_VERSION = "1.0"
+IR_VERSION = "1.1"
 """Version of the IR format. Readers accept the same major version."""
 
 ParameterType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
@@ -195,7 +198,26 @@ class ListRef:
 
 @dataclass(frozen=True)
 class RunStatusRef:
-    """The final status of the run, for an exit handler."""
+    """The final status of the tasks an exit handler watches (a JSON object), for its handler."""
+
+
+@dataclass(frozen=True)
+class LoopCarryRef:
+    """A value carried from one iteration of a ``loop`` group to the next (warm start).
+
+    In iteration 0 it is the carry's ``initial`` value; in iteration ``i`` it is the carry's
+    ``next`` reference as resolved in iteration ``i - 1``.
+    """
+
+    group: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OneOfRef:
+    """The first of ``items`` whose task was not skipped (fan-in after ``If``/``Else``)."""
+
+    items: tuple[ValueRef, ...]
 
 
 ValueRef = (
@@ -206,6 +228,8 @@ ValueRef = (
     | CollectedRef
     | ListRef
     | RunStatusRef
+    | LoopCarryRef
+    | OneOfRef
 )
 """How a task input (or a group's items) is bound: one of the reference classes above."""
 
@@ -223,13 +247,23 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class LoopCarry:
+    """A loop-carried value: ``initial`` feeds iteration 0 (``None``: no value, the input's
+    default applies), ``next`` (an output of a task inside the loop) feeds the next iteration."""
+
+    initial: ValueRef | None
+    next: ValueRef
+
+
+@dataclass(frozen=True)
 class GroupSpec:
     """A control-flow group the tasks inside it belong to.
 
     Kinds:
         ``condition``: tasks run only when ``condition`` holds (else recorded as skipped).
         ``parallel_for``: tasks run once per item of ``items``, at most ``parallelism`` at once.
-        ``loop``: tasks run again and again, at most ``max_iterations`` times, until ``until``.
+        ``loop``: tasks run again and again, at most ``max_iterations`` times, until ``until``
+        holds after an iteration; ``carry`` passes values from one iteration to the next.
         ``exit_handler``: ``handler_task`` always runs after the tasks in the group.
     """
 
@@ -242,6 +276,16 @@ class GroupSpec:
     max_iterations: int | None = None
     until: Condition | None = None
     handler_task: str | None = None
+    carry: Mapping[str, LoopCarry] = field(default_factory=dict)
+
+    @property
+    def iterates(self) -> bool:
+        """Whether the group runs its tasks more than once (``parallel_for`` or ``loop``)."""
+        return self.kind in ("parallel_for", "loop")
+
+
+DYNAMIC_OPTIONS: tuple[str, ...] = ("cpu", "memory", "gpu", "max_retries", "timeout_seconds")
+"""Task options that may be bound to a value known only at run time (``TaskSpec.dynamic``)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +302,8 @@ class TaskSpec:
     resources: Resources = field(default_factory=Resources)
     cache: bool = True
     display_name: str | None = None
+    dynamic: Mapping[str, ValueRef] = field(default_factory=dict)
+    """Options (keys of ``DYNAMIC_OPTIONS``) whose values are resolved when the task starts."""
 
 
 @dataclass(frozen=True)
@@ -276,6 +322,22 @@ class PipelineSpec:
     def component_of(self, task: str) -> ComponentSpec:
         """The component a task calls."""
         return self.components[self.tasks[task].component]
+
+    def groups_of(self, task: str) -> list[str]:
+        """The groups a task is in, outermost first."""
+        return self.group_chain(self.tasks[task].group)
+
+    def group_chain(self, group: str | None) -> list[str]:
+        """``group`` and its ancestors, outermost first (empty for ``None``)."""
+        chain: list[str] = []
+        while group is not None and group in self.groups and group not in chain:
+            chain.append(group)
+            group = self.groups[group].parent
+        return chain[::-1]
+
+    def iterating_groups_of(self, task: str) -> list[str]:
+        """The ``parallel_for`` and ``loop`` groups a task is in, outermost first."""
+        return [g for g in self.groups_of(task) if self.groups[g].iterates]
 
     def topological_order(self) -> list[str]:
         """Task names with every task after all of its dependencies (ties broken by name)."""

@@ -7,15 +7,19 @@ from collections.abc import Callable, Iterator
 from conveyor.errors import PipelineValidationError
 from conveyor.ir.spec import (
     COMPARISON_OPS,
+    DYNAMIC_OPTIONS,
     LOGICAL_OPS,
     PARAMETER_TYPES,
     CollectedRef,
     Condition,
     Constant,
     ListRef,
+    LoopCarryRef,
     LoopItemRef,
+    OneOfRef,
     PipelineParameterRef,
     PipelineSpec,
+    RunStatusRef,
     TaskOutputRef,
     ValueRef,
 )
@@ -25,7 +29,7 @@ GROUP_KINDS: tuple[str, ...] = ("condition", "parallel_for", "loop", "exit_handl
 _GROUP_FIELDS: dict[str, tuple[str, ...]] = {
     "condition": ("condition",),
     "parallel_for": ("items", "parallelism"),
-    "loop": ("max_iterations", "until"),
+    "loop": ("max_iterations", "until", "carry"),
     "exit_handler": ("handler_task",),
 }
 
@@ -86,7 +90,7 @@ def _refs(value: ValueRef | Condition) -> Iterator[ValueRef]:
     if isinstance(value, Condition):
         for arg in value.args:
             yield from _refs(arg)
-    elif isinstance(value, ListRef):
+    elif isinstance(value, ListRef | OneOfRef):
         for item in value.items:
             yield from _refs(item)
     else:
@@ -247,12 +251,24 @@ def _check_value(spec: PipelineSpec, where: str, ref: ValueRef) -> Iterator[str]
             yield f"{where} uses output of unknown task {ref.task!r}"
         elif _output_type(spec, ref) is None:
             yield f"{where} uses unknown output {ref.output!r} of {ref.task!r}"
-    if isinstance(ref, LoopItemRef | CollectedRef):
+    if isinstance(ref, LoopItemRef):
         group = spec.groups.get(ref.group)
         if group is None:
             yield f"{where} uses unknown parallel_for group {ref.group!r}"
         elif group.kind != "parallel_for":
             yield f"{where} uses group {ref.group!r}, a {group.kind} group, not a parallel_for"
+    elif isinstance(ref, CollectedRef):
+        group = spec.groups.get(ref.group)
+        if group is None:
+            yield f"{where} collects over unknown group {ref.group!r}"
+        elif not group.iterates:
+            yield f"{where} collects over {group.kind} group {ref.group!r}, which does not iterate"
+    elif isinstance(ref, LoopCarryRef):
+        group = spec.groups.get(ref.group)
+        if group is None or group.kind != "loop":
+            yield f"{where} uses carried value {ref.name!r} of {ref.group!r}, which is not a loop"
+        elif ref.name not in group.carry:
+            yield f"{where} uses unknown carried value {ref.name!r} of loop {ref.group!r}"
 
 
 @check
@@ -285,7 +301,8 @@ def _groups(spec: PipelineSpec) -> Iterator[str]:
             yield f"group {name!r} has unknown parent {group.parent!r}"
         if group.kind in _GROUP_FIELDS:
             for field in sorted({f for fs in _GROUP_FIELDS.values() for f in fs}):
-                if field not in _GROUP_FIELDS[group.kind] and getattr(group, field) is not None:
+                unused = field not in _GROUP_FIELDS[group.kind]
+                if unused and getattr(group, field) not in (None, {}):
                     yield f"{group.kind} group {name!r} sets {field!r}, which it does not use"
         if group.items is not None:
             for ref in _refs(group.items):
@@ -293,6 +310,12 @@ def _groups(spec: PipelineSpec) -> Iterator[str]:
         for label, cond in (("condition", group.condition), ("until", group.until)):
             if cond is not None:
                 yield from _check_condition(spec, f"group {name!r} {label}", cond)
+        for cname, carry in group.carry.items():
+            if carry.initial is not None:
+                for ref in _refs(carry.initial):
+                    yield from _check_value(spec, f"loop {name!r} carry {cname!r} initial", ref)
+            for ref in _refs(carry.next):
+                yield from _check_value(spec, f"loop {name!r} carry {cname!r} next", ref)
         if group.kind == "condition" and group.condition is None:
             yield f"condition group {name!r} has no condition"
         if group.kind == "parallel_for":
@@ -306,10 +329,94 @@ def _groups(spec: PipelineSpec) -> Iterator[str]:
             yield f"loop group {name!r} must be bounded: set max_iterations >= 1"
         if group.kind == "exit_handler" and group.handler_task not in spec.tasks:
             yield f"exit_handler group {name!r} names unknown handler task {group.handler_task!r}"
+        elif group.kind == "exit_handler" and group.handler_task is not None:
+            handler = group.handler_task
+            if name in spec.group_chain(spec.tasks[handler].group):
+                yield f"exit_handler group {name!r}: its handler task {handler!r} is inside it"
+            inside = [d for d in spec.tasks[handler].depends_on if name in _chain_of(spec, d)]
+            if inside:
+                yield (
+                    f"exit_handler group {name!r}: its handler {handler!r} depends on tasks "
+                    f"inside the group {sorted(inside)!r}; it receives their status instead"
+                )
     yield from _group_cycles(spec)
     for name, task in spec.tasks.items():
         if task.group is not None and task.group not in spec.groups:
             yield f"task {name!r} is in unknown group {task.group!r}"
+
+
+def _chain_of(spec: PipelineSpec, task: str) -> list[str]:
+    return spec.groups_of(task) if task in spec.tasks else []
+
+
+def _scope_problems(
+    spec: PipelineSpec, where: str, scope: list[str], ref: ValueRef, *, condition: bool = False
+) -> Iterator[str]:
+    """Problems of using ``ref`` from inside the groups ``scope`` (outermost first)."""
+    if isinstance(ref, TaskOutputRef | CollectedRef) and ref.task in spec.tasks:
+        outside = [
+            g for g in spec.iterating_groups_of(ref.task) if g not in scope and g in spec.groups
+        ]
+        if isinstance(ref, TaskOutputRef):
+            fanned = [g for g in outside if spec.groups[g].kind == "parallel_for"]
+            if fanned:
+                yield (
+                    f"{where} uses output {ref.output!r} of {ref.task!r}, which runs once per "
+                    f"item of parallel_for {fanned[-1]!r}; collect it with "
+                    "conveyor.Collected(...)"
+                )
+        elif ref.group in spec.groups:
+            if ref.group in scope:
+                yield f"{where} collects over group {ref.group!r} from inside it"
+            elif ref.group not in spec.groups_of(ref.task):
+                yield f"{where} collects {ref.task!r}, which is not inside group {ref.group!r}"
+            elif outside != [ref.group]:
+                yield (
+                    f"{where} collects {ref.task!r} over {ref.group!r}, but it also runs inside "
+                    f"{[g for g in outside if g != ref.group]!r}; collect one level at a time"
+                )
+        component = spec.components.get(spec.tasks[ref.task].component)
+        if condition and component is not None and ref.output in component.output_artifacts:
+            yield f"{where} compares artifact {ref.output!r} of {ref.task!r}; compare parameters"
+    elif isinstance(ref, LoopItemRef | LoopCarryRef) and ref.group not in scope:
+        what = "the item" if isinstance(ref, LoopItemRef) else f"carried value {ref.name!r}"
+        yield f"{where} uses {what} of group {ref.group!r} outside it"
+
+
+@check
+def _scopes(spec: PipelineSpec) -> Iterator[str]:
+    handlers = {g.handler_task for g in spec.groups.values() if g.kind == "exit_handler"}
+    for name, task in spec.tasks.items():
+        if task.group is not None and task.group not in spec.groups:
+            continue
+        scope = spec.groups_of(name)
+        bindings = [*task.inputs.items(), *((f"option {k}", v) for k, v in task.dynamic.items())]
+        for key, value in bindings:
+            for ref in _refs(value):
+                if isinstance(ref, RunStatusRef) and name not in handlers:
+                    yield f"task {name!r} input {key!r} takes the run status but handles no exit"
+                yield from _scope_problems(spec, f"task {name!r} input {key!r}", scope, ref)
+        for key in task.dynamic:
+            if key not in DYNAMIC_OPTIONS:
+                yield f"task {name!r} binds unknown option {key!r}; options are {DYNAMIC_OPTIONS!r}"
+    for gname, group in spec.groups.items():
+        outer = spec.group_chain(group.parent)
+        inner = spec.group_chain(gname)
+        uses: list[tuple[str, list[str], ValueRef | Condition | None, bool]] = [
+            ("condition", outer, group.condition, True),
+            ("items", outer, group.items, False),
+            ("until", inner, group.until, True),
+        ]
+        for cname, carry in group.carry.items():
+            uses.append((f"carry {cname!r} initial", outer, carry.initial, False))
+            uses.append((f"carry {cname!r} next", inner, carry.next, False))
+        for label, scope, value, is_condition in uses:
+            if value is None:
+                continue
+            for ref in _refs(value):
+                yield from _scope_problems(
+                    spec, f"group {gname!r} {label}", scope, ref, condition=is_condition
+                )
 
 
 def _group_cycles(spec: PipelineSpec) -> Iterator[str]:

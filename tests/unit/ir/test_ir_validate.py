@@ -273,7 +273,7 @@ PROBLEMS: dict[str, tuple[Mutation, str]] = {
     ),
     "collected over an unknown group": (
         bind("gather", "parts", CollectedRef("consume", "out", "fanout")),
-        "task 'gather' input 'parts' uses unknown parallel_for group 'fanout'",
+        "task 'gather' input 'parts' collects over unknown group 'fanout'",
     ),
 }
 
