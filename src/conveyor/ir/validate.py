@@ -410,10 +410,10 @@ def _scopes(spec: PipelineSpec) -> Iterator[str]:
         for cname, carry in group.carry.items():
             uses.append((f"carry {cname!r} initial", outer, carry.initial, False))
             uses.append((f"carry {cname!r} next", inner, carry.next, False))
-        for label, scope, value, is_condition in uses:
-            if value is None:
+        for label, scope, used, is_condition in uses:
+            if used is None:
                 continue
-            for ref in _refs(value):
+            for ref in _refs(used):
                 yield from _scope_problems(
                     spec, f"group {gname!r} {label}", scope, ref, condition=is_condition
                 )
