@@ -81,14 +81,22 @@ class ConsoleReporter(RunReporter):
             )
             self.live.start()
 
+    def _instance_row(self, task: str) -> None:
+        """An instance (``train[2]``) replaces its task's pending row the first time."""
+        base = task.split("[", 1)[0]
+        if base != task and self.states.get(base) == "PENDING":
+            del self.states[base]
+
     def before_task(self, task: str) -> None:
         """Mark a step as running."""
+        self._instance_row(task)
         self.states[task] = "RUNNING"
         self.started[task] = time.monotonic()
         self._refresh()
 
     def after_task(self, result: TaskResult) -> None:
         """Mark a step as ended (and print a line when not on a terminal)."""
+        self._instance_row(result.task)
         self.states[result.task] = result.state.value
         self.results[result.task] = result
         self._flush_partial(result.task)

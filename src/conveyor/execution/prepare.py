@@ -46,6 +46,18 @@ class PreparedTask:
     cache_key: CacheKey
     cache_enabled: bool
     upstream_of_input: dict[str, str] = field(default_factory=dict)
+    task_spec: TaskSpec | None = None
+    """The instance's effective task (inputs lowered, run-time options resolved), when the
+    task runs inside control flow; ``None``: the pipeline's task of the same name."""
+    base_task: str | None = None
+    """The pipeline task this is an instance of (``train`` for ``train[2]``)."""
+    scope: dict[str, int] = field(default_factory=dict)
+    """Iteration index by enclosing ``parallel_for``/``loop`` group."""
+
+    @property
+    def spec_task(self) -> str:
+        """The pipeline task's name (the instance's own name outside control flow)."""
+        return self.base_task or self.task
 
     @property
     def key(self) -> str:
@@ -100,13 +112,18 @@ def prepare_task(
     metadata: MetadataStore | None = None,
     *,
     search_root: str | None = None,
+    task_spec: TaskSpec | None = None,
+    base_task: str | None = None,
+    scope: Mapping[str, int] | None = None,
 ) -> PreparedTask:
     """Resolve a task's inputs and compute its cache key.
 
-    ``upstream`` holds the outputs of finished upstream tasks; a missing one is read from
-    ``metadata`` (as when a remote runner starts the task on its own).
+    ``upstream`` holds the outputs of finished upstream tasks (or instances); a missing one is
+    read from ``metadata`` (as when a remote runner starts the task on its own). An instance
+    of a task inside control flow passes its lowered ``task_spec`` (see
+    :class:`conveyor.execution.flow.Flow`), the pipeline task it comes from and its scope.
     """
-    tspec: TaskSpec = spec.tasks[task]
+    tspec: TaskSpec = task_spec or spec.tasks[task]
     comp = spec.components[tspec.component]
     params: dict[str, Any] = {}
     inputs: dict[str, ArtifactRef | list[ArtifactRef]] = {}
@@ -194,4 +211,15 @@ def prepare_task(
         env=CacheKey.environment(comp.cache_env),
         packages=comp.packages,
     )
-    return PreparedTask(task, comp.name, params, inputs, cache_key, tspec.cache, origin)
+    return PreparedTask(
+        task,
+        comp.name,
+        params,
+        inputs,
+        cache_key,
+        tspec.cache,
+        origin,
+        task_spec=task_spec,
+        base_task=base_task if base_task != task else None,
+        scope=dict(scope or {}),
+    )

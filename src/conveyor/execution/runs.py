@@ -98,21 +98,31 @@ def record_not_run(
     task: str,
     state: ExecutionState,
     reason: str,
+    *,
+    instance: str | None = None,
+    scope: Mapping[str, int] | None = None,
 ) -> TaskResult:
-    """Record a task that did not run (upstream failed, run cancelled, branch skipped)."""
+    """Record a task that did not run (upstream failed, run cancelled, branch skipped).
+
+    ``instance`` names one instance of a task inside control flow (``train[2]``, or
+    ``train[*]`` for iterations never expanded).
+    """
     comp = spec.components[spec.tasks[task].component]
+    name = instance or task
+    props: dict[str, Any] = {
+        "pipeline": run.pipeline,
+        "run_id": run.run_id,
+        "task": name,
+        "component": comp.name,
+        "reason": reason,
+        "finished_at": time.time(),
+    }
+    if name != task:
+        props["base_task"] = task
+        props["scope"] = dict(scope or {})
+    if state == ExecutionState.FAILED:
+        props["error"] = {"type": "ControlFlowError", "message": reason}
     execution_id, _ = metadata.record_execution(
-        comp.name,
-        task,
-        state,
-        contexts=run.contexts,
-        properties={
-            "pipeline": run.pipeline,
-            "run_id": run.run_id,
-            "task": task,
-            "component": comp.name,
-            "reason": reason,
-            "finished_at": time.time(),
-        },
+        comp.name, name, state, contexts=run.contexts, properties=props
     )
-    return TaskResult(task, state, execution_id, error=reason)
+    return TaskResult(name, state, execution_id, error=reason)

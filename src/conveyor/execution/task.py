@@ -51,7 +51,7 @@ def _input_artifact(key: str, ref: ArtifactRef, storage: ArtifactStore) -> Artif
 
 
 def _base_properties(run: RunInfo, prepared: PreparedTask) -> dict[str, Any]:
-    return {
+    props: dict[str, Any] = {
         "pipeline": run.pipeline,
         "run_id": run.run_id,
         "task": prepared.task,
@@ -59,6 +59,10 @@ def _base_properties(run: RunInfo, prepared: PreparedTask) -> dict[str, Any]:
         "parameters": prepared.parameters,
         "cache": {"key": prepared.key, "parts": prepared.cache_key.to_dict()},
     }
+    if prepared.base_task is not None:
+        props["base_task"] = prepared.base_task
+        props["scope"] = dict(prepared.scope)
+    return props
 
 
 def record_cache_hit(
@@ -149,7 +153,7 @@ def run_prepared(
     sleep: Any = time.sleep,
 ) -> TaskResult:
     """Run the user's code for a prepared task (no cache lookup) and record the outcome."""
-    tspec = spec.tasks[prepared.task]
+    tspec = prepared.task_spec or spec.tasks[prepared.task]
     comp = spec.components[tspec.component]
     started = time.time()
     props = _base_properties(run, prepared)

@@ -179,6 +179,18 @@ def _constant_matches(value: object, expected: str, nullable: bool) -> bool:
 def _check_artifact_source(
     spec: PipelineSpec, task: str, key: str, expected: str, ref: ValueRef
 ) -> Iterator[str]:
+    if isinstance(ref, OneOfRef):
+        for item in ref.items:
+            yield from _check_artifact_source(spec, task, key, expected, item)
+        return
+    if isinstance(ref, LoopCarryRef):
+        group = spec.groups.get(ref.group)
+        carry = group.carry.get(ref.name) if group is not None else None
+        if carry is not None:
+            for end in (carry.initial, carry.next):
+                if end is not None:
+                    yield from _check_artifact_source(spec, task, key, expected, end)
+        return
     if not isinstance(ref, TaskOutputRef | CollectedRef):
         yield f"task {task!r} artifact input {key!r} must come from a task output, not {ref!r}"
         return

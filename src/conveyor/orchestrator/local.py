@@ -7,7 +7,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +20,9 @@ from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata import MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import CONTEXT_RUN
+from conveyor.orchestrator.driver import drive, interrupt
 from conveyor.orchestrator.reporter import RunReporter
-from conveyor.orchestrator.scheduler import Scheduler
+from conveyor.orchestrator.scheduler import Scheduler, SharedWork
 from conveyor.orchestrator.workers import WorkerConfig, WorkerPool
 from conveyor.storage import ArtifactStore, open_store
 
@@ -191,13 +192,32 @@ class LocalOrchestrator:
 
         ``properties`` are recorded on the run's context (e.g. who launched it).
         """
-        if spec.groups:
-            kinds = sorted({g.kind for g in spec.groups.values()})
-            raise DefinitionError(
-                f"Pipeline {spec.name!r} uses control-flow groups {kinds!r}; the IR carries them "
-                "but this version of the local runner does not execute them yet"
-            )
-        values = resolve_parameters(spec, parameters)
+        return self.run_many(
+            spec, [parameters or {}], run_ids=[run_id], experiment=experiment, properties=properties
+        )[0]
+
+    def run_many(
+        self,
+        spec: PipelineSpec,
+        parameter_sets: Sequence[Mapping[str, Any]],
+        *,
+        run_ids: Sequence[str | None] | None = None,
+        experiment: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        reporters: Sequence[RunReporter] | None = None,
+    ) -> list[RunResult]:
+        """Run ``spec`` once per parameter set, all at once on one worker pool.
+
+        A step that several runs share (same code, parameters and inputs, e.g. the ingestion
+        upstream of a hyper-parameter sweep) is computed once: the others wait for it and
+        reuse it from the cache. ``reporters`` gives each run its own reporter (default: the
+        orchestrator's for all).
+        """
+        count = len(parameter_sets)
+        ids = list(run_ids) if run_ids is not None else [None] * count
+        if len(ids) != count:
+            raise ValueError(f"{count} parameter sets but {len(ids)} run ids")
+        values = [resolve_parameters(spec, p) for p in parameter_sets]
         if not self.in_process and self.artifact_root.startswith("memory://"):
             raise DefinitionError(
                 "A memory:// artifact store lives inside one process, so worker processes "
@@ -207,33 +227,17 @@ class LocalOrchestrator:
         _ = self.storage  # fail now (e.g. s3:// without s3fs), before any run is recorded
         metadata = self.metadata
         reconcile_stale_runs(metadata)
-        if run_id is not None and metadata.find_context(CONTEXT_RUN, run_id) is not None:
-            raise DefinitionError(
-                f"Run {run_id!r} already exists. Choose another --run-id, or omit it for a "
-                "generated one (a rerun reuses completed steps from the cache anyway)"
-            )
-        started = time.time()
-        run = open_run(
-            metadata,
-            spec,
-            run_id=run_id,
-            parameters=values,
-            experiment=experiment,
-            properties={
-                "state": RunState.RUNNING,
-                "started_at": started,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "mode": "in-process" if self.in_process else f"{self.workers} workers",
-                "cache": self.use_cache,
-                "tasks": len(spec.tasks),
-                **(properties or {}),
-            },
-        )
+        for rid in ids:
+            if rid is not None and metadata.find_context(CONTEXT_RUN, rid) is not None:
+                raise DefinitionError(
+                    f"Run {rid!r} already exists. Choose another --run-id, or omit it for a "
+                    "generated one (a rerun reuses completed steps from the cache anyway)"
+                )
         pool = None
         if not self.in_process:
+            most = self.workers if spec.groups else len(spec.tasks) * count
             pool = WorkerPool(
-                min(self.workers, len(spec.tasks)),
+                max(1, min(self.workers, most)),
                 WorkerConfig(
                     spec=spec,
                     metadata_url=self.metadata_url,
@@ -242,49 +246,86 @@ class LocalOrchestrator:
                     search_root=self.search_root,
                 ),
             )
-        self.reporter.before_run(run, spec)
-        scheduler = Scheduler(self, spec, run, values, pool)
-        state = RunState.COMPLETE
+        shared = SharedWork()
+        schedulers: list[Scheduler] = []
+        started: dict[str, float] = {}
         try:
-            with _sigterm_as_interrupt():
-                scheduler.loop()
-        except (KeyboardInterrupt, RunInterrupted):
-            scheduler.cancel_all()
-            state = RunState.CANCELED
-        except BaseException as exc:  # a framework failure: the run must not stay RUNNING
-            metadata.update_context(
-                run.run_context_id,
-                {
-                    "state": RunState.FAILED,
-                    "finished_at": time.time(),
-                    "error": f"{type(exc).__name__}: {exc}",
-                },
-            )
+            for i, (vals, rid) in enumerate(zip(values, ids, strict=True)):
+                t0 = time.time()
+                run = open_run(
+                    metadata,
+                    spec,
+                    run_id=rid,
+                    parameters=vals,
+                    experiment=experiment,
+                    properties={
+                        "state": RunState.RUNNING,
+                        "started_at": t0,
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "mode": "in-process" if self.in_process else f"{self.workers} workers",
+                        "cache": self.use_cache,
+                        "tasks": len(spec.tasks),
+                        **(properties or {}),
+                    },
+                )
+                started[run.run_id] = t0
+                reporter = reporters[i] if reporters is not None else self.reporter
+                reporter.before_run(run, spec)
+                schedulers.append(Scheduler(self, spec, run, vals, pool, shared, reporter))
+            canceled = False
+            try:
+                with _sigterm_as_interrupt():
+                    drive(schedulers, pool)
+            except (KeyboardInterrupt, RunInterrupted):
+                interrupt(schedulers, pool)
+                canceled = True
+        except BaseException as exc:  # a framework failure: no run may stay RUNNING
+            for sched in schedulers:
+                metadata.update_context(
+                    sched.run.run_context_id,
+                    {
+                        "state": RunState.FAILED,
+                        "finished_at": time.time(),
+                        "error": f"{type(exc).__name__}: {exc}",
+                    },
+                )
             raise
         finally:
             if pool is not None:
                 pool.close()
-        results = scheduler.results
-        if state != RunState.CANCELED and any(not r.state.is_success for r in results.values()):
+        return [self._close_run(s, started[s.run.run_id], canceled) for s in schedulers]
+
+    def _close_run(self, sched: Scheduler, started: float, canceled: bool) -> RunResult:
+        """Record the run's final state on its context and tell its reporter."""
+        results = sched.results
+        failures = list(sched.flow.failures)
+        state = RunState.CANCELED if canceled else RunState.COMPLETE
+        bad = (ExecutionState.FAILED, ExecutionState.CANCELED)
+        if not canceled and (failures or any(r.state in bad for r in results.values())):
             state = RunState.FAILED
         duration = time.time() - started
         counts: dict[str, int] = {}
         for r in results.values():
             counts[r.state.value] = counts.get(r.state.value, 0) + 1
-        metadata.update_context(
-            run.run_context_id,
-            {
-                "state": state,
-                "finished_at": time.time(),
-                "duration_seconds": duration,
-                "task_states": counts,
-                "failed_tasks": sorted(
-                    t for t, r in results.items() if r.state == ExecutionState.FAILED
-                ),
-            },
-        )
+        props: dict[str, Any] = {
+            "state": state,
+            "finished_at": time.time(),
+            "duration_seconds": duration,
+            "task_states": counts,
+            "failed_tasks": sorted(
+                t for t, r in results.items() if r.state == ExecutionState.FAILED
+            ),
+        }
+        loops = sched.flow.loop_summary()
+        if loops:
+            props["loops"] = loops
+        if failures:
+            props["error"] = "; ".join(failures)
+        self.metadata.update_context(sched.run.run_context_id, props)
+        run = sched.run
         result = RunResult(
-            run.run_id, spec.name, state, dict(results), duration, run.run_context_id
+            run.run_id, sched.spec.name, state, dict(results), duration, run.run_context_id
         )
-        self.reporter.after_run(result)
+        sched.reporter.after_run(result)
         return result

@@ -13,7 +13,15 @@ from conveyor.execution.explain import explain_miss
 from conveyor.execution.params import resolve_parameters
 from conveyor.execution.prepare import prepare_task
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs
-from conveyor.ir.spec import PipelineSpec
+from conveyor.ir.spec import (
+    Constant,
+    ListRef,
+    PipelineParameterRef,
+    PipelineSpec,
+    TaskOutputRef,
+    TaskSpec,
+    ValueRef,
+)
 from conveyor.metadata.store import MetadataStore
 from conveyor.storage.store import ArtifactStore
 
@@ -26,7 +34,9 @@ class PlanEntry:
 
     ``decision`` is ``hit`` (reused), ``miss`` (runs), ``disabled`` (caching off),
     ``runs`` (caching off, but the outputs' content is known in advance, as for importers),
-    or ``after-upstream`` (an upstream step runs first; its outputs decide).
+    ``after-upstream`` (an upstream step runs first; its outputs decide) or ``at-run-time``
+    (inside control flow: a condition, a loop or a parallel-for decides when the run gets
+    there).
     """
 
     task: str
@@ -66,6 +76,17 @@ def _planned_outputs(
     )
 
 
+def _uses_control_flow(task: TaskSpec) -> bool:
+    plain = (Constant, PipelineParameterRef, TaskOutputRef)
+
+    def ok(ref: ValueRef) -> bool:
+        if isinstance(ref, ListRef):
+            return all(ok(i) for i in ref.items)
+        return isinstance(ref, plain)
+
+    return bool(task.dynamic) or not all(ok(r) for r in task.inputs.values())
+
+
 def plan_run(
     spec: PipelineSpec,
     parameters: Mapping[str, Any] | None,
@@ -80,8 +101,18 @@ def plan_run(
     run = RunInfo(run_id="(plan)", pipeline=spec.name, run_context_id=-1, pipeline_context_id=-1)
     outputs: dict[str, TaskOutputs] = {}
     entries: dict[str, PlanEntry] = {}
+    handlers = {g.handler_task for g in spec.groups.values() if g.kind == "exit_handler"}
     for task in spec.topological_order():
         tspec = spec.tasks[task]
+        if tspec.group is not None or task in handlers or _uses_control_flow(tspec):
+            where = spec.groups_of(task)
+            why = (
+                f"inside {spec.groups[where[-1]].kind} group {where[-1]!r}"
+                if where
+                else "takes values that only exist at run time (collected, one-of, run status)"
+            )
+            entries[task] = PlanEntry(task, "at-run-time", [f"{why}: decided during the run"])
+            continue
         waiting = [d for d in tspec.depends_on if d not in outputs]
         if waiting:
             entries[task] = PlanEntry(

@@ -4,20 +4,23 @@ worker events, cancel cleanly."""
 from __future__ import annotations
 
 import functools
+import math
 import os
 import signal
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from conveyor.cache.lookup import find_cache_hit
+from conveyor._internal.units import parse_memory
+from conveyor.cache.lookup import CacheLookup, find_cache_hit
 from conveyor.errors import ConveyorError
 from conveyor.execution.explain import explain_miss
+from conveyor.execution.flow import Flow, Launch, NotRun
 from conveyor.execution.prepare import PreparedTask, prepare_task
 from conveyor.execution.results import RunInfo, TaskOutputs, TaskResult
 from conveyor.execution.runs import record_not_run
 from conveyor.execution.task import record_cache_hit, run_prepared
-from conveyor.ir.spec import PipelineSpec
+from conveyor.ir.spec import PipelineSpec, TaskSpec
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.logs import LogTail, tee_python_streams
 from conveyor.orchestrator.reporter import RunReporter
@@ -26,7 +29,7 @@ from conveyor.orchestrator.workers import Job, WorkerEvent, WorkerPool
 if TYPE_CHECKING:
     from conveyor.orchestrator.local import LocalOrchestrator
 
-__all__ = ["LOG_POLL_SECONDS", "TIMEOUT_GRACE_SECONDS", "Scheduler"]
+__all__ = ["LOG_POLL_SECONDS", "TIMEOUT_GRACE_SECONDS", "Scheduler", "SharedWork", "task_spec_of"]
 
 TIMEOUT_GRACE_SECONDS = 5.0
 """How long past its timeout (and retries) a step may run before its worker is killed."""
@@ -35,8 +38,21 @@ LOG_POLL_SECONDS = 0.1
 """How often running steps' log files are read for the console."""
 
 
+class SharedWork:
+    """What the runs of one orchestrator share: steps being computed, by cache key.
+
+    A step whose cache key another run (or another iteration) is computing right now waits for
+    that result and reuses it from the cache, instead of computing the same thing twice: the
+    runs of a sweep share their common upstream steps.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight: dict[str, str] = {}  # cache key -> instance computing it
+        self.parked: dict[str, list[tuple[Scheduler, PreparedTask, str]]] = {}
+
+
 class Scheduler:
-    """The run loop: dispatch ready tasks, reuse cache hits, react to worker events."""
+    """The run loop of one run: ask the flow what to do, reuse cache hits, run the rest."""
 
     def __init__(
         self,
@@ -45,15 +61,18 @@ class Scheduler:
         run: RunInfo,
         values: dict[str, Any],
         pool: WorkerPool | None,
+        shared: SharedWork | None = None,
+        reporter: RunReporter | None = None,
     ):
         self.orch = orch
+        self.reporter = reporter or orch.reporter
         self.spec = spec
         self.run = run
         self.values = values
         self.pool = pool
-        self.order = spec.topological_order()
+        self.shared = shared or SharedWork()
+        self.flow = Flow(spec, values, run_id=run.run_id)
         self.results: dict[str, TaskResult] = {}
-        self.started: set[str] = set()
         self.queue: deque[tuple[PreparedTask, str]] = deque()
         self.tails: dict[str, LogTail] = {}
         self.log_dir = os.path.join(orch.home, "logs", run.run_id)
@@ -61,109 +80,141 @@ class Scheduler:
     def _outputs(self) -> dict[str, TaskOutputs]:
         return {t: r.outputs for t, r in self.results.items() if r.state.is_success}
 
-    def _ready(self) -> list[str]:
-        ready = []
-        for t in self.order:
-            if t in self.started:
-                continue
-            deps = self.spec.tasks[t].depends_on
-            if all(d in self.results and self.results[d].state.is_success for d in deps):
-                ready.append(t)
-        return ready
+    @property
+    def idle(self) -> bool:
+        """Nothing of this run runs, waits in the queue or waits for another run's step."""
+        return not self.flow.busy and not self.queue
+
+    def pump(self) -> bool:
+        """Act on every decision the flow can make now; whether anything happened."""
+        progressed = False
+        while True:
+            decisions = self.flow.advance()
+            if not decisions:
+                return progressed
+            progressed = True
+            for decision in decisions:
+                if isinstance(decision, NotRun):
+                    self._finish(
+                        record_not_run(
+                            self.orch.metadata,
+                            self.run,
+                            self.spec,
+                            decision.task,
+                            decision.state,
+                            decision.reason,
+                            instance=decision.name,
+                            scope=dict(decision.scope),
+                        )
+                    )
+                    continue
+                found = self._prepare(decision)
+                if found is None:
+                    continue
+                if self.pool is None:
+                    self._run_inline(*found)
+                else:
+                    self.shared.in_flight.setdefault(found[0].key, found[0].task)
+                    self.queue.append(found)
+
+    def conclude(self, reason: str) -> None:
+        """Record what never became ready (nothing runs any more) as CANCELED."""
+        for n in self.flow.pending(reason):
+            result = record_not_run(
+                self.orch.metadata,
+                self.run,
+                self.spec,
+                n.task,
+                n.state,
+                n.reason,
+                instance=n.name,
+                scope=dict(n.scope),
+            )
+            self.results[result.task] = result
+            self.reporter.after_task(result)
 
     def _finish(self, result: TaskResult) -> None:
         self.results[result.task] = result
-        self.orch.reporter.after_task(result)
-        if not result.state.is_success:
-            for down in sorted(self.spec.downstream_of(result.task)):
-                if down in self.started:
-                    continue
-                self.started.add(down)
-                self._finish(
-                    record_not_run(
-                        self.orch.metadata,
-                        self.run,
-                        self.spec,
-                        down,
-                        ExecutionState.CANCELED,
-                        f"not run: upstream task {result.task!r} did not succeed",
-                    )
-                )
+        self.flow.finish(result.task, result.state, result.outputs, result.error)
+        self.reporter.after_task(result)
 
-    def _prepare(self, task: str) -> tuple[PreparedTask, str] | None:
-        """Prepare a task and serve it from the cache if possible; None when served/failed."""
+    def _fail_prepare(self, name: str, base: str, exc: ConveyorError) -> None:
+        execution_id, _ = self.orch.metadata.record_execution(
+            self.spec.tasks[base].component,
+            name,
+            ExecutionState.FAILED,
+            contexts=self.run.contexts,
+            properties={
+                "task": name,
+                "run_id": self.run.run_id,
+                "error": {"type": type(exc).__name__, "message": str(exc)},
+            },
+        )
+        self._finish(TaskResult(name, ExecutionState.FAILED, execution_id, error=str(exc)))
+
+    def _prepare(self, launch: Launch) -> tuple[PreparedTask, str] | None:
+        """Prepare an instance and serve it from the cache if possible; None when served,
+        failed or parked behind the same step of another run."""
         orch = self.orch
+        inst = launch.instance
         try:
             prepared = prepare_task(
                 self.spec,
-                task,
+                inst.name,
                 self.run,
                 self.values,
                 self._outputs(),
                 orch.metadata,
                 search_root=orch.search_root,
+                task_spec=launch.task_spec,
+                base_task=inst.task,
+                scope=inst.indices,
             )
         except ConveyorError as exc:
-            execution_id, _ = orch.metadata.record_execution(
-                self.spec.tasks[task].component,
-                task,
-                ExecutionState.FAILED,
-                contexts=self.run.contexts,
-                properties={
-                    "task": task,
-                    "run_id": self.run.run_id,
-                    "error": {"type": type(exc).__name__, "message": str(exc)},
-                },
-            )
-            self._finish(TaskResult(task, ExecutionState.FAILED, execution_id, error=str(exc)))
+            self._fail_prepare(inst.name, inst.task, exc)
             return None
         if not orch.use_cache:
             return prepared, "cache disabled for this run (--no-cache)"
         if not prepared.cache_enabled:
             return prepared, "cache disabled for this task"
-        comp = self.spec.component_of(task)
-        lookup = find_cache_hit(
-            orch.metadata, orch.storage, prepared.key, list(comp.output_artifacts)
-        )
+        lookup = self._lookup(prepared)
         if lookup.hit is not None:
             self._finish(record_cache_hit(orch.metadata, self.run, prepared, lookup))
+            return None
+        owner = self.shared.in_flight.get(prepared.key)
+        if owner is not None and self.pool is not None:
+            self.shared.parked.setdefault(prepared.key, []).append((self, prepared, owner))
             return None
         reasons = explain_miss(orch.metadata, self.run.pipeline_context_id, prepared, lookup.reason)
         return prepared, "; ".join(reasons)
 
+    def _lookup(self, prepared: PreparedTask) -> CacheLookup:
+        comp = self.spec.components[prepared.component]
+        return find_cache_hit(
+            self.orch.metadata, self.orch.storage, prepared.key, list(comp.output_artifacts)
+        )
+
+    def release(self, key: str) -> None:
+        """The step computing ``key`` ended: serve the steps parked behind it."""
+        if self.shared.in_flight.pop(key, None) is None:
+            return
+        for sched, prepared, owner in self.shared.parked.pop(key, []):
+            lookup = sched._lookup(prepared)
+            if lookup.hit is not None:
+                sched._finish(record_cache_hit(sched.orch.metadata, sched.run, prepared, lookup))
+                continue
+            # the step failed there: compute it here
+            sched.shared.in_flight.setdefault(prepared.key, prepared.task)
+            reason = f"{owner!r} computing the same step did not produce a reusable result"
+            sched.queue.append((prepared, reason))
+
     def _log_path(self, task: str) -> str:
         return os.path.join(self.log_dir, f"{task}.log")
 
-    def loop(self) -> None:
-        while True:
-            progressed = True
-            while progressed:
-                progressed = False
-                for task in self._ready():
-                    self.started.add(task)
-                    progressed = True
-                    found = self._prepare(task)
-                    if found is None:
-                        continue
-                    if self.pool is None:
-                        self._run_inline(*found)
-                    else:
-                        self.queue.append(found)
-                if self.pool is not None:
-                    while self.queue and self.pool.idle:
-                        self._submit(*self.queue.popleft())
-            if self.pool is None or (self.pool.busy == 0 and not self.queue):
-                return
-            events = self.pool.wait(timeout=LOG_POLL_SECONDS)
-            for tail in self.tails.values():
-                tail.poll()
-            for event in events:
-                self._on_event(event)
-
     def _run_inline(self, prepared: PreparedTask, reason: str) -> None:
-        self.orch.reporter.before_task(prepared.task)
+        self.reporter.before_task(prepared.task)
         log_path = self._log_path(prepared.task)
-        reporter = self.orch.reporter
+        reporter = self.reporter
         forward = None  # no reporter for logs: the step's prints also reach the screen
         if type(reporter).task_log is not RunReporter.task_log:
             forward = functools.partial(reporter.task_log, prepared.task)
@@ -180,20 +231,37 @@ class Scheduler:
             )
         self._finish(result)
 
+    def submit_next(self) -> PreparedTask:
+        """Hand the first queued step to an idle worker (the pool checked capacity)."""
+        prepared, reason = self.queue.popleft()
+        self._submit(prepared, reason)
+        return prepared
+
     def _submit(self, prepared: PreparedTask, reason: str) -> None:
         assert self.pool is not None
-        tspec = self.spec.tasks[prepared.task]
+        tspec = task_spec_of(self.spec, prepared)
         deadline = None
         if tspec.timeout_seconds is not None:
             attempts = tspec.retry.max_retries + 1
             waits = sum(tspec.retry.delay(i) for i in range(1, attempts))
             deadline = tspec.timeout_seconds * attempts + waits + TIMEOUT_GRACE_SECONDS
-        self.orch.reporter.before_task(prepared.task)
+        self.reporter.before_task(prepared.task)
         log_path = self._log_path(prepared.task)
         self.tails[prepared.task] = LogTail(
-            log_path, functools.partial(self.orch.reporter.task_log, prepared.task)
+            log_path, functools.partial(self.reporter.task_log, prepared.task)
         )
-        self.pool.submit(Job(prepared, self.run, log_path, reason, deadline))
+        resources = tspec.resources
+        memory = parse_memory(resources.memory) if resources.memory is not None else None
+        threads = max(1, math.ceil(resources.cpu)) if resources.cpu is not None else None
+        self.pool.submit(Job(prepared, self.run, log_path, reason, deadline, memory, threads))
+
+    def on_event(self, event: WorkerEvent) -> None:
+        """A worker ended a step of this run: record it and serve the steps waiting for it."""
+        assert event.job is not None
+        try:
+            self._on_event(event)
+        finally:
+            self.release(event.job.prepared.key)
 
     def _on_event(self, event: WorkerEvent) -> None:
         assert event.job is not None
@@ -220,6 +288,13 @@ class Scheduler:
                 f"Task {task!r}: the worker process {how} while running the component (a crash "
                 "in native code, os.abort(), or the out-of-memory killer). See the step log: "
                 f"{event.job.log_path}"
+            )
+        elif event.kind == "memory":
+            tspec = task_spec_of(self.spec, event.job.prepared)
+            message = (
+                f"Task {task!r} used {event.peak / 2**20:.0f} MiB, over its memory limit "
+                f"{tspec.resources.memory}; its worker was killed. Raise the limit with "
+                ".set_resources(memory=...) or make the step use less memory"
             )
         else:
             message = (
@@ -252,34 +327,46 @@ class Scheduler:
             )
         return TaskResult(task, state, execution_id, error=message, log_path=log_path)
 
-    def cancel_all(self) -> None:
-        """Stop running steps and record every unfinished task as CANCELED."""
-        jobs = self.pool.interrupt() if self.pool is not None else []
+    def cancel_all(self, jobs: list[Job]) -> None:
+        """Record this run's interrupted steps (``jobs``) and everything not run as CANCELED."""
         for job in jobs:
             task = job.prepared.task
             if task not in self.results:
                 self._finish(
                     self._fail_running(task, "run cancelled", job.log_path, ExecutionState.CANCELED)
                 )
-        for task in self.order:
-            if task in self.results:
-                continue
+        for prepared, _ in self.queue:
+            self._finish(self._not_started(prepared.task, prepared.spec_task))
+        self.queue.clear()
+        for key, parked in list(self.shared.parked.items()):
+            mine = [p for p in parked if p[0] is self]
+            for _, prepared, _ in mine:
+                self._finish(self._not_started(prepared.task, prepared.spec_task))
+            self.shared.parked[key] = [p for p in parked if p[0] is not self]
+        for name in list(self.flow.running):
             running = self.orch.metadata.list_executions(
-                context_id=self.run.run_context_id, name=task, states=[ExecutionState.RUNNING]
+                context_id=self.run.run_context_id, name=name, states=[ExecutionState.RUNNING]
             )
             if running:
                 self._finish(
-                    self._fail_running(task, "run cancelled", None, ExecutionState.CANCELED)
+                    self._fail_running(name, "run cancelled", None, ExecutionState.CANCELED)
                 )
-                continue
-            self.started.add(task)
-            result = record_not_run(
-                self.orch.metadata,
-                self.run,
-                self.spec,
-                task,
-                ExecutionState.CANCELED,
-                "run cancelled",
-            )
-            self.results[task] = result
-            self.orch.reporter.after_task(result)
+            else:
+                self._finish(self._not_started(name, self.flow.running[name].task))
+        self.conclude("run cancelled")
+
+    def _not_started(self, name: str, task: str) -> TaskResult:
+        return record_not_run(
+            self.orch.metadata,
+            self.run,
+            self.spec,
+            task,
+            ExecutionState.CANCELED,
+            "run cancelled",
+            instance=name,
+        )
+
+
+def task_spec_of(spec: PipelineSpec, prepared: PreparedTask) -> TaskSpec:
+    """The effective task of a prepared step (an instance's own, or the pipeline's)."""
+    return prepared.task_spec or spec.tasks[prepared.task]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -52,16 +53,22 @@ class Job:
     log_path: str
     cache_reason: str = ""
     deadline_seconds: float | None = None
+    memory_limit: int | None = None
+    """Bytes of resident memory (the worker and its children) past which it is killed."""
+    threads: int | None = None
+    """Native thread pools (OpenMP, BLAS) of the step are limited to this many threads."""
 
 
 @dataclass(frozen=True)
 class WorkerEvent:
-    """Something that happened to a worker: ``result``, ``died`` or ``timeout``."""
+    """Something that happened to a worker: ``result``, ``died``, ``timeout`` or ``memory``
+    (killed over its memory limit; ``peak`` is the resident memory seen, in bytes)."""
 
     kind: str
     job: Job | None = None
     result: TaskResult | None = None
     exitcode: int | None = None
+    peak: int = 0
 
 
 def _on_term(signum: int, frame: Any) -> None:
@@ -110,7 +117,7 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
             return
         task = job.prepared.task
         try:
-            with capture_fds(job.log_path):
+            with capture_fds(job.log_path), _thread_limit(job.threads):
                 result = run_prepared(
                     cfg.spec,
                     job.prepared,
@@ -134,6 +141,34 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
             conn.send(result)
         except (BrokenPipeError, OSError):
             return
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int | None) -> Iterator[None]:
+    """Limit native thread pools (OpenMP, BLAS) to a step's CPU request while it runs."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def _resident_bytes(pid: int) -> int:
+    """Resident memory of a process and its children (0 when it is gone)."""
+    import psutil  # type: ignore[import-untyped]
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
 
 
 @dataclass
@@ -166,7 +201,7 @@ def _native_threads() -> int:
     if native <= 0:
         return 0
     try:
-        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_info
 
         blas = sum(
             max(0, int(info.get("num_threads", 1)) - 1)
@@ -319,6 +354,15 @@ class WorkerPool:
                 self._kill(w)
                 events.append(WorkerEvent("timeout", job=job))
                 self._replace(w)
+                continue
+            memory = w.job.memory_limit
+            if memory is not None and w.process.pid is not None:
+                used = _resident_bytes(w.process.pid)
+                if used > memory:
+                    job = w.job
+                    self._kill(w)
+                    events.append(WorkerEvent("memory", job=job, peak=used))
+                    self._replace(w)
         return events
 
     def _next_deadline(self) -> float | None:
