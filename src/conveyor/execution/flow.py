@@ -210,6 +210,11 @@ class Flow:
         return out
 
     @property
+    def waiting(self) -> dict[str, str]:
+        """Instances the last :meth:`advance` found not ready, with what they wait for."""
+        return {name: why for name, (_, why) in self._waiting.items()}
+
+    @property
     def busy(self) -> bool:
         """Whether launched instances have not finished."""
         return bool(self.running)
@@ -480,8 +485,11 @@ class Flow:
             if st is None:
                 return None, _WAIT
             if st.verdict is not None:
-                kind = "skip" if st.verdict == ExecutionState.SKIPPED else "fail"
-                return None, _R(kind, reason=f"{task!r} did not run: {st.reason}")
+                if st.verdict == ExecutionState.SKIPPED:
+                    why = f"upstream task {task!r} was skipped ({st.reason})"
+                    return None, _R("skip", reason=why)
+                why = f"not run: upstream task {task!r} did not run ({st.reason})"
+                return None, _R("fail", reason=why)
             group = self.spec.groups[g]
             if not group.iterates:
                 continue
@@ -503,7 +511,7 @@ class Flow:
         if state.is_success:
             return _R("ok")
         if state == ExecutionState.SKIPPED:
-            return _R("skip", reason=f"upstream task {name!r} was skipped")
+            return _R("skip", reason=f"upstream task {name!r} was skipped")  # its reason is on it
         return _R("fail", reason=f"not run: upstream task {name!r} did not succeed")
 
     def _output(self, task: str, output: str, here: Mapping[str, int]) -> _R:

@@ -74,13 +74,19 @@ def refresh_run_state(metadata: MetadataStore, run: RunInfo, spec: PipelineSpec)
     latest: dict[str, ExecutionState] = {}
     for ex in sorted(metadata.list_executions(context_id=run.run_context_id), key=lambda e: e.id):
         latest[ex.name] = ex.state
-    states = [latest.get(t) for t in spec.tasks]
-    if all(st is not None and st.is_success for st in states):
-        state = "COMPLETE"
-    elif any(st in (ExecutionState.FAILED, ExecutionState.CANCELED) for st in states):
-        state = "FAILED"
+    if spec.groups:
+        from conveyor.execution.replay import replay
+
+        params = metadata.get_context(run.run_context_id).properties.get("parameters", {})
+        state = replay(spec, params, run, metadata, record=False).state
     else:
-        state = "RUNNING"
+        states = [latest.get(t) for t in spec.tasks]
+        if all(st is not None and st.is_success for st in states):
+            state = "COMPLETE"
+        elif any(st in (ExecutionState.FAILED, ExecutionState.CANCELED) for st in states):
+            state = "FAILED"
+        else:
+            state = "RUNNING"
     counts: dict[str, int] = {}
     for st in latest.values():
         counts[st.value] = counts.get(st.value, 0) + 1

@@ -18,6 +18,7 @@ from conveyor.errors import (
 )
 from conveyor.execution.boundary import call_user_code, format_user_traceback
 from conveyor.execution.context import TaskContext, task_context
+from conveyor.execution.flow import Launch
 from conveyor.execution.prepare import PreparedTask, component_function, prepare_task
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs, TaskResult
 from conveyor.ir.spec import (
@@ -312,19 +313,30 @@ def execute_task(
     use_cache: bool = True,
     log_path: str | None = None,
     search_root: str | None = None,
+    launch: Launch | None = None,
 ) -> TaskResult:
     """Run one task end to end: the single entry every runner uses.
 
     Resolves inputs (from ``upstream`` or metadata), reuses a cached result when allowed and
     valid, otherwise calls the user's code inside the error boundary with retries and
     timeout, publishes outputs atomically and records the execution with its events.
+    ``launch`` is the flow's decision for an instance inside control flow (``train[2]``).
     """
     prepared = prepare_task(
-        spec, task, run, parameters, upstream or {}, metadata, search_root=search_root
+        spec,
+        task,
+        run,
+        parameters,
+        upstream or {},
+        metadata,
+        search_root=search_root,
+        task_spec=launch.task_spec if launch is not None else None,
+        base_task=launch.instance.task if launch is not None else None,
+        scope=launch.instance.indices if launch is not None else None,
     )
     reason = "cache disabled for this run" if not use_cache else "cache disabled for this task"
     if use_cache and prepared.cache_enabled:
-        comp = spec.components[spec.tasks[task].component]
+        comp = spec.components[prepared.component]
         lookup = find_cache_hit(metadata, storage, prepared.key, list(comp.output_artifacts))
         if lookup.hit is not None:
             return record_cache_hit(metadata, run, prepared, lookup)
