@@ -14,7 +14,21 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the CL
 if TYPE_CHECKING:
     from typing import Any
 
-    from conveyor.dsl import Input, Output, component, pipeline
+    from conveyor.dsl import (
+        Collected,
+        Elif,
+        Else,
+        ExitHandler,
+        If,
+        Input,
+        Loop,
+        OneOf,
+        Output,
+        ParallelFor,
+        RunStatus,
+        component,
+        pipeline,
+    )
     from conveyor.model.saved import load_model
     from conveyor.runner import run
     from conveyor.tracking import end_run, log_metric, log_metrics, log_params, start_run
@@ -25,12 +39,21 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "HTML": "conveyor.types",
     "Artifact": "conveyor.types",
+    "Collected": "conveyor.dsl",
     "Dataset": "conveyor.types",
+    "Elif": "conveyor.dsl",
+    "Else": "conveyor.dsl",
+    "ExitHandler": "conveyor.dsl",
+    "If": "conveyor.dsl",
     "Input": "conveyor.dsl",
+    "Loop": "conveyor.dsl",
     "Markdown": "conveyor.types",
     "Metrics": "conveyor.types",
     "Model": "conveyor.types",
+    "OneOf": "conveyor.dsl",
     "Output": "conveyor.dsl",
+    "ParallelFor": "conveyor.dsl",
+    "RunStatus": "conveyor.dsl",
     "component": "conveyor.dsl",
     "end_run": "conveyor.tracking",
     "load_model": "conveyor.model.saved",
@@ -45,12 +68,21 @@ _EXPORTS = {
 __all__ = [
     "HTML",
     "Artifact",
+    "Collected",
     "Dataset",
+    "Elif",
+    "Else",
+    "ExitHandler",
+    "If",
     "Input",
+    "Loop",
     "Markdown",
     "Metrics",
     "Model",
+    "OneOf",
     "Output",
+    "ParallelFor",
+    "RunStatus",
     "__version__",
     "component",
     "end_run",

@@ -13,14 +13,14 @@ from conveyor.dsl.annotations import (
     json_type_of,
     literal_values,
 )
-from conveyor.dsl.tasks import PipelineParam, building
+from conveyor.dsl.builder import Builder, building
+from conveyor.dsl.control import check_finished
+from conveyor.dsl.tasks import PipelineParam, ref_tasks
 from conveyor.errors import DefinitionError, PipelineValidationError
 from conveyor.ir.spec import (
     MISSING,
-    ListRef,
     ParameterSpec,
     PipelineSpec,
-    TaskOutputRef,
     TaskSpec,
     cycle_members,
 )
@@ -129,44 +129,60 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
             source_file=source_file,
             lineno=lineno,
         )
-    tasks: dict[str, TaskSpec] = {}
-    for name, t in builder.tasks.items():
-        deps = {
-            r.task
-            for ref in t.inputs.values()
-            for r in (ref.items if isinstance(ref, ListRef) else (ref,))
-            if isinstance(r, TaskOutputRef)
-        }
-        deps.update(t.after_tasks)
-        tasks[name] = TaskSpec(
-            name=name,
-            component=t.component.name,
-            inputs=dict(sorted(t.inputs.items())),
-            depends_on=tuple(sorted(deps)),
-            retry=t.retry,
-            timeout_seconds=t.timeout_seconds,
-            resources=t.resources,
-            cache=t.cache,
-            display_name=t.display_name,
-        )
+    check_finished(builder)
+    tasks = _task_specs(builder)
     spec = PipelineSpec(
         name=p.name,
         description=p.description,
         module=p.python_func.__module__,
         parameters=params,
         components={k: c.spec for k, c in sorted(builder.components.items())},
-        tasks=dict(sorted(tasks.items())),
+        tasks=tasks,
+        groups={k: g.to_spec() for k, g in sorted(builder.groups.items())},
     )
     cycle = cycle_members(tasks)
     if cycle:
+        dynamic = any(
+            ref_tasks(ref) & set(cycle)
+            for name in cycle
+            for ref in builder.tasks[name].dynamic.values()
+        )
+        through, fix = (
+            ("a run-time option", "the set_resources/set_retry/set_timeout call that closes it")
+            if dynamic
+            else (".after()", "the .after() calls")
+        )
         raise PipelineValidationError(
-            f"Pipeline {p.name!r} has a dependency cycle through .after() among tasks "
-            f"{cycle!r}. Remove one of the .after() calls",
+            f"Pipeline {p.name!r} has a dependency cycle through {through} among tasks "
+            f"{cycle!r}. Remove one of {fix}",
             source_file=source_file,
             lineno=lineno,
         )
     validate(spec)
     return spec
+
+
+def _task_specs(builder: Builder) -> dict[str, TaskSpec]:
+    tasks: dict[str, TaskSpec] = {}
+    for name, t in builder.tasks.items():
+        # A carried value is not a dependency (it would be a cycle), and the producers of a
+        # group's condition or items are the engine's business, not the tasks inside.
+        deps = {d for ref in [*t.inputs.values(), *t.dynamic.values()] for d in ref_tasks(ref)}
+        deps.update(t.after_tasks)
+        tasks[name] = TaskSpec(
+            name=name,
+            component=t.component.name,
+            inputs=dict(sorted(t.inputs.items())),
+            depends_on=tuple(sorted(deps)),
+            group=t.group,
+            retry=t.retry,
+            timeout_seconds=t.timeout_seconds,
+            resources=t.resources,
+            cache=t.cache,
+            display_name=t.display_name,
+            dynamic=dict(sorted(t.dynamic.items())),
+        )
+    return dict(sorted(tasks.items()))
 
 
 @overload
