@@ -68,12 +68,15 @@ class ConsoleReporter(RunReporter):
         self.spec, self.run = spec, run
         self.states = {t: "PENDING" for t in spec.topological_order()}
         self._t0 = time.monotonic()
+        size = f"{len(spec.tasks)} steps"
+        if spec.groups:  # loops and fan-outs decide at run time how often a step runs
+            size = f"{len(spec.tasks)} tasks with control flow"
         if self.plain:
-            self._write(f"Run {run.run_id} of pipeline {spec.name}: {len(spec.tasks)} steps")
+            self._write(f"Run {run.run_id} of pipeline {spec.name}: {size}")
         else:
             self.console.print(
                 f"[bold]Run[/] [cyan]{run.run_id}[/] of pipeline [bold]{escape(spec.name)}[/]: "
-                f"{len(spec.tasks)} steps"
+                f"{size}"
             )
         if self.console.is_terminal:
             self.live = Live(
@@ -82,10 +85,33 @@ class ConsoleReporter(RunReporter):
             self.live.start()
 
     def _instance_row(self, task: str) -> None:
-        """An instance (``train[2]``) replaces its task's pending row the first time."""
+        """An instance (``train[2]``) takes the place of its task's pending row."""
         base = task.split("[", 1)[0]
         if base != task and self.states.get(base) == "PENDING":
             del self.states[base]
+
+    def _rows(self) -> list[str]:
+        """Rows in the pipeline's order; a loop's or parallel-for's instances iteration by
+        iteration (``boost[0] score[0] boost[1] score[1]``)."""
+        spec = self.spec
+        if spec is None or not spec.groups:
+            return list(self.states)
+        topo = {t: i for i, t in enumerate(spec.topological_order())}
+
+        def key(name: str) -> tuple[int, tuple[int, ...], int]:
+            base = name.split("[", 1)[0]
+            if base not in topo:
+                return (len(topo), (), 0)
+            groups = spec.iterating_groups_of(base)
+            if not groups:
+                return (topo[base], (), topo[base])
+            outer = groups[0]
+            first = min(topo[t] for t in spec.tasks if outer in spec.groups_of(t))
+            marks = name[len(base) :].strip("[]").split("][")
+            indices = tuple(int(m) if m.isdigit() else 1 << 30 for m in marks)
+            return (first, indices, topo[base])
+
+        return sorted(self.states, key=key)
 
     def before_task(self, task: str) -> None:
         """Mark a step as running."""
@@ -186,7 +212,8 @@ class ConsoleReporter(RunReporter):
         table.add_column("state")
         table.add_column("time", justify="right")
         now = time.monotonic()
-        for task, state in self.states.items():
+        for task in self._rows():
+            state = self.states[task]
             if state == "RUNNING":
                 took = f"{now - self.started.get(task, now):.1f}s"
             elif task in self.results:
@@ -200,7 +227,7 @@ class ConsoleReporter(RunReporter):
 
     def _plain_summary(self, result: RunResult) -> str:
         rows = [("step", "state", "time", "outputs / reason")]
-        for task in self.states:
+        for task in self._rows():
             r = result.tasks.get(task)
             if r is None:
                 continue
@@ -226,7 +253,7 @@ class ConsoleReporter(RunReporter):
         table.add_column("state")
         table.add_column("time", justify="right")
         table.add_column("outputs / reason", overflow="fold")
-        for task in self.states:
+        for task in self._rows():
             r = result.tasks.get(task)
             if r is None:
                 continue
