@@ -19,6 +19,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	cd examples/quickstart && ../../$(BIN)/conveyor run pipeline.py
 	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py
+	cd examples/iterative && ../../$(BIN)/conveyor run pipeline.py
 	cd examples/census && mkdir -p data && ../../$(BIN)/python ../../bench/make_tabular.py --rows 20000 \
 		--out data/census.csv && ../../$(BIN)/conveyor run pipeline.py
 
@@ -35,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .conveyor examples/quickstart/.conveyor
+	rm -rf $(VENV) .conveyor examples/*/.conveyor
