@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import as_json
+from cli_output import as_json
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from conftest import as_json
+from cli_output import as_json
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +62,7 @@ def test_compile_is_byte_identical_and_runnable(cli, project):
     assert cli("compile", "basic.py:demo", "-o", "b.json").returncode == 0
     a, b = (project / "a.json").read_bytes(), (project / "b.json").read_bytes()
     assert a == b
-    assert json.loads(a)["ir_version"] == "1.0"
+    assert json.loads(a)["ir_version"] == "1.1"
     proc = cli("run", "a.json", "--json")
     assert proc.returncode == 0, proc.stderr
     assert as_json(proc)["state"] == "COMPLETE"

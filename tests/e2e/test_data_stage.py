@@ -6,8 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from conftest import as_json
+from cli_output import as_json
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from conftest import as_json
+from cli_output import as_json
 
 pytestmark = pytest.mark.slow
 

@@ -104,7 +104,11 @@ def compare_runs(store: Any, run_ids: Sequence[str]) -> dict[str, Any]:
     """
     from conveyor.cli.inspect import _run_context
 
-    contexts = [_run_context(store, run_id) for run_id in run_ids]
+    return compare_contexts(store, [_run_context(store, run_id) for run_id in run_ids])
+
+
+def compare_contexts(store: Any, contexts: Sequence[Any]) -> dict[str, Any]:
+    """The comparison of runs given by their contexts (see :func:`compare_runs`)."""
     per_run = [collect_run(store, ctx) for ctx in contexts]
     keys = sorted(
         {key for rows in per_run for key in rows},
@@ -117,6 +121,73 @@ def compare_runs(store: Any, run_ids: Sequence[str]) -> dict[str, Any]:
         differs = name != "duration_seconds" and any(v != values[0] for v in values[1:])
         table.append({"section": section, "name": name, "values": values, "differs": differs})
     return {"runs": [ctx.name for ctx in contexts], "rows": table}
+
+
+def experiment_runs(store: Any, experiment: str) -> list[Any]:
+    """The run contexts of an experiment, oldest first.
+
+    Raises:
+        NotFoundError: no such experiment (the message lists the known ones).
+    """
+    import difflib
+
+    from conveyor.errors import NotFoundError
+    from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_RUN
+
+    ctx = store.find_context(CONTEXT_EXPERIMENT, experiment)
+    if ctx is None:
+        known = [c.name for c in store.list_contexts(CONTEXT_EXPERIMENT, limit=_LISTED + 1)]
+        # a sweep's default name ends in a time stamp: a prefix is the usual near miss
+        close = [k for k in known if k.startswith(experiment)][:1]
+        close = close or difflib.get_close_matches(experiment, known, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        if not known:
+            listed = "none yet (group runs with: conveyor run PIPELINE --experiment NAME)"
+        else:
+            more = ", ..." if len(known) > _LISTED else ""
+            listed = ", ".join(known[:_LISTED]) + more
+        raise NotFoundError(
+            f"No experiment {experiment!r}.{hint} Known experiments, newest first: {listed}"
+        )
+    runs = store.list_contexts(CONTEXT_RUN, parent_id=ctx.id)  # newest first
+    return sorted(runs, key=lambda c: c.id)
+
+
+_LISTED = 20
+"""How many known experiments an unknown-experiment error lists."""
+
+_RUN_FACTS = (("run", "state", "state"), ("run", "duration_seconds", "time"))
+
+
+def run_table(data: dict[str, Any], *, leading: Sequence[str] = ()) -> Any:
+    """A comparison turned sideways, one row per run (what a sweep prints at its end).
+
+    Columns: the run id; the parameters that differ, ``leading`` first in their order; the
+    run's state and duration; every metric. Data and code fingerprints are left out (they
+    are in the ``--json`` output and in the side-by-side table).
+    """
+    from rich.table import Table
+
+    rows = {(r["section"], r["name"]): r for r in data["rows"]}
+    params = [n for n in leading if ("parameter", n) in rows]
+    params += [
+        name
+        for (section, name), row in rows.items()
+        if section == "parameter" and row["differs"] and name not in params
+    ]
+    columns = [("parameter", n, n) for n in params]
+    columns += [fact for fact in _RUN_FACTS if fact[:2] in rows]
+    columns += [("metric", n, n) for (section, n) in rows if section == "metric"]
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    table.add_column("run", no_wrap=True)  # the id is what people copy: never cut it
+    for section, _, title in columns:
+        table.add_column(title, justify="right" if section == "metric" else "left")
+    for i, run_id in enumerate(data["runs"]):
+        cells = [
+            _cell(section, name, rows[(section, name)]["values"][i]) for section, name, _ in columns
+        ]
+        table.add_row(run_id, *cells)
+    return table
 
 
 def _cell(section: str, name: str, value: Any) -> str:
@@ -132,24 +203,46 @@ def _cell(section: str, name: str, value: Any) -> str:
 
 
 @click.command()
-@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID RUN_ID...")
+@click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
+@click.option(
+    "--experiment",
+    default=None,
+    metavar="NAME",
+    help="Compare every run of this experiment (a sweep), oldest first, one row per run.",
+)
 @click.option("--only-diff", is_flag=True, help="Show only the rows that differ between runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_errors
-def compare(run_ids: tuple[str, ...], only_diff: bool, as_json: bool) -> None:
+def compare(
+    run_ids: tuple[str, ...], experiment: str | None, only_diff: bool, as_json: bool
+) -> None:
     """Compare runs side by side: parameters, final metrics, data and code fingerprints.
 
     Rows that differ between the runs are highlighted. Metrics are the last step of each
     logged metric plus the values of the runs' Metrics artifacts; data fingerprints are the
     digests of each task's inputs, code fingerprints the digest of each task's code.
+    With --experiment, every run of the experiment (and any RUN_ID given) is one row of a
+    table of the parameters that differ, state, duration and metrics.
     """
-    from conveyor.cli.inspect import _store
+    from conveyor.cli.inspect import _run_context, _store
 
-    if len(run_ids) < 2:
-        raise click.UsageError("Give at least two run ids (see: conveyor runs list).")
+    if experiment is None and len(run_ids) < 2:
+        raise click.UsageError(
+            "Give at least two run ids (see: conveyor runs list), or --experiment NAME."
+        )
     store = _store(reconcile=True)
+    leading: list[str] = []
     try:
-        data = compare_runs(store, run_ids)
+        if experiment is None:
+            data = compare_runs(store, run_ids)
+        else:
+            contexts = {c.id: c for c in experiment_runs(store, experiment)}
+            for run_id in run_ids:
+                ctx = _run_context(store, run_id)
+                contexts.setdefault(ctx.id, ctx)
+            ordered = [contexts[i] for i in sorted(contexts)]  # oldest first, newest last
+            data = {"experiment": experiment, **compare_contexts(store, ordered)}
+            leading = _swept_names(ordered)
     finally:
         store.close()
     if only_diff:
@@ -159,6 +252,16 @@ def compare(run_ids: tuple[str, ...], only_diff: bool, as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    if experiment is not None:
+        console.print(run_table(data, leading=leading))
+        count = len(data["runs"])
+        console.print(
+            Text(f"{_runs(count)} of experiment {experiment} (--json: every row)", style="dim")
+        )
+        return
 
     table = Table(header_style="bold", box=None, pad_edge=False)
     table.add_column("", style="dim", no_wrap=True)
@@ -178,10 +281,22 @@ def compare(run_ids: tuple[str, ...], only_diff: bool, as_json: bool) -> None:
             *cells,
             style="bold yellow" if row["differs"] else None,
         )
-    console = Console(highlight=False)
     if not data["rows"]:
         console.print("No differences." if only_diff else "Nothing recorded for these runs.")
         return
     console.print(table)
     changed = sum(row["differs"] for row in data["rows"])
     console.print(f"[dim]{changed} of {len(data['rows'])} rows differ.[/]")
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
+
+
+def _swept_names(contexts: Sequence[Any]) -> list[str]:
+    """The parameters a sweep varied, in its ``--sweep`` order (from its runs' properties)."""
+    names: list[str] = []
+    for ctx in contexts:
+        values = (ctx.properties.get("sweep") or {}).get("values") or {}
+        names += [n for n in values if n not in names]
+    return names

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +23,9 @@ from conveyor.cli._common import (
     _settings,
 )
 from conveyor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from conveyor.orchestrator import RunResult
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,9 +48,44 @@ param_option = click.option(
 )
 
 
+def _result_json(result: RunResult) -> dict[str, Any]:
+    """What ``run --json`` prints for one run (a sweep prints one per run)."""
+    return {
+        "run_id": result.run_id,
+        "pipeline": result.pipeline,
+        "state": result.state,
+        "duration_seconds": result.duration_seconds,
+        "tasks": {
+            t: {
+                "state": r.state.value,
+                "execution_id": r.execution_id,
+                "cached": r.cached,
+                "duration_seconds": r.duration_seconds,
+                "error": r.error,
+                "outputs": {
+                    "parameters": dict(r.outputs.parameters),
+                    "artifacts": {
+                        k: {"id": a.id, "uri": a.uri, "type": a.type_name}
+                        for k, a in r.outputs.artifacts.items()
+                    },
+                },
+            }
+            for t, r in result.tasks.items()
+        },
+    }
+
+
 @cli.command()
 @click.argument("pipeline")
 @param_option
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Run once per value (repeatable: every combination), all at once on one worker "
+    "pool, sharing common steps, under one experiment; values are read like --param's.",
+)
 @click.option("--no-cache", is_flag=True, help="Run every step; reuse nothing.")
 @click.option("--in-process", is_flag=True, help="Run steps one by one in this process.")
 @click.option(
@@ -56,13 +95,18 @@ param_option = click.option(
     help="Worker processes (default: CONVEYOR_WORKERS or the CPU count).",
 )
 @click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
-@click.option("--experiment", default=None, help="Group the run under an experiment.")
+@click.option(
+    "--experiment",
+    default=None,
+    help="Group the run under an experiment (a sweep's default: <pipeline>-sweep-<UTC time>).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not stream step logs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON only.")
 @_errors
 def run(
     pipeline: str,
     params: Sequence[str],
+    sweeps: Sequence[str],
     no_cache: bool,
     in_process: bool,
     workers: int | None,
@@ -76,17 +120,29 @@ def run(
     from conveyor.orchestrator import RunReporter
     from conveyor.runner import local_orchestrator
 
+    axes = None
+    if sweeps:
+        from conveyor.cli.sweep import parse_sweep_options
+
+        if run_id is not None:
+            raise click.UsageError(
+                "--run-id names one run, but --sweep starts several. Drop --run-id: each "
+                "run of the sweep gets a generated id, and --experiment names the group."
+            )
+        axes = parse_sweep_options(sweeps)
     settings = _settings()
     spec, root = load_pipeline(pipeline)
-    reporter: RunReporter
-    if as_json:
+    fixed = _params(params)
+    properties = {"launcher": "agent" if os.environ.get("CONVEYOR_AGENT_CHILD") else "cli"}
+    reporter: RunReporter | None = None  # a sweep gives each of its runs a reporter of its own
+    if axes is None and as_json:
 
         class _JsonReporter(RunReporter):
             def task_log(self, task: str, text: str) -> None:
                 """Step output stays in the step logs: standard output is the JSON alone."""
 
         reporter = _JsonReporter()
-    else:
+    elif axes is None:
         from conveyor.cli.render import ConsoleReporter
 
         reporter = ConsoleReporter(_console(), show_logs=not quiet)
@@ -98,40 +154,24 @@ def run(
         reporter=reporter,
         search_root=root,
     )
-    launcher = "agent" if os.environ.get("CONVEYOR_AGENT_CHILD") else "cli"
-    result = orch.run(
-        spec,
-        _params(params),
-        run_id=run_id,
-        experiment=experiment,
-        properties={"launcher": launcher},
-    )
-    if as_json:
-        _echo_json(
-            {
-                "run_id": result.run_id,
-                "pipeline": result.pipeline,
-                "state": result.state,
-                "duration_seconds": result.duration_seconds,
-                "tasks": {
-                    t: {
-                        "state": r.state.value,
-                        "execution_id": r.execution_id,
-                        "cached": r.cached,
-                        "duration_seconds": r.duration_seconds,
-                        "error": r.error,
-                        "outputs": {
-                            "parameters": dict(r.outputs.parameters),
-                            "artifacts": {
-                                k: {"id": a.id, "uri": a.uri, "type": a.type_name}
-                                for k, a in r.outputs.artifacts.items()
-                            },
-                        },
-                    }
-                    for t, r in result.tasks.items()
-                },
-            }
+    if axes is not None:
+        from conveyor.cli.sweep import plan_sweep, print_sweep_result, run_sweep, sweep_exit_code
+
+        sweep = plan_sweep(spec, axes, fixed, experiment=experiment)
+        console = None if as_json else _console()
+        results = run_sweep(
+            orch, spec, sweep, properties=properties, console=console, show_logs=not quiet
         )
+        if console is None:
+            runs = [_result_json(r) for r in results]
+            _echo_json({"experiment": sweep.experiment, "runs": runs})
+        else:
+            print_sweep_result(console, orch.metadata, sweep, results)
+        sys.exit(sweep_exit_code(results))
+
+    result = orch.run(spec, fixed, run_id=run_id, experiment=experiment, properties=properties)
+    if as_json:
+        _echo_json(_result_json(result))
     code = {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(result.state, EXIT_FAILED)
     sys.exit(code)
 

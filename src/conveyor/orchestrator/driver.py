@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from conveyor.execution.prepare import PreparedTask
 from conveyor.orchestrator.scheduler import LOG_POLL_SECONDS, Scheduler, task_spec_of
@@ -51,16 +51,28 @@ class _Slots:
         self.used.pop((job.run.run_id, job.prepared.task), None)
 
 
-def drive(schedulers: Sequence[Scheduler], pool: WorkerPool | None) -> None:
-    """Run every scheduler's run to its end (steps inline when there is no pool)."""
+def drive(
+    schedulers: Sequence[Scheduler],
+    pool: WorkerPool | None,
+    on_done: Callable[[Scheduler], None] | None = None,
+) -> None:
+    """Run every scheduler's run to its end (steps inline when there is no pool);
+    ``on_done`` is called for each run as soon as nothing of it runs or can run."""
     by_run = {s.run.run_id: s for s in schedulers}
     slots = _Slots(pool.size if pool is not None else 1)
+    done: set[str] = set()
     while True:
         progressed = True
         while progressed:
             progressed = any([s.pump() for s in schedulers])
             if pool is not None:
                 progressed = slots.fill(schedulers, pool) or progressed
+        for s in schedulers:
+            if s.run.run_id not in done and s.idle and not _parked(s):
+                done.add(s.run.run_id)
+                s.conclude("never became ready")
+                if on_done is not None:
+                    on_done(s)
         if pool is None or pool.busy == 0:
             if pool is not None and any(s.queue for s in schedulers):
                 continue  # a step that waited for CPU slots can start now
@@ -71,7 +83,11 @@ def drive(schedulers: Sequence[Scheduler], pool: WorkerPool | None) -> None:
                     schedulers[0].release(key)
                 continue
             for s in schedulers:
-                s.conclude("never became ready")
+                if s.run.run_id not in done:
+                    done.add(s.run.run_id)
+                    s.conclude("never became ready")
+                    if on_done is not None:
+                        on_done(s)
             return
         events = pool.wait(timeout=LOG_POLL_SECONDS)
         for s in schedulers:
@@ -81,6 +97,10 @@ def drive(schedulers: Sequence[Scheduler], pool: WorkerPool | None) -> None:
             assert event.job is not None
             slots.free(event.job)
             by_run[event.job.run.run_id].on_event(event)
+
+
+def _parked(sched: Scheduler) -> bool:
+    return any(p[0] is sched for parked in sched.shared.parked.values() for p in parked)
 
 
 def interrupt(schedulers: Sequence[Scheduler], pool: WorkerPool | None) -> None:

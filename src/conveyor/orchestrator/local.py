@@ -204,19 +204,25 @@ class LocalOrchestrator:
         run_ids: Sequence[str | None] | None = None,
         experiment: str | None = None,
         properties: Mapping[str, Any] | None = None,
+        run_properties: Sequence[Mapping[str, Any]] | None = None,
         reporters: Sequence[RunReporter] | None = None,
     ) -> list[RunResult]:
         """Run ``spec`` once per parameter set, all at once on one worker pool.
 
         A step that several runs share (same code, parameters and inputs, e.g. the ingestion
         upstream of a hyper-parameter sweep) is computed once: the others wait for it and
-        reuse it from the cache. ``reporters`` gives each run its own reporter (default: the
-        orchestrator's for all).
+        reuse it from the cache. ``properties`` are recorded on every run, ``run_properties``
+        (one mapping per run) on each; ``reporters`` gives each run its own reporter (default:
+        the orchestrator's for all). Each run is closed (final state, duration, ``after_run``)
+        as soon as its own steps have ended.
         """
         count = len(parameter_sets)
         ids = list(run_ids) if run_ids is not None else [None] * count
         if len(ids) != count:
             raise ValueError(f"{count} parameter sets but {len(ids)} run ids")
+        per_run = list(run_properties) if run_properties is not None else [{}] * count
+        if len(per_run) != count:
+            raise ValueError(f"{count} parameter sets but {len(per_run)} run property sets")
         values = [resolve_parameters(spec, p) for p in parameter_sets]
         if not self.in_process and self.artifact_root.startswith("memory://"):
             raise DefinitionError(
@@ -249,6 +255,13 @@ class LocalOrchestrator:
         shared = SharedWork()
         schedulers: list[Scheduler] = []
         started: dict[str, float] = {}
+        closed: dict[str, RunResult] = {}
+
+        def close(sched: Scheduler, canceled: bool = False) -> None:
+            run_id = sched.run.run_id
+            if run_id not in closed:
+                closed[run_id] = self._close_run(sched, started[run_id], canceled)
+
         try:
             for i, (vals, rid) in enumerate(zip(values, ids, strict=True)):
                 t0 = time.time()
@@ -267,21 +280,23 @@ class LocalOrchestrator:
                         "cache": self.use_cache,
                         "tasks": len(spec.tasks),
                         **(properties or {}),
+                        **per_run[i],
                     },
                 )
                 started[run.run_id] = t0
                 reporter = reporters[i] if reporters is not None else self.reporter
                 reporter.before_run(run, spec)
                 schedulers.append(Scheduler(self, spec, run, vals, pool, shared, reporter))
-            canceled = False
             try:
                 with _sigterm_as_interrupt():
-                    drive(schedulers, pool)
+                    drive(schedulers, pool, on_done=close)
             except (KeyboardInterrupt, RunInterrupted):
-                interrupt(schedulers, pool)
-                canceled = True
+                open_ = [s for s in schedulers if s.run.run_id not in closed]
+                interrupt(open_, pool)
+                for sched in open_:
+                    close(sched, canceled=True)
         except BaseException as exc:  # a framework failure: no run may stay RUNNING
-            for sched in schedulers:
+            for sched in (s for s in schedulers if s.run.run_id not in closed):
                 metadata.update_context(
                     sched.run.run_context_id,
                     {
@@ -294,7 +309,7 @@ class LocalOrchestrator:
         finally:
             if pool is not None:
                 pool.close()
-        return [self._close_run(s, started[s.run.run_id], canceled) for s in schedulers]
+        return [closed[s.run.run_id] for s in schedulers]
 
     def _close_run(self, sched: Scheduler, started: float, canceled: bool) -> RunResult:
         """Record the run's final state on its context and tell its reporter."""
