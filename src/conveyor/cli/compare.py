@@ -159,6 +159,23 @@ _LISTED = 20
 _RUN_FACTS = (("run", "state", "state"), ("run", "duration_seconds", "time"))
 
 
+def print_wide(console: Any, table: Any) -> None:
+    """Print a table whole: on a terminal as wide as the terminal, elsewhere (a pipe, a file,
+    CI) as wide as its content, so no column is cut to an ellipsis."""
+    from rich.measure import Measurement
+
+    if console.is_terminal:
+        console.print(table)
+        return
+    unbounded = console.options.update_width(10_000)
+    before = console.width
+    console.width = max(before, Measurement.get(console, unbounded, table).maximum)
+    try:
+        console.print(table)
+    finally:
+        console.width = before
+
+
 def run_table(data: dict[str, Any], *, leading: Sequence[str] = ()) -> Any:
     """A comparison turned sideways, one row per run (what a sweep prints at its end).
 
@@ -256,7 +273,7 @@ def compare(
 
     console = Console(highlight=False)
     if experiment is not None:
-        console.print(run_table(data, leading=leading))
+        print_wide(console, run_table(data, leading=leading))
         count = len(data["runs"])
         console.print(
             Text(f"{_runs(count)} of experiment {experiment} (--json: every row)", style="dim")
@@ -284,7 +301,7 @@ def compare(
     if not data["rows"]:
         console.print("No differences." if only_diff else "Nothing recorded for these runs.")
         return
-    console.print(table)
+    print_wide(console, table)
     changed = sum(row["differs"] for row in data["rows"])
     console.print(f"[dim]{changed} of {len(data['rows'])} rows differ.[/]")
 

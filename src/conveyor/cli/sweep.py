@@ -365,7 +365,7 @@ def print_sweep_result(
     the table again."""
     from rich.text import Text
 
-    from conveyor.cli.compare import compare_contexts, run_table
+    from conveyor.cli.compare import compare_contexts, print_wide, run_table
     from conveyor.metadata.store import CONTEXT_RUN
 
     contexts = []
@@ -378,7 +378,7 @@ def print_sweep_result(
         if ctx is not None:
             contexts.append(ctx)
     console.print()
-    console.print(run_table(compare_contexts(metadata, contexts), leading=sweep.names))
+    print_wide(console, run_table(compare_contexts(metadata, contexts), leading=sweep.names))
     counts: dict[str, int] = {}
     for r in results:
         counts[r.state.lower()] = counts.get(r.state.lower(), 0) + 1
