@@ -4,6 +4,11 @@ iterative loops, exit handlers and run-time options, in worker processes and in-
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,8 @@ import pytest
 from conveyor.metadata import CONTEXT_RUN, MetadataStore
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator import RunResult
+
+PIPELINES = Path(__file__).parent / "pipelines"
 
 C = ExecutionState.COMPLETE
 
@@ -195,3 +202,39 @@ def test_a_bad_run_time_option_fails_the_step_with_the_value(
     assert result.state == "FAILED"
     assert result.tasks["hog"].state == ExecutionState.FAILED
     assert "option 'memory' got 'lots'" in (result.tasks["hog"].error or "")
+
+
+def test_ctrl_c_cancels_the_run_and_the_exit_handler_still_reports_it(
+    home: Path, tmp_path: Path
+) -> None:
+    marker, path = tmp_path / "started", tmp_path / "status.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(CONVEYOR_HOME=str(home), CONVEYOR_AGENT="off")
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "conveyor", "run", "flow_pipelines.py:interrupted"),
+            *("--json", "-p", f"marker={marker}", "-p", f"path={path}"),
+        ],
+        cwd=PIPELINES,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    result = json.loads(out)
+    assert result["state"] == "CANCELED"
+    assert result["tasks"]["linger"]["state"] == "CANCELED"
+    assert result["tasks"]["linger-2[0]"]["state"] == "CANCELED"
+    assert "linger-2[1]" not in result["tasks"]  # no iteration starts after a cancel
+    assert result["tasks"]["notify"]["state"] == "COMPLETE"
+    status = json.loads(path.read_text())
+    assert status["state"] == "CANCELED"
+    assert status["run_id"] == result["run_id"]

@@ -154,6 +154,7 @@ class Flow:
         self._in_flight: dict[tuple[str, Scope], dict[int, int]] = {}
         self._waiting: dict[str, tuple[Instance, str]] = {}
         self._dirty = False
+        self.cancelled = False
         self.failures: list[str] = []
         """Failures of groups themselves (a loop's stop condition that cannot be evaluated)."""
 
@@ -209,6 +210,12 @@ class Flow:
             self.states[n.name] = n.state
         return out
 
+    def cancel(self) -> None:
+        """The run was cancelled: from now on only exit handlers start (with the state
+        ``CANCELED``, once what they guard has ended); everything else not yet decided is
+        ``CANCELED``. Record the instances that were running first, with :meth:`finish`."""
+        self.cancelled = True
+
     @property
     def waiting(self) -> dict[str, str]:
         """Instances the last :meth:`advance` found not ready, with what they wait for."""
@@ -242,6 +249,8 @@ class Flow:
 
     def _visit_group(self, g: str, scope: Scope, out: list[Launch | NotRun]) -> None:
         st = self._groups.get((g, scope))
+        if st is None and self.cancelled:
+            return  # no group opens after a cancel; its tasks are recorded by pending()
         if st is None:
             st = self._open(g, scope, out)
             if st is None:
@@ -324,7 +333,7 @@ class Flow:
         last = st.iterations - 1
         here = (*scope, (g, last))
         done, failed = self._settled(g, here)
-        if not done:
+        if not done or self.cancelled:
             return
         group = self.spec.groups[g]
         if failed:
@@ -369,14 +378,14 @@ class Flow:
         for child in self._children[group]:
             st = self._groups.get((child, scope))
             if st is None:
-                done = False
+                done = done and self.cancelled  # never opened, and never will be
                 continue
             if st.verdict is not None:
                 if st.verdict in _FAILED:
                     failed.append(f"{instance_name(child, scope)} ({st.reason})")
                 continue
             kind = self.spec.groups[child].kind
-            if kind == "loop" and not st.finished:
+            if kind == "loop" and not st.finished and not self.cancelled:
                 done = False
             if kind == "loop" and st.failed and "cannot be evaluated" in st.reason:
                 failed.append(f"{instance_name(child, scope)} ({st.reason})")
@@ -400,6 +409,11 @@ class Flow:
         verdicts: list[tuple[str, _R]] = []
         handler_of = self._handled.get(inst.task)
         status: dict[str, Any] | None = None
+        if self.cancelled and handler_of is None:
+            self.states[name] = ExecutionState.CANCELED
+            state = ExecutionState.CANCELED
+            out.append(NotRun(name, inst.task, state, "run cancelled", inst.scope))
+            return
         if handler_of is not None:
             done, failed = self._settled(handler_of, inst.scope)
             if not done:
@@ -468,7 +482,7 @@ class Flow:
     def _run_status(self, failed: list[str]) -> dict[str, Any]:
         errors = [self.errors[n] for n in failed if n in self.errors]
         return {
-            "state": "FAILED" if failed else "COMPLETE",
+            "state": "CANCELED" if self.cancelled else "FAILED" if failed else "COMPLETE",
             "pipeline": self.spec.name,
             "run_id": self.run_id,
             "failed_tasks": failed,

@@ -328,7 +328,8 @@ class Scheduler:
         return TaskResult(task, state, execution_id, error=message, log_path=log_path)
 
     def cancel_all(self, jobs: list[Job]) -> None:
-        """Record this run's interrupted steps (``jobs``) and everything not run as CANCELED."""
+        """Record this run's interrupted steps (``jobs``) and everything not run as CANCELED;
+        then run its exit handlers."""
         for job in jobs:
             task = job.prepared.task
             if task not in self.results:
@@ -353,7 +354,18 @@ class Scheduler:
                 )
             else:
                 self._finish(self._not_started(name, self.flow.running[name].task))
+        self.flow.cancel()
+        self._run_exit_handlers()
         self.conclude("run cancelled")
+
+    def _run_exit_handlers(self) -> None:
+        """After a cancel, exit handlers still run (in this process: the workers are gone),
+        with the state ``CANCELED``; everything else the flow decides is recorded."""
+        pool, self.pool = self.pool, None
+        try:
+            self.pump()
+        finally:
+            self.pool = pool
 
     def _not_started(self, name: str, task: str) -> TaskResult:
         return record_not_run(

@@ -205,3 +205,21 @@ def resources(memory: str = "200Mi", megabytes: int = 50, cpus: float = 2.0, log
     hog(megabytes=megabytes).set_resources(memory=memory)
     busy(seconds=0.5, log_dir=log_dir, name="a").set_resources(cpu=cpus)
     busy(seconds=0.5, log_dir=log_dir, name="b").set_resources(cpu=cpus)
+
+
+@component
+def linger(marker: str, seconds: float) -> float:
+    """Announce the start, then take long (a Ctrl-C lands while it runs)."""
+    open(marker, "w").close()
+    time.sleep(seconds)
+    return seconds
+
+
+@pipeline(name="interrupted")
+def interrupted(marker: str = "/tmp/started", path: str = "/tmp/status.json"):
+    """A long step inside an exit handler, then a loop that never gets to run."""
+    n = notify(status=conveyor.RunStatus, path=path)
+    with conveyor.ExitHandler(n):
+        first = linger(marker=marker, seconds=30.0)
+        with conveyor.Loop(max_iterations=3):
+            linger(marker=marker, seconds=first.output)

@@ -482,3 +482,30 @@ def test_pending_names_what_waits_when_nothing_else_can_run() -> None:
 
     assert set(pending) == {"sum", "square[*]"}
     assert all(n.state == ExecutionState.CANCELED for n in pending.values())
+
+
+def test_after_a_cancel_only_the_exit_handler_runs_and_it_is_told() -> None:
+    spec = pipeline(
+        [
+            task("a", group="guard"),
+            task("b", {"x": TaskOutputRef("a", "out")}, group="fit"),
+            task("notify", {"status": RunStatusRef()}),
+        ],
+        [
+            GroupSpec("guard", "exit_handler", handler_task="notify"),
+            GroupSpec("fit", "loop", parent="guard", max_iterations=3),
+        ],
+    )
+    r = Runner(spec)
+    (running,) = r.step(finish=False)
+    assert running.instance.name == "a"
+    r.flow.finish("a", ExecutionState.CANCELED, error="run cancelled")
+    r.flow.cancel()
+
+    launches = r.step()
+
+    assert [x.instance.name for x in launches] == ["notify"]
+    assert r.inputs["notify"]["status"]["state"] == "CANCELED"
+    assert r.not_run["b[0]"].state == ExecutionState.CANCELED  # no further iteration starts
+    assert r.flow.loop_summary()["fit"]["iterations"] == 1
+    assert r.flow.pending("run cancelled") == []

@@ -7,7 +7,9 @@ import importlib.util
 import json
 import os
 import re
+import sqlite3
 import sys
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,12 +197,8 @@ def create_engine(target: Target) -> sa.Engine:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
-            if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                # Only takes effect on a new file (before WAL fixes it). A commit appends every
-                # page it dirtied (~12 for an execution) to the WAL: 2 KiB pages cut commit
-                # time by ~30% against 4 KiB, and rows up to 2 KiB still fit in one page.
-                cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-                cursor.execute("PRAGMA journal_mode = WAL")
+            if not memory:
+                _use_wal(cursor)
         finally:
             cursor.close()
 
@@ -214,6 +212,32 @@ def create_engine(target: Target) -> sa.Engine:
         connection.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL, waiting for other processes doing the same.
+
+    The switch needs an exclusive lock, and SQLite answers "database is locked" at once
+    (without its busy handler) while another connection switches the same fresh file, so
+    several processes opening a new store together retry until one of them has done it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            # Only takes effect on a new file (before WAL fixes it). A commit appends every
+            # page it dirtied (~12 for an execution) to the WAL: 2 KiB pages cut commit
+            # time by ~30% against 4 KiB, and rows up to 2 KiB still fit in one page.
+            cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 # --- fork safety --------------------------------------------------------------------------
