@@ -238,3 +238,14 @@ def test_ctrl_c_cancels_the_run_and_the_exit_handler_still_reports_it(
     status = json.loads(path.read_text())
     assert status["state"] == "CANCELED"
     assert status["run_id"] == result["run_id"]
+
+
+def test_a_cpu_request_limits_the_native_thread_pools_of_the_step(
+    flows: Any, run_pipeline: Callable[..., RunResult], mode: dict
+) -> None:
+    result = run_pipeline(flows.threads, {"cpus": 1.0}, **mode)
+
+    assert result.state == "COMPLETE"
+    assert result.outputs("threads_seen").parameters["Output"] == 1
+    unlimited = result.outputs("threads_seen-2").parameters["Output"]
+    assert unlimited == os.cpu_count() or unlimited > 1

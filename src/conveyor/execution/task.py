@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor._internal.openmp import cpu_limit
 from conveyor.cache.lookup import CacheLookup, find_cache_hit
 from conveyor.dsl.annotations import coerce_value, json_value_matches
 from conveyor.errors import (
@@ -200,7 +201,7 @@ def run_prepared(
         t0 = time.perf_counter()
         try:
             task_ctx = TaskContext(metadata, run.run_context_id, execution_id, prepared.task)
-            with task_context(task_ctx):
+            with task_context(task_ctx), cpu_limit(tspec.resources.cpu):
                 value = call_user_code(
                     func,
                     kwargs,

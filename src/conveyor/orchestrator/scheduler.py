@@ -4,7 +4,6 @@ worker events, cancel cleanly."""
 from __future__ import annotations
 
 import functools
-import math
 import os
 import signal
 import time
@@ -252,8 +251,7 @@ class Scheduler:
         )
         resources = tspec.resources
         memory = parse_memory(resources.memory) if resources.memory is not None else None
-        threads = max(1, math.ceil(resources.cpu)) if resources.cpu is not None else None
-        self.pool.submit(Job(prepared, self.run, log_path, reason, deadline, memory, threads))
+        self.pool.submit(Job(prepared, self.run, log_path, reason, deadline, memory))
 
     def on_event(self, event: WorkerEvent) -> None:
         """A worker ended a step of this run: record it and serve the steps waiting for it."""

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -55,8 +54,6 @@ class Job:
     deadline_seconds: float | None = None
     memory_limit: int | None = None
     """Bytes of resident memory (the worker and its children) past which it is killed."""
-    threads: int | None = None
-    """Native thread pools (OpenMP, BLAS) of the step are limited to this many threads."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
             return
         task = job.prepared.task
         try:
-            with capture_fds(job.log_path), _thread_limit(job.threads):
+            with capture_fds(job.log_path):
                 result = run_prepared(
                     cfg.spec,
                     job.prepared,
@@ -141,18 +138,6 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
             conn.send(result)
         except (BrokenPipeError, OSError):
             return
-
-
-@contextlib.contextmanager
-def _thread_limit(threads: int | None) -> Iterator[None]:
-    """Limit native thread pools (OpenMP, BLAS) to a step's CPU request while it runs."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    with threadpool_limits(limits=threads):
-        yield
 
 
 def _resident_bytes(pid: int) -> int:
@@ -201,7 +186,7 @@ def _native_threads() -> int:
     if native <= 0:
         return 0
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
 
         blas = sum(
             max(0, int(info.get("num_threads", 1)) - 1)

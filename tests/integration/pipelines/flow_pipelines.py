@@ -7,6 +7,8 @@ import os
 import time
 from typing import NamedTuple
 
+import numpy  # noqa: F401 - its OpenBLAS thread pool is what threads_seen reports
+
 import conveyor
 from conveyor import Dataset, Input, Model, Output, component, pipeline
 
@@ -223,3 +225,19 @@ def interrupted(marker: str = "/tmp/started", path: str = "/tmp/status.json"):
         first = linger(marker=marker, seconds=30.0)
         with conveyor.Loop(max_iterations=3):
             linger(marker=marker, seconds=first.output)
+
+
+@component
+def threads_seen(tag: str) -> int:
+    """The largest thread count of the native thread pools this step sees (numpy's OpenBLAS
+    is loaded with this module, as a component's libraries are)."""
+    from threadpoolctl import threadpool_info
+
+    return max(int(info["num_threads"]) for info in threadpool_info())
+
+
+@pipeline(name="threads")
+def threads(cpus: float = 1.0):
+    """One step limited to the CPUs of a parameter, one with no request."""
+    threads_seen(tag="limited").set_resources(cpu=cpus)
+    threads_seen(tag="free")  # another tag: not served from the first one's cache
