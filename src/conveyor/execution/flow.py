@@ -18,40 +18,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from conveyor.execution.conditions import ConditionError, describe, evaluate
+from conveyor.execution.conditions import describe
 from conveyor.execution.options import OptionError, resolve_options
-from conveyor.execution.results import TaskOutputs
-from conveyor.ir.spec import (
-    CollectedRef,
-    Condition,
-    Constant,
-    ListRef,
-    LoopCarryRef,
-    LoopItemRef,
-    OneOfRef,
-    PipelineParameterRef,
-    PipelineSpec,
-    RunStatusRef,
-    TaskOutputRef,
-    TaskSpec,
-    ValueRef,
+from conveyor.execution.references import (
+    ABSENT,
+    PRECEDENCE,
+    VERDICT,
+    GroupState,
+    References,
+    Resolution,
+    Scope,
+    instance_name,
+    referenced_tasks,
 )
+from conveyor.execution.results import TaskOutputs
+from conveyor.ir.spec import PipelineSpec, TaskSpec
 from conveyor.metadata.entities import ExecutionState
 
 __all__ = ["Flow", "Instance", "Launch", "NotRun", "instance_name"]
 
-Scope = tuple[tuple[str, int], ...]
-"""(group, index) for each iterating group around an instance, outermost first."""
 
 _FAILED = (ExecutionState.FAILED, ExecutionState.CANCELED)
-
-
-def instance_name(task: str, scope: Scope) -> str:
-    """``task`` followed by ``[i]`` for each enclosing iteration: ``train[2]``."""
-    return task + "".join(f"[{i}]" for _, i in scope)
 
 
 @dataclass(frozen=True)
@@ -91,39 +81,7 @@ class NotRun:
     scope: Scope = ()
 
 
-@dataclass(frozen=True)
-class _R:
-    """A reference's resolution: ``ok`` (with a lowered reference), ``wait``, ``skip`` or
-    ``fail`` (with why)."""
-
-    kind: str
-    ref: Any = None
-    reason: str = ""
-
-
-_WAIT = _R("wait")
-_VERDICT = {
-    "skip": ExecutionState.SKIPPED,
-    "fail": ExecutionState.CANCELED,  # an upstream task did not succeed
-    "error": ExecutionState.FAILED,  # the value itself is wrong (not a list, a bad comparison)
-}
-_PRECEDENCE = ("error", "fail", "skip", "wait")
-_ABSENT = object()  # a carried value with no initial value: the input keeps its default
-
-
-@dataclass
-class _GroupState:
-    """What was decided for one instance of a group."""
-
-    verdict: ExecutionState | None = None  # SKIPPED / CANCELED / FAILED: its tasks did not run
-    reason: str = ""
-    items: list[Any] = field(default_factory=list)
-    iterations: int = 0
-    finished: bool = False
-    failed: bool = False
-
-
-class Flow:
+class Flow(References):
     """The run-time control flow of one run of ``spec`` with pipeline parameter ``values``."""
 
     def __init__(self, spec: PipelineSpec, values: Mapping[str, Any], *, run_id: str = "") -> None:
@@ -145,12 +103,12 @@ class Flow:
             for name, g in spec.groups.items()
             if g.kind == "exit_handler" and g.handler_task
         }
-        self._referenced = {t: _referenced_tasks(spec.tasks[t]) for t in spec.tasks}
+        self._referenced = {t: referenced_tasks(spec.tasks[t]) for t in spec.tasks}
         self.states: dict[str, ExecutionState] = {}
         self.outputs: dict[str, TaskOutputs] = {}
         self.errors: dict[str, str] = {}
         self.running: dict[str, Instance] = {}
-        self._groups: dict[tuple[str, Scope], _GroupState] = {}
+        self._groups: dict[tuple[str, Scope], GroupState] = {}
         self._in_flight: dict[tuple[str, Scope], dict[int, int]] = {}
         self._waiting: dict[str, tuple[Instance, str]] = {}
         self._dirty = False
@@ -272,17 +230,17 @@ class Flow:
                 if i == st.iterations and not st.finished:
                     self._next_iteration(g, scope, st)
 
-    def _open(self, g: str, scope: Scope, out: list[Launch | NotRun]) -> _GroupState | None:
+    def _open(self, g: str, scope: Scope, out: list[Launch | NotRun]) -> GroupState | None:
         group = self.spec.groups[g]
         here = dict(scope)
-        st = _GroupState()
+        st = GroupState()
         if group.kind == "condition":
             assert group.condition is not None
             r = self._condition(group.condition, here)
             if r.kind == "wait":
                 return None
             if r.kind == "ok" and r.ref is False:
-                r = _R("skip", reason=f"condition {describe(group.condition)} was false")
+                r = Resolution("skip", reason=f"condition {describe(group.condition)} was false")
             if r.kind != "ok":
                 self._close(g, scope, st, r, out)
         elif group.kind == "parallel_for":
@@ -298,7 +256,7 @@ class Flow:
                         self._mark_subtree(g, scope, ExecutionState.SKIPPED, "no items", out)
                 else:
                     why = f"items of parallel_for {g!r} must be a list, got {items!r}"
-                    r = _R("error", reason=why)
+                    r = Resolution("error", reason=why)
             if r.kind != "ok":
                 self._close(g, scope, st, r, out)
         elif group.kind == "loop":
@@ -307,10 +265,10 @@ class Flow:
         return st
 
     def _close(
-        self, g: str, scope: Scope, st: _GroupState, r: _R, out: list[Launch | NotRun]
+        self, g: str, scope: Scope, st: GroupState, r: Resolution, out: list[Launch | NotRun]
     ) -> None:
         """A group whose tasks will not run: record them all once."""
-        st.verdict, st.reason = _VERDICT[r.kind], r.reason
+        st.verdict, st.reason = VERDICT[r.kind], r.reason
         self._mark_subtree(g, scope, st.verdict, r.reason, out)
 
     def _mark_subtree(
@@ -328,7 +286,7 @@ class Flow:
                     self.errors[name] = reason
                 out.append(NotRun(name, task, state, reason, scope))
 
-    def _next_iteration(self, g: str, scope: Scope, st: _GroupState) -> None:
+    def _next_iteration(self, g: str, scope: Scope, st: GroupState) -> None:
         """After the last iteration settles: stop (condition, bound, failure) or add one."""
         last = st.iterations - 1
         here = (*scope, (g, last))
@@ -406,7 +364,7 @@ class Flow:
         spec = self.spec.tasks[inst.task]
         here = inst.indices
         lowered: dict[str, Any] = {}
-        verdicts: list[tuple[str, _R]] = []
+        verdicts: list[tuple[str, Resolution]] = []
         handler_of = self._handled.get(inst.task)
         status: dict[str, Any] | None = None
         if self.cancelled and handler_of is None:
@@ -433,10 +391,10 @@ class Flow:
             verdicts.append((f"option {key}", r))
             if r.kind == "ok":
                 dynamic[key] = self._value(r.ref)
-        for kind in _PRECEDENCE[:3]:
+        for kind in PRECEDENCE[:3]:
             bad = [r for _, r in verdicts if r.kind == kind]
             if bad:
-                state = _VERDICT[kind]
+                state = VERDICT[kind]
                 if state == ExecutionState.FAILED:
                     self.errors[name] = bad[0].reason
                 self.states[name] = state
@@ -456,7 +414,7 @@ class Flow:
             self.errors[name] = str(exc)
             out.append(NotRun(name, inst.task, ExecutionState.FAILED, str(exc), inst.scope))
             return
-        inputs = {k: v for k, v in lowered.items() if v is not _ABSENT}
+        inputs = {k: v for k, v in lowered.items() if v is not ABSENT}
         task_spec = dataclasses.replace(
             task_spec, name=name, inputs=inputs, depends_on=(), group=None, dynamic={}
         )
@@ -489,222 +447,6 @@ class Flow:
             "error": errors[0] if errors else None,
         }
 
-    # --- references -------------------------------------------------------------------------
-
-    def _locate(self, task: str, here: Mapping[str, int]) -> tuple[str | None, _R | None]:
-        """The instance of ``task`` seen from a scope, or why there is none (yet)."""
-        scope: list[tuple[str, int]] = []
-        for g in self.spec.groups_of(task):
-            st = self._groups.get((g, tuple(scope)))
-            if st is None:
-                return None, _WAIT
-            if st.verdict is not None:
-                if st.verdict == ExecutionState.SKIPPED:
-                    why = f"upstream task {task!r} was skipped ({st.reason})"
-                    return None, _R("skip", reason=why)
-                why = f"not run: upstream task {task!r} did not run ({st.reason})"
-                return None, _R("fail", reason=why)
-            group = self.spec.groups[g]
-            if not group.iterates:
-                continue
-            if g in here:
-                scope.append((g, here[g]))
-                continue
-            # a loop seen from outside (validated): its last iteration, once it has finished
-            if not st.finished:
-                return None, _WAIT
-            if st.failed:
-                return None, _R("fail", reason=f"loop {g!r} did not finish: {st.reason}")
-            scope.append((g, st.iterations - 1))
-        return instance_name(task, tuple(scope)), None
-
-    def _instance_result(self, name: str) -> _R:
-        state = self.states.get(name)
-        if state is None:
-            return _WAIT
-        if state.is_success:
-            return _R("ok")
-        if state == ExecutionState.SKIPPED:
-            return _R("skip", reason=f"upstream task {name!r} was skipped")  # its reason is on it
-        return _R("fail", reason=f"not run: upstream task {name!r} did not succeed")
-
-    def _output(self, task: str, output: str, here: Mapping[str, int]) -> _R:
-        name, why = self._locate(task, here)
-        if name is None:
-            assert why is not None
-            return why
-        r = self._instance_result(name)
-        return _R("ok", TaskOutputRef(name, output)) if r.kind == "ok" else r
-
-    def _collected(self, ref: CollectedRef, here: Mapping[str, int]) -> _R:
-        outer = {g: i for g, i in here.items() if g in self.spec.group_chain(ref.group)}
-        chain = self.spec.group_chain(ref.group)
-        prefix: Scope = tuple((g, outer[g]) for g in chain[:-1] if self.spec.groups[g].iterates)
-        # the group's own gate (its ancestors and itself) decides whether it ran at all
-        _, why = self._locate_group(ref.group, prefix)
-        if why is not None:
-            return why
-        st = self._groups[(ref.group, prefix)]
-        kind = self.spec.groups[ref.group].kind
-        if kind == "loop" and not st.finished:
-            return _WAIT
-        if st.failed:
-            return _R("fail", reason=f"loop {ref.group!r} did not finish: {st.reason}")
-        count = len(st.items) if kind == "parallel_for" else st.iterations
-        items: list[ValueRef] = []
-        for i in range(count):
-            r = self._output(ref.task, ref.output, {**dict(prefix), ref.group: i})
-            if r.kind == "skip":
-                continue
-            if r.kind != "ok":
-                return r
-            items.append(r.ref)
-        return _R("ok", ListRef(tuple(items)))
-
-    def _locate_group(self, g: str, prefix: Scope) -> tuple[str | None, _R | None]:
-        scope: list[tuple[str, int]] = []
-        for x in self.spec.group_chain(g):
-            st = self._groups.get((x, tuple(scope)))
-            if st is None:
-                return None, _WAIT
-            if st.verdict is not None:
-                kind = "skip" if st.verdict == ExecutionState.SKIPPED else "fail"
-                return None, _R(kind, reason=f"group {x!r} did not run: {st.reason}")
-            if x != g and self.spec.groups[x].iterates:
-                scope.append((x, dict(prefix)[x]))
-        return g, None
-
-    def _after(self, dep: str, here: Mapping[str, int]) -> _R:
-        """A data-less dependency: every instance of ``dep`` visible from ``here`` has ended
-        (``ok`` when at least one ran and none failed; ``skip`` when all were skipped)."""
-        outside = [g for g in self.spec.iterating_groups_of(dep) if g not in here]
-        if not outside:
-            r = self._output(dep, "", here)
-            return r if r.kind != "ok" else _R("ok")
-        g = outside[0]
-        chain = self.spec.group_chain(g)
-        prefix = tuple((x, here[x]) for x in chain[:-1] if self.spec.groups[x].iterates)
-        _, why = self._locate_group(g, prefix)
-        if why is not None:
-            return why
-        st = self._groups[(g, prefix)]
-        if self.spec.groups[g].kind == "loop" and not st.finished:
-            return _WAIT
-        count = len(st.items) if self.spec.groups[g].kind == "parallel_for" else st.iterations
-        parts = [self._after(dep, {**here, g: i}) for i in range(count)]
-        for kind in ("error", "fail", "wait"):
-            for p in parts:
-                if p.kind == kind:
-                    return p
-        if parts and all(p.kind == "skip" for p in parts):
-            return parts[0]
-        return _R("ok")
-
-    def _lower(self, ref: ValueRef, here: Mapping[str, int], status: Any = None) -> _R:
-        """Resolve a reference into one a plain task input can hold (or why not yet)."""
-        if isinstance(ref, Constant | PipelineParameterRef):
-            return _R("ok", ref)
-        if isinstance(ref, TaskOutputRef):
-            return self._output(ref.task, ref.output, here)
-        if isinstance(ref, CollectedRef):
-            return self._collected(ref, here)
-        if isinstance(ref, ListRef):
-            parts = [self._lower(i, here, status) for i in ref.items]
-            for kind in _PRECEDENCE:
-                for p in parts:
-                    if p.kind == kind:
-                        return p
-            return _R("ok", ListRef(tuple(p.ref for p in parts)))
-        if isinstance(ref, OneOfRef):
-            reasons = []
-            for item in ref.items:
-                r = self._lower(item, here, status)
-                if r.kind != "skip":
-                    return r
-                reasons.append(r.reason)
-            return _R("skip", reason="; ".join(reasons) or "every branch was skipped")
-        if isinstance(ref, LoopItemRef):
-            return self._item(ref, here)
-        if isinstance(ref, LoopCarryRef):
-            carry = self.spec.groups[ref.group].carry[ref.name]
-            i = here[ref.group]
-            if i == 0:
-                if carry.initial is None:
-                    return _R("ok", _ABSENT)
-                return self._lower(carry.initial, here, status)
-            return self._lower(carry.next, {**here, ref.group: i - 1}, status)
-        if isinstance(ref, RunStatusRef):
-            if status is None:
-                return _R("fail", reason="the run status is only given to exit handlers")
-            return _R("ok", Constant(status))
-        raise TypeError(f"unknown reference {ref!r}")  # pragma: no cover - validated IR
-
-    def _item(self, ref: LoopItemRef, here: Mapping[str, int]) -> _R:
-        chain = self.spec.group_chain(ref.group)
-        prefix = tuple((g, here[g]) for g in chain[:-1] if self.spec.groups[g].iterates)
-        item = self._groups[(ref.group, prefix)].items[here[ref.group]]
-        if ref.key is None:
-            return _R("ok", Constant(item))
-        if not isinstance(item, Mapping) or ref.key not in item:
-            keys = sorted(item) if isinstance(item, Mapping) else type(item).__name__
-            return _R(
-                "error",
-                reason=f"item {here[ref.group]} of parallel_for {ref.group!r} has no key "
-                f"{ref.key!r} (it has {keys})",
-            )
-        return _R("ok", Constant(item[ref.key]))
-
-    def _value(self, ref: Any) -> Any:
-        """The JSON value a lowered reference stands for."""
-        if isinstance(ref, Constant):
-            return ref.value
-        if isinstance(ref, PipelineParameterRef):
-            return self.values[ref.name]
-        if isinstance(ref, TaskOutputRef):
-            return self.outputs[ref.task].parameters.get(ref.output)
-        if isinstance(ref, ListRef):
-            return [self._value(i) for i in ref.items]
-        return None
-
-    def _condition(self, cond: Condition, here: Mapping[str, int]) -> _R:
-        """Evaluate a condition: ``ok`` with True/False, or wait/skip/fail."""
-        lowered: dict[int, _R] = {}
-
-        def collect(c: Condition) -> Iterator[_R]:
-            for arg in c.args:
-                if isinstance(arg, Condition):
-                    yield from collect(arg)
-                else:
-                    r = self._lower(arg, here)
-                    lowered[id(arg)] = r
-                    yield r
-
-        parts = list(collect(cond))
-        for kind in _PRECEDENCE:
-            for p in parts:
-                if p.kind == kind:
-                    return p
-        try:
-            result = evaluate(cond, lambda arg: self._value(lowered[id(arg)].ref))
-        except ConditionError as exc:
-            return _R("error", reason=f"cannot evaluate {describe(cond)}: {exc}")
-        return _R("ok", result)
-
 
 def _base(name: str) -> str:
     return name.split("[", 1)[0]
-
-
-def _referenced_tasks(task: TaskSpec) -> set[str]:
-    found: set[str] = set()
-
-    def walk(ref: ValueRef) -> None:
-        if isinstance(ref, TaskOutputRef | CollectedRef):
-            found.add(ref.task)
-        elif isinstance(ref, ListRef | OneOfRef):
-            for item in ref.items:
-                walk(item)
-
-    for ref in (*task.inputs.values(), *task.dynamic.values()):
-        walk(ref)
-    return found
