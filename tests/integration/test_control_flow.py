@@ -249,3 +249,21 @@ def test_a_cpu_request_limits_the_native_thread_pools_of_the_step(
     assert result.outputs("threads_seen").parameters["Output"] == 1
     unlimited = result.outputs("threads_seen-2").parameters["Output"]
     assert unlimited == os.cpu_count() or unlimited > 1
+
+
+@pytest.mark.parametrize(("retries", "state"), [(2, "COMPLETE"), (1, "FAILED")])
+def test_retries_from_a_parameter(
+    flows: Any,
+    run_pipeline: Callable[..., RunResult],
+    tmp_path: Path,
+    mode: dict,
+    retries: int,
+    state: str,
+) -> None:
+    counter = tmp_path / "count"
+
+    result = run_pipeline(flows.retried, {"retries": retries, "path": str(counter)}, **mode)
+
+    assert result.state == state
+    assert counter.read_text() == str(retries + 1)  # one attempt, then each retry
+    assert result.tasks["flaky_count"].attempts == retries + 1

@@ -241,3 +241,23 @@ def threads(cpus: float = 1.0):
     """One step limited to the CPUs of a parameter, one with no request."""
     threads_seen(tag="limited").set_resources(cpu=cpus)
     threads_seen(tag="free")  # another tag: not served from the first one's cache
+
+
+@component
+def flaky_count(path: str, fail_times: int) -> int:
+    """Fail the first `fail_times` attempts (counted in a file), then succeed."""
+    count = 0
+    if os.path.exists(path):
+        with open(path) as fh:
+            count = int(fh.read())
+    with open(path, "w") as fh:
+        fh.write(str(count + 1))
+    if count < fail_times:
+        raise RuntimeError(f"attempt {count + 1} fails")
+    return count + 1
+
+
+@pipeline(name="retried")
+def retried(retries: int = 0, path: str = "/tmp/count", fail_times: int = 2):
+    """Retries decided by a pipeline parameter."""
+    flaky_count(path=path, fail_times=fail_times).set_retry(retries, backoff_seconds=0.01)
