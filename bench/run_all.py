@@ -2,10 +2,10 @@
 
 ``make bench`` calls this. Scripts run in this order when present: ``import_time.py``,
 ``orchestration.py`` (side by side with the KFP and Kedro anchors; their venvs must exist, see
-bench/README.md), ``metadata_bench.py``, ``evaluation_1m.py``, ``census_pipeline.py`` (ours
-only; pass the TFX venv to it by hand, see bench/README.md). Each runs in its own process
-with this interpreter; its output is printed as it comes. Exits 1 if any script failed or
-missed a target.
+bench/README.md), ``control_flow.py``, ``metadata_bench.py``, ``evaluation_1m.py``,
+``census_pipeline.py`` (ours only; pass the TFX venv to it by hand, see bench/README.md). Each
+runs in its own process with this interpreter; its output is printed as it comes. Exits 1 if
+any script failed or missed a target.
 
     python bench/run_all.py
     python bench/run_all.py --only import_time orchestration --skip-anchors
@@ -20,7 +20,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("import_time", "orchestration", "metadata_bench", "evaluation_1m", "census_pipeline")
+SCRIPTS = (
+    "import_time",
+    "orchestration",
+    "control_flow",
+    "metadata_bench",
+    "evaluation_1m",
+    "census_pipeline",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

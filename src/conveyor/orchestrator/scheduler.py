@@ -72,12 +72,12 @@ class Scheduler:
         self.shared = shared or SharedWork()
         self.flow = Flow(spec, values, run_id=run.run_id)
         self.results: dict[str, TaskResult] = {}
+        self.outputs: dict[str, TaskOutputs] = {}
+        """Outputs of the instances that succeeded (kept as they end: a fan-out of thousands
+        must not rebuild it for every step)."""
         self.queue: deque[tuple[PreparedTask, str]] = deque()
         self.tails: dict[str, LogTail] = {}
         self.log_dir = os.path.join(orch.home, "logs", run.run_id)
-
-    def _outputs(self) -> dict[str, TaskOutputs]:
-        return {t: r.outputs for t, r in self.results.items() if r.state.is_success}
 
     @property
     def idle(self) -> bool:
@@ -134,6 +134,8 @@ class Scheduler:
 
     def _finish(self, result: TaskResult) -> None:
         self.results[result.task] = result
+        if result.state.is_success:
+            self.outputs[result.task] = result.outputs
         self.flow.finish(result.task, result.state, result.outputs, result.error)
         self.reporter.after_task(result)
 
@@ -162,7 +164,7 @@ class Scheduler:
                 inst.name,
                 self.run,
                 self.values,
-                self._outputs(),
+                self.outputs,
                 orch.metadata,
                 search_root=orch.search_root,
                 task_spec=launch.task_spec,
