@@ -166,6 +166,11 @@ def runs_show(run_id: str, as_json: bool) -> None:
         f"started {format_time(p.get('started_at'))}  "
         f"parameters {json.dumps(p.get('parameters', {}), sort_keys=True)}"
     )
+    for name, loop in sorted((p.get("loops") or {}).items()):
+        console.print(
+            f"loop {escape(name)}: {loop.get('iterations')} iteration(s), "
+            f"{escape(str(loop.get('reason', '')))}"
+        )
     table = Table(header_style="bold", box=None, pad_edge=False)
     for col in ("exec", "step", "state", "time", "outputs / error"):
         table.add_column(col, overflow="fold")
@@ -175,6 +180,8 @@ def runs_show(run_id: str, as_json: bool) -> None:
         if s["state"] in ("FAILED", "CANCELED"):
             err = props.get("error", {}).get("message") or props.get("reason", "")
             detail = f"[red]{escape(str(err))}[/]"
+        elif s["state"] == "SKIPPED":
+            detail = f"[dim]{escape(str(props.get('reason', '')))}[/]"
         else:
             detail = "\n".join(
                 f"{k} → #{a['id']} {escape(a['uri'])}" for k, a in sorted(s["outputs"].items())
