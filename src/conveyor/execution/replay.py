@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.execution.flow import Flow, Launch, NotRun
 from conveyor.execution.prepare import load_task_outputs
 from conveyor.execution.results import RunInfo
-from conveyor.execution.runs import record_not_run
+from conveyor.execution.runs import record_decision
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.entities import ExecutionRecord, ExecutionState
 from conveyor.metadata.store import MetadataStore
@@ -70,16 +70,7 @@ def replay(
             if isinstance(decision, NotRun):
                 progressed = True
                 if record and decision.name not in latest:
-                    record_not_run(
-                        metadata,
-                        run,
-                        spec,
-                        decision.task,
-                        decision.state,
-                        decision.reason,
-                        instance=decision.name,
-                        scope=dict(decision.scope),
-                    )
+                    record_decision(metadata, run, spec, decision)
                 continue
             name = decision.instance.name
             ex = latest.get(name)

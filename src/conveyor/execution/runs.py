@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor.execution.flow import NotRun
 from conveyor.execution.results import RunInfo, TaskResult
 from conveyor.ir.spec import (
     PipelineSpec,
@@ -15,7 +16,14 @@ from conveyor.ir.spec import (
 from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_PIPELINE, CONTEXT_RUN, MetadataStore
 
-__all__ = ["code_root_for", "new_run_id", "open_run", "record_not_run", "refresh_run_state"]
+__all__ = [
+    "code_root_for",
+    "new_run_id",
+    "open_run",
+    "record_decision",
+    "record_not_run",
+    "refresh_run_state",
+]
 
 
 def code_root_for(spec: PipelineSpec, ir_path: str) -> str:
@@ -132,3 +140,19 @@ def record_not_run(
         comp.name, name, state, contexts=run.contexts, properties=props
     )
     return TaskResult(name, state, execution_id, error=reason)
+
+
+def record_decision(
+    metadata: MetadataStore, run: RunInfo, spec: PipelineSpec, decision: NotRun
+) -> TaskResult:
+    """Record what the control flow decided not to run (skipped, cancelled, failed)."""
+    return record_not_run(
+        metadata,
+        run,
+        spec,
+        decision.task,
+        decision.state,
+        decision.reason,
+        instance=decision.name,
+        scope=dict(decision.scope),
+    )

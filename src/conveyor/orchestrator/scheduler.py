@@ -17,7 +17,7 @@ from conveyor.execution.explain import explain_miss
 from conveyor.execution.flow import Flow, Launch, NotRun
 from conveyor.execution.prepare import PreparedTask, prepare_task
 from conveyor.execution.results import RunInfo, TaskOutputs, TaskResult
-from conveyor.execution.runs import record_not_run
+from conveyor.execution.runs import record_decision, record_not_run
 from conveyor.execution.task import record_cache_hit, run_prepared
 from conveyor.ir.spec import PipelineSpec, TaskSpec
 from conveyor.metadata.entities import ExecutionState
@@ -94,18 +94,7 @@ class Scheduler:
             progressed = True
             for decision in decisions:
                 if isinstance(decision, NotRun):
-                    self._finish(
-                        record_not_run(
-                            self.orch.metadata,
-                            self.run,
-                            self.spec,
-                            decision.task,
-                            decision.state,
-                            decision.reason,
-                            instance=decision.name,
-                            scope=dict(decision.scope),
-                        )
-                    )
+                    self._finish(record_decision(self.orch.metadata, self.run, self.spec, decision))
                     continue
                 found = self._prepare(decision)
                 if found is None:
@@ -119,16 +108,7 @@ class Scheduler:
     def conclude(self, reason: str) -> None:
         """Record what never became ready (nothing runs any more) as CANCELED."""
         for n in self.flow.pending(reason):
-            result = record_not_run(
-                self.orch.metadata,
-                self.run,
-                self.spec,
-                n.task,
-                n.state,
-                n.reason,
-                instance=n.name,
-                scope=dict(n.scope),
-            )
+            result = record_decision(self.orch.metadata, self.run, self.spec, n)
             self.results[result.task] = result
             self.reporter.after_task(result)
 

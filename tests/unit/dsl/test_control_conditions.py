@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
+from control_support import built, definition_error
 
 import conveyor
 from conveyor import Dataset, Output, component, pipeline
@@ -16,10 +17,7 @@ from conveyor.ir import (
     Constant,
     ListRef,
     PipelineParameterRef,
-    PipelineSpec,
     TaskOutputRef,
-    dumps,
-    loads,
 )
 
 Check = Callable[[DefinitionError, str], None]
@@ -52,18 +50,6 @@ def act(level: str = "") -> str:
 SCORE = TaskOutputRef("evaluate", "score")
 
 
-def _built(p: Any) -> PipelineSpec:
-    spec: PipelineSpec = p.spec
-    assert loads(dumps(spec)) == spec
-    return spec
-
-
-def _error(p: Any) -> DefinitionError:
-    with pytest.raises(DefinitionError) as info:
-        _ = p.spec
-    return info.value
-
-
 def test_if_builds_a_condition_group_holding_the_tasks_inside() -> None:
     @pipeline
     def p() -> None:
@@ -72,7 +58,7 @@ def test_if_builds_a_condition_group_holding_the_tasks_inside() -> None:
             act(level="ship")
         act(level="always")
 
-    spec = _built(p)
+    spec = built(p)
 
     assert spec.groups["condition-1"].kind == "condition"
     assert spec.groups["condition-1"].parent is None
@@ -104,7 +90,7 @@ def test_comparison_operators_map_to_condition_ops(build: Any, op: str, right: A
         with conveyor.If(build(evaluate().outputs["score"])):
             act()
 
-    assert _built(p).groups["condition-1"].condition == Condition(op, (SCORE, right))
+    assert built(p).groups["condition-1"].condition == Condition(op, (SCORE, right))
 
 
 def test_conditions_combine_with_and_or_not_flattening_chains() -> None:
@@ -114,7 +100,7 @@ def test_conditions_combine_with_and_or_not_flattening_chains() -> None:
         with conveyor.If((s > bar) & (mode != "off") & ~(s == 0.7) | (mode == "force")):
             act()
 
-    cond = _built(p).groups["condition-1"].condition
+    cond = built(p).groups["condition-1"].condition
     mode = PipelineParameterRef("mode")
     assert cond == Condition(
         "or",
@@ -141,7 +127,7 @@ def test_boolean_values_combine_with_conditions_as_equal_to_true() -> None:
         with conveyor.If(e.outputs["passed"] & ~on):
             act()
 
-    groups = _built(p).groups
+    groups = built(p).groups
     on_true = Condition("==", (PipelineParameterRef("on"), Constant(True)))
     passed_true = Condition("==", (TaskOutputRef("evaluate", "passed"), Constant(True)))
     assert groups["condition-1"].condition == Condition(
@@ -159,7 +145,7 @@ def test_non_boolean_values_do_not_combine_as_conditions() -> None:
         with conveyor.If(e.outputs["passed"] & e.outputs["label"]):
             act()
 
-    message = str(_error(p))
+    message = str(definition_error(p))
     assert "Output 'label' of task 'evaluate' is string, not a condition" in message
 
 
@@ -170,7 +156,7 @@ def test_is_in_accepts_a_list_mixing_outputs_and_constants() -> None:
         with conveyor.If(mode.is_in([e.outputs["label"], "b"])):
             act()
 
-    cond = _built(p).groups["condition-1"].condition
+    cond = built(p).groups["condition-1"].condition
     assert cond == Condition(
         "in",
         (
@@ -188,7 +174,7 @@ def test_a_boolean_output_or_parameter_alone_means_equal_to_true() -> None:
         with conveyor.If(on):
             act()
 
-    groups = _built(p).groups
+    groups = built(p).groups
     passed = TaskOutputRef("evaluate", "passed")
     assert groups["condition-1"].condition == Condition("==", (passed, Constant(True)))
     assert groups["condition-2"].condition == Condition(
@@ -207,7 +193,7 @@ def test_elif_and_else_negate_the_previous_conditions_of_the_chain() -> None:
         with conveyor.Else(name="low"):
             act(level="low")
 
-    groups = _built(p).groups
+    groups = built(p).groups
     high = Condition(">", (SCORE, Constant(0.9)))
     mid = Condition(">", (SCORE, Constant(0.5)))
     assert groups["high"].condition == high
@@ -226,7 +212,7 @@ def test_else_after_a_single_if_is_its_negation() -> None:
         with conveyor.Else():
             act(level="low")
 
-    spec = _built(p)
+    spec = built(p)
     assert spec.groups["condition-2"].condition == Condition(
         "not", (Condition(">", (SCORE, Constant(0.9))),)
     )
@@ -243,7 +229,7 @@ def test_nested_conditions_record_their_parent() -> None:
             with conveyor.Else(name="other"):
                 act()
 
-    groups = _built(p).groups
+    groups = built(p).groups
     assert groups["inner"].parent == "outer"
     assert groups["other"].parent == "outer"
     assert groups["outer"].parent is None
@@ -258,7 +244,7 @@ def test_group_names_are_unique_per_pipeline(points_at: Check) -> None:
         with conveyor.If(s > 2, name="gate"):  # line: duplicate-name
             act()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "Two blocks are named 'gate'" in str(error)
     points_at(error, "duplicate-name")
 
@@ -274,20 +260,20 @@ def test_outputs_keep_hashing_by_identity() -> None:
         assert seen[out] == 1 and seen[mode] == 2
         act()
 
-    _built(p)
+    built(p)
     assert len(seen) == 2
 
 
 def test_a_comparison_is_a_condition_expression() -> None:
-    built: list[Any] = []
+    seen: list[Any] = []
 
     @pipeline
     def p() -> None:
-        built.append(count().output == 3)
+        seen.append(count().output == 3)
         act()
 
-    _built(p)
-    assert isinstance(built[0], ConditionExpr)
+    built(p)
+    assert isinstance(seen[0], ConditionExpr)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -300,7 +286,7 @@ def test_condition_on_a_missing_output_names_the_known_ones(points_at: Check) ->
         with conveyor.If(e.outputs["scor"] > 0.5):  # line: missing-output
             act()
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "Task 'evaluate' has no output 'scor'" in message
     assert "['data', 'label', 'passed', 'score']" in message
@@ -315,7 +301,7 @@ def test_condition_on_an_artifact_is_an_error(points_at: Check) -> None:
         with conveyor.If(e.outputs["data"] == "x"):  # line: artifact
             act()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "Output 'data' of task 'evaluate' is an artifact" in str(error)
     assert "compares parameter values" in str(error)
     points_at(error, "artifact")
@@ -328,7 +314,7 @@ def test_elif_without_if_is_an_error(points_at: Check) -> None:
         with conveyor.Elif(s > 1):  # line: lonely-elif
             act()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "conveyor.Elif() must directly follow a `with conveyor.If(...)`" in str(error)
     points_at(error, "lonely-elif")
 
@@ -343,7 +329,7 @@ def test_else_after_a_task_created_between_is_an_error(points_at: Check) -> None
         with conveyor.Else():  # line: late-else
             act()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "conveyor.Else() must directly follow" in str(error)
     assert "with no task created in between" in str(error)
     points_at(error, "late-else")
@@ -368,8 +354,8 @@ def test_else_after_else_and_elif_at_another_level_are_errors() -> None:
         with conveyor.If(s > 2), conveyor.Elif(s > 3):
             act()
 
-    assert "conveyor.Else() must directly follow" in str(_error(twice))
-    assert "conveyor.Elif() must directly follow" in str(_error(deeper))
+    assert "conveyor.Else() must directly follow" in str(definition_error(twice))
+    assert "conveyor.Elif() must directly follow" in str(definition_error(deeper))
 
 
 def test_python_if_and_and_on_conditions_point_to_conveyor_if(points_at: Check) -> None:
@@ -379,7 +365,7 @@ def test_python_if_and_and_on_conditions_point_to_conveyor_if(points_at: Check) 
         if 1 < s < 3:  # line: chained
             act()
 
-    error = _error(chained)
+    error = definition_error(chained)
     assert "A condition has no value while the pipeline is built" in str(error)
     assert "conveyor.If(...)" in str(error)
     points_at(error, "chained")
@@ -392,7 +378,7 @@ def test_mixing_up_precedence_of_and_with_comparisons_says_to_add_parentheses() 
         with conveyor.If(s > 1 & s):
             act()
 
-    assert "put each comparison in parentheses" in str(_error(p))
+    assert "put each comparison in parentheses" in str(definition_error(p))
 
 
 @pytest.mark.parametrize(
@@ -413,7 +399,7 @@ def test_comparisons_of_mismatched_types_are_errors(build: Any, message: str) ->
         with conveyor.If(build(count().output, mode)):
             act()
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 def test_integer_outputs_compare_with_floats() -> None:
@@ -422,7 +408,7 @@ def test_integer_outputs_compare_with_floats() -> None:
         with conveyor.If(count().output > 2.5):
             act()
 
-    assert _built(p).groups["condition-1"].condition.args[1] == Constant(2.5)  # type: ignore[union-attr]
+    assert built(p).groups["condition-1"].condition.args[1] == Constant(2.5)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -440,7 +426,7 @@ def test_if_rejects_what_is_not_a_condition(value: Any, message: str) -> None:
         with conveyor.If(value()):
             act()
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 def test_if_outside_a_pipeline_is_an_error(points_at: Check) -> None:

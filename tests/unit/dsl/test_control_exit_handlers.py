@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from control_support import built, definition_error
 
 import conveyor
 from conveyor import component, pipeline
 from conveyor.errors import DefinitionError
-from conveyor.ir import PipelineSpec, RunStatusRef, dumps, loads
+from conveyor.ir import RunStatusRef
 
 Check = Callable[[DefinitionError, str], None]
 
@@ -36,18 +37,6 @@ def work(n: int = 0) -> int:
     return n
 
 
-def _built(p: Any) -> PipelineSpec:
-    spec: PipelineSpec = p.spec
-    assert loads(dumps(spec)) == spec
-    return spec
-
-
-def _error(p: Any) -> DefinitionError:
-    with pytest.raises(DefinitionError) as info:
-        _ = p.spec
-    return info.value
-
-
 def test_exit_handler_group_names_its_handler_and_holds_the_tasks_inside() -> None:
     @pipeline
     def p() -> None:
@@ -57,7 +46,7 @@ def test_exit_handler_group_names_its_handler_and_holds_the_tasks_inside() -> No
             a = work(n=first.output)
             work(n=a.output)
 
-    spec = _built(p)
+    spec = built(p)
     group = spec.groups["guard"]
     assert (group.kind, group.handler_task, group.parent) == ("exit_handler", "notify", None)
     assert spec.tasks["notify"].inputs["status"] == RunStatusRef()
@@ -72,7 +61,7 @@ def test_run_status_binds_to_an_any_parameter_too() -> None:
         with conveyor.ExitHandler(loose(status=conveyor.RunStatus)):
             work()
 
-    assert _built(p).tasks["loose"].inputs["status"] == RunStatusRef()
+    assert built(p).tasks["loose"].inputs["status"] == RunStatusRef()
 
 
 def test_exit_handlers_nest_and_a_handler_may_sit_inside_another_block() -> None:
@@ -83,7 +72,7 @@ def test_exit_handlers_nest_and_a_handler_may_sit_inside_another_block() -> None
             with conveyor.ExitHandler(inner, name="inner-guard"):
                 work()
 
-    spec = _built(p)
+    spec = built(p)
     assert spec.groups["inner-guard"].parent == "exit-handler-1"
     assert spec.groups["inner-guard"].handler_task == "notify-2"
     assert spec.tasks["notify-2"].group == "exit-handler-1"
@@ -95,7 +84,7 @@ def test_exit_task_created_inside_its_handler_block_is_an_error(points_at: Check
         with conveyor.ExitHandler(work()):
             notify(status=conveyor.RunStatus)  # line: inside
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "takes conveyor.RunStatus but was created inside the ExitHandler block" in message
     assert "Create the exit task before the block" in message
@@ -108,7 +97,7 @@ def test_run_status_for_a_task_that_handles_no_exit_is_an_error(points_at: Check
         notify(status=conveyor.RunStatus)  # line: orphan
         work()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "takes conveyor.RunStatus but is not the exit task of a conveyor.ExitHandler" in str(
         error
     )
@@ -120,7 +109,7 @@ def test_run_status_needs_a_dict_parameter(points_at: Check) -> None:
     def p() -> None:
         wrong(status=conveyor.RunStatus)  # line: string
 
-    error = _error(p)
+    error = definition_error(p)
     assert "input 'status' gets conveyor.RunStatus, a JSON object" in str(error)
     points_at(error, "string")
 
@@ -133,7 +122,7 @@ def test_exit_task_taking_data_from_inside_its_block_is_an_error(points_at: Chec
             w = work()
         handler.after(w)
 
-    error = _error(p)
+    error = definition_error(p)
     assert "The exit task 'notify' of ExitHandler 'exit-handler-1' takes data from" in str(error)
     assert "['work']" in str(error)
     points_at(error, "handler")
@@ -147,7 +136,7 @@ def test_exit_task_created_in_another_block_is_an_error() -> None:
         with conveyor.ExitHandler(handler):
             work()
 
-    assert "Exit task 'notify' was created inside block 'condition-1'" in str(_error(p))
+    assert "Exit task 'notify' was created inside block 'condition-1'" in str(definition_error(p))
 
 
 @pytest.mark.parametrize(
@@ -166,7 +155,7 @@ def test_exit_handler_misuse_is_an_error(body: Any, message: str) -> None:
             work()
         body(handler)
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 def test_empty_exit_handler_block_is_an_error() -> None:
@@ -175,4 +164,4 @@ def test_empty_exit_handler_block_is_an_error() -> None:
         with conveyor.ExitHandler(notify(status=conveyor.RunStatus)):
             pass
 
-    assert "A conveyor.ExitHandler block created no tasks" in str(_error(p))
+    assert "A conveyor.ExitHandler block created no tasks" in str(definition_error(p))

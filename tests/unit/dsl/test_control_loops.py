@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
+from control_support import built, definition_error
 
 import conveyor
 from conveyor import Dataset, Input, Model, Output, component, pipeline
@@ -16,10 +17,7 @@ from conveyor.ir import (
     Constant,
     LoopItemRef,
     PipelineParameterRef,
-    PipelineSpec,
     TaskOutputRef,
-    dumps,
-    loads,
 )
 from conveyor.ir.spec import LoopCarry, LoopCarryRef
 
@@ -79,18 +77,6 @@ def report(aucs: list) -> None:
     """Collect values."""
 
 
-def _built(p: Any) -> PipelineSpec:
-    spec: PipelineSpec = p.spec
-    assert loads(dumps(spec)) == spec
-    return spec
-
-
-def _error(p: Any) -> DefinitionError:
-    with pytest.raises(DefinitionError) as info:
-        _ = p.spec
-    return info.value
-
-
 def test_warm_start_loop_carries_a_model_and_stops_on_a_condition() -> None:
     @pipeline
     def p(target: float = 0.95) -> None:
@@ -105,7 +91,7 @@ def test_warm_start_loop_carries_a_model_and_stops_on_a_condition() -> None:
             loop.stop_when((b.outputs["auc"] >= target) | b.outputs["done"])
         summarize(model=b.outputs["model"], aucs=conveyor.Collected(b.outputs["auc"]))
 
-    spec = _built(p)
+    spec = built(p)
     group = spec.groups["boosting"]
     assert (group.kind, group.max_iterations, group.parent) == ("loop", 5, None)
     assert group.carry == {
@@ -142,7 +128,7 @@ def test_carry_initial_may_be_a_parameter_or_an_output_from_outside() -> None:
             a.update(r)
             b.update(r.output)
 
-    carry = _built(p).groups["loop-1"].carry
+    carry = built(p).groups["loop-1"].carry
     assert carry["carry-1"].initial == PipelineParameterRef("start")
     assert carry["from-task"].initial == TaskOutputRef("refine", "Output")
 
@@ -161,7 +147,7 @@ def test_condition_inside_a_loop_and_a_loop_inside_a_parallel_for() -> None:
                     label(text="early")
             report(aucs=conveyor.Collected(r.output))
 
-    spec = _built(p)
+    spec = built(p)
     assert spec.groups["iterate"].parent == "each"
     assert spec.groups["half"].parent == "iterate"
     assert spec.tasks["label"].inputs["text"] == LoopItemRef("each")
@@ -179,7 +165,7 @@ def test_stop_when_is_optional_and_the_loop_runs_max_iterations() -> None:
         with conveyor.Loop(max_iterations=3):
             refine()
 
-    group = _built(p).groups["loop-1"]
+    group = built(p).groups["loop-1"]
     assert (group.until, group.max_iterations, dict(group.carry)) == (None, 3, {})
 
 
@@ -197,7 +183,7 @@ def test_unbounded_loop_is_an_error(make: Any, points_at: Check) -> None:
         with make():  # line: unbounded
             refine()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "loops must be bounded" in str(error)
     assert "max_iterations=N" in str(error)
 
@@ -208,7 +194,7 @@ def test_unbounded_loop_points_at_the_users_line(points_at: Check) -> None:
         with conveyor.Loop():  # line: no-bound
             refine()
 
-    points_at(_error(p), "no-bound")
+    points_at(definition_error(p), "no-bound")
 
 
 def test_carry_never_updated_is_an_error_at_the_carry_line(points_at: Check) -> None:
@@ -218,7 +204,7 @@ def test_carry_never_updated_is_an_error_at_the_carry_line(points_at: Check) -> 
             x = loop.carry(initial=0.0)  # line: carry
             refine(previous=x)
 
-    error = _error(p)
+    error = definition_error(p)
     assert "Carried value 'carry-1' of Loop 'loop-1' is never updated" in str(error)
     assert ".update(task.outputs[...])" in str(error)
     points_at(error, "carry")
@@ -232,7 +218,7 @@ def test_carry_without_initial_into_a_required_artifact_is_an_error(points_at: C
             s = strict(warm=m)  # line: required
             m.update(s.outputs["model"])
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "input 'warm' is required, but carried value 'carry-1'" in message
     assert "has no initial value" in message
@@ -248,7 +234,7 @@ def test_carry_without_initial_into_a_parameter_without_default_is_an_error() ->
             needs(value=m)
             m.update(refine())
 
-    assert "Make the input optional (a default)" in str(_error(p))
+    assert "Make the input optional (a default)" in str(definition_error(p))
 
 
 def test_carry_whose_next_value_does_not_fit_the_input_is_an_error(points_at: Check) -> None:
@@ -259,7 +245,7 @@ def test_carry_whose_next_value_does_not_fit_the_input_is_an_error(points_at: Ch
             label(text=x)  # line: bound
             x.update(refine())
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "input 'text' takes carried value 'carry-1' of Loop 'loop-1'" in message
     assert "whose next value is number (output 'Output' of task 'refine'), not string" in message
@@ -274,7 +260,7 @@ def test_carry_whose_initial_value_does_not_fit_the_input_is_an_error() -> None:
             r = refine(previous=x)
             x.update(r)
 
-    assert "whose initial value is 'start', not of type number" in str(_error(p))
+    assert "whose initial value is 'start', not of type number" in str(definition_error(p))
 
 
 def test_carry_mixing_an_artifact_and_a_parameter_is_an_error(points_at: Check) -> None:
@@ -285,7 +271,7 @@ def test_carry_mixing_an_artifact_and_a_parameter_is_an_error(points_at: Check) 
             b = boost(data=prepare().outputs["data"])
             m.update(b.outputs["model"])  # line: mixed
 
-    error = _error(p)
+    error = definition_error(p)
     assert "gives an artifact (output 'model' of task 'boost'), but the initial value" in str(error)
     points_at(error, "mixed")
 
@@ -299,7 +285,7 @@ def test_carry_artifact_of_the_wrong_type_is_an_error() -> None:
             b = boost(data=data, warm=m)
             m.update(b.outputs["model"])
 
-    assert "whose initial value is conveyor.Dataset@1.0.0" in str(_error(p))
+    assert "whose initial value is conveyor.Dataset@1.0.0" in str(definition_error(p))
 
 
 def test_carry_used_outside_its_loop_is_an_error() -> None:
@@ -311,7 +297,7 @@ def test_carry_used_outside_its_loop_is_an_error() -> None:
         refine(previous=x)
 
     assert "uses carried value 'carry-1' of Loop 'loop-1' outside its `with` block" in str(
-        _error(p)
+        definition_error(p)
     )
 
 
@@ -359,7 +345,7 @@ def test_loop_misuse_is_an_error(body: Any, message: str) -> None:
             if x.updated_at is None:
                 x.update(r)
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 def test_carry_and_stop_when_after_the_block_are_errors() -> None:
@@ -378,9 +364,9 @@ def test_carry_and_stop_when_after_the_block_are_errors() -> None:
         x.update(r)
 
     assert "carry() is called inside its `with conveyor.Loop(...) as loop:` block" in str(
-        _error(late_carry)
+        definition_error(late_carry)
     )
-    assert "update() is called inside the loop's `with` block" in str(_error(late_update))
+    assert "update() is called inside the loop's `with` block" in str(definition_error(late_update))
 
 
 def test_output_of_a_parallel_for_inside_a_loop_needs_collected_for_update() -> None:
@@ -393,7 +379,7 @@ def test_output_of_a_parallel_for_inside_a_loop_needs_collected_for_update() -> 
             report(aucs=x)
             x.update(r)
 
-    assert "collect it with conveyor.Collected(" in str(_error(p))
+    assert "collect it with conveyor.Collected(" in str(definition_error(p))
 
 
 def test_update_with_collected_over_a_nested_parallel_for() -> None:
@@ -406,6 +392,6 @@ def test_update_with_collected_over_a_nested_parallel_for() -> None:
             report(aucs=x)
             x.update(conveyor.Collected(r.output))
 
-    assert _built(p).groups["outer"].carry["carry-1"] == LoopCarry(
+    assert built(p).groups["outer"].carry["carry-1"] == LoopCarry(
         Constant([]), CollectedRef("refine", "Output", "fan")
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from control_support import built, definition_error
 
 import conveyor
 from conveyor import Dataset, Input, Model, Output, component, pipeline
-from conveyor.errors import DefinitionError
-from conveyor.ir import Constant, PipelineParameterRef, PipelineSpec, TaskOutputRef, dumps, loads
+from conveyor.ir import Constant, PipelineParameterRef, TaskOutputRef
 from conveyor.ir.spec import OneOfRef
 
 
@@ -47,18 +47,6 @@ def merge(parts: Input[list[Dataset]]) -> None:
     """Take many data sets."""
 
 
-def _built(p: Any) -> PipelineSpec:
-    spec: PipelineSpec = p.spec
-    assert loads(dumps(spec)) == spec
-    return spec
-
-
-def _error(p: Any) -> DefinitionError:
-    with pytest.raises(DefinitionError) as info:
-        _ = p.spec
-    return info.value
-
-
 def test_one_of_fans_in_artifacts_and_parameters_of_both_branches() -> None:
     @pipeline
     def p(fallback: int = 0) -> None:
@@ -71,7 +59,7 @@ def test_one_of_fans_in_artifacts_and_parameters_of_both_branches() -> None:
             size=conveyor.OneOf(b.output, s.output, fallback, 5),
         )
 
-    task = _built(p).tasks["use"]
+    task = built(p).tasks["use"]
     assert task.inputs["data"] == OneOfRef(
         (TaskOutputRef("big", "out"), TaskOutputRef("small", "out"))
     )
@@ -106,7 +94,7 @@ def test_one_of_items_must_all_fit_the_input(value: Any, message: str) -> None:
     def p() -> None:
         use(data=value(big(), trained()))
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 def test_one_of_a_parameter_of_the_wrong_type_is_an_error() -> None:
@@ -114,7 +102,9 @@ def test_one_of_a_parameter_of_the_wrong_type_is_an_error() -> None:
     def p() -> None:
         use(data=big().outputs["out"], size=conveyor.OneOf(big().output, trained().output))
 
-    assert "parameter 'size' expects integer, got string from task 'trained'" in str(_error(p))
+    assert "parameter 'size' expects integer, got string from task 'trained'" in str(
+        definition_error(p)
+    )
 
 
 def test_one_of_into_a_list_input_and_with_one_value_are_errors() -> None:
@@ -126,8 +116,8 @@ def test_one_of_into_a_list_input_and_with_one_value_are_errors() -> None:
     def single() -> None:
         use(data=conveyor.OneOf(big().outputs["out"]))
 
-    assert "conveyor.OneOf(...) gives one" in str(_error(listed))
-    assert "picks among two or more values" in str(_error(single))
+    assert "conveyor.OneOf(...) gives one" in str(definition_error(listed))
+    assert "picks among two or more values" in str(definition_error(single))
 
 
 def test_one_of_outputs_of_a_parallel_for_still_need_collected() -> None:
@@ -137,4 +127,4 @@ def test_one_of_outputs_of_a_parallel_for_still_need_collected() -> None:
             b = big()
         use(data=conveyor.OneOf(b.outputs["out"], small().outputs["out"]))
 
-    assert "collect it with conveyor.Collected(" in str(_error(p))
+    assert "collect it with conveyor.Collected(" in str(definition_error(p))

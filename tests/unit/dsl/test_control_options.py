@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from control_support import built, definition_error
 
 import conveyor
 from conveyor import Dataset, Output, component, pipeline
@@ -15,12 +16,9 @@ from conveyor.errors import DefinitionError
 from conveyor.ir import (
     LoopItemRef,
     PipelineParameterRef,
-    PipelineSpec,
     Resources,
     RetryPolicy,
     TaskOutputRef,
-    dumps,
-    loads,
 )
 
 Check = Callable[[DefinitionError, str], None]
@@ -43,18 +41,6 @@ def label() -> str:
     return "x"
 
 
-def _built(p: Any) -> PipelineSpec:
-    spec: PipelineSpec = p.spec
-    assert loads(dumps(spec)) == spec
-    return spec
-
-
-def _error(p: Any) -> DefinitionError:
-    with pytest.raises(DefinitionError) as info:
-        _ = p.spec
-    return info.value
-
-
 def test_run_time_options_are_stored_as_dynamic_refs_and_outputs_become_dependencies() -> None:
     @pipeline
     def p(memory: str = "2Gi", cpus: float = 2.0, retries: int = 1) -> None:
@@ -63,7 +49,7 @@ def test_run_time_options_are_stored_as_dynamic_refs_and_outputs_become_dependen
             retries, backoff_seconds=3
         ).set_timeout(s.output)
 
-    task = _built(p).tasks["step"]
+    task = built(p).tasks["step"]
     assert task.dynamic == {
         "cpu": PipelineParameterRef("cpus"),
         "memory": PipelineParameterRef("memory"),
@@ -83,7 +69,7 @@ def test_a_literal_replaces_an_earlier_run_time_value() -> None:
     def p(cpus: float = 2.0) -> None:
         step().set_resources(cpu=cpus).set_resources(cpu=4).set_timeout(cpus).set_timeout(None)
 
-    task = _built(p).tasks["step"]
+    task = built(p).tasks["step"]
     assert dict(task.dynamic) == {}
     assert task.resources.cpu == 4
     assert task.timeout_seconds is None
@@ -95,7 +81,7 @@ def test_a_loop_item_may_size_each_instance() -> None:
         with conveyor.ParallelFor([{"mem": "1Gi"}, {"mem": "2Gi"}]) as item:
             step(n=1).set_resources(memory=item["mem"])
 
-    assert _built(p).tasks["step"].dynamic == {"memory": LoopItemRef("parallel-for-1", "mem")}
+    assert built(p).tasks["step"].dynamic == {"memory": LoopItemRef("parallel-for-1", "mem")}
 
 
 def test_memory_may_be_a_number_of_bytes_from_an_integer_parameter() -> None:
@@ -103,7 +89,7 @@ def test_memory_may_be_a_number_of_bytes_from_an_integer_parameter() -> None:
     def p(mem: int = 1024) -> None:
         step().set_resources(memory=mem)
 
-    assert _built(p).tasks["step"].dynamic == {"memory": PipelineParameterRef("mem")}
+    assert built(p).tasks["step"].dynamic == {"memory": PipelineParameterRef("mem")}
 
 
 @pytest.mark.parametrize(
@@ -133,7 +119,7 @@ def test_run_time_options_are_checked(configure: Any, message: str) -> None:
     def p() -> None:
         configure(step(), sizing())
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 def test_an_option_from_the_tasks_own_output_is_an_error() -> None:
@@ -142,7 +128,7 @@ def test_an_option_from_the_tasks_own_output_is_an_error() -> None:
         s = sizing()
         s.set_timeout(s.output)
 
-    assert "an option of a task cannot come from the task's own output" in str(_error(p))
+    assert "an option of a task cannot come from the task's own output" in str(definition_error(p))
 
 
 def test_an_option_closing_a_cycle_is_reported_as_such() -> None:
@@ -153,7 +139,7 @@ def test_an_option_closing_a_cycle_is_reported_as_such() -> None:
         first.set_timeout(second.output)
 
     assert "dependency cycle through a run-time option among tasks ['sizing', 'step']" in str(
-        _error(p)
+        definition_error(p)
     )
 
 
@@ -164,7 +150,7 @@ def test_output_of_a_parallel_for_task_as_an_option_outside_needs_collected() ->
             s = sizing()
         step().set_retry(s.output)
 
-    assert "collect it with conveyor.Collected(" in str(_error(p))
+    assert "collect it with conveyor.Collected(" in str(definition_error(p))
 
 
 @pytest.mark.parametrize("memory", ["512Mi", "2Gi", "1G", "500M", "1024", "1.5Gi", "64Ki"])
@@ -173,7 +159,7 @@ def test_valid_memory_sizes_are_kept_as_written(memory: str) -> None:
     def p() -> None:
         step().set_resources(memory=memory)
 
-    assert _built(p).tasks["step"].resources.memory == memory
+    assert built(p).tasks["step"].resources.memory == memory
 
 
 @pytest.mark.parametrize("memory", ["lots", "2GB", "-1Gi", "1 gigabyte", "0", ""])
@@ -182,7 +168,7 @@ def test_bad_memory_string_is_an_error_at_the_users_line(memory: str, points_at:
     def p() -> None:
         step().set_resources(memory=memory)  # line: memory
 
-    error = _error(p)
+    error = definition_error(p)
     assert "Task 'step': set_resources(memory=...): Memory size" in str(error)
     points_at(error, "memory")
 
@@ -197,7 +183,7 @@ def test_bad_literal_resources_are_errors(kwargs: dict[str, Any], message: str) 
     def p() -> None:
         step().set_resources(**kwargs)
 
-    assert message in str(_error(p))
+    assert message in str(definition_error(p))
 
 
 @pytest.mark.parametrize(
@@ -229,7 +215,7 @@ def test_unknown_output_names_the_task_and_suggests_the_closest(points_at: Check
         s = sizing()
         step(n=s.outputs["Outptu"])  # line: unknown-output
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "Task 'sizing' has no output 'Outptu'; its outputs are ['Output', 'data']" in message
     assert "Did you mean 'Output'?" in message
@@ -245,5 +231,5 @@ def test_known_outputs_and_get_still_work_like_a_dict() -> None:
         seen.extend([s.outputs.get("nope"), "data" in s.outputs, sorted(s.outputs)])
         step(n=s.outputs["Output"])
 
-    assert _built(p).tasks["step"].inputs["n"] == TaskOutputRef("sizing", "Output")
+    assert built(p).tasks["step"].inputs["n"] == TaskOutputRef("sizing", "Output")
     assert seen == [None, True, ["Output", "data"]]

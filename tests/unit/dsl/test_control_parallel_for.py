@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from control_support import built, definition_error
 
 import conveyor
 from conveyor import Dataset, Input, Model, Output, component, pipeline
@@ -17,10 +18,7 @@ from conveyor.ir import (
     ListRef,
     LoopItemRef,
     PipelineParameterRef,
-    PipelineSpec,
     TaskOutputRef,
-    dumps,
-    loads,
 )
 
 Check = Callable[[DefinitionError, str], None]
@@ -71,18 +69,6 @@ def scalar(x: int = 0) -> None:
     """Take one number."""
 
 
-def _built(p: Any) -> PipelineSpec:
-    spec: PipelineSpec = p.spec
-    assert loads(dumps(spec)) == spec
-    return spec
-
-
-def _error(p: Any) -> DefinitionError:
-    with pytest.raises(DefinitionError) as info:
-        _ = p.spec
-    return info.value
-
-
 def test_parallel_for_over_a_list_literal_binds_the_item_and_its_keys() -> None:
     @pipeline
     def p() -> None:
@@ -90,7 +76,7 @@ def test_parallel_for_over_a_list_literal_binds_the_item_and_its_keys() -> None:
             fit(lr=item["lr"])
             process(shard=item)
 
-    spec = _built(p)
+    spec = built(p)
     group = spec.groups["parallel-for-1"]
     assert (group.kind, group.parent, group.parallelism) == ("parallel_for", None, 2)
     assert group.items == Constant([{"lr": 0.1}, {"lr": 0.01}])
@@ -110,7 +96,7 @@ def test_parallel_for_items_may_be_a_parameter_an_output_or_a_list_of_refs() -> 
         with conveyor.ParallelFor((extra, s.output, 3), name="by-list") as c:
             process(shard=c)
 
-    groups = _built(p).groups
+    groups = built(p).groups
     assert groups["by-param"].items == PipelineParameterRef("names")
     assert groups["by-output"].items == TaskOutputRef("shards", "Output")
     assert groups["by-list"].items == ListRef(
@@ -125,7 +111,7 @@ def test_tasks_inside_do_not_depend_on_the_items_producer() -> None:
         with conveyor.ParallelFor(s.output) as item:
             process(shard=item)
 
-    assert _built(p).tasks["process"].depends_on == ()
+    assert built(p).tasks["process"].depends_on == ()
 
 
 def test_collected_fans_in_artifacts_and_parameters_over_the_iterations() -> None:
@@ -135,7 +121,7 @@ def test_collected_fans_in_artifacts_and_parameters_over_the_iterations() -> Non
             t = process(shard=item)
         merge(parts=conveyor.Collected(t.outputs["out"]), sizes=conveyor.Collected[t.output])
 
-    merge_task = _built(p).tasks["merge"]
+    merge_task = built(p).tasks["merge"]
     assert merge_task.inputs == {
         "parts": CollectedRef("process", "out", "parallel-for-1"),
         "sizes": CollectedRef("process", "Output", "parallel-for-1"),
@@ -156,7 +142,7 @@ def test_nested_parallel_for_inside_a_condition_collects_one_level_at_a_time() -
                 inner = count(parts=conveyor.Collected(t.outputs["out"]))
             merge(parts=[], sizes=conveyor.Collected(inner))
 
-    spec = _built(p)
+    spec = built(p)
     assert spec.groups["outer"].parent == "gate"
     assert spec.groups["inner"].parent == "outer"
     assert spec.groups["inner"].items == LoopItemRef("outer")
@@ -174,7 +160,7 @@ def test_static_items_are_checked_against_the_input_type(points_at: Check) -> No
         with conveyor.ParallelFor([1, "two"]) as item:
             scalar(x=item)  # line: item-type
 
-    error = _error(p)
+    error = definition_error(p)
     assert "parameter 'x' expects integer, but item 1 of ParallelFor 'parallel-for-1'" in str(error)
     points_at(error, "item-type")
 
@@ -189,7 +175,7 @@ def test_output_of_a_parallel_for_task_used_outside_needs_collected(points_at: C
             t = process(shard=item)
         single(data=t.outputs["out"])  # line: uncollected
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "input 'data' uses output 'out' of task 'process', which runs once per item" in message
     assert "collect it with conveyor.Collected(" in message
@@ -203,7 +189,7 @@ def test_item_used_outside_its_loop_is_an_error(points_at: Check) -> None:
             scalar(x=item)
         scalar(x=item)  # line: item-outside
 
-    error = _error(p)
+    error = definition_error(p)
     assert "uses the item of ParallelFor 'parallel-for-1' outside its `with` block" in str(error)
     points_at(error, "item-outside")
 
@@ -216,7 +202,7 @@ def test_item_in_a_condition_outside_its_loop_is_an_error(points_at: Check) -> N
         with conveyor.If(item > 1):  # line: cond-outside
             scalar()
 
-    error = _error(p)
+    error = definition_error(p)
     assert "its condition uses the item of ParallelFor 'parallel-for-1' outside" in str(error)
     points_at(error, "cond-outside")
 
@@ -227,7 +213,7 @@ def test_missing_key_of_static_dict_items_suggests_the_closest(points_at: Check)
         with conveyor.ParallelFor([{"lr": 0.1, "depth": 2}, {"lr": 0.2}]) as item:
             fit(lr=item["deph"])  # line: bad-key
 
-    error = _error(p)
+    error = definition_error(p)
     message = str(error)
     assert "item['deph']: item 0 of ParallelFor 'parallel-for-1' has no key 'deph'" in message
     assert "its keys are ['depth', 'lr']. Did you mean 'depth'?" in message
@@ -241,7 +227,7 @@ def test_key_missing_from_one_item_is_an_error() -> None:
             fit(lr=item["depth"])
 
     assert "item 1 of ParallelFor 'parallel-for-1' has no key 'depth'; its keys are ['lr']" in (
-        str(_error(p))
+        str(definition_error(p))
     )
 
 
@@ -251,7 +237,7 @@ def test_key_of_items_that_are_not_dicts_is_an_error() -> None:
         with conveyor.ParallelFor([1, 2]) as item:
             scalar(x=item["a"])
 
-    assert "are not all dicts, e.g. 1" in str(_error(p))
+    assert "are not all dicts, e.g. 1" in str(definition_error(p))
 
 
 @pytest.mark.parametrize(
@@ -271,7 +257,7 @@ def test_parallel_for_rejects_items_that_are_not_a_list(items: Any, message: str
         with conveyor.ParallelFor(items()) as item:
             process(shard=item)
 
-    error = _error(p)
+    error = definition_error(p)
     assert "conveyor.ParallelFor(items=...)" in str(error)
     assert message in str(error)
 
@@ -283,7 +269,7 @@ def test_parallel_for_rejects_a_bad_parallelism(parallelism: Any) -> None:
         with conveyor.ParallelFor([1], parallelism=parallelism) as item:
             process(shard=item)
 
-    assert "parallelism=...) must be a whole number >= 1" in str(_error(p))
+    assert "parallelism=...) must be a whole number >= 1" in str(definition_error(p))
 
 
 def test_collected_of_a_task_not_in_a_loop_is_an_error() -> None:
@@ -292,7 +278,7 @@ def test_collected_of_a_task_not_in_a_loop_is_an_error() -> None:
         t = process()
         merge(parts=conveyor.Collected(t.outputs["out"]))
 
-    assert "task 'process' runs once from here" in str(_error(p))
+    assert "task 'process' runs once from here" in str(definition_error(p))
 
 
 def test_collected_into_a_single_artifact_input_is_an_error() -> None:
@@ -302,7 +288,9 @@ def test_collected_into_a_single_artifact_input_is_an_error() -> None:
             t = process(shard=item)
         single(data=conveyor.Collected(t.outputs["out"]))
 
-    assert "conveyor.Collected(...) gives a list. Declare it as Input[list[...]]" in str(_error(p))
+    assert "conveyor.Collected(...) gives a list. Declare it as Input[list[...]]" in str(
+        definition_error(p)
+    )
 
 
 def test_collected_into_a_scalar_parameter_is_an_error() -> None:
@@ -312,7 +300,7 @@ def test_collected_into_a_scalar_parameter_is_an_error() -> None:
             t = process(shard=item)
         scalar(x=conveyor.Collected(t.output))
 
-    assert "expects integer, but conveyor.Collected(...) gives a list" in str(_error(p))
+    assert "expects integer, but conveyor.Collected(...) gives a list" in str(definition_error(p))
 
 
 def test_collected_across_two_nested_loops_at_once_is_an_error() -> None:
@@ -322,7 +310,7 @@ def test_collected_across_two_nested_loops_at_once_is_an_error() -> None:
             t = process(shard=cell)
         merge(parts=conveyor.Collected(t.outputs["out"]))
 
-    assert "collect one level at a time" in str(_error(p))
+    assert "collect one level at a time" in str(definition_error(p))
 
 
 def test_a_list_artifact_input_without_a_list_mentions_collected() -> None:
@@ -330,7 +318,7 @@ def test_a_list_artifact_input_without_a_list_mentions_collected() -> None:
     def p() -> None:
         merge(parts=process().outputs["out"])
 
-    assert "conveyor.Collected(t.outputs['out'])" in str(_error(p))
+    assert "conveyor.Collected(t.outputs['out'])" in str(definition_error(p))
 
 
 def test_empty_parallel_for_block_is_an_error() -> None:
@@ -340,4 +328,4 @@ def test_empty_parallel_for_block_is_an_error() -> None:
         with conveyor.ParallelFor([1]):
             pass
 
-    assert "A conveyor.ParallelFor block created no tasks" in str(_error(p))
+    assert "A conveyor.ParallelFor block created no tasks" in str(definition_error(p))
