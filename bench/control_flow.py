@@ -42,11 +42,8 @@ started if it is not up (untimed), and a run during which the source changed is 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import itertools
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -55,14 +52,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-SHAPES = HERE / "pipelines" / "shapes.py"
-CONTROL = HERE / "pipelines" / "control.py"
-DEFAULT_ANCHORS = Path("/work/shared/bench/anchors/orchestrators")
+import _shared as shared
+
+SHAPES = shared.SHAPES
+CONTROL = shared.HERE / "pipelines" / "control.py"
 
 # KFP 2.17.3 kfp.local fan-out of 32, packages_to_install=[] (no pip), in /work/shared/bench/
 # ANCHORS.md (a loaded machine), and KFP / Conveyor for the static fan measured side by side by
@@ -70,9 +67,9 @@ DEFAULT_ANCHORS = Path("/work/shared/bench/anchors/orchestrators")
 # own ParallelFor + Collected gave wrong values locally.
 KFP_FAN_ANCHOR_S = 9.9
 KFP_FAN_VS_STATIC = 12.8
-SPEEDUP_TARGET = 10.0  # orchestration.py's target against KFP local
+SPEEDUP_TARGET = shared.SPEEDUP_TARGET  # orchestration.py's target against KFP local
 OVERHEAD_TARGET = 1.25  # a control-flow form at most this much slower than its static form
-CACHED_TARGET_S = 0.5  # orchestration.py's target for a fully cached rerun
+CACHED_TARGET_S = shared.CACHED_TARGET_S  # orchestration.py's target for a fully cached rerun
 SWEEP_C = (1, 2, 3)
 SWEEP_D = (1, 2)
 FLOW_ITEMS = 1000
@@ -118,43 +115,22 @@ class Case:
 
 
 @dataclass
-class Record:
+class Record(shared.Timing):
     """One timed run of a case."""
 
-    case: str
-    rep: int
-    wall_s: float
-    rc: int
-    maxrss_mb: float  # largest single process of any command's tree (like GNU time)
-    cpu_s: float  # user + system of every waited-for tree
-    load1_before: float
     notes: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     repeated: int = 0  # times run again because Conveyor's source changed during the run
 
 
 @dataclass
-class Summary:
+class Summary(shared.Stats):
     """Statistics of one case over its successful runs."""
 
-    case: str
-    n: int
-    median_s: float
-    min_s: float
-    max_s: float
-    maxrss_mb: float
-    cpu_s: float
     notes: dict[str, float]  # median of each note
     failures: int
     repeated: int
     errors: list[str] = field(default_factory=list)
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The current environment without any ``CONVEYOR_*`` setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env.update(extra or {})
-    return env
 
 
 _AGENT_PROBE = """
@@ -232,44 +208,20 @@ def run_case(case: Case, rep: int, scratch: Path) -> Record:
     ]
     if case.pre is not None:
         case.pre()
-    load1 = os.getloadavg()[0]
-    rc, maxrss, cpu = 0, 0.0, 0.0
-    with tempfile.TemporaryFile(dir=scratch) as out:
-        t0 = time.perf_counter()
-        for argv, env in zip(argvs, envs, strict=True):
-            proc = subprocess.Popen(argv, cwd=case.cwd, env=env, stdout=out, stderr=out)
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = code = os.waitstatus_to_exitcode(status)
-            maxrss = max(maxrss, usage.ru_maxrss / 1024)
-            cpu += usage.ru_utime + usage.ru_stime
-            if code != 0:
-                rc = code
-                break
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        text = out.read().decode(errors="replace")
-    error = None
+    commands = list(zip(argvs, envs, strict=True))
+    rec, text = shared.run_timed(Record, case.name, rep, commands, case.cwd, scratch)
     done = Done(text, envs, case.cwd, tags)
-    if rc != 0:
-        error = f"exit {rc}: {text.strip()[-400:]}"
+    if rec.rc != 0:
+        rec.error = shared.exit_error(rec.rc, text)
     elif case.check is not None:
         try:
             case.check(done)
         except CheckFailed as exc:
-            error = str(exc)
+            rec.error = str(exc)
+    rec.notes = done.notes
     for home in homes:
         shutil.rmtree(home, ignore_errors=True)
-    return Record(
-        case=case.name,
-        rep=rep,
-        wall_s=round(wall, 4),
-        rc=rc,
-        maxrss_mb=round(maxrss, 1),
-        cpu_s=round(cpu, 3),
-        load1_before=round(load1, 2),
-        notes=done.notes,
-        error=error,
-    )
+    return rec
 
 
 def run_measured(case: Case, rep: int, scratch: Path, agent: Agent, tries: int = 3) -> Record:
@@ -462,7 +414,7 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     inspect = Inspector(conveyor)
     cwd = scratch / "cwd"
     cwd.mkdir()
-    env = clean_env()
+    env = shared.clean_env()
 
     def run(target: str, *flags: str) -> list[str]:
         return [conveyor, "run", target, *flags, "--run-id", "{tag}"]
@@ -479,7 +431,7 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
         "--sweep", "d=" + ",".join(map(str, SWEEP_D)),
         "--experiment", "{tag}",
     ]  # fmt: skip
-    filled = clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
+    filled = shared.clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
     loop = run(f"{CONTROL}:loop20")
     cases = [
         Case("baseline", [[sys.executable, "-c", "pass"]], env, cwd, "given", conveyor=False),
@@ -531,12 +483,11 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     if not args.skip_anchors and kfp_py.exists() and kfp_script.exists():
         kfp_dir = scratch / "kfp"
         kfp_dir.mkdir()
-        path = f"{kfp_py.parent}{os.pathsep}{env.get('PATH', '')}"  # as its run.sh does
         cases.append(
             Case(
                 "kfp.fan",
                 [[str(kfp_py), str(kfp_script), "fan", "--no-kfp-pip"]],
-                clean_env({"PATH": path}),
+                shared.clean_env(path_prefix=kfp_py.parent),  # as its run.sh does
                 kfp_dir,
                 "given",
                 check=check_kfp,
@@ -561,16 +512,9 @@ def summarize(records: list[Record], names: list[str]) -> dict[str, Summary]:
         if not runs:
             continue
         good = [r for r in runs if r.error is None] or runs
-        walls = [r.wall_s for r in good]
         keys = sorted({k for r in good for k in r.notes})
         out[name] = Summary(
-            case=name,
-            n=len(good),
-            median_s=statistics.median(walls),
-            min_s=min(walls),
-            max_s=max(walls),
-            maxrss_mb=statistics.median(r.maxrss_mb for r in good),
-            cpu_s=statistics.median(r.cpu_s for r in good),
+            **shared.timing_stats(name, good),
             notes={
                 k: round(statistics.median(r.notes[k] for r in good if k in r.notes), 4)
                 for k in keys
@@ -705,11 +649,7 @@ def print_report(
     meta: dict[str, Any], stats: dict[str, Summary], lines: list[str], rows: list[dict[str, Any]]
 ) -> None:
     """The table of medians, the ratios, then one line per target."""
-    print(
-        f"\n{meta['date']}  {meta['reps']} reps  load average before "
-        f"{meta['loadavg_before']} after {meta['loadavg_after']}  ({meta['cpus']} CPUs, "
-        f"conveyor {meta['conveyor_git']}; warm agent (re)started {meta['agent_starts']} times)"
-    )
+    shared.print_header(meta, f"; warm agent (re)started {meta['agent_starts']} times")
     print(
         f"\n{'case':<18} {'median s':>9} {'min-max s':>15} {'CPU s':>7} {'max RSS MB':>10} "
         f"{'in run s':>9}  failures, repeated"
@@ -732,111 +672,44 @@ def print_report(
         print(f"  [{verdict}] {row['target']}: {row['measured']}")
 
 
-def git_revision() -> str:
-    """The checkout's commit, with ``+dirty`` when src/ has uncommitted changes."""
-    root = HERE.parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{rev}+dirty" if dirty else rev or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run every case round-robin, print (and save) the figures; 1 if a run failed or a target
     was missed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="timed runs per case (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser = shared.bench_parser(__doc__)
     parser.add_argument(
         "--cases", nargs="+", metavar="PREFIX", help="only the cases starting with these"
     )
-    parser.add_argument("--json", type=Path, help="write every run and the summary here")
-    parser.add_argument(
-        "--conveyor",
-        default=str(Path(sys.executable).parent / "conveyor"),
-        help="the conveyor executable (default: beside this Python)",
-    )
-    parser.add_argument(
-        "--venvs",
-        type=Path,
-        default=Path(os.environ.get("VENVS", Path.home() / "venvs")),
-        help="where the KFP anchor's venv kfp/ lives (default $VENVS or ~/venvs); KFP's "
+    shared.add_setup_arguments(
+        parser,
+        "where the KFP anchor's venv kfp/ lives (default $VENVS or ~/venvs); KFP's "
         "fan-out runs side by side when it exists",
     )
-    parser.add_argument("--anchors-dir", type=Path, default=DEFAULT_ANCHORS)
     parser.add_argument("--skip-anchors", action="store_true", help="do not run KFP")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    args = parser.parse_args(argv)
-    if not Path(args.conveyor).exists():
-        args.conveyor = shutil.which("conveyor") or parser.error("no conveyor executable")
+    args = shared.parse_args(parser, argv)
 
-    scratch = Path(tempfile.mkdtemp(prefix="conveyor-flow-bench-"))
-    try:
+    with shared.scratch_dir("conveyor-flow-bench-", args.keep) as scratch:
         cases, fills = build_cases(args, scratch)
-        loadavg_before = tuple(round(x, 2) for x in os.getloadavg())
-        print(f"load average before: {loadavg_before}; scratch {scratch}", flush=True)
-        agent = Agent(args.conveyor, clean_env(), scratch)
-        for fill in fills:
-            rec = run_measured(fill, 0, scratch, agent)
-            print(f"  fill {fill.name}: {rec.wall_s:.2f} s {rec.error or ''}", flush=True)
-            if rec.error:
-                print(f"cache fill failed: {rec.error}", file=sys.stderr)
-                return 1
-        records: list[Record] = []
-        for rep in range(-args.warmup, args.reps):
-            shift = rep % len(cases)
-            for case in cases[shift:] + cases[:shift]:
-                rec = run_measured(case, rep, scratch, agent)
-                if rep >= 0:
-                    records.append(rec)
-                if rec.error:
-                    print(f"  ! {case.name}: {rec.error}", flush=True)
-            label = f"rep {rep + 1}/{args.reps}" if rep >= 0 else "warm-up"
-            print(f"  {label} done, load {os.getloadavg()[0]:.2f}", flush=True)
-        loadavg_after = tuple(round(x, 2) for x in os.getloadavg())
-        agent_starts = agent.starts
-    finally:
-        if not args.keep:
-            shutil.rmtree(scratch, ignore_errors=True)
+        agent = Agent(args.conveyor, shared.clean_env(), scratch)
 
-    stats = summarize(records, [c.name for c in cases])
+        def run(case: Case, rep: int) -> Record:
+            return run_measured(case, rep, scratch, agent)
+
+        rounds = shared.run_rounds(cases, fills, run, args, scratch, show_errors=True)
+        if rounds is None:
+            return 1
+
+    stats = summarize(rounds.records, [c.name for c in cases])
     lines, rows = ratios(stats)
     meta = {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "reps": args.reps,
-        "warmup": args.warmup,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "loadavg_before": loadavg_before,
-        "loadavg_after": loadavg_after,
-        "conveyor_git": git_revision(),
+        **shared.base_meta(args, rounds),
+        "conveyor_git": shared.git_revision(),
         "argv": sys.argv,
         "anchors": "KFP side by side" if any(c.name == "kfp.fan" for c in cases) else "figures",
-        "agent_starts": agent_starts,
+        "agent_starts": agent.starts,
     }
     print_report(meta, stats, lines, rows)
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "meta": meta,
-                    "summary": {k: asdict(v) for k, v in stats.items()},
-                    "ratios": lines,
-                    "targets": rows,
-                    "runs": [asdict(r) for r in records],
-                },
-                indent=2,
-            )
-        )
-        print(f"\nwrote {args.json}")
-    failed = any(s.failures for s in stats.values())
-    return 1 if failed or any(row["pass"] is False for row in rows) else 0
+    shared.write_json(args.json, meta, stats, {"ratios": lines, "targets": rows}, rounds.records)
+    return shared.exit_status(stats, rows)
 
 
 if __name__ == "__main__":

@@ -33,25 +33,20 @@ machine hurts them all alike. Every run's output is checked (state, cache hits, 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import itertools
 import json
-import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-SHAPES = HERE / "pipelines" / "shapes.py"
-DEFAULT_ANCHORS = Path("/work/shared/bench/anchors/orchestrators")
+import _shared as shared
+
+SHAPES = shared.SHAPES
 
 # Figures from /work/shared/bench/ANCHORS.md (2026-11-28, loaded 2-core machine), seconds.
 # Used only when the anchors are not run side by side (--skip-anchors).
@@ -63,9 +58,9 @@ ANCHOR_FIGURES = {
     "kedro.fan": 0.95,
     "metaflow.resume": 0.9,
 }
-CACHED_TARGET_S = 0.5
+CACHED_TARGET_S = shared.CACHED_TARGET_S
 _RUN_NUMBERS = itertools.count(1)
-SPEEDUP_TARGET = 10.0
+SPEEDUP_TARGET = shared.SPEEDUP_TARGET
 
 
 @dataclass
@@ -96,43 +91,18 @@ class Case:
 
 
 @dataclass
-class Record:
-    """One timed run."""
+class Record(shared.Timing):
+    """One timed run (a single process: its tree's largest process and CPU)."""
 
-    case: str
-    rep: int
-    wall_s: float
-    rc: int
-    maxrss_mb: float  # largest single process of the tree (like GNU time)
-    cpu_s: float  # user + system of the whole waited-for tree
-    load1_before: float
     error: str | None = None
 
 
 @dataclass
-class Summary:
+class Summary(shared.Stats):
     """Statistics of one case."""
 
-    case: str
-    n: int
-    median_s: float
-    min_s: float
-    max_s: float
-    maxrss_mb: float
-    cpu_s: float
     failures: int
     errors: list[str] = field(default_factory=list)
-
-
-def _clean_env(
-    extra: dict[str, str] | None = None, path_prefix: Path | None = None
-) -> dict[str, str]:
-    """The current environment without any ``CONVEYOR_*`` setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    if path_prefix is not None:
-        env["PATH"] = f"{path_prefix}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra or {})
-    return env
 
 
 def run_process(case: Case, rep: int, scratch: Path) -> Record:
@@ -149,32 +119,14 @@ def run_process(case: Case, rep: int, scratch: Path) -> Record:
         argv += ["--run-id", run_id]
     if case.pre is not None:
         case.pre()
-    load1 = os.getloadavg()[0]
-    with tempfile.TemporaryFile(dir=scratch) as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=case.cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = rc = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        text = out.read().decode(errors="replace")
-    error = None
-    if rc != 0:
-        error = f"exit {rc}: {text.strip()[-400:]}"
+    rec, text = shared.run_timed(Record, case.name, rep, [(argv, env)], case.cwd, scratch)
+    if rec.rc != 0:
+        rec.error = shared.exit_error(rec.rc, text)
     elif case.check is not None:
-        error = case.check(Outcome(text, env, case.cwd, run_id))
+        rec.error = case.check(Outcome(text, env, case.cwd, run_id))
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
-    return Record(
-        case=case.name,
-        rep=rep,
-        wall_s=round(wall, 4),
-        rc=rc,
-        maxrss_mb=round(usage.ru_maxrss / 1024, 1),
-        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
-        load1_before=round(load1, 2),
-        error=error,
-    )
+    return rec
 
 
 def _conveyor_check(conveyor: str, shape: str, cached: bool) -> Check:
@@ -225,14 +177,14 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     conveyor = args.conveyor
     cwd = scratch / "cwd"
     cwd.mkdir()
-    base_env = _clean_env()
+    base_env = shared.clean_env()
     cases = [Case("baseline", [py, "-c", "pass"], base_env, cwd)]
     fills: list[Case] = []
 
     def cv(shape: str, *flags: str) -> list[str]:
         return [conveyor, "run", f"{SHAPES}:{shape}", *flags]
 
-    no_agent_env = _clean_env({"CONVEYOR_AGENT": "off"})
+    no_agent_env = shared.clean_env({"CONVEYOR_AGENT": "off"})
 
     def cold(name: str, shape: str, *flags: str, env: dict[str, str] = base_env) -> Case:
         check = _conveyor_check(conveyor, shape, cached=False)
@@ -249,7 +201,7 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     ]
     # A filled home: a rerun where every step is a cache hit, and (informational) a rerun with
     # --no-cache, where every step runs again but the database and its schema already exist.
-    home_env = _clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
+    home_env = shared.clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
     chain_ok = _conveyor_check(conveyor, "chain20", cached=False)
     chain_hit = _conveyor_check(conveyor, "chain20", cached=True)
 
@@ -265,7 +217,7 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
         return cases, fills
 
     kfp_bin = args.venvs / "kfp" / "bin"
-    kfp_env = _clean_env(path_prefix=kfp_bin)  # as run.sh: a task's `python3` is the venv's
+    kfp_env = shared.clean_env(path_prefix=kfp_bin)  # as run.sh: a task's `python3` is the venv's
     kfp_script = str(args.anchors_dir / "kfp" / "pipelines.py")
     kfp_py = str(kfp_bin / "python")
     kfp_cold = scratch / "kfp"
@@ -296,7 +248,7 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     cases.append(Case("kfp.cached", kfp_cached, kfp_env, kfp_warm, check=_kfp_all_cached))
 
     kedro_bin = args.venvs / "kedro" / "bin"
-    kedro_env = _clean_env(path_prefix=kedro_bin)
+    kedro_env = shared.clean_env(path_prefix=kedro_bin)
     kedro_script = str(args.anchors_dir / "kedro" / "pipelines.py")
     kedro_py = str(kedro_bin / "python")
     cases += [
@@ -339,15 +291,8 @@ def summarize(records: list[Record], names: list[str]) -> dict[str, Summary]:
     for name in names:
         runs = [r for r in records if r.case == name]
         good = [r for r in runs if r.error is None] or runs
-        walls = [r.wall_s for r in good]
         out[name] = Summary(
-            case=name,
-            n=len(good),
-            median_s=statistics.median(walls),
-            min_s=min(walls),
-            max_s=max(walls),
-            maxrss_mb=statistics.median(r.maxrss_mb for r in good),
-            cpu_s=statistics.median(r.cpu_s for r in good),
+            **shared.timing_stats(name, good),
             failures=sum(r.error is not None for r in runs),
             errors=sorted({r.error for r in runs if r.error})[:3],
         )
@@ -409,11 +354,7 @@ def print_report(
     meta: dict[str, Any], stats: dict[str, Summary], rows: list[dict[str, Any]]
 ) -> None:
     """The table of medians, then the targets."""
-    print(
-        f"\n{meta['date']}  {meta['reps']} reps  load average before "
-        f"{meta['loadavg_before']} after {meta['loadavg_after']}  ({meta['cpus']} CPUs, "
-        f"conveyor {meta['conveyor_git']})"
-    )
+    shared.print_header(meta)
     base = stats["baseline"].median_s
     print(
         f"\n{'case':<24} {'median s':>9} {'min-max s':>15} {'-startup s':>10} "
@@ -435,101 +376,34 @@ def print_report(
         )
 
 
-def _git_revision() -> str:
-    """The checkout's commit, with ``+dirty`` when src/ has uncommitted changes."""
-    root = HERE.parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{rev}+dirty" if dirty else rev or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run every case round-robin, print (and save) the figures; 1 if a run failed or a target
     was missed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="timed runs per case (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser = shared.bench_parser(__doc__)
     parser.add_argument("--skip-anchors", action="store_true", help="Conveyor only (quick check)")
-    parser.add_argument("--json", type=Path, help="write every run and the summary here")
-    parser.add_argument(
-        "--conveyor",
-        default=str(Path(sys.executable).parent / "conveyor"),
-        help="the conveyor executable (default: beside this Python)",
+    shared.add_setup_arguments(
+        parser, "where the anchors' venvs kfp/ and kedro/ live (default $VENVS or ~/venvs)"
     )
-    parser.add_argument(
-        "--venvs",
-        type=Path,
-        default=Path(os.environ.get("VENVS", Path.home() / "venvs")),
-        help="where the anchors' venvs kfp/ and kedro/ live (default $VENVS or ~/venvs)",
-    )
-    parser.add_argument("--anchors-dir", type=Path, default=DEFAULT_ANCHORS)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    args = parser.parse_args(argv)
-    if not Path(args.conveyor).exists():
-        args.conveyor = shutil.which("conveyor") or parser.error("no conveyor executable")
+    args = shared.parse_args(parser, argv)
 
-    scratch = Path(tempfile.mkdtemp(prefix="conveyor-orch-bench-"))
-    try:
+    with shared.scratch_dir("conveyor-orch-bench-", args.keep) as scratch:
         cases, fills = build_cases(args, scratch)
-        loadavg_before = tuple(round(x, 2) for x in os.getloadavg())
-        print(f"load average before: {loadavg_before}; scratch {scratch}", flush=True)
-        for fill in fills:
-            rec = run_process(fill, 0, scratch)
-            print(f"  fill {fill.name}: {rec.wall_s:.2f} s {rec.error or ''}", flush=True)
-            if rec.error:
-                print(f"cache fill failed: {rec.error}", file=sys.stderr)
-                return 1
-        records: list[Record] = []
-        for rep in range(-args.warmup, args.reps):
-            shift = rep % len(cases)
-            order = cases[shift:] + cases[:shift]
-            for case in order:
-                rec = run_process(case, rep, scratch)
-                if rep >= 0:
-                    records.append(rec)
-            label = f"rep {rep + 1}/{args.reps}" if rep >= 0 else "warm-up"
-            print(f"  {label} done, load {os.getloadavg()[0]:.2f}", flush=True)
-        loadavg_after = tuple(round(x, 2) for x in os.getloadavg())
-    finally:
-        if not args.keep:
-            shutil.rmtree(scratch, ignore_errors=True)
+        rounds = shared.run_rounds(
+            cases, fills, lambda case, rep: run_process(case, rep, scratch), args, scratch
+        )
+        if rounds is None:
+            return 1
 
-    stats = summarize(records, [c.name for c in cases])
+    stats = summarize(rounds.records, [c.name for c in cases])
     rows = targets(stats)
     meta = {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "reps": args.reps,
-        "warmup": args.warmup,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "loadavg_before": loadavg_before,
-        "loadavg_after": loadavg_after,
+        **shared.base_meta(args, rounds),
         "anchors": "skipped" if args.skip_anchors else "side by side",
-        "conveyor_git": _git_revision(),
+        "conveyor_git": shared.git_revision(),
     }
     print_report(meta, stats, rows)
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "meta": meta,
-                    "summary": {k: asdict(v) for k, v in stats.items()},
-                    "targets": rows,
-                    "runs": [asdict(r) for r in records],
-                },
-                indent=2,
-            )
-        )
-        print(f"\nwrote {args.json}")
-    failed = any(s.failures for s in stats.values())
-    return 1 if failed or not all(row["pass"] for row in rows) else 0
+    shared.write_json(args.json, meta, stats, {"targets": rows}, rounds.records)
+    return shared.exit_status(stats, rows)
 
 
 if __name__ == "__main__":
