@@ -264,11 +264,19 @@ class WorkerPool:
     def __init__(self, size: int, config: WorkerConfig, method: str | None = None):
         self.size = max(1, size)
         self.config = config
-        self.method = method or start_method()
-        if self.method not in ("fork", "spawn"):
-            raise ValueError(f"Worker start method must be 'fork' or 'spawn', got {self.method!r}")
+        if method not in (None, "fork", "spawn"):
+            raise ValueError(f"Worker start method must be 'fork' or 'spawn', got {method!r}")
+        self.method = method
         self._ctx = multiprocessing.get_context("fork")
-        self._workers: list[_Worker] = [self._spawn() for _ in range(self.size)]
+        self._workers: list[_Worker] = []
+
+    def _start(self) -> None:
+        """Start the workers on the first job: a run served wholly from the cache starts none
+        (and the start method is chosen when it matters, after the steps' modules loaded)."""
+        if self._workers:
+            return
+        self.method = self.method or start_method()
+        self._workers = [self._spawn() for _ in range(self.size)]
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
@@ -289,7 +297,9 @@ class WorkerPool:
 
     @property
     def idle(self) -> int:
-        """Number of workers without a job."""
+        """Number of workers without a job (all of them before the first job)."""
+        if not self._workers:
+            return self.size
         return sum(1 for w in self._workers if w.job is None)
 
     @property
@@ -299,6 +309,7 @@ class WorkerPool:
 
     def submit(self, job: Job) -> None:
         """Hand ``job`` to an idle worker (call only when :attr:`idle` > 0)."""
+        self._start()
         worker = next(w for w in self._workers if w.job is None)
         worker.job = job
         worker.started = time.monotonic()
