@@ -62,9 +62,13 @@ def run(
     """
     settings = settings or Settings.load()
     spec = pipeline.spec if isinstance(pipeline, Pipeline) else pipeline
-    orch = local_orchestrator(
+    with local_orchestrator(
         settings, workers=workers, in_process=in_process, use_cache=use_cache, reporter=reporter
-    )
-    return orch.run(
-        spec, parameters, run_id=run_id, experiment=experiment, properties={"launcher": "python"}
-    )
+    ) as orch:
+        return orch.run(
+            spec,
+            parameters,
+            run_id=run_id,
+            experiment=experiment,
+            properties={"launcher": "python"},
+        )

@@ -63,7 +63,8 @@ def run_pipeline(home: Path, metadata_url: str) -> Callable[..., RunResult]:
             search_root=str(PIPELINES),
             **options,
         )
-        return orch.run(pipeline.spec, params)
+        with orch:
+            return orch.run(pipeline.spec, params)
 
     return _run
 

@@ -267,3 +267,16 @@ def test_retries_from_a_parameter(
     assert result.state == state
     assert counter.read_text() == str(retries + 1)  # one attempt, then each retry
     assert result.tasks["flaky_count"].attempts == retries + 1
+
+
+def test_a_loop_with_a_condition_inside_runs_the_same_on_postgresql(
+    flows: Any, run_pipeline: Callable[..., RunResult], pg_url: str
+) -> None:
+    result = run_pipeline(flows.boosting, {"rounds": 10, "target": 0.96}, metadata_url=pg_url)
+
+    assert result.state == "COMPLETE"
+    assert [t for t in result.tasks if t.startswith("grow[")] == ["grow[0]", "grow[1]", "grow[2]"]
+    assert result.tasks["milestone[0]"].state == ExecutionState.SKIPPED
+    assert result.outputs("finalize").parameters["Output"] == "30 rounds, 3 iterations"
+    again = run_pipeline(flows.boosting, {"rounds": 10, "target": 0.96}, metadata_url=pg_url)
+    assert all(r.cached for r in again.tasks.values() if r.state.is_success)

@@ -154,26 +154,32 @@ def run(
         reporter=reporter,
         search_root=root,
     )
-    if axes is not None:
-        from conveyor.cli.sweep import plan_sweep, print_sweep_result, run_sweep, sweep_exit_code
+    with orch:  # closes the metadata store (a warm agent serves many runs)
+        if axes is not None:
+            from conveyor.cli.sweep import (
+                plan_sweep,
+                print_sweep_result,
+                run_sweep,
+                sweep_exit_code,
+            )
 
-        sweep = plan_sweep(spec, axes, fixed, experiment=experiment)
-        console = None if as_json else _console()
-        results = run_sweep(
-            orch, spec, sweep, properties=properties, console=console, show_logs=not quiet
-        )
-        if console is None:
-            runs = [_result_json(r) for r in results]
-            _echo_json({"experiment": sweep.experiment, "runs": runs})
-        else:
-            print_sweep_result(console, orch.metadata, sweep, results)
-        sys.exit(sweep_exit_code(results))
+            sweep = plan_sweep(spec, axes, fixed, experiment=experiment)
+            console = None if as_json else _console()
+            results = run_sweep(
+                orch, spec, sweep, properties=properties, console=console, show_logs=not quiet
+            )
+            if console is None:
+                runs = [_result_json(r) for r in results]
+                _echo_json({"experiment": sweep.experiment, "runs": runs})
+            else:
+                print_sweep_result(console, orch.metadata, sweep, results)
+            sys.exit(sweep_exit_code(results))
 
-    result = orch.run(spec, fixed, run_id=run_id, experiment=experiment, properties=properties)
-    if as_json:
-        _echo_json(_result_json(result))
-    code = {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(result.state, EXIT_FAILED)
-    sys.exit(code)
+        result = orch.run(spec, fixed, run_id=run_id, experiment=experiment, properties=properties)
+        if as_json:
+            _echo_json(_result_json(result))
+        code = {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(result.state, EXIT_FAILED)
+        sys.exit(code)
 
 
 @cli.command(name="compile")

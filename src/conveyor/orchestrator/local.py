@@ -163,6 +163,7 @@ class LocalOrchestrator:
         self.reporter = reporter or RunReporter()
         self.search_root = search_root
         self._metadata = metadata
+        self._owns_metadata = metadata is None
         self._storage = storage
 
     @property
@@ -171,6 +172,18 @@ class LocalOrchestrator:
         if self._metadata is None:
             self._metadata = connect(self.metadata_url)
         return self._metadata
+
+    def close(self) -> None:
+        """Close the metadata store this orchestrator opened (one passed in stays open)."""
+        if self._metadata is not None and self._owns_metadata:
+            self._metadata.close()
+            self._metadata = None
+
+    def __enter__(self) -> LocalOrchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def storage(self) -> ArtifactStore:
