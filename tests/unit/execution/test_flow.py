@@ -509,3 +509,35 @@ def test_after_a_cancel_only_the_exit_handler_runs_and_it_is_told() -> None:
     assert r.not_run["b[0]"].state == ExecutionState.CANCELED  # no further iteration starts
     assert r.flow.loop_summary()["fit"]["iterations"] == 1
     assert r.flow.pending("run cancelled") == []
+
+
+def test_a_loop_inside_a_parallel_for_runs_per_item_and_is_collected_per_item() -> None:
+    spec = pipeline(
+        [
+            task("step", {"n": LoopCarryRef("l", "n"), "item": LoopItemRef("each")}, group="l"),
+            task("last", {"x": TaskOutputRef("step", "out")}, group="each"),
+            task("all", {"xs": CollectedRef("last", "out", "each")}, depends_on=("last",)),
+        ],
+        [
+            GroupSpec("each", "parallel_for", items=Constant([2, 3])),
+            GroupSpec(
+                "l",
+                "loop",
+                parent="each",
+                max_iterations=5,
+                until=Condition(">=", (TaskOutputRef("step", "out"), LoopItemRef("each"))),
+                carry={"n": LoopCarry(Constant(0), TaskOutputRef("step", "out"))},
+            ),
+        ],
+    )
+    r = Runner(spec, step=lambda i: {"out": i["n"] + 1}, last=lambda i: {"out": i["x"]}).run()
+
+    assert sorted(n for n in r.launched if n.startswith("step")) == [
+        "step[0][0]",
+        "step[0][1]",
+        "step[1][0]",
+        "step[1][1]",
+        "step[1][2]",
+    ]  # each item's loop stops at its own bound
+    assert r.inputs["last[0]"] == {"x": 2} and r.inputs["last[1]"] == {"x": 3}
+    assert r.inputs["all"] == {"xs": [2, 3]}
