@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         pipeline,
     )
     from conveyor.model.saved import load_model
-    from conveyor.runner import run
+    from conveyor.runner import run, sweep
     from conveyor.tracking import end_run, log_metric, log_metrics, log_params, start_run
     from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
 
@@ -63,6 +63,7 @@ _EXPORTS = {
     "start_run": "conveyor.tracking",
     "pipeline": "conveyor.dsl",
     "run": "conveyor.runner",
+    "sweep": "conveyor.runner",
 }
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "pipeline",
     "run",
     "start_run",
+    "sweep",
 ]
 
 

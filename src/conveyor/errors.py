@@ -4,7 +4,8 @@
 
     ConveyorError
     ├── DefinitionError            bad component or pipeline (carries source_file, lineno)
-    │   └── PipelineValidationError  wiring errors found when a pipeline is built or an IR is loaded
+    │   ├── PipelineValidationError  wiring errors found when a pipeline is built or an IR is loaded
+    │   └── SweepError             a sweep that cannot run (unknown parameter, too many runs)
     ├── CompilationError           an IR cannot be written or read (version, schema)
     ├── ConfigError                bad settings (env, conveyor.toml)
     ├── MissingExtraError          an optional backend is missing (pip install 'conveyor-ml[x]')
@@ -39,6 +40,7 @@ __all__ = [
     "PipelineValidationError",
     "RunInterrupted",
     "StoreError",
+    "SweepError",
     "TaskTimeoutError",
 ]
 
@@ -66,6 +68,11 @@ class DefinitionError(ConveyorError):
 
 class PipelineValidationError(DefinitionError):
     """A pipeline's wiring is wrong: type mismatch, missing input, cycle, unknown parameter."""
+
+
+class SweepError(DefinitionError):
+    """A sweep cannot run: an unknown or duplicated parameter, a repeated value, too many
+    combinations."""
 
 
 class CompilationError(ConveyorError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.metadata import CONTEXT_RUN, MetadataStore
+from conveyor.metadata import CONTEXT_RUN, MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator import RunResult
 
@@ -280,3 +280,35 @@ def test_a_loop_with_a_condition_inside_runs_the_same_on_postgresql(
     assert result.outputs("finalize").parameters["Output"] == "30 rounds, 3 iterations"
     again = run_pipeline(flows.boosting, {"rounds": 10, "target": 0.96}, metadata_url=pg_url)
     assert all(r.cached for r in again.tasks.values() if r.state.is_success)
+
+
+def test_conveyor_sweep_runs_every_combination_under_one_experiment(
+    flows: Any, home: Path, tmp_path: Path
+) -> None:
+    import conveyor
+    from conveyor.config import Settings
+    from conveyor.errors import SweepError
+
+    settings = Settings.load(env={"CONVEYOR_HOME": str(home)}, cwd=str(tmp_path))
+    grid = {"score": [0.5, 0.9], "bar": [0.6, 0.8]}
+
+    results = conveyor.sweep(flows.gate, grid, experiment="gates", workers=2, settings=settings)
+
+    assert [r.state for r in results] == ["COMPLETE"] * 4
+    announced = [r.outputs("announce").parameters["Output"] for r in results]
+    assert announced == ["ALERT 0.5", "ALERT 0.5", "DEPLOYED", "DEPLOYED"]
+    store = connect(settings.metadata_url)
+    try:
+        runs = {c.name: c for c in store.list_contexts(CONTEXT_RUN)}
+        assert {runs[r.run_id].properties["experiment"] for r in results} == {"gates"}
+        sweeps = [runs[r.run_id].properties["sweep"] for r in results]
+        assert [s["values"] for s in sweeps] == [
+            {"score": 0.5, "bar": 0.6},
+            {"score": 0.5, "bar": 0.8},
+            {"score": 0.9, "bar": 0.6},
+            {"score": 0.9, "bar": 0.8},
+        ]
+    finally:
+        store.close()
+    with pytest.raises(SweepError, match="'scor' is not a parameter of pipeline 'gate'"):
+        conveyor.sweep(flows.gate, {"scor": [1]}, settings=settings)

@@ -44,6 +44,7 @@ EXPORTS: dict[str, list[str]] = {
         "pipeline",
         "run",
         "start_run",
+        "sweep",
     ],
     "conveyor.dsl": [
         "Carry",
@@ -134,6 +135,7 @@ EXPORTS: dict[str, list[str]] = {
         "PipelineValidationError",
         "RunInterrupted",
         "StoreError",
+        "SweepError",
         "TaskTimeoutError",
     ],
     "conveyor.cache": [

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
-import itertools
-import json
-import math
 import shlex
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from conveyor.errors import DefinitionError
-from conveyor.execution.params import parse_cli_value, resolve_parameters
+from conveyor.errors import SweepError
+from conveyor.execution.params import parse_cli_value
 from conveyor.orchestrator.reporter import RunReporter
+from conveyor.runner import MAX_COMBINATIONS, Sweep, SweepPoint, default_experiment
+from conveyor.runner import plan_sweep as core_plan_sweep
+from conveyor.runner import run_sweep as core_run_sweep
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,8 +39,6 @@ __all__ = [
     "sweep_exit_code",
 ]
 
-MAX_COMBINATIONS = 256
-"""The most runs one sweep may start: each holds its run loop and metadata in this process."""
 
 _OPTION = "'--sweep'"
 
@@ -54,42 +50,6 @@ class SweepAxis:
     name: str
     values: tuple[Any, ...]
     texts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One combination of a sweep: one run."""
-
-    index: int
-    overrides: Mapping[str, Any]
-    """The parameters handed to the run: the fixed ``--param`` values and this combination's."""
-    values: Mapping[str, Any]
-    """The swept parameters' values, resolved to their declared types (``1`` -> ``1.0``)."""
-    label: str
-    """The combination as the user typed it, e.g. ``C=0.1 depth=3``."""
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A planned sweep: its experiment and every combination, in order."""
-
-    experiment: str
-    axes: tuple[SweepAxis, ...]
-    points: tuple[SweepPoint, ...]
-
-    @property
-    def names(self) -> list[str]:
-        """The swept parameters, in the order given."""
-        return [axis.name for axis in self.axes]
-
-    def properties(self, point: SweepPoint) -> dict[str, Any]:
-        """What a run of the sweep records as its ``sweep`` property."""
-        return {
-            "experiment": self.experiment,
-            "index": point.index,
-            "of": len(self.points),
-            "values": dict(point.values),
-        }
 
 
 def split_values(text: str) -> list[str]:
@@ -166,29 +126,6 @@ def parse_sweep_options(options: Sequence[str]) -> list[SweepAxis]:
     return axes
 
 
-def default_experiment(pipeline: str, now: float | None = None) -> str:
-    """The experiment of a sweep run without ``--experiment``: ``<pipeline>-sweep-<UTC time>``.
-
-    Example:
-        >>> default_experiment("demo", now=0)
-        'demo-sweep-19700101-000000'
-    """
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
-    return f"{pipeline}-sweep-{stamp}"
-
-
-def _unknown_parameter(spec: PipelineSpec, name: str) -> click.BadParameter:
-    known = sorted(spec.parameters)
-    same_case = [k for k in known if k.lower() == name.lower()]
-    close = same_case or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    listed = ", ".join(known) if known else "none"
-    return click.BadParameter(
-        f"{name!r} is not a parameter of pipeline {spec.name!r}.{hint} Its parameters: {listed}",
-        param_hint=_OPTION,
-    )
-
-
 def plan_sweep(
     spec: PipelineSpec,
     axes: Sequence[SweepAxis],
@@ -197,56 +134,26 @@ def plan_sweep(
     experiment: str | None = None,
     now: float | None = None,
 ) -> Sweep:
-    """Expand ``axes`` into the cartesian product (the first axis varies slowest) and check
-    every combination against the pipeline's parameter types before any run starts.
+    """The sweep of the parsed ``--sweep`` options (see :func:`conveyor.runner.plan_sweep`),
+    labelled with the values as typed.
 
     Raises:
-        click.BadParameter: an axis names no parameter of the pipeline, a parameter is both
-            swept and fixed, an axis lists the same value twice, or there are more than
-            :data:`MAX_COMBINATIONS` combinations.
-        DefinitionError: a value does not fit its parameter's type (from
-            :func:`~conveyor.execution.params.resolve_parameters`).
+        click.BadParameter: the sweep cannot run (a :class:`~conveyor.errors.SweepError`):
+            exit code 2 with the option named.
+        DefinitionError: a value does not fit its parameter's type.
     """
-    for axis in axes:
-        if axis.name not in spec.parameters:
-            raise _unknown_parameter(spec, axis.name)
-        if axis.name in fixed:
-            raise click.BadParameter(
-                f"{axis.name!r} is both swept and fixed (--param {axis.name}=...). Drop one: "
-                "--param gives every run the same value, --sweep one run per value",
-                param_hint=_OPTION,
-            )
-    count = math.prod(len(axis.values) for axis in axes)
-    if count > MAX_COMBINATIONS:
-        sizes = ", ".join(f"{axis.name}: {len(axis.values)} values" for axis in axes)
-        raise click.BadParameter(
-            f"the sweep makes {count} combinations ({sizes}); one sweep runs at most "
-            f"{MAX_COMBINATIONS}. Sweep fewer values, or split it into several commands "
-            "with the same --experiment",
-            param_hint=_OPTION,
+    try:
+        return core_plan_sweep(
+            spec,
+            {axis.name: axis.values for axis in axes},
+            fixed,
+            experiment=experiment,
+            labels={axis.name: axis.texts for axis in axes},
+            now=now,
         )
-    points: list[SweepPoint] = []
-    typed: list[dict[str, int]] = [{} for _ in axes]  # per axis: resolved value -> its position
-    for index, positions in enumerate(itertools.product(*(range(len(a.values)) for a in axes))):
-        swept = {a.name: a.values[j] for a, j in zip(axes, positions, strict=True)}
-        label = " ".join(f"{a.name}={a.texts[j]}" for a, j in zip(axes, positions, strict=True))
-        overrides = {**fixed, **swept}
-        try:
-            resolved = resolve_parameters(spec, overrides)
-        except DefinitionError as exc:
-            raise DefinitionError(f"Sweep run [{label}]: {exc}") from None
-        for seen, axis, j in zip(typed, axes, positions, strict=True):
-            # compared as typed JSON: 1 and 1.0 are one number, True and 1 are not
-            first = seen.setdefault(json.dumps(resolved[axis.name], sort_keys=True), j)
-            if first != j:
-                raise click.BadParameter(
-                    f"{axis.name!r} lists the same value twice ({axis.texts[first]!r} and "
-                    f"{axis.texts[j]!r}). Each value makes a run: list it once",
-                    param_hint=_OPTION,
-                )
-        values = {name: resolved[name] for name in swept}
-        points.append(SweepPoint(index, overrides, values, label))
-    return Sweep(experiment or default_experiment(spec.name, now), tuple(axes), tuple(points))
+    except SweepError as exc:
+        message = str(exc).replace("is both swept and fixed.", "is both swept and fixed (--param).")
+        raise click.BadParameter(message, param_hint=_OPTION) from None
 
 
 class SweepReporter(RunReporter):
@@ -327,26 +234,15 @@ def run_sweep(
     console: Console | None,
     show_logs: bool = True,
 ) -> list[RunResult]:
-    """Run every combination of ``sweep`` at once on the orchestrator's worker pool.
-
-    ``properties`` are recorded on every run, with the run's own ``sweep`` property added.
-    ``console=None`` prints nothing.
-    """
+    """Run every combination of ``sweep`` at once on the orchestrator's worker pool, each
+    reported on its own labelled lines. ``console=None`` prints nothing."""
     if console is not None:
         console.file.write(
             f"Sweep {sweep.experiment}: {_runs(len(sweep.points))} of pipeline {spec.name} "
             f"({', '.join(sweep.names)})\n"
         )
-    return orch.run_many(
-        spec,
-        [p.overrides for p in sweep.points],
-        experiment=sweep.experiment,
-        properties=properties,
-        run_properties=[{"sweep": sweep.properties(p)} for p in sweep.points],
-        reporters=[
-            SweepReporter(p.label, console=console, show_logs=show_logs) for p in sweep.points
-        ],
-    )
+    reporters = [SweepReporter(p.label, console=console, show_logs=show_logs) for p in sweep.points]
+    return core_run_sweep(orch, spec, sweep, properties=properties, reporters=reporters)
 
 
 def sweep_exit_code(results: Sequence[RunResult]) -> int:

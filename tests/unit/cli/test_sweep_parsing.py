@@ -88,7 +88,7 @@ def test_parse_sweep_options_rejects_a_malformed_option(options: list[str], mess
 
 def test_plan_sweep_is_the_cartesian_product_in_the_order_given_with_fixed_params() -> None:
     sweep = _plan("depth=3,5", "C=0.1,1,10", fixed={"kernel": "linear"})
-    assert sweep.names == ["depth", "C"]
+    assert sweep.names == ("depth", "C")
     assert [p.label for p in sweep.points] == [
         "depth=3 C=0.1",
         "depth=3 C=1",
