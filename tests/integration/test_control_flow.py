@@ -312,3 +312,26 @@ def test_conveyor_sweep_runs_every_combination_under_one_experiment(
         store.close()
     with pytest.raises(SweepError, match="'scor' is not a parameter of pipeline 'gate'"):
         conveyor.sweep(flows.gate, {"scor": [1]}, settings=settings)
+
+
+def test_plan_decides_what_pipeline_parameters_already_decide(
+    flows: Any, run_pipeline: Callable[..., RunResult], store: MetadataStore, home: Path
+) -> None:
+    from conveyor.orchestrator.plan import plan_run
+    from conveyor.storage import open_store
+
+    run_pipeline(flows.guarded, {"path": str(home / "s.json")})
+    storage = open_store(str(home / "artifacts"))
+
+    guarded = {e.task: e for e in plan_run(flows.guarded.spec, {"path": "x"}, store, storage)}
+    # inside an exit handler the tasks are planned as usual; the handler waits for the run
+    assert guarded["work"].decision == "hit"
+    assert guarded["notify"].decision == "at-run-time"
+
+    looped = {e.task: e for e in plan_run(flows.boosting.spec, {}, store, storage)}
+    assert looped["grow"].decision == "at-run-time"
+    assert "inside loop group 'loop-1'" in looped["grow"].reasons[0]
+    before = len(store.list_executions())
+    gate = {e.task: e for e in plan_run(flows.gate.spec, {}, store, storage)}
+    assert gate["deploy"].decision == "at-run-time"  # decided by an output: at run time
+    assert len(store.list_executions()) == before

@@ -261,6 +261,7 @@ def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) ->
         "runs": "dim",
         "after-upstream": "yellow",
         "at-run-time": "magenta",
+        "skipped": "dim",
     }
     for e in entries:
         table.add_row(e.task, f"[{style[e.decision]}]{e.decision}[/]", "\n".join(e.reasons))

@@ -174,6 +174,15 @@ class Flow(References):
         ``CANCELED``. Record the instances that were running first, with :meth:`finish`."""
         self.cancelled = True
 
+    def opened(self, group: str, scope: Scope = ()) -> bool | None:
+        """Whether a group (at the iterations ``scope`` around it) has opened: ``True`` (its
+        condition held, its items or first iteration exist), ``False`` (its tasks will not
+        run), ``None`` (not decided yet)."""
+        st = self._groups.get((group, scope))
+        if st is None:
+            return None
+        return st.verdict is None
+
     @property
     def waiting(self) -> dict[str, str]:
         """Instances the last :meth:`advance` found not ready, with what they wait for."""

@@ -10,6 +10,7 @@ from conveyor._internal.importing import import_object
 from conveyor.cache.lookup import find_cache_hit
 from conveyor.errors import ConveyorError
 from conveyor.execution.explain import explain_miss
+from conveyor.execution.flow import Flow, NotRun
 from conveyor.execution.params import resolve_parameters
 from conveyor.execution.prepare import prepare_task
 from conveyor.execution.results import ArtifactRef, RunInfo, TaskOutputs
@@ -22,6 +23,7 @@ from conveyor.ir.spec import (
     TaskSpec,
     ValueRef,
 )
+from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import MetadataStore
 from conveyor.storage.store import ArtifactStore
 
@@ -34,9 +36,9 @@ class PlanEntry:
 
     ``decision`` is ``hit`` (reused), ``miss`` (runs), ``disabled`` (caching off),
     ``runs`` (caching off, but the outputs' content is known in advance, as for importers),
-    ``after-upstream`` (an upstream step runs first; its outputs decide) or ``at-run-time``
+    ``after-upstream`` (an upstream step runs first; its outputs decide), ``at-run-time``
     (inside control flow: a condition, a loop or a parallel-for decides when the run gets
-    there).
+    there) or ``skipped`` (a condition on pipeline parameters is already false).
     """
 
     task: str
@@ -87,6 +89,31 @@ def _uses_control_flow(task: TaskSpec) -> bool:
     return bool(task.dynamic) or not all(ok(r) for r in task.inputs.values())
 
 
+def _decided_up_front(
+    spec: PipelineSpec, values: Mapping[str, Any]
+) -> tuple[dict[str, str], set[str]]:
+    """What the run's control flow decides before any step runs: the tasks a condition on
+    pipeline parameters (or constants) rules out, with why, and the tasks whose every group
+    already opened without iterating (a true condition, an exit handler): planned as usual."""
+    if not spec.groups:
+        return {}, set()
+    flow = Flow(spec, values, run_id="(plan)")
+    skipped = {
+        d.task: d.reason
+        for d in flow.advance()
+        if isinstance(d, NotRun) and d.state == ExecutionState.SKIPPED
+    }
+    plain = {
+        task
+        for task in spec.tasks
+        if task not in skipped
+        and all(
+            not spec.groups[g].iterates and flow.opened(g) is True for g in spec.groups_of(task)
+        )
+    }
+    return skipped, plain
+
+
 def plan_run(
     spec: PipelineSpec,
     parameters: Mapping[str, Any] | None,
@@ -102,9 +129,14 @@ def plan_run(
     outputs: dict[str, TaskOutputs] = {}
     entries: dict[str, PlanEntry] = {}
     handlers = {g.handler_task for g in spec.groups.values() if g.kind == "exit_handler"}
+    skipped, plain = _decided_up_front(spec, values)
     for task in spec.topological_order():
         tspec = spec.tasks[task]
-        if tspec.group is not None or task in handlers or _uses_control_flow(tspec):
+        if task in skipped:
+            entries[task] = PlanEntry(task, "skipped", [skipped[task]])
+            continue
+        in_flow = tspec.group is not None and task not in plain
+        if in_flow or task in handlers or _uses_control_flow(tspec):
             where = spec.groups_of(task)
             why = (
                 f"inside {spec.groups[where[-1]].kind} group {where[-1]!r}"

@@ -541,3 +541,21 @@ def test_a_loop_inside_a_parallel_for_runs_per_item_and_is_collected_per_item() 
     ]  # each item's loop stops at its own bound
     assert r.inputs["last[0]"] == {"x": 2} and r.inputs["last[1]"] == {"x": 3}
     assert r.inputs["all"] == {"xs": [2, 3]}
+
+
+def test_a_condition_on_pipeline_parameters_is_decided_before_any_step_runs() -> None:
+    spec = pipeline(
+        [task("fast", group="quick"), task("slow", group="thorough")],
+        [
+            GroupSpec("quick", "condition", condition=eq(PipelineParameterRef("mode"), "fast")),
+            GroupSpec("thorough", "condition", condition=eq(PipelineParameterRef("mode"), "slow")),
+        ],
+        {"mode": "fast"},
+    )
+    flow = Flow(spec, {"mode": "fast"})
+
+    decisions = {d.instance.name if isinstance(d, Launch) else d.name: d for d in flow.advance()}
+
+    assert isinstance(decisions["fast"], Launch)
+    assert decisions["slow"].state == ExecutionState.SKIPPED  # type: ignore[union-attr]
+    assert (flow.opened("quick"), flow.opened("thorough")) == (True, False)
