@@ -138,6 +138,14 @@ def test_sweep_runs_each_combination_once_sharing_the_upstream_step(
     assert "No experiment 'gird'. Did you mean 'grid'?" in unknown.stderr
     assert "Known experiments, newest first: grid" in unknown.stderr
 
+    listed = as_json(cli("runs", "list", "--experiment", "grid", "--json"))
+    assert [r["run_id"] for r in listed] == run_ids[::-1]  # newest first
+    assert {r["experiment"] for r in listed} == {"grid"}
+    table = cli("runs", "list", "--experiment", "grid", "-n", "2").stdout.splitlines()
+    assert table[0].split()[:3] == ["run", "pipeline", "experiment"]
+    assert [line.split()[0] for line in table[1:]] == run_ids[:1:-1]
+    assert cli("runs", "list", "--experiment", "gird").returncode == 2
+
 
 def test_sweep_json_lists_each_run_as_run_json_does_and_exits_1_if_a_run_failed(
     cli: Cli, demo: Path

@@ -65,10 +65,12 @@ def runs() -> None:
 @runs.command(name="list")
 @click.option("--limit", "-n", default=20, show_default=True, help="How many runs.")
 @click.option("--pipeline", default=None, help="Only runs of this pipeline.")
+@click.option("--experiment", default=None, help="Only runs of this experiment (e.g. a sweep).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_errors
-def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
+def runs_list(limit: int, pipeline: str | None, experiment: str | None, as_json: bool) -> None:
     """The newest runs first."""
+    from conveyor.cli.compare import experiment_runs
     from conveyor.metadata.store import CONTEXT_PIPELINE, CONTEXT_RUN
 
     store = _store(reconcile=True)
@@ -78,7 +80,14 @@ def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
         if pctx is None:
             raise NotFoundError(f"No pipeline {pipeline!r} has run yet")
         parent_id = pctx.id
-    found = store.list_contexts(CONTEXT_RUN, limit=limit, parent_id=parent_id)
+    if experiment is not None:
+        found = [
+            c
+            for c in reversed(experiment_runs(store, experiment))
+            if pipeline is None or c.properties.get("pipeline") == pipeline
+        ][:limit]
+    else:
+        found = store.list_contexts(CONTEXT_RUN, limit=limit, parent_id=parent_id)
     rows = [
         {
             "run_id": c.name,
@@ -101,14 +110,17 @@ def runs_list(limit: int, pipeline: str | None, as_json: bool) -> None:
 
     table = Table(header_style="bold", box=None, pad_edge=False)
     table.add_column("run", no_wrap=True)  # the id is what people copy: never cut it
-    for col in ("pipeline", "state", "started", "time", "steps"):
+    grouped = any(r["experiment"] for r in rows)
+    for col in ("pipeline", *(("experiment",) if grouped else ()), "state", "started", "time"):
         table.add_column(col)
+    table.add_column("steps")
     for r in rows:
         steps = ", ".join(f"{n} {s.lower()}" for s, n in sorted(r["task_states"].items()))
         dur = r["duration_seconds"]
         table.add_row(
             r["run_id"],
             str(r["pipeline"]),
+            *((str(r["experiment"] or ""),) if grouped else ()),
             state_text(str(r["state"])),
             format_time(r["started_at"]),
             f"{dur:.2f}s" if dur else "",
