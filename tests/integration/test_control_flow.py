@@ -96,7 +96,7 @@ def test_a_loop_warm_starts_until_the_target_and_records_every_iteration(
     result = run_pipeline(flows.boosting, {"rounds": 10, "target": 0.96}, **mode)
 
     assert result.state == "COMPLETE", {t: r.error for t, r in result.tasks.items() if r.error}
-    rounds = [result.outputs(f"grow[{i}]").parameters["total"] for i in range(3)]
+    rounds = [r.outputs.parameters["total"] for r in result.instances("grow")]
     assert rounds == [10, 20, 30]  # each iteration continued from the previous model
     assert "grow[3]" not in result.tasks  # 1 - 1/31 >= 0.96: stopped after iteration 2
     assert result.tasks["milestone[0]"].state == ExecutionState.SKIPPED  # condition per iteration

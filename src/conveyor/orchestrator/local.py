@@ -60,8 +60,29 @@ class RunResult:
         return sorted(t for t, r in self.tasks.items() if r.state == ExecutionState.FAILED)
 
     def outputs(self, task: str) -> TaskOutputs:
-        """The outputs of one task."""
+        """The outputs of one task, or of one instance of a task inside control flow
+        (``"boost[2]"``)."""
         return self.tasks[task].outputs
+
+    def instances(self, task: str) -> list[TaskResult]:
+        """Every recorded instance of a task inside a loop or parallel-for, in iteration
+        order (``boost[0]``, ``boost[1]``, ...; nested: ``[0][0]``, ``[0][1]``, ``[1][0]``);
+        a task outside control flow gives its one result.
+
+        Example:
+            >>> [r.outputs.parameters["auc"] for r in result.instances("score")]  # doctest: +SKIP
+            [0.73, 0.749, 0.768]
+        """
+        found = []
+        for name, r in self.tasks.items():
+            base, _, rest = name.partition("[")
+            if base != task:
+                continue
+            marks = rest.rstrip("]").split("][") if rest else []
+            if any(not m.isdigit() for m in marks):
+                continue  # a task[*] record: iterations that never expanded
+            found.append((tuple(int(m) for m in marks), r))
+        return [r for _, r in sorted(found, key=lambda x: x[0])]
 
 
 def _pid_alive(pid: int) -> bool:
