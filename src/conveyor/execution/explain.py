@@ -31,15 +31,21 @@ def previous_key(metadata: MetadataStore, pipeline: str | int, task: str) -> Cac
 
 
 def explain_miss(
-    metadata: MetadataStore, pipeline: str | int, prepared: PreparedTask, lookup_reason: str
+    metadata: MetadataStore,
+    pipeline: str | int,
+    prepared: PreparedTask,
+    lookup_reason: str,
+    *,
+    first_run: bool = False,
 ) -> list[str]:
     """Reasons a task will run instead of coming from the cache.
 
     Compares the task's key with its last successful execution (which input, parameter or
     code file changed); when the keys are equal, the lookup's own reason is given (for
-    example, the cached output was modified on disk).
+    example, the cached output was modified on disk). ``first_run``: the pipeline has never
+    run before, so there is nothing to look up.
     """
-    previous = previous_key(metadata, pipeline, prepared.task)
+    previous = None if first_run else previous_key(metadata, pipeline, prepared.task)
     reasons = explain_change(previous, prepared.cache_key, prepared.upstream_of_input)
     if previous is not None and not reasons:
         return [lookup_reason]

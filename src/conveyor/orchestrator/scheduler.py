@@ -166,7 +166,13 @@ class Scheduler:
         if owner is not None and self.pool is not None:
             self.shared.parked.setdefault(prepared.key, []).append((self, prepared, owner))
             return None
-        reasons = explain_miss(orch.metadata, self.run.pipeline_context_id, prepared, lookup.reason)
+        reasons = explain_miss(
+            orch.metadata,
+            self.run.pipeline_context_id,
+            prepared,
+            lookup.reason,
+            first_run=self.run.first_of_pipeline,
+        )
         return prepared, "; ".join(reasons)
 
     def _lookup(self, prepared: PreparedTask) -> CacheLookup:
