@@ -24,6 +24,7 @@ SCRIPTS = (
     "import_time",
     "orchestration",
     "control_flow",
+    "flow_engine",
     "metadata_bench",
     "evaluation_1m",
     "census_pipeline",

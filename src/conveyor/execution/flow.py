@@ -17,7 +17,7 @@ decisions:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +109,6 @@ class Flow(References):
         self.errors: dict[str, str] = {}
         self.running: dict[str, Instance] = {}
         self._groups: dict[tuple[str, Scope], GroupState] = {}
-        self._in_flight: dict[tuple[str, Scope], dict[int, int]] = {}
         self._waiting: dict[str, tuple[Instance, str]] = {}
         self._dirty = False
         self.cancelled = False
@@ -143,20 +142,21 @@ class Flow(References):
             self.outputs[name] = outputs
         if error:
             self.errors[name] = error
-        inst = self.running.pop(name, None)
-        if inst is not None:
-            for key, idx in self._pfor_keys(inst.scope):
-                counts = self._in_flight[key]
-                counts[idx] -= 1
-                if counts[idx] <= 0:
-                    del counts[idx]
+        self.running.pop(name, None)
 
     def pending(self, reason: str) -> list[NotRun]:
         """Instances that were waiting and tasks never reached, as CANCELED with ``reason``
         (call when nothing runs and :meth:`advance` has nothing left, or on cancel)."""
+        waiting = dict(self._waiting)
+        for (g, scope), st in self._groups.items():  # parallel-for items not started yet
+            if self.spec.groups[g].kind == "parallel_for" and st.verdict is None:
+                for j in range(st.admitted, len(st.items)):
+                    for task in self._members[g]:
+                        inst = Instance(task, (*scope, (g, j)))
+                        waiting.setdefault(inst.name, (inst, "not started: parallelism limit"))
         out = [
             NotRun(inst.name, inst.task, ExecutionState.CANCELED, f"{reason} ({why})", inst.scope)
-            for inst, why in self._waiting.values()
+            for inst, why in waiting.values()
             if inst.name not in self.states and inst.name not in self.running
         ]
         reached = {_base(n) for n in (*self.states, *self.running)} | {o.task for o in out}
@@ -229,15 +229,48 @@ class Flow(References):
         if kind in ("condition", "exit_handler"):
             self._visit(g, scope, out)
         elif kind == "parallel_for":
-            for i in range(len(st.items)):
-                self._visit(g, (*scope, (g, i)), out)
+            self._visit_items(g, scope, st, out)
         else:
-            i = 0
-            while i < st.iterations:
-                self._visit(g, (*scope, (g, i)), out)
-                i += 1
-                if i == st.iterations and not st.finished:
+            # earlier iterations have settled (the next one starts only then): walk the last
+            while True:
+                self._visit(g, (*scope, (g, st.iterations - 1)), out)
+                before = st.iterations
+                if not st.finished:
                     self._next_iteration(g, scope, st)
+                if st.iterations == before:
+                    break
+
+    def _visit_items(
+        self, g: str, scope: Scope, st: GroupState, out: list[Launch | NotRun]
+    ) -> None:
+        """Walk a parallel-for's items in order: those in flight, and new ones while fewer
+        than ``parallelism`` are in flight (an item is in flight from its first step until all
+        of its steps ended). Items that ended are not walked again, so a run over thousands of
+        items stays linear."""
+        limit = self.spec.groups[g].parallelism
+        while st.first_open in st.done:  # items before it have all ended: not walked again
+            st.first_open += 1
+        for i in range(st.first_open, len(st.items)):
+            if i in st.done:
+                continue
+            if i >= st.admitted:
+                if self.cancelled or (limit is not None and st.admitted - len(st.done) >= limit):
+                    break  # the items from here on wait (pending() names them)
+                st.admitted = i + 1
+            item = (*scope, (g, i))
+            self._visit(g, item, out)
+            self._item_done(g, scope, st, i)
+
+    def _item_done(self, g: str, scope: Scope, st: GroupState, i: int) -> bool:
+        """Whether item ``i`` has ended (recorded once, with what failed in it)."""
+        if i in st.done:
+            return True
+        done, failed = self._settled(g, (*scope, (g, i)))
+        if done:
+            st.done.add(i)
+            st.item_failures += failed
+            self._dirty = True
+        return done
 
     def _open(self, g: str, scope: Scope, out: list[Launch | NotRun]) -> GroupState | None:
         group = self.spec.groups[g]
@@ -352,12 +385,24 @@ class Flow(References):
                     failed.append(f"{instance_name(child, scope)} ({st.reason})")
                 continue
             kind = self.spec.groups[child].kind
-            if kind == "loop" and not st.finished and not self.cancelled:
-                done = False
-            if kind == "loop" and st.failed and "cannot be evaluated" in st.reason:
-                failed.append(f"{instance_name(child, scope)} ({st.reason})")
-            count = {"parallel_for": len(st.items), "loop": st.iterations}.get(kind)
-            inner = [scope] if count is None else [(*scope, (child, i)) for i in range(count)]
+            if kind == "parallel_for":
+                # items end in about their order: the first one still running decides
+                end = st.admitted if self.cancelled else len(st.items)  # the rest never start
+                for i in range(st.first_open, end):
+                    if not self._item_done(child, scope, st, i):
+                        done = False
+                        break
+                failed += st.item_failures
+                continue
+            if kind == "loop":
+                if not st.finished and not self.cancelled:
+                    done = False
+                if st.failed and "cannot be evaluated" in st.reason:
+                    failed.append(f"{instance_name(child, scope)} ({st.reason})")
+                # earlier iterations settled before the last began, and never failed
+                inner = [(*scope, (child, st.iterations - 1))]
+            else:
+                inner = [scope]
             for sub in inner:
                 d, f = self._settled(child, sub)
                 done = done and d
@@ -413,9 +458,6 @@ class Flow(References):
         if waiting:
             self._waiting[name] = (inst, f"waiting for {', '.join(waiting)}")
             return
-        if not self._may_start(inst):
-            self._waiting[name] = (inst, "parallelism limit")
-            return
         try:
             task_spec = resolve_options(spec, dynamic)
         except OptionError as exc:
@@ -428,23 +470,7 @@ class Flow(References):
             task_spec, name=name, inputs=inputs, depends_on=(), group=None, dynamic={}
         )
         self.running[name] = inst
-        for gkey, idx in self._pfor_keys(inst.scope):
-            counts = self._in_flight.setdefault(gkey, {})
-            counts[idx] = counts.get(idx, 0) + 1
         out.append(Launch(inst, task_spec))
-
-    def _pfor_keys(self, scope: Scope) -> Iterator[tuple[tuple[str, Scope], int]]:
-        for pos, (g, idx) in enumerate(scope):
-            if self.spec.groups[g].kind == "parallel_for":
-                yield (g, scope[:pos]), idx
-
-    def _may_start(self, inst: Instance) -> bool:
-        for (g, outer), idx in self._pfor_keys(inst.scope):
-            limit = self.spec.groups[g].parallelism
-            counts = self._in_flight.get((g, outer), {})
-            if limit is not None and idx not in counts and len(counts) >= limit:
-                return False
-        return True
 
     def _run_status(self, failed: list[str]) -> dict[str, Any]:
         errors = [self.errors[n] for n in failed if n in self.errors]

@@ -85,6 +85,10 @@ class GroupState:
     iterations: int = 0
     finished: bool = False
     failed: bool = False
+    admitted: int = 0  # parallel_for: items 0..admitted-1 have started (the rest wait)
+    done: set[int] = field(default_factory=set)  # parallel_for: items whose instances ended
+    first_open: int = 0  # parallel_for: every item before this one has ended
+    item_failures: list[str] = field(default_factory=list)  # what failed in the done items
 
 
 class References:
@@ -157,6 +161,8 @@ class References:
             return WAIT
         if st.failed:
             return Resolution("fail", reason=f"loop {ref.group!r} did not finish: {st.reason}")
+        if kind == "parallel_for" and len(st.done) < len(st.items):
+            return WAIT  # a fan-in needs every item to have ended (checked once, not per item)
         count = len(st.items) if kind == "parallel_for" else st.iterations
         items: list[ValueRef] = []
         for i in range(count):
@@ -197,9 +203,12 @@ class References:
         if why is not None:
             return why
         st = self._groups[(g, prefix)]
-        if self.spec.groups[g].kind == "loop" and not st.finished:
+        kind_of_group = self.spec.groups[g].kind
+        if kind_of_group == "loop" and not st.finished:
             return WAIT
-        count = len(st.items) if self.spec.groups[g].kind == "parallel_for" else st.iterations
+        if kind_of_group == "parallel_for" and len(st.done) < len(st.items):
+            return WAIT
+        count = len(st.items) if kind_of_group == "parallel_for" else st.iterations
         parts = [self._after(dep, {**here, g: i}) for i in range(count)]
         for kind in ("error", "fail", "wait"):
             for p in parts:

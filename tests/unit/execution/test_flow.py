@@ -559,3 +559,22 @@ def test_a_condition_on_pipeline_parameters_is_decided_before_any_step_runs() ->
     assert isinstance(decisions["fast"], Launch)
     assert decisions["slow"].state == ExecutionState.SKIPPED  # type: ignore[union-attr]
     assert (flow.opened("quick"), flow.opened("thorough")) == (True, False)
+
+
+def test_an_item_stays_in_flight_until_all_its_steps_ended() -> None:
+    spec = pipeline(
+        [
+            task("a", {"x": LoopItemRef("each")}, group="each"),
+            task("b", {"x": TaskOutputRef("a", "out")}, group="each"),
+        ],
+        [GroupSpec("each", "parallel_for", items=Constant([1, 2, 3]), parallelism=1)],
+    )
+    r = Runner(spec)
+
+    (a0,) = r.step(finish=False)
+    r.finish(a0)
+    (b0,) = r.step(finish=False)  # item 0 still runs b: item 1 waits
+    assert b0.instance.name == "b[0]"
+    r.finish(b0)
+    assert [x.instance.name for x in r.step(finish=False)] == ["a[1]"]
+    assert {n.name for n in r.flow.pending("run cancelled")} == {"b[1]", "a[2]", "b[2]"}
