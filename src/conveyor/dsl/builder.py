@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
@@ -58,7 +59,7 @@ def current_builder(what: str) -> Builder:
     return builder
 
 
-class GroupFrame:
+class GroupFrame(abc.ABC):
     """A control-flow block of the pipeline being built (``with conveyor.If(...)``,
     ``ParallelFor``, ``Loop``, ``ExitHandler``): one ``GroupSpec`` in the IR."""
 
@@ -84,9 +85,9 @@ class GroupFrame:
         """Whether the block runs its tasks more than once."""
         return self.kind in ("parallel_for", "loop")
 
+    @abc.abstractmethod
     def to_spec(self) -> GroupSpec:
         """This block in the IR."""
-        raise NotImplementedError
 
 
 class Builder:

@@ -3,6 +3,7 @@ parameters and loop items, combined with ``&``, ``|`` and ``~``."""
 
 from __future__ import annotations
 
+import abc
 import json
 import sys
 from typing import Any
@@ -42,20 +43,20 @@ _NO_IF = (
 )
 
 
-class RuntimeValue:
+class RuntimeValue(abc.ABC):
     """Base of the placeholders whose value is known only when the pipeline runs.
 
     Comparing one (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, :meth:`is_in`, :meth:`not_in`)
     builds a :class:`ConditionExpr` for ``conveyor.If`` or ``loop.stop_when``.
     """
 
+    @abc.abstractmethod
     def condition_operand(self) -> tuple[ValueRef, str | None]:
         """The IR reference of this value in a condition, and its JSON type (None: unknown)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self) -> str:
         """What this value is, for messages (``output 'acc' of task 'eval'``)."""
-        raise NotImplementedError
 
     def __eq__(self, other: object) -> ConditionExpr:  # type: ignore[override]
         return _compare("==", self, other)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,13 +122,13 @@ class TaskOutputs(dict[str, OutputRef]):
         )
 
 
-class Placeholder:
+class Placeholder(abc.ABC):
     """A value that binds to a task input in its own way (a loop item, a carried value,
     collected outputs, ``OneOf(...)``, ``RunStatus``)."""
 
+    @abc.abstractmethod
     def bind(self, site: BindSite, spec: ParameterSpec | ArtifactSpec) -> ValueRef:
         """The reference that feeds input ``site.key`` (declared as ``spec``)."""
-        raise NotImplementedError
 
 
 @dataclass
