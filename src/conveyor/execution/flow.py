@@ -33,6 +33,7 @@ from conveyor.execution.references import (
     Scope,
     instance_name,
     referenced_tasks,
+    worst,
 )
 from conveyor.execution.results import TaskOutputs
 from conveyor.ir.spec import PipelineSpec, TaskSpec
@@ -323,10 +324,14 @@ class Flow(References):
             inner = [x for x in chain[chain.index(g) :] if self.spec.groups[x].iterates]
             name = instance_name(task, scope) + "[*]" * len(inner)
             if name not in self.states:
-                self.states[name] = state
-                if state == ExecutionState.FAILED:
-                    self.errors[name] = reason
-                out.append(NotRun(name, task, state, reason, scope))
+                self._decide(out, NotRun(name, task, state, reason, scope))
+
+    def _decide(self, out: list[Launch | NotRun], decision: NotRun) -> None:
+        """Record that an instance will not run (and why, when that is a failure)."""
+        self.states[decision.name] = decision.state
+        if decision.state == ExecutionState.FAILED:
+            self.errors[decision.name] = decision.reason
+        out.append(decision)
 
     def _next_iteration(self, g: str, scope: Scope, st: GroupState) -> None:
         """After the last iteration settles: stop (condition, bound, failure) or add one."""
@@ -347,7 +352,7 @@ class Flow(References):
                 return
             self._dirty = True
             if r.kind != "ok":
-                st.finished, st.failed = True, True
+                st.finished, st.failed, st.stop_failed = True, True, True
                 st.reason = f"stop condition of loop {g!r} cannot be evaluated: {r.reason}"
                 self.failures.append(f"loop {instance_name(g, scope)}: {st.reason}")
                 return
@@ -394,19 +399,17 @@ class Flow(References):
                         break
                 failed += st.item_failures
                 continue
+            sub = scope
             if kind == "loop":
                 if not st.finished and not self.cancelled:
                     done = False
-                if st.failed and "cannot be evaluated" in st.reason:
+                if st.stop_failed:
                     failed.append(f"{instance_name(child, scope)} ({st.reason})")
                 # earlier iterations settled before the last began, and never failed
-                inner = [(*scope, (child, st.iterations - 1))]
-            else:
-                inner = [scope]
-            for sub in inner:
-                d, f = self._settled(child, sub)
-                done = done and d
-                failed += f
+                sub = (*scope, (child, st.iterations - 1))
+            d, f = self._settled(child, sub)
+            done = done and d
+            failed += f
         return done, failed
 
     # --- one instance -----------------------------------------------------------------------
@@ -422,9 +425,8 @@ class Flow(References):
         handler_of = self._handled.get(inst.task)
         status: dict[str, Any] | None = None
         if self.cancelled and handler_of is None:
-            self.states[name] = ExecutionState.CANCELED
-            state = ExecutionState.CANCELED
-            out.append(NotRun(name, inst.task, state, "run cancelled", inst.scope))
+            reason = "run cancelled"
+            self._decide(out, NotRun(name, inst.task, ExecutionState.CANCELED, reason, inst.scope))
             return
         if handler_of is not None:
             done, failed = self._settled(handler_of, inst.scope)
@@ -445,15 +447,11 @@ class Flow(References):
             verdicts.append((f"option {key}", r))
             if r.kind == "ok":
                 dynamic[key] = self._value(r.ref)
-        for kind in PRECEDENCE[:3]:
-            bad = [r for _, r in verdicts if r.kind == kind]
-            if bad:
-                state = VERDICT[kind]
-                if state == ExecutionState.FAILED:
-                    self.errors[name] = bad[0].reason
-                self.states[name] = state
-                out.append(NotRun(name, inst.task, state, bad[0].reason, inst.scope))
-                return
+        bad = worst((r for _, r in verdicts), PRECEDENCE[:3])
+        if bad is not None:
+            state = VERDICT[bad.kind]
+            self._decide(out, NotRun(name, inst.task, state, bad.reason, inst.scope))
+            return
         waiting = [k for k, r in verdicts if r.kind == "wait"]
         if waiting:
             self._waiting[name] = (inst, f"waiting for {', '.join(waiting)}")
@@ -461,9 +459,8 @@ class Flow(References):
         try:
             task_spec = resolve_options(spec, dynamic)
         except OptionError as exc:
-            self.states[name] = ExecutionState.FAILED
-            self.errors[name] = str(exc)
-            out.append(NotRun(name, inst.task, ExecutionState.FAILED, str(exc), inst.scope))
+            failed_option = NotRun(name, inst.task, ExecutionState.FAILED, str(exc), inst.scope)
+            self._decide(out, failed_option)
             return
         inputs = {k: v for k, v in lowered.items() if v is not ABSENT}
         task_spec = dataclasses.replace(

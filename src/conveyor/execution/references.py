@@ -10,7 +10,7 @@ wrong (``error``: items that are not a list, a comparison that cannot be made).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
     "Scope",
     "instance_name",
     "referenced_tasks",
+    "worst",
 ]
 
 Scope = tuple[tuple[str, int], ...]
@@ -75,6 +76,12 @@ PRECEDENCE = ("error", "fail", "skip", "wait")
 ABSENT = object()  # a carried value with no initial value: the input keeps its default
 
 
+def worst(parts: Iterable[Resolution], kinds: Sequence[str] = PRECEDENCE) -> Resolution | None:
+    """The first part of the most serious kind among ``kinds`` (errors first), or None."""
+    found = {p.kind: p for p in reversed(list(parts))}
+    return next((found[k] for k in kinds if k in found), None)
+
+
 @dataclass
 class GroupState:
     """What was decided for one instance of a group."""
@@ -85,6 +92,7 @@ class GroupState:
     iterations: int = 0
     finished: bool = False
     failed: bool = False
+    stop_failed: bool = False  # loop: its stop condition could not be evaluated
     admitted: int = 0  # parallel_for: items 0..admitted-1 have started (the rest wait)
     done: set[int] = field(default_factory=set)  # parallel_for: items whose instances ended
     first_open: int = 0  # parallel_for: every item before this one has ended
@@ -133,10 +141,8 @@ class References:
             return WAIT
         if state.is_success:
             return Resolution("ok")
-        if state == ExecutionState.SKIPPED:
-            return Resolution(
-                "skip", reason=f"upstream task {name!r} was skipped"
-            )  # its reason is on it
+        if state == ExecutionState.SKIPPED:  # the skipped task's own record says why
+            return Resolution("skip", reason=f"upstream task {name!r} was skipped")
         return Resolution("fail", reason=f"not run: upstream task {name!r} did not succeed")
 
     def _output(self, task: str, output: str, here: Mapping[str, int]) -> Resolution:
@@ -148,22 +154,10 @@ class References:
         return Resolution("ok", TaskOutputRef(name, output)) if r.kind == "ok" else r
 
     def _collected(self, ref: CollectedRef, here: Mapping[str, int]) -> Resolution:
-        outer = {g: i for g, i in here.items() if g in self.spec.group_chain(ref.group)}
-        chain = self.spec.group_chain(ref.group)
-        prefix: Scope = tuple((g, outer[g]) for g in chain[:-1] if self.spec.groups[g].iterates)
-        # the group's own gate (its ancestors and itself) decides whether it ran at all
-        why = self._gate(ref.group, prefix)
-        if why is not None:
-            return why
-        st = self._groups[(ref.group, prefix)]
-        kind = self.spec.groups[ref.group].kind
-        if kind == "loop" and not st.finished:
-            return WAIT
-        if st.failed:
-            return Resolution("fail", reason=f"loop {ref.group!r} did not finish: {st.reason}")
-        if kind == "parallel_for" and len(st.done) < len(st.items):
-            return WAIT  # a fan-in needs every item to have ended (checked once, not per item)
-        count = len(st.items) if kind == "parallel_for" else st.iterations
+        ended = self._ended(ref.group, here)
+        if isinstance(ended, Resolution):
+            return ended
+        prefix, count = ended
         items: list[ValueRef] = []
         for i in range(count):
             r = self._output(ref.task, ref.output, {**dict(prefix), ref.group: i})
@@ -173,6 +167,29 @@ class References:
                 return r
             items.append(r.ref)
         return Resolution("ok", ListRef(tuple(items)))
+
+    def _prefix(self, group: str, here: Mapping[str, int]) -> Scope:
+        """The iterations, seen from ``here``, of the iterating groups around ``group``."""
+        chain = self.spec.group_chain(group)[:-1]
+        return tuple((g, here[g]) for g in chain if self.spec.groups[g].iterates)
+
+    def _ended(self, g: str, here: Mapping[str, int]) -> tuple[Scope, int] | Resolution:
+        """An iterating group seen from outside it, once every item or iteration has ended:
+        its prefix and its count of items or iterations; else why not (yet)."""
+        prefix = self._prefix(g, here)
+        why = self._gate(g, prefix)
+        if why is not None:
+            return why
+        st = self._groups[(g, prefix)]
+        if self.spec.groups[g].kind == "loop":
+            if not st.finished:
+                return WAIT
+            if st.failed:
+                return Resolution("fail", reason=f"loop {g!r} did not finish: {st.reason}")
+            return prefix, st.iterations
+        if len(st.done) < len(st.items):
+            return WAIT  # every item must have ended (a count, not a walk over the items)
+        return prefix, len(st.items)
 
     def _gate(self, g: str, prefix: Scope) -> Resolution | None:
         """Why group ``g`` (at the iterations ``prefix`` of the groups around it) has not
@@ -197,23 +214,13 @@ class References:
             r = self._output(dep, "", here)
             return r if r.kind != "ok" else Resolution("ok")
         g = outside[0]
-        chain = self.spec.group_chain(g)
-        prefix = tuple((x, here[x]) for x in chain[:-1] if self.spec.groups[x].iterates)
-        why = self._gate(g, prefix)
-        if why is not None:
-            return why
-        st = self._groups[(g, prefix)]
-        kind_of_group = self.spec.groups[g].kind
-        if kind_of_group == "loop" and not st.finished:
-            return WAIT
-        if kind_of_group == "parallel_for" and len(st.done) < len(st.items):
-            return WAIT
-        count = len(st.items) if kind_of_group == "parallel_for" else st.iterations
-        parts = [self._after(dep, {**here, g: i}) for i in range(count)]
-        for kind in ("error", "fail", "wait"):
-            for p in parts:
-                if p.kind == kind:
-                    return p
+        ended = self._ended(g, here)
+        if isinstance(ended, Resolution):
+            return ended
+        parts = [self._after(dep, {**here, g: i}) for i in range(ended[1])]
+        bad = worst(parts, ("error", "fail", "wait"))
+        if bad is not None:
+            return bad
         if parts and all(p.kind == "skip" for p in parts):
             return parts[0]
         return Resolution("ok")
@@ -228,11 +235,7 @@ class References:
             return self._collected(ref, here)
         if isinstance(ref, ListRef):
             parts = [self._lower(i, here, status) for i in ref.items]
-            for kind in PRECEDENCE:
-                for p in parts:
-                    if p.kind == kind:
-                        return p
-            return Resolution("ok", ListRef(tuple(p.ref for p in parts)))
+            return worst(parts) or Resolution("ok", ListRef(tuple(p.ref for p in parts)))
         if isinstance(ref, OneOfRef):
             reasons = []
             for item in ref.items:
@@ -258,9 +261,7 @@ class References:
         raise TypeError(f"unknown reference {ref!r}")  # pragma: no cover - validated IR
 
     def _item(self, ref: LoopItemRef, here: Mapping[str, int]) -> Resolution:
-        chain = self.spec.group_chain(ref.group)
-        prefix = tuple((g, here[g]) for g in chain[:-1] if self.spec.groups[g].iterates)
-        item = self._groups[(ref.group, prefix)].items[here[ref.group]]
+        item = self._groups[(ref.group, self._prefix(ref.group, here))].items[here[ref.group]]
         if ref.key is None:
             return Resolution("ok", Constant(item))
         if not isinstance(item, Mapping) or ref.key not in item:
@@ -297,11 +298,9 @@ class References:
                     lowered[id(arg)] = r
                     yield r
 
-        parts = list(collect(cond))
-        for kind in PRECEDENCE:
-            for p in parts:
-                if p.kind == kind:
-                    return p
+        bad = worst(collect(cond))
+        if bad is not None:
+            return bad
         try:
             result = evaluate(cond, lambda arg: self._value(lowered[id(arg)].ref))
         except ConditionError as exc:
