@@ -61,6 +61,14 @@ def drive(
     by_run = {s.run.run_id: s for s in schedulers}
     slots = _Slots(pool.size if pool is not None else 1)
     done: set[str] = set()
+
+    def close(sched: Scheduler) -> None:
+        if sched.run.run_id not in done:
+            done.add(sched.run.run_id)
+            sched.conclude("never became ready")
+            if on_done is not None:
+                on_done(sched)
+
     while True:
         progressed = True
         while progressed:
@@ -68,26 +76,19 @@ def drive(
             if pool is not None:
                 progressed = slots.fill(schedulers, pool) or progressed
         for s in schedulers:
-            if s.run.run_id not in done and s.idle and not _parked(s):
-                done.add(s.run.run_id)
-                s.conclude("never became ready")
-                if on_done is not None:
-                    on_done(s)
+            if s.idle:  # parked steps count as running in the flow: not idle
+                close(s)
         if pool is None or pool.busy == 0:
             if pool is not None and any(s.queue for s in schedulers):
                 continue  # a step that waited for CPU slots can start now
-            stuck = [p for s in schedulers for parked in s.shared.parked.values() for p in parked]
-            if stuck:  # their owner is gone: compute them
-                for key in list(schedulers[0].shared.parked):
-                    schedulers[0].shared.in_flight.setdefault(key, "(gone)")
+            shared = schedulers[0].shared
+            if shared.parked:  # their owner is gone: compute them
+                for key in list(shared.parked):
+                    shared.in_flight.setdefault(key, "(gone)")
                     schedulers[0].release(key)
                 continue
             for s in schedulers:
-                if s.run.run_id not in done:
-                    done.add(s.run.run_id)
-                    s.conclude("never became ready")
-                    if on_done is not None:
-                        on_done(s)
+                close(s)
             return
         events = pool.wait(timeout=LOG_POLL_SECONDS)
         for s in schedulers:
@@ -97,10 +98,6 @@ def drive(
             assert event.job is not None
             slots.free(event.job)
             by_run[event.job.run.run_id].on_event(event)
-
-
-def _parked(sched: Scheduler) -> bool:
-    return any(p[0] is sched for parked in sched.shared.parked.values() for p in parked)
 
 
 def interrupt(schedulers: Sequence[Scheduler], pool: WorkerPool | None) -> None:

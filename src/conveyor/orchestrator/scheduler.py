@@ -102,15 +102,17 @@ class Scheduler:
                 if self.pool is None:
                     self._run_inline(*found)
                 else:
-                    self.shared.in_flight.setdefault(found[0].key, found[0].task)
-                    self.queue.append(found)
+                    self._enqueue(*found)
 
     def conclude(self, reason: str) -> None:
         """Record what never became ready (nothing runs any more) as CANCELED."""
         for n in self.flow.pending(reason):
-            result = record_decision(self.orch.metadata, self.run, self.spec, n)
-            self.results[result.task] = result
-            self.reporter.after_task(result)
+            self._finish(record_decision(self.orch.metadata, self.run, self.spec, n))
+
+    def _enqueue(self, prepared: PreparedTask, reason: str) -> None:
+        """Queue a step for a worker; the same step of other runs waits for it meanwhile."""
+        self.shared.in_flight.setdefault(prepared.key, prepared.task)
+        self.queue.append((prepared, reason))
 
     def _finish(self, result: TaskResult) -> None:
         self.results[result.task] = result
@@ -191,9 +193,7 @@ class Scheduler:
                 sched._finish(record_cache_hit(sched.orch.metadata, sched.run, prepared, lookup))
                 continue
             # the step failed there: compute it here
-            sched.shared.in_flight.setdefault(prepared.key, prepared.task)
-            reason = f"{owner!r} computing the same step did not produce a reusable result"
-            sched.queue.append((prepared, reason))
+            sched._enqueue(prepared, f"{owner!r} computing it did not produce a reusable result")
 
     def _log_path(self, task: str) -> str:
         return os.path.join(self.log_dir, f"{task}.log")
