@@ -12,7 +12,7 @@ import click
 from conveyor.errors import SweepError
 from conveyor.execution.params import parse_cli_value
 from conveyor.orchestrator.reporter import RunReporter
-from conveyor.runner import MAX_COMBINATIONS, Sweep, SweepPoint, default_experiment
+from conveyor.runner import Sweep
 from conveyor.runner import plan_sweep as core_plan_sweep
 from conveyor.runner import run_sweep as core_run_sweep
 
@@ -25,12 +25,8 @@ if TYPE_CHECKING:
     from conveyor.orchestrator.local import LocalOrchestrator, RunResult
 
 __all__ = [
-    "MAX_COMBINATIONS",
-    "Sweep",
     "SweepAxis",
-    "SweepPoint",
     "SweepReporter",
-    "default_experiment",
     "parse_sweep_options",
     "plan_sweep",
     "print_sweep_result",
@@ -152,8 +148,7 @@ def plan_sweep(
             now=now,
         )
     except SweepError as exc:
-        message = str(exc).replace("is both swept and fixed.", "is both swept and fixed (--param).")
-        raise click.BadParameter(message, param_hint=_OPTION) from None
+        raise click.BadParameter(str(exc), param_hint=_OPTION) from None
 
 
 class SweepReporter(RunReporter):

@@ -12,10 +12,7 @@ from rich.console import Console
 
 from conveyor import component, pipeline
 from conveyor.cli.sweep import (
-    MAX_COMBINATIONS,
-    Sweep,
     SweepReporter,
-    default_experiment,
     parse_sweep_options,
     plan_sweep,
     split_values,
@@ -27,6 +24,7 @@ from conveyor.execution.runs import open_run
 from conveyor.metadata import MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator import RunResult
+from conveyor.runner import MAX_COMBINATIONS, Sweep, default_experiment
 
 
 @component
