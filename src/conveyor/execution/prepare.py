@@ -45,10 +45,10 @@ class PreparedTask:
     inputs: dict[str, ArtifactRef | list[ArtifactRef]]
     cache_key: CacheKey
     cache_enabled: bool
+    task_spec: TaskSpec
+    """The effective task: the pipeline's, or an instance's inside control flow (inputs
+    lowered, run-time options resolved). Its retry, timeout and resources apply."""
     upstream_of_input: dict[str, str] = field(default_factory=dict)
-    task_spec: TaskSpec | None = None
-    """The instance's effective task (inputs lowered, run-time options resolved), when the
-    task runs inside control flow; ``None``: the pipeline's task of the same name."""
     base_task: str | None = None
     """The pipeline task this is an instance of (``train`` for ``train[2]``)."""
     scope: dict[str, int] = field(default_factory=dict)
@@ -218,8 +218,8 @@ def prepare_task(
         inputs,
         cache_key,
         tspec.cache,
+        tspec,
         origin,
-        task_spec=task_spec,
         base_task=base_task if base_task != task else None,
         scope=dict(scope or {}),
     )

@@ -155,7 +155,7 @@ def run_prepared(
     sleep: Any = time.sleep,
 ) -> TaskResult:
     """Run the user's code for a prepared task (no cache lookup) and record the outcome."""
-    tspec = prepared.task_spec or spec.tasks[prepared.task]
+    tspec = prepared.task_spec
     comp = spec.components[tspec.component]
     started = time.time()
     props = _base_properties(run, prepared)

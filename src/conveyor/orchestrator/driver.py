@@ -6,15 +6,15 @@ import math
 from collections.abc import Callable, Sequence
 
 from conveyor.execution.prepare import PreparedTask
-from conveyor.orchestrator.scheduler import LOG_POLL_SECONDS, Scheduler, task_spec_of
+from conveyor.orchestrator.scheduler import LOG_POLL_SECONDS, Scheduler
 from conveyor.orchestrator.workers import Job, WorkerPool
 
 __all__ = ["cpu_slots", "drive", "interrupt"]
 
 
-def cpu_slots(scheduler: Scheduler, prepared: PreparedTask, capacity: int) -> int:
+def cpu_slots(prepared: PreparedTask, capacity: int) -> int:
     """Worker slots a step takes: its CPU request rounded up, at least 1, at most the pool."""
-    cpu = task_spec_of(scheduler.spec, prepared).resources.cpu
+    cpu = prepared.task_spec.resources.cpu
     if cpu is None:
         return 1
     return max(1, min(capacity, math.ceil(cpu)))
@@ -39,7 +39,7 @@ class _Slots:
             for sched in schedulers:
                 if not sched.queue or not pool.idle:
                     continue
-                need = cpu_slots(sched, sched.queue[0][0], self.capacity)
+                need = cpu_slots(sched.queue[0][0], self.capacity)
                 if self.used and sum(self.used.values()) + need > self.capacity:
                     continue
                 prepared = sched.submit_next()

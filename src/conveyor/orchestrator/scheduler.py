@@ -19,7 +19,7 @@ from conveyor.execution.prepare import PreparedTask, prepare_task
 from conveyor.execution.results import RunInfo, TaskOutputs, TaskResult
 from conveyor.execution.runs import record_decision, record_not_run
 from conveyor.execution.task import record_cache_hit, run_prepared
-from conveyor.ir.spec import PipelineSpec, TaskSpec
+from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.logs import LogTail, tee_python_streams
 from conveyor.orchestrator.reporter import RunReporter
@@ -28,7 +28,7 @@ from conveyor.orchestrator.workers import Job, WorkerEvent, WorkerPool
 if TYPE_CHECKING:
     from conveyor.orchestrator.local import LocalOrchestrator
 
-__all__ = ["LOG_POLL_SECONDS", "TIMEOUT_GRACE_SECONDS", "Scheduler", "SharedWork", "task_spec_of"]
+__all__ = ["LOG_POLL_SECONDS", "TIMEOUT_GRACE_SECONDS", "Scheduler", "SharedWork"]
 
 TIMEOUT_GRACE_SECONDS = 5.0
 """How long past its timeout (and retries) a step may run before its worker is killed."""
@@ -226,7 +226,7 @@ class Scheduler:
 
     def _submit(self, prepared: PreparedTask, reason: str) -> None:
         assert self.pool is not None
-        tspec = task_spec_of(self.spec, prepared)
+        tspec = prepared.task_spec
         deadline = None
         if tspec.timeout_seconds is not None:
             attempts = tspec.retry.max_retries + 1
@@ -276,7 +276,7 @@ class Scheduler:
                 f"{event.job.log_path}"
             )
         elif event.kind == "memory":
-            tspec = task_spec_of(self.spec, event.job.prepared)
+            tspec = event.job.prepared.task_spec
             message = (
                 f"Task {task!r} used {event.peak / 2**20:.0f} MiB, over its memory limit "
                 f"{tspec.resources.memory}; its worker was killed. Raise the limit with "
@@ -363,8 +363,3 @@ class Scheduler:
             "run cancelled",
             instance=name,
         )
-
-
-def task_spec_of(spec: PipelineSpec, prepared: PreparedTask) -> TaskSpec:
-    """The effective task of a prepared step (an instance's own, or the pipeline's)."""
-    return prepared.task_spec or spec.tasks[prepared.task]
