@@ -248,7 +248,8 @@ def test_a_cpu_request_limits_the_native_thread_pools_of_the_step(
     assert result.state == "COMPLETE"
     assert result.outputs("threads_seen").parameters["Output"] == 1
     unlimited = result.outputs("threads_seen-2").parameters["Output"]
-    assert unlimited == os.cpu_count() or unlimited > 1
+    if (os.cpu_count() or 1) > 1:  # the limit is lifted after the step that asked for it
+        assert unlimited > 1
 
 
 @pytest.mark.parametrize(("retries", "state"), [(2, "COMPLETE"), (1, "FAILED")])
