@@ -72,6 +72,11 @@ def _train(table, folder: str, preset: str, params: dict) -> str:
     return path
 
 
+def _predict(model_path: str, table) -> Predictions:
+    proba = load_model(model_path).predict_proba(table)
+    return Predictions(np.argmax(proba, axis=1), proba)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -101,38 +106,26 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         t0 = time.perf_counter()
-        model = load_model(model_path)
         truth = np.asarray(eval_table.column(LABEL).to_numpy(), dtype=np.int64)
-        proba = model.predict_proba(eval_table)
-        preds = Predictions(np.argmax(proba, axis=1), proba)
-        base_preds = None
-        if base_path is not None:
-            bp = load_model(base_path).predict_proba(eval_table)
-            base_preds = Predictions(np.argmax(bp, axis=1), bp)
+        preds = _predict(model_path, eval_table)
+        base_preds = None if base_path is None else _predict(base_path, eval_table)
         t_predict = time.perf_counter() - t0
         groups = slice_groups(eval_table, config.slices, len(truth))
-        slices = evaluate_slices(
-            eval_table,
-            truth,
-            preds.pred,
-            preds.proba,
-            config,
-            task="classification",
-            classes=[0, 1],
-            groups=groups,
-        )
-        base_slices = None
-        if base_preds is not None:
-            base_slices = evaluate_slices(
+
+        def points(p: Predictions) -> dict:
+            return evaluate_slices(
                 eval_table,
                 truth,
-                base_preds.pred,
-                base_preds.proba,
+                p.pred,
+                p.proba,
                 config,
                 task="classification",
                 classes=[0, 1],
                 groups=groups,
             )
+
+        slices = points(preds)
+        base_slices = None if base_preds is None else points(base_preds)
         t_points = time.perf_counter() - t0 - t_predict
         rows = {OVERALL: np.arange(len(truth)), **{g.name: g.rows for g in groups}}
         boot = bootstrap_metrics(

@@ -123,10 +123,6 @@ class _RankCurve:
         # mostly tied scores (few distinct values): sum each group first, then score groups
         self.group_starts = starts if len(tied) > n // 4 else None
 
-    def auc_ap(self, w: np.ndarray) -> tuple[float, float]:
-        auc, ap = self.auc_ap_batch(w[None, :])
-        return float(auc[0]), float(ap[0])
-
     def auc_ap_batch(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ROC AUC and average precision for each row of weights ``w`` (resamples x rows)."""
         ws = w if self.order is None else w[:, self.order]
@@ -170,7 +166,7 @@ class _SliceScorer:
     def __init__(
         self, task: str, truth: np.ndarray, preds: Predictions, k: int, metrics: set[str]
     ) -> None:
-        self.task, self.k, self.metrics = task, k, metrics
+        self.task, self.k = task, k
         if task == "regression":
             y = truth.astype(np.float64)
             p = preds.pred.astype(np.float64)
@@ -178,27 +174,25 @@ class _SliceScorer:
             self.ape = np.abs(self.err) / np.maximum(np.abs(y), np.finfo(np.float64).eps)
             return
         t = truth.astype(np.int64)
-        self.codes = t * k + preds.pred.astype(np.int64)
+        rows = np.arange(len(t))
         # one column per confusion-matrix cell: weights @ code_matrix = the weighted matrix
         self.code_matrix = np.zeros((len(t), k * k))
-        self.code_matrix[np.arange(len(t)), self.codes] = 1.0
-        self.proba = preds.proba
+        self.code_matrix[rows, t * k + preds.pred.astype(np.int64)] = 1.0
+        self.has_proba = preds.proba is not None
         self.curves: list[_RankCurve] = []
         if preds.proba is None:
             return
         prob = np.asarray(preds.proba, dtype=np.float64)
         clipped = np.clip(prob, _EPS, 1.0)
         clipped /= clipped.sum(axis=1, keepdims=True)
-        rows = np.arange(len(t))
         self.nll = -np.log(clipped[rows, t])
         self.brier = np.sum(prob**2, axis=1) - 2 * prob[rows, t] + 1.0
         confidence = prob.max(axis=1)
-        self.correct_conf = (prob.argmax(axis=1) == t).astype(np.float64) - confidence
         edges = np.linspace(0.0, 1.0, _ECE_BINS + 1)
-        self.bins = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, _ECE_BINS - 1)
+        bins = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, _ECE_BINS - 1)
         # per bin, correct minus confidence: weights @ ece_matrix = each bin's weighted gap
         self.ece_matrix = np.zeros((len(t), _ECE_BINS))
-        self.ece_matrix[rows, self.bins] = self.correct_conf
+        self.ece_matrix[rows, bins] = (prob.argmax(axis=1) == t).astype(np.float64) - confidence
         self.is_positive = (t == 1).astype(np.float64)
         self.p1 = prob[:, 1] if k == 2 else None
         if metrics & {"roc_auc", "pr_auc"}:
@@ -258,7 +252,7 @@ class _SliceScorer:
         else:
             out.update(precision=out["precision_macro"], recall=out["recall_macro"])
             out["f1"] = out["f1_macro"]
-        if self.proba is None:
+        if not self.has_proba:
             return out
         out["log_loss"] = w @ self.nll / total
         out["brier_score"] = w @ self.brier / total
@@ -349,7 +343,11 @@ def bootstrap_metrics(
                 if metric in wanted:
                     cand_runs.setdefault(metric, []).append(values)
                     if metric in base_scores:
-                        diff_runs.setdefault(metric, []).append(values - base_scores[metric])
+                        # inf - inf (calibration of a resample without positives) is NaN,
+                        # which intervals and bounds leave out: not worth a warning
+                        with np.errstate(invalid="ignore"):
+                            change = values - base_scores[metric]
+                        diff_runs.setdefault(metric, []).append(change)
             done += r
         return (
             {m: np.concatenate(v) for m, v in cand_runs.items()},

@@ -486,6 +486,3 @@ def evaluate_slices(
     for group in groups if groups is not None else slice_groups(table, config.slices, n):
         out[group.name] = entry(group.rows, group.features, overall=False)
     return out
-
-
-# --------------------------------------------------------------------------- blessing

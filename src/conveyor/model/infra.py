@@ -218,9 +218,10 @@ def validate_model(model_path: str, rows: pa.Table, check: InfraCheck | None = N
             "Give at least one row of raw features (e.g. from the eval split)"
         )
     started = time.monotonic()
+    model_path = os.path.abspath(model_path)
     with tempfile.TemporaryDirectory(prefix="conveyor-infra-") as work:
-        outcome = _run_probe(os.path.abspath(model_path), rows, check, work)
-    result = _judge(outcome, check, os.path.abspath(model_path))
+        outcome = _run_probe(model_path, rows, check, work)
+    result = _judge(outcome, check, model_path)
     result.elapsed_seconds = time.monotonic() - started
     result.check = check.to_dict()
     return result

@@ -141,19 +141,15 @@ def slice_groups(table: Any, specs: Sequence[SliceSpec], n: int) -> list[SliceGr
         present, inverse = np.unique(combined, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
         bounds_at = np.searchsorted(inverse[order], np.arange(len(present) + 1))
-        named = []
+        spec_slices = []
         for g, code in enumerate(present.tolist()):
             parts: list[str] = []
             for _, labels in reversed(encoded):
                 code, digit = divmod(code, len(labels))
                 parts.append(labels[digit])
-            values = tuple(reversed(parts))
-            rows = order[bounds_at[g] : bounds_at[g + 1]]
-            named.append((values, rows))
-        spec_slices = []
-        for values, rows in named:
-            features = dict(zip(spec.columns, values, strict=True))
+            features = dict(zip(spec.columns, reversed(parts), strict=True))
             name = "&".join(f"{c}={v}" for c, v in features.items())
+            rows = order[bounds_at[g] : bounds_at[g + 1]]
             spec_slices.append(SliceGroup(name, features, rows))
         out.extend(sorted(spec_slices, key=lambda group: group.name))
     return out

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from toy_models import better_and_worse, paired_bootstrap
 
 from conveyor.model.bootstrap import (
     _POISSON,
@@ -306,39 +307,12 @@ def test_paired_differences_of_a_model_against_itself_are_exactly_zero():
 
 
 def test_a_clearly_better_model_has_a_difference_interval_above_zero():
-    rng = np.random.default_rng(18)
-    n = 3000
-    truth = rng.integers(0, 2, n)
-
-    def model(noise: float) -> Predictions:
-        p1 = 1 / (1 + np.exp(-((truth - 0.5) * 2 + rng.normal(0, noise, n))))
-        return Predictions((p1 > 0.5).astype(np.int64), np.column_stack([1 - p1, p1]))
-
-    better, worse = model(0.8), model(3.0)
-    result = bootstrap_metrics(
-        "classification",
-        truth,
-        better,
-        {"overall": np.arange(n)},
-        baseline=worse,
-        num_classes=2,
-        resamples=200,
-        seed=0,
-    )
-    diff = result.difference_intervals()["overall"]
+    truth, better, worse = better_and_worse(seed=18)
+    diff = paired_bootstrap(truth, better, worse).difference_intervals()["overall"]
     assert diff["roc_auc"][0] > 0 and diff["accuracy"][0] > 0
     assert diff["log_loss"][1] < 0  # lower is better: the whole interval is below zero
     # and a model against a better one: the interval is below zero
-    reverse = bootstrap_metrics(
-        "classification",
-        truth,
-        worse,
-        {"overall": np.arange(n)},
-        baseline=better,
-        num_classes=2,
-        resamples=200,
-        seed=0,
-    )
+    reverse = paired_bootstrap(truth, worse, better)
     assert reverse.difference_intervals()["overall"]["roc_auc"][1] < 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pyarrow as pa
 import pytest
+from toy_models import CLASSES, SCHEMA, toy_table
 
 from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
 from conveyor.errors import ArtifactError
@@ -14,19 +14,8 @@ from conveyor.model.presets import create_estimator
 from conveyor.model.saved import check_signature, load_model, save_model
 from conveyor.model.transform import fit_transform
 
-SCHEMA = DataSchema(
-    [
-        FeatureSchema("x", FeatureType.FLOAT),
-        FeatureSchema("c", FeatureType.STRING, values=["a", "b"]),
-        FeatureSchema("y", FeatureType.STRING),
-    ]
-)
-rng = np.random.default_rng(0)
-X = rng.normal(size=200)
-C = rng.choice(["a", "b"], 200)
-Y = np.where(X + (C == "a") > 0.5, "yes", "no")
-TABLE = pa.table({"x": X, "c": C, "y": Y})
-CLASSES = ["no", "yes"]
+TABLE = toy_table(200)
+Y = np.asarray(TABLE.column("y").to_pylist())
 
 
 def _train(preset: str, path: str) -> None:

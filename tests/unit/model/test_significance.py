@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from toy_models import better_and_worse, paired_bootstrap
 
 from conveyor.model.blessing import BlessingReason, ThresholdFailure, decide_blessing
-from conveyor.model.bootstrap import Predictions, bootstrap_metrics
+from conveyor.model.bootstrap import Predictions
 from conveyor.model.evaluation import EvalConfig, MetricThreshold, evaluate_slices
 
 SIGNIFICANT_AUC = MetricThreshold("roc_auc", change_absolute=0.0, significance=0.05)
@@ -216,30 +217,15 @@ def test_first_run_skips_significance_and_forced_records_its_failure():
 
 
 def test_end_to_end_with_bootstrap_differences():
-    rng = np.random.default_rng(6)
-    n = 3000
-    truth = rng.integers(0, 2, n)
-
-    def model(noise: float) -> Predictions:
-        p1 = 1 / (1 + np.exp(-((truth - 0.5) * 2 + rng.normal(0, noise, n))))
-        return Predictions((p1 > 0.5).astype(np.int64), np.column_stack([1 - p1, p1]))
-
-    better, worse = model(0.8), model(3.0)
+    truth, better, worse = better_and_worse(seed=6)
     config = EvalConfig(thresholds=(SIGNIFICANT_AUC,))
 
     def decide(cand: Predictions, base: Predictions):
         def slices(p: Predictions):
             return evaluate_slices({}, truth, p.pred, p.proba, config, task="classification")
 
-        boot = bootstrap_metrics(
-            "classification",
-            truth,
-            cand,
-            {"overall": np.arange(n)},
-            baseline=base,
-            num_classes=2,
-            resamples=config.bootstrap_resamples,
-            seed=config.bootstrap_seed,
+        boot = paired_bootstrap(
+            truth, cand, base, resamples=config.bootstrap_resamples, seed=config.bootstrap_seed
         )
         return decide_blessing(slices(cand), slices(base), config, differences=boot.differences)
 
