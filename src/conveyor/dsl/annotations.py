@@ -14,6 +14,7 @@ __all__ = [
     "Output",
     "json_literal_matches",
     "json_type_of",
+    "json_type_of_values",
     "json_value_matches",
     "split_annotation",
 ]
@@ -101,14 +102,8 @@ def json_type_of(tp: Any) -> tuple[str, bool] | None:
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         nullable = len(args) < len(typing.get_args(tp))
-        kinds = {json_type_of(a) for a in args}
-        if len(kinds) == 1 and None not in kinds:
-            (kind,) = kinds
-            assert kind is not None
-            return kind[0], nullable or kind[1]
-        if kinds == {("integer", False), ("number", False)}:
-            return "number", nullable
-        return None
+        kind = _common_type({json_type_of(a) for a in args})
+        return (kind[0], nullable or kind[1]) if kind else None
     if origin in (list, tuple, set, frozenset):
         # Items must be JSON too: ``list[Dataset]`` is a fan-in input, not an array parameter.
         items = [a for a in typing.get_args(tp) if a is not Ellipsis]
@@ -119,13 +114,21 @@ def json_type_of(tp: Any) -> tuple[str, bool] | None:
             return None  # JSON object keys are strings
         return "object", False
     if origin is typing.Literal:
-        found = {json_type_of(type(v)) for v in typing.get_args(tp)}
-        if len(found) == 1:
-            (kind,) = found
-            return kind
-        if found == {("integer", False), ("number", False)}:
-            return "number", False
+        return _common_type({json_type_of(type(v)) for v in typing.get_args(tp)})
     return None
+
+
+def json_type_of_values(values: list[Any]) -> str | None:
+    """The JSON type all non-null ``values`` share (``number`` for ints and floats), else None."""
+    kind = _common_type({json_type_of(type(v)) for v in values if v is not None})
+    return kind[0] if kind else None
+
+
+def _common_type(kinds: set[tuple[str, bool] | None]) -> tuple[str, bool] | None:
+    """The one kind in ``kinds``; ``number`` for integers and numbers together; else None."""
+    if kinds == {("integer", False), ("number", False)}:
+        return "number", False
+    return next(iter(kinds)) if len(kinds) == 1 else None
 
 
 def literal_values(tp: Any) -> tuple[Any, ...] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from conveyor.dsl.conditions import caller_location, fail_here
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from conveyor.dsl.component import Component
     from conveyor.dsl.tasks import Task
 
-__all__ = ["Builder", "GroupFrame", "building", "current_builder", "get_builder"]
+__all__ = ["Builder", "GroupFrame", "building", "current_builder", "get_builder", "numbered"]
 
 _BUILDER: contextvars.ContextVar[Builder | None] = contextvars.ContextVar(
     "conveyor_pipeline_builder", default=None
@@ -57,6 +57,14 @@ def current_builder(what: str) -> Builder:
             "controls; there is no pipeline being built here"
         )
     return builder
+
+
+def numbered(base: str, taken: Container[str], start: int = 1) -> str:
+    """The first ``base-N`` not in ``taken``, trying N from ``start`` up."""
+    n = start
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
 
 
 class GroupFrame(abc.ABC):
@@ -107,12 +115,7 @@ class Builder:
         self.handlers: dict[str, str] = {}  # exit task -> its exit_handler group
 
     def unique_name(self, base: str) -> str:
-        if base not in self.tasks:
-            return base
-        n = 2
-        while f"{base}-{n}" in self.tasks:
-            n += 1
-        return f"{base}-{n}"
+        return base if base not in self.tasks else numbered(base, self.tasks, 2)
 
     @property
     def current_group(self) -> str | None:
@@ -132,10 +135,7 @@ class Builder:
             raise frame.fail(f"A conveyor.{frame.label}(...) block can be entered only once")
         name = frame.requested_name
         if name is None:
-            base, n = frame.kind.replace("_", "-"), 1
-            while f"{base}-{n}" in self.groups:
-                n += 1
-            name = f"{base}-{n}"
+            name = numbered(frame.kind.replace("_", "-"), self.groups)
         elif name in self.groups:
             raise frame.fail(
                 f"Two blocks are named {name!r}; block names are unique in a pipeline. "

@@ -17,7 +17,6 @@ from conveyor.dsl.tasks import (
     Placeholder,
     Task,
     bind_value,
-    ref_tasks,
 )
 from conveyor.errors import DefinitionError
 from conveyor.ir.spec import (
@@ -73,10 +72,7 @@ class _Branch(GroupFrame):
         self.condition: Condition | None = None
 
     def _previous(self) -> tuple[Condition, ...]:
-        """The conditions of the chain this block continues (an If starts one)."""
-        return ()
-
-    def _continue_chain(self) -> tuple[Condition, ...]:
+        """The conditions of the If/Elif chain this block continues."""
         branches = self.builder.branches
         if branches is None or branches[0] != self.builder.current_group:
             raise self.fail(
@@ -137,6 +133,9 @@ class If(_Branch):
     def __init__(self, condition: Any, name: str | None = None):
         super().__init__(as_condition(condition, "conveyor.If(...)"), name)
 
+    def _previous(self) -> tuple[Condition, ...]:
+        return ()  # an If starts a chain
+
 
 class Elif(_Branch):
     """Run the tasks inside only when every previous ``If``/``Elif`` condition of the chain is
@@ -166,9 +165,6 @@ class Elif(_Branch):
     def __init__(self, condition: Any, name: str | None = None):
         super().__init__(as_condition(condition, "conveyor.Elif(...)"), name)
 
-    def _previous(self) -> tuple[Condition, ...]:
-        return self._continue_chain()
-
 
 class Else(_Branch):
     """Run the tasks inside only when every condition of the ``If``/``Elif`` chain it follows
@@ -196,9 +192,6 @@ class Else(_Branch):
 
     def __init__(self, name: str | None = None):
         super().__init__(None, name)
-
-    def _previous(self) -> tuple[Condition, ...]:
-        return self._continue_chain()
 
 
 class OneOf(Placeholder):
@@ -355,11 +348,7 @@ def check_finished(builder: Builder) -> None:
                 "Pass it to one: `with conveyor.ExitHandler(task):` around the tasks it reports on"
             )
     for name, group in builder.handlers.items():
-        task = builder.tasks[name]
-        used = set(task.after_tasks)
-        for ref in [*task.inputs.values(), *task.dynamic.values()]:
-            used |= ref_tasks(ref)
-        inside = sorted(used & set(builder.tasks_inside(group)))
+        inside = sorted(builder.tasks[name].dependencies() & set(builder.tasks_inside(group)))
         if inside:
             raise builder.groups[group].fail(
                 f"The exit task {name!r} of ExitHandler {group!r} takes data from (or runs "

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.dsl.annotations import coerce_value, json_literal_matches
-from conveyor.dsl.builder import GroupFrame, get_builder
+from conveyor.dsl.annotations import coerce_value, json_literal_matches, json_type_of_values
+from conveyor.dsl.builder import GroupFrame, get_builder, numbered
 from conveyor.dsl.conditions import RuntimeValue, as_condition, caller_location, fail_here
 from conveyor.dsl.control import check_condition
-from conveyor.dsl.parallel import Collected, LoopItem, collect_group, json_type
+from conveyor.dsl.parallel import Collected, LoopItem, collect_group
 from conveyor.dsl.tasks import (
     BindSite,
     OutputRef,
@@ -18,6 +18,7 @@ from conveyor.dsl.tasks import (
     Placeholder,
     Task,
     bind_value,
+    scoped,
 )
 from conveyor.errors import DefinitionError
 from conveyor.ir.spec import (
@@ -114,10 +115,7 @@ class Loop(GroupFrame):
         """
         self._require_open("carry()")
         if name is None:
-            n = len(self.carries) + 1
-            while f"carry-{n}" in self.carries:
-                n += 1
-            name = f"carry-{n}"
+            name = numbered("carry", self.carries, len(self.carries) + 1)
         elif not isinstance(name, str) or not name or name in self.carries:
             raise fail_here(
                 f"Loop {self.name!r}: carry name {name!r} is empty or already used; carry names "
@@ -262,7 +260,7 @@ class Carry(RuntimeValue, Placeholder):
             bound = bind_value(site, value, ParameterSpec(type="any", nullable=True))
             found = value.spec.type if isinstance(value, PipelineParam) else None
             if isinstance(value, LoopItem):
-                found = json_type(value.values() or [])
+                found = json_type_of_values(value.values() or [])
             what = value.describe() if isinstance(value, RuntimeValue) else repr(value)
             return bound, _Source("parameter", found or "any", what)
         if not json_literal_matches(value, "any"):
@@ -299,9 +297,8 @@ class Carry(RuntimeValue, Placeholder):
                 f"{where} takes an output of a task inside the loop (it feeds the next "
                 f"iteration); {output.describe()} is outside it. Pass it as carry(initial=...)"
             )
-        source = _Source(output.kind, output.type, output.describe())
         if isinstance(value, Collected):
-            group = collect_group(builder, output.task, self.loop.name, lambda m: fail_here(m))
+            group = collect_group(builder, output.task, self.loop.name, fail_here)
             ref: ValueRef = CollectedRef(output.task.name, output.name, group)
             source = _Source(output.kind, output.type, f"Collected({output.describe()})", True)
         else:
@@ -309,6 +306,7 @@ class Carry(RuntimeValue, Placeholder):
             problem = builder.scope_problem(ref, self.loop.name)
             if problem:
                 raise fail_here(f"{where} {problem}")
+            source = _Source(output.kind, output.type, output.describe())
         initial = self.initial_source
         if initial is not None and initial.kind != source.kind:
             raise fail_here(
@@ -330,10 +328,7 @@ class Carry(RuntimeValue, Placeholder):
     def bind(self, site: BindSite, spec: ParameterSpec | ArtifactSpec) -> ValueRef:
         if site.builder is not self.loop.builder:
             raise site.fail(f"{self.describe()} belongs to another pipeline (or an earlier build)")
-        ref = LoopCarryRef(self.loop.name, self.name)
-        problem = site.builder.scope_problem(ref, site.group)
-        if problem:
-            raise site.fail(f"input {site.key!r} {problem}")
+        ref = scoped(site, LoopCarryRef(self.loop.name, self.name))
         if self.initial_source is None and _required(spec):
             fix = "Input[T] | None = None" if isinstance(spec, ArtifactSpec) else "a default"
             raise site.fail(

@@ -7,10 +7,10 @@ import difflib
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from conveyor.dsl.annotations import coerce_value, json_literal_matches
+from conveyor.dsl.annotations import coerce_value, json_literal_matches, json_type_of_values
 from conveyor.dsl.builder import Builder, GroupFrame, get_builder
 from conveyor.dsl.conditions import RuntimeValue, fail_here
-from conveyor.dsl.tasks import BindSite, OutputRef, Placeholder, Task, bind_value
+from conveyor.dsl.tasks import BindSite, OutputRef, Placeholder, Task, bind_value, scoped
 from conveyor.errors import DefinitionError
 from conveyor.ir.spec import (
     ArtifactSpec,
@@ -23,31 +23,7 @@ from conveyor.ir.spec import (
 )
 from conveyor.types.artifacts import is_compatible
 
-__all__ = ["Collected", "LoopItem", "ParallelFor", "collect_group", "json_type"]
-
-
-def json_type(values: list[Any]) -> str | None:
-    """The JSON type all ``values`` share (``number`` for ints and floats), else None."""
-    kinds = set()
-    for v in values:
-        if isinstance(v, bool):
-            kinds.add("boolean")
-        elif isinstance(v, int):
-            kinds.add("integer")
-        elif isinstance(v, float):
-            kinds.add("number")
-        elif isinstance(v, str):
-            kinds.add("string")
-        elif isinstance(v, list):
-            kinds.add("array")
-        elif isinstance(v, dict):
-            kinds.add("object")
-        else:
-            kinds.add("null")
-    kinds.discard("null")
-    if kinds == {"integer", "number"}:
-        return "number"
-    return kinds.pop() if len(kinds) == 1 else None
+__all__ = ["Collected", "LoopItem", "ParallelFor", "collect_group"]
 
 
 class ParallelFor(GroupFrame):
@@ -200,15 +176,12 @@ class LoopItem(RuntimeValue, Placeholder):
     def condition_operand(self) -> tuple[ValueRef, str | None]:
         if get_builder() is not self.loop.builder:
             raise fail_here(f"{self.describe()} belongs to another pipeline (or an earlier build)")
-        values = self.values()
-        return LoopItemRef(self.loop.name, self.key), json_type(values) if values else None
+        return LoopItemRef(self.loop.name, self.key), json_type_of_values(self.values() or [])
 
     def bind(self, site: BindSite, spec: ParameterSpec | ArtifactSpec) -> ValueRef:
         if site.builder is not self.loop.builder:
             raise site.fail(f"{self.describe()} belongs to another pipeline (or an earlier build)")
-        problem = site.builder.scope_problem(LoopItemRef(self.loop.name), site.group)
-        if problem:
-            raise site.fail(f"input {site.key!r} {problem}")
+        scoped(site, LoopItemRef(self.loop.name))
         if isinstance(spec, ArtifactSpec):
             raise site.fail(
                 f"input {site.key!r} takes an artifact ({spec.type}), but {self.describe()} is "

@@ -163,17 +163,12 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
 
 
 def _task_specs(builder: Builder) -> dict[str, TaskSpec]:
-    tasks: dict[str, TaskSpec] = {}
-    for name, t in builder.tasks.items():
-        # A carried value is not a dependency (it would be a cycle), and the producers of a
-        # group's condition or items are the engine's business, not the tasks inside.
-        deps = {d for ref in [*t.inputs.values(), *t.dynamic.values()] for d in ref_tasks(ref)}
-        deps.update(t.after_tasks)
-        tasks[name] = TaskSpec(
+    return {
+        name: TaskSpec(
             name=name,
             component=t.component.name,
             inputs=dict(sorted(t.inputs.items())),
-            depends_on=tuple(sorted(deps)),
+            depends_on=tuple(sorted(t.dependencies())),
             group=t.group,
             retry=t.retry,
             timeout_seconds=t.timeout_seconds,
@@ -182,7 +177,8 @@ def _task_specs(builder: Builder) -> dict[str, TaskSpec]:
             display_name=t.display_name,
             dynamic=dict(sorted(t.dynamic.items())),
         )
-    return dict(sorted(tasks.items()))
+        for name, t in sorted(builder.tasks.items())
+    }
 
 
 @overload

@@ -43,6 +43,7 @@ __all__ = [
     "add_task",
     "bind_value",
     "ref_tasks",
+    "scoped",
 ]
 
 
@@ -213,6 +214,14 @@ class Task:
                 )
             self.after_tasks.append(t.name)
         return self
+
+    def dependencies(self) -> set[str]:
+        """The tasks this one runs after: ``after()``, and the producers of its inputs and
+        run-time options. A carried value is none (it would be a cycle), and the producers of
+        a group's condition or items are the engine's business, not the tasks inside."""
+        return set(self.after_tasks).union(
+            *(ref_tasks(ref) for ref in [*self.inputs.values(), *self.dynamic.values()])
+        )
 
     def _runtime_option(self, method: str, key: str, value: Any) -> bool:
         """Bind option ``key`` to ``value`` if that is known only at run time (in
@@ -447,7 +456,8 @@ def _resolve_task(site: BindSite, value: Any) -> Any:
     return value
 
 
-def _checked(site: BindSite, ref: TaskOutputRef) -> TaskOutputRef:
+def scoped(site: BindSite, ref: ValueRef) -> ValueRef:
+    """``ref``, once checked that input ``site.key`` may use it from inside ``site.group``."""
     problem = site.builder.scope_problem(ref, site.group)
     if problem:
         raise site.fail(f"input {site.key!r} {problem}")
@@ -472,7 +482,7 @@ def _bind_artifact(site: BindSite, value: Any, aspec: ArtifactSpec) -> ValueRef:
     return _one_artifact(site, value, expected)
 
 
-def _one_artifact(site: BindSite, value: Any, expected: str) -> TaskOutputRef:
+def _one_artifact(site: BindSite, value: Any, expected: str) -> ValueRef:
     key = site.key
     if not isinstance(value, OutputRef):
         raise site.fail(
@@ -490,7 +500,7 @@ def _one_artifact(site: BindSite, value: Any, expected: str) -> TaskOutputRef:
             f"output {value.name!r}. Connect a {expected.split('@')[0]} output or change the "
             "annotation"
         )
-    return _checked(site, TaskOutputRef(value.task.name, value.name))
+    return scoped(site, TaskOutputRef(value.task.name, value.name))
 
 
 def _bind_param(site: BindSite, value: Any, pspec: ParameterSpec) -> ValueRef:
@@ -506,7 +516,7 @@ def _bind_param(site: BindSite, value: Any, pspec: ParameterSpec) -> ValueRef:
                 f"parameter {key!r} expects {pspec.type}, got {value.type} from task "
                 f"{value.task.name!r} output {value.name!r}"
             )
-        return _checked(site, TaskOutputRef(value.task.name, value.name))
+        return scoped(site, TaskOutputRef(value.task.name, value.name))
     if isinstance(value, list | tuple) and any(
         isinstance(v, RuntimeValue | Placeholder) for v in value
     ):

@@ -3,12 +3,16 @@ shadow it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from conveyor.errors import DefinitionError
 from conveyor.ir import PipelineSpec, dumps, loads
+
+Check = Callable[[DefinitionError, str], None]
+"""The type of the ``points_at`` fixture (tests/unit/dsl/conftest.py)."""
 
 
 def built(p: Any) -> PipelineSpec:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
-from control_support import built, definition_error
+from control_support import Check, built, definition_error
 
 import conveyor
 from conveyor import Dataset, Output, component, pipeline
@@ -19,8 +18,6 @@ from conveyor.ir import (
     PipelineParameterRef,
     TaskOutputRef,
 )
-
-Check = Callable[[DefinitionError, str], None]
 
 
 class Scored(NamedTuple):

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from control_support import built, definition_error
+from control_support import Check, built, definition_error
 
 import conveyor
 from conveyor import component, pipeline
-from conveyor.errors import DefinitionError
 from conveyor.ir import RunStatusRef
-
-Check = Callable[[DefinitionError, str], None]
 
 
 @component

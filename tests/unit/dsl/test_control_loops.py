@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
-from control_support import built, definition_error
+from control_support import Check, built, definition_error
 
 import conveyor
 from conveyor import Dataset, Input, Model, Output, component, pipeline
-from conveyor.errors import DefinitionError
 from conveyor.ir import (
     CollectedRef,
     Condition,
@@ -20,8 +18,6 @@ from conveyor.ir import (
     TaskOutputRef,
 )
 from conveyor.ir.spec import LoopCarry, LoopCarryRef
-
-Check = Callable[[DefinitionError, str], None]
 
 
 class Fitted(NamedTuple):
@@ -177,10 +173,10 @@ def test_stop_when_is_optional_and_the_loop_runs_max_iterations() -> None:
     [lambda: conveyor.Loop(), lambda: conveyor.Loop(max_iterations=0), lambda: conveyor.Loop(2.5)],
     ids=["missing", "zero", "float"],
 )
-def test_unbounded_loop_is_an_error(make: Any, points_at: Check) -> None:
+def test_unbounded_loop_is_an_error(make: Any) -> None:
     @pipeline
     def p() -> None:
-        with make():  # line: unbounded
+        with make():
             refine()
 
     error = definition_error(p)

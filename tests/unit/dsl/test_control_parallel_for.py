@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from control_support import built, definition_error
+from control_support import Check, built, definition_error
 
 import conveyor
 from conveyor import Dataset, Input, Model, Output, component, pipeline
-from conveyor.errors import DefinitionError
 from conveyor.ir import (
     CollectedRef,
     Condition,
@@ -20,8 +18,6 @@ from conveyor.ir import (
     PipelineParameterRef,
     TaskOutputRef,
 )
-
-Check = Callable[[DefinitionError, str], None]
 
 
 @component
