@@ -11,6 +11,7 @@
     ├── MissingExtraError          an optional backend is missing (pip install 'conveyor-ml[x]')
     ├── ArtifactError              artifact bytes cannot be staged, read, written or verified
     │   └── ArtifactNotFoundError
+    ├── InputError                 (also a TypeError) rows of a kind a model cannot predict on
     ├── StoreError                 the metadata store failed (database, migration)
     │   ├── NotFoundError          (also a LookupError) no such artifact / execution / context / run
     │   └── AlreadyExistsError
@@ -35,6 +36,7 @@ __all__ = [
     "ConveyorError",
     "DefinitionError",
     "ExecutionError",
+    "InputError",
     "MissingExtraError",
     "NotFoundError",
     "PipelineValidationError",
@@ -105,6 +107,10 @@ class ArtifactError(ConveyorError):
 
 class ArtifactNotFoundError(ArtifactError):
     """An artifact's bytes are not where its metadata says they are."""
+
+
+class InputError(ConveyorError, TypeError):
+    """Data handed to a loaded model is of a kind it cannot take (what it takes is named)."""
 
 
 class StoreError(ConveyorError):

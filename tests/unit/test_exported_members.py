@@ -130,6 +130,7 @@ EXPORTS: dict[str, list[str]] = {
         "ConveyorError",
         "DefinitionError",
         "ExecutionError",
+        "InputError",
         "MissingExtraError",
         "NotFoundError",
         "PipelineValidationError",

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from conveyor.data.model import DataSchema
 from conveyor.errors import ArtifactError
+from conveyor.model.rows import as_table
 from conveyor.model.transform import FittedTransform, load_transform
 
 __all__ = [
@@ -220,13 +220,17 @@ class LoadedModel:
         check_signature(self.signature, schema, self.path)
 
     def _matrix(self, data: Any) -> np.ndarray:
-        table = _as_table(data)
+        table = as_table(data)
         return self.transform.matrix(table)
 
     def predict(self, data: Any) -> np.ndarray:
-        """Predictions for ``data``: a pyarrow Table, a dict of lists or a list of dicts.
+        """Predictions for ``data``: a pyarrow Table, a pandas or polars DataFrame, a dict of
+        columns or a list of row dicts (NaN and None are missing values).
 
         Classifiers return label values (from :attr:`classes`), regressors numbers.
+
+        Raises:
+            InputError: ``data`` is of another kind, or a column mixes types.
         """
         x = self._matrix(data)
         if self.manifest.task == "regression":
@@ -246,19 +250,6 @@ class LoadedModel:
     def __repr__(self) -> str:
         m = self.manifest
         return f"LoadedModel({m.framework} {m.task}, label={m.label!r}, path={self.path!r})"
-
-
-def _as_table(data: Any) -> pa.Table:
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, Mapping):
-        return pa.table({k: list(v) if not isinstance(v, pa.Array) else v for k, v in data.items()})
-    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
-        return pa.Table.from_pylist([dict(row) for row in data])
-    raise TypeError(
-        f"predict takes a pyarrow.Table, a dict of lists or a list of dicts, "
-        f"got {type(data).__name__}"
-    )
 
 
 def manifest_json(path: str) -> dict[str, Any]:
