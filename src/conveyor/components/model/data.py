@@ -19,7 +19,11 @@ from conveyor.model.transform import FittedTransform, fit_transform, load_transf
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
 
-__all__ = ["MAX_CLASSES_OF_INT_LABEL", "TrainingData", "training_data"]
+__all__ = ["MAX_CLASSES_OF_INT_LABEL", "UNSEEN_LABEL_POLICIES", "TrainingData", "training_data"]
+
+UNSEEN_LABEL_POLICIES = ("fail", "drop")
+"""What to do with eval rows whose label the train split never had: fail naming the values
+and their counts, or drop them (recorded in ``TrainingData.dropped``)."""
 
 MAX_CLASSES_OF_INT_LABEL = 20
 """An integer label with at most this many distinct values is a classification target."""
@@ -39,6 +43,13 @@ class TrainingData:
     y_train: np.ndarray
     x_eval: np.ndarray
     y_eval: np.ndarray
+    dropped: dict[str, dict[str, Any]]
+    """Per split, the rows left out: ``{"eval": {"null_label": 3, "unseen_label": {"x": 2}}}``
+    (only splits and reasons that dropped rows)."""
+
+    def rows(self) -> dict[str, int]:
+        """The rows each split's matrices hold (what metrics are computed on)."""
+        return {"train": len(self.y_train), "eval": len(self.y_eval)}
 
 
 def training_data(
@@ -48,21 +59,33 @@ def training_data(
     transform_graph: TransformGraph | None,
     task: str = "auto",
     train_split: str = "train",
-    eval_split: str = "eval",
+    eval_split: str | None = "eval",
+    unseen_labels: str = "fail",
 ) -> TrainingData:
     """Read the splits, fit (or load) the transform, resolve the task and encode the label.
 
+    Rows without a label are left out of both splits; eval rows whose label the train split
+    never had fail the step, naming the values and their counts (``unseen_labels="fail"``),
+    or are left out (``"drop"``); either way :attr:`TrainingData.dropped` records what was
+    left out. ``eval_split=None`` reads no eval split (the eval matrices are empty).
+
     Raises:
-        ValueError: the label is not in the schema, the task is unknown, or the label has
-            fewer than two classes in train.
+        ValueError: the label is not in the schema, the task or policy is unknown, the label
+            has fewer than two classes in train, or eval labels are unseen in train.
     """
+    if unseen_labels not in UNSEEN_LABEL_POLICIES:
+        raise ValueError(
+            f"unseen_labels must be one of {list(UNSEEN_LABEL_POLICIES)}, got {unseen_labels!r}"
+        )
     data_schema = read_schema(schema)
     label_schema = data_schema.feature(label)
     if label_schema is None:
         names = [f.name for f in data_schema.features]
         raise ValueError(f"Label {label!r} is not in the schema; features: {names!r}")
     train_table = read_split(examples, train_split)
-    eval_table = read_split(examples, eval_split)
+    eval_table = (
+        read_split(examples, eval_split) if eval_split is not None else train_table.slice(0, 0)
+    )
     if transform_graph is not None:
         fitted = load_transform(transform_graph.path)
     elif examples.metadata.get("transformed"):
@@ -77,8 +100,20 @@ def training_data(
         classes = sorted(pc.unique(pc.drop_null(train_table.column(label))).to_pylist())
         if len(classes) < 2:
             raise ValueError(f"Label {label!r} has {len(classes)} class(es) in train; need 2+")
-    train_table, y_train = _labels(train_table, label, resolved, classes)
-    eval_table, y_eval = _labels(eval_table, label, resolved, classes)
+    dropped: dict[str, dict[str, Any]] = {}
+    train_table, y_train = _labels(train_table, label, resolved, classes, dropped, "train")
+    eval_table, y_eval = _labels(eval_table, label, resolved, classes, dropped, "eval")
+    unseen = dropped.get("eval", {}).get("unseen_label")
+    if unseen and unseen_labels == "fail":
+        total = sum(unseen.values())
+        shown = dict(list(unseen.items())[:10])
+        raise ValueError(
+            f"{total} of {total + len(y_eval)} labelled rows of the {eval_split!r} split have "
+            f"{label!r} values the {train_split!r} split never had: {shown!r} (value: rows; "
+            f"train classes: {classes!r}). The model cannot predict them, so its metrics "
+            "would leave them out. Fix the split (more data, a key-based split) or pass "
+            "unseen_labels='drop' to leave those rows out (recorded in the metrics)"
+        )
     return TrainingData(
         schema=data_schema,
         fitted=fitted,
@@ -90,6 +125,7 @@ def training_data(
         y_train=y_train,
         x_eval=_features(examples, eval_table, fitted),
         y_eval=y_eval,
+        dropped=dropped,
     )
 
 
@@ -106,17 +142,40 @@ def _task_of(task: str, label_type: FeatureType, y: pa.ChunkedArray) -> str:
 
 
 def _labels(
-    table: pa.Table, label: str, task: str, classes: list[Any] | None
+    table: pa.Table,
+    label: str,
+    task: str,
+    classes: list[Any] | None,
+    dropped: dict[str, dict[str, Any]],
+    split: str,
 ) -> tuple[pa.Table, np.ndarray]:
+    """The rows with a known label and the label encoded; what was left out goes in
+    ``dropped[split]``."""
     if label not in table.column_names:
         raise ArtifactError(f"The examples have no label column {label!r}: {table.column_names!r}")
-    table = table.filter(pc.is_valid(table.column(label)))
+    valid = pc.is_valid(table.column(label))
+    nulls = table.num_rows - int(pc.sum(valid).as_py() or 0)
+    if nulls:
+        dropped.setdefault(split, {})["null_label"] = nulls
+        table = table.filter(valid)
     y = table.column(label)
     if task == "regression":
         return table, np.asarray(pc.cast(y, pa.float64()).to_numpy(), dtype=np.float64)
     index = pc.index_in(y, value_set=pa.array(classes, type=y.type))
     known = pc.is_valid(index)
-    return table.filter(known), np.asarray(pc.drop_null(index).to_numpy(), dtype=np.int64)
+    if int(pc.sum(known).as_py() or 0) < table.num_rows:
+        counts = pc.value_counts(pc.filter(y, pc.invert(known))).to_pylist()
+        counts.sort(key=lambda c: (-c["counts"], str(c["values"])))
+        dropped.setdefault(split, {})["unseen_label"] = {
+            _key(c["values"]): int(c["counts"]) for c in counts
+        }
+        table = table.filter(known)
+    return table, np.asarray(pc.drop_null(index).to_numpy(), dtype=np.int64)
+
+
+def _key(value: Any) -> Any:
+    """A label value as a JSON object key (metadata is JSON)."""
+    return value if isinstance(value, str) else str(value)
 
 
 def _features(examples: Examples, table: pa.Table, fitted: FittedTransform) -> np.ndarray:

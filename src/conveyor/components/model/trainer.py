@@ -118,6 +118,7 @@ def trainer(
     train_split: str = "train",
     eval_split: str = "eval",
     hyperparameters_artifact: Input[HyperParameters] | None = None,
+    unseen_labels: str = "fail",
 ) -> float:
     """Train on ``train_split``, evaluate on ``eval_split``, save the model with its transform.
 
@@ -129,10 +130,14 @@ def trainer(
     ``transform_graph`` a default transform is fitted on train from the schema. ``task``
     ``auto`` picks classification for string, boolean and small-integer labels.
     ``hyperparameters_artifact`` (a Tuner's ``best_hyperparameters``) replaces ``preset`` and
-    ``hyperparameters`` with the tuned ones.
+    ``hyperparameters`` with the tuned ones. Eval rows whose label the train split never had
+    fail the step, naming the values and counts; ``unseen_labels="drop"`` leaves them out
+    instead. Rows without a label are left out.
 
     Returns the main eval metric: ROC AUC (binary), accuracy (multiclass) or RMSE
-    (regression); every metric is in ``metrics``, training curves under ``series``.
+    (regression); every metric is in ``metrics``, training curves under ``series``, and the
+    metrics' metadata says how many rows they were computed on (``train_rows``,
+    ``eval_rows``) and which rows were left out, and why (``dropped_rows``).
 
     Example:
         >>> trainer(examples=tf.outputs["transformed_examples"], schema=sg.outputs["schema"],
@@ -142,7 +147,19 @@ def trainer(
     if hyperparameters_artifact is not None:
         tuned = hyperparameters_artifact.read()
         preset, hyperparameters = tuned["preset"], dict(tuned["hyperparameters"])
-    data = training_data(examples, schema, label, transform_graph, task, train_split, eval_split)
+    data = training_data(
+        examples, schema, label, transform_graph, task, train_split, eval_split, unseen_labels
+    )
+    if len(data.y_eval) == 0:
+        raise ValueError(
+            f"The {eval_split!r} split has no labelled rows to evaluate on"
+            + (f" (left out: {data.dropped['eval']!r})" if "eval" in data.dropped else "")
+        )
+    metrics.metadata.update(
+        train_rows=len(data.y_train), eval_rows=len(data.y_eval), dropped_rows=data.dropped
+    )
+    if data.dropped:
+        print(f"rows left out: {data.dropped!r}")
     ctx = TrainerContext(
         train=data.train,
         eval=data.eval,
@@ -194,5 +211,6 @@ def trainer(
         classes=data.classes,
         main_metric=key,
         eval_score=scores[key],
+        eval_rows=len(data.y_eval),
     )
     return scores[key]
