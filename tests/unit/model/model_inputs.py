@@ -14,9 +14,7 @@ from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
 from conveyor.data.schema import save_schema
 from conveyor.types import Examples, Metrics, Model, Schema
 
-SCHEMA = DataSchema(
-    [FeatureSchema("x", FeatureType.FLOAT), FeatureSchema("y", FeatureType.STRING)]
-)
+SCHEMA = DataSchema([FeatureSchema("x", FeatureType.FLOAT), FeatureSchema("y", FeatureType.STRING)])
 """A float feature ``x`` and the string label ``y``."""
 
 
@@ -27,7 +25,10 @@ def examples(root: Path, splits: dict[str, dict[str, list[Any]]]) -> Examples:
         (path / name).mkdir(parents=True)
         pq.write_table(pa.table(columns), str(path / name / "part-00000.parquet"))
     return Examples(
-        name="examples", uri=f"file://{path}", path=str(path), metadata={"split_names": list(splits)}
+        name="examples",
+        uri=f"file://{path}",
+        path=str(path),
+        metadata={"split_names": list(splits)},
     )
 
 
