@@ -36,6 +36,10 @@ def cli() -> None:
     Settings come from CONVEYOR_HOME (default ./.conveyor), CONVEYOR_METADATA_URL,
     CONVEYOR_ARTIFACT_ROOT and an optional conveyor.toml.
     """
+    from conveyor._internal.streams import pipe_safe
+
+    # `conveyor run ... | head -1`: a reader that leaves early never fails a command
+    sys.stdout = pipe_safe(sys.stdout)
 
 
 param_option = click.option(

@@ -319,8 +319,9 @@ class LocalOrchestrator:
                 )
                 started[run.run_id] = t0
                 reporter = reporters[i] if reporters is not None else self.reporter
-                reporter.before_run(run, spec)
-                schedulers.append(Scheduler(self, spec, run, vals, pool, shared, reporter))
+                sched = Scheduler(self, spec, run, vals, pool, shared, reporter)
+                sched.reporter.before_run(run, spec)
+                schedulers.append(sched)
             try:
                 with _sigterm_as_interrupt():
                     drive(schedulers, pool, on_done=close)
@@ -371,6 +372,8 @@ class LocalOrchestrator:
             props["loops"] = loops
         if failures:
             props["error"] = "; ".join(failures)
+        if sched.reporter.error is not None:  # the run went on without its output
+            props["output_error"] = sched.reporter.error
         self.metadata.update_context(sched.run.run_context_id, props)
         run = sched.run
         result = RunResult(

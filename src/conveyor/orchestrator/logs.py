@@ -68,17 +68,25 @@ class LogTail:
 
 
 class _Tee(io.TextIOBase):
+    """Writes to every stream; a stream that fails (a closed pipe or terminal) is dropped, so a
+    step's print never fails the step: output is never a reason for a run to fail."""
+
     def __init__(self, *streams: TextIO):
-        self._streams = streams
+        self._streams = list(streams)
+
+    def _each(self, act: Callable[[TextIO], object]) -> None:
+        for stream in list(self._streams):
+            try:
+                act(stream)
+            except (OSError, ValueError):  # ValueError: the stream was closed
+                self._streams.remove(stream)
 
     def write(self, s: str) -> int:
-        for stream in self._streams:
-            stream.write(s)
+        self._each(lambda stream: stream.write(s))
         return len(s)
 
     def flush(self) -> None:
-        for stream in self._streams:
-            stream.flush()
+        self._each(lambda stream: stream.flush())
 
 
 @contextlib.contextmanager

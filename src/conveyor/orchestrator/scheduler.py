@@ -22,7 +22,7 @@ from conveyor.execution.task import record_cache_hit, run_prepared
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.logs import LogTail, tee_python_streams
-from conveyor.orchestrator.reporter import RunReporter
+from conveyor.orchestrator.reporter import GuardedReporter, RunReporter, forwards_logs
 from conveyor.orchestrator.workers import Job, WorkerEvent, WorkerPool
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Scheduler:
         reporter: RunReporter | None = None,
     ):
         self.orch = orch
-        self.reporter = reporter or orch.reporter
+        self.reporter = GuardedReporter(reporter or orch.reporter)
         self.spec = spec
         self.run = run
         self.values = values
@@ -203,7 +203,7 @@ class Scheduler:
         log_path = self._log_path(prepared.task)
         reporter = self.reporter
         forward = None  # no reporter for logs: the step's prints also reach the screen
-        if type(reporter).task_log is not RunReporter.task_log:
+        if forwards_logs(reporter):
             forward = functools.partial(reporter.task_log, prepared.task)
         with tee_python_streams(log_path, forward):
             result = run_prepared(

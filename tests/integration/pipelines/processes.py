@@ -1,0 +1,90 @@
+"""Pipelines for how a run treats what it does not own: its output channel and the
+processes its steps start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from conveyor import Dataset, Input, Output, component, pipeline
+
+
+def _wait_for(path: str, seconds: float = 60) -> None:
+    end = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+@component
+def gate(gate_dir: str, out: Output[Dataset]) -> int:
+    """Say it started, wait for ``<gate_dir>/go``, then print and write its output."""
+    open(os.path.join(gate_dir, "started"), "w").close()
+    _wait_for(os.path.join(gate_dir, "go"))
+    for i in range(200):
+        print(f"line {i} of the gated step")
+    with open(out.path, "w") as fh:
+        fh.write("gated")
+    return 200
+
+
+@component
+def after_gate(data: Input[Dataset]) -> int:
+    """Print again after the gate."""
+    with open(data.path) as fh:
+        text = fh.read()
+    print(f"read {text!r}")
+    return len(text)
+
+
+@pipeline(name="gated")
+def gated(gate_dir: str):
+    """gate -> after_gate: output keeps coming after the gate opens."""
+    g = gate(gate_dir=gate_dir)
+    after_gate(data=g.outputs["out"])
+
+
+def _start_children(pid_dir: str) -> None:
+    """A child (``sleep``) and a grandchild whose parent shell has already exited."""
+    child = subprocess.Popen(["sleep", "1000"])
+    shell = subprocess.run(
+        ["sh", "-c", "sleep 1000 >/dev/null 2>&1 & echo $!"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    grandchild = int(shell.stdout.strip())
+    with open(os.path.join(pid_dir, "pids.tmp"), "w") as fh:
+        fh.write(f"{child.pid} {grandchild}")
+    os.replace(os.path.join(pid_dir, "pids.tmp"), os.path.join(pid_dir, "pids"))
+
+
+@component
+def spawns(pid_dir: str, end: str) -> int:
+    """Start processes, then end as asked: ``return``, ``raise``, ``hang`` (for a timeout or
+    a cancel)."""
+    _start_children(pid_dir)
+    if end == "raise":
+        raise RuntimeError("failing with children alive")
+    if end == "hang":
+        time.sleep(1000)
+    return 1
+
+
+@component
+def after_spawns(n: int) -> int:
+    """A later step in the same worker."""
+    return n + 1
+
+
+@pipeline(name="spawner")
+def spawner(pid_dir: str, end: str = "return"):
+    """spawns -> after_spawns."""
+    s = spawns(pid_dir=pid_dir, end=end)
+    after_spawns(n=s.outputs["Output"])
+
+
+@pipeline(name="spawner-timeout")
+def spawner_timeout(pid_dir: str):
+    """A step that starts processes and then runs past its timeout."""
+    spawns(pid_dir=pid_dir, end="hang").set_timeout(1)
