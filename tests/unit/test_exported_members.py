@@ -118,6 +118,7 @@ EXPORTS: dict[str, list[str]] = {
         "artifact_type",
         "is_artifact_type",
         "is_compatible",
+        "register_view",
         "registered_types",
     ],
     "conveyor.errors": [

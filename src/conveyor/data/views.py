@@ -10,6 +10,7 @@ from typing import Any
 
 from conveyor.data.model import StatisticsCollection
 from conveyor.data.render import statistics_html
+from conveyor.types.artifacts import register_view
 
 __all__ = ["anomalies_html", "artifact_html", "schema_html"]
 
@@ -102,3 +103,7 @@ def artifact_html(title: str, uri: str) -> str | None:
 
         return schema_html(load_schema(os.path.join(uri, "schema.yaml")).to_dict())
     return None
+
+
+for _title in ("conveyor.ExampleStatistics", "conveyor.ExampleAnomalies", "conveyor.Schema"):
+    register_view(_title, artifact_html)

@@ -12,6 +12,14 @@ from conveyor.types.artifacts import artifact_html
 __all__ = ["ArtifactRef", "RunInfo", "TaskOutputs", "TaskResult"]
 
 
+def _load_standard_views() -> None:
+    """Register the HTML views of the standard artifact types: importing the modules that
+    define them registers them (``conveyor.types.register_view``). Imported here, on first
+    display, so that running a pipeline never pays for them."""
+    import conveyor.data.views
+    import conveyor.model.card_html  # noqa: F401
+
+
 @dataclass(frozen=True)
 class ArtifactRef:
     """An artifact as the next task needs it."""
@@ -29,6 +37,7 @@ class ArtifactRef:
 
     def _repr_html_(self) -> str:
         """In a notebook: the artifact's HTML view (``result.outputs(task).artifacts[key]``)."""
+        _load_standard_views()
         return artifact_html(self.type_name.split("@")[0], self.uri, self.properties)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from conveyor.types.artifacts import register_view
 from conveyor.types.evaluation import CARD_HTML
 
 __all__ = [
@@ -379,8 +380,7 @@ def render_model_card_html(card: Mapping[str, Any]) -> str:
 def model_card_view(title: str, uri: str) -> str | None:
     """The HTML view of a ``conveyor.ModelCard`` artifact at a local ``uri``; None otherwise.
 
-    Registered in ``conveyor.types.artifacts.HTML_VIEWS`` as
-    ``"conveyor.model.card_html:model_card_view"``.
+    Registered with :func:`conveyor.types.register_view` when this module is imported.
     """
     if title != "conveyor.ModelCard":
         return None
@@ -389,3 +389,6 @@ def model_card_view(title: str, uri: str) -> str | None:
         return None
     with open(path, encoding="utf-8") as fh:
         return fh.read()
+
+
+register_view("conveyor.ModelCard", model_card_view)

@@ -10,6 +10,7 @@ from conveyor.types.artifacts import (
     artifact_type,
     is_artifact_type,
     is_compatible,
+    register_view,
     registered_types,
 )
 from conveyor.types.data import ExampleAnomalies, Examples, ExampleStatistics, Schema
@@ -45,5 +46,6 @@ __all__ = [
     "artifact_type",
     "is_artifact_type",
     "is_compatible",
+    "register_view",
     "registered_types",
 ]

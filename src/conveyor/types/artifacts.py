@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "artifact_type",
     "is_artifact_type",
     "is_compatible",
+    "register_view",
     "registered_types",
     "resolve_type",
 ]
@@ -107,27 +108,40 @@ class Artifact:
         return artifact_html(self.schema_title, self.uri, self.metadata)
 
 
-HTML_VIEWS: dict[str, str] = {
-    "conveyor.ExampleStatistics": "conveyor.data.views:artifact_html",
-    "conveyor.ExampleAnomalies": "conveyor.data.views:artifact_html",
-    "conveyor.Schema": "conveyor.data.views:artifact_html",
-    "conveyor.ModelCard": "conveyor.model.card_html:model_card_view",
-}
-"""HTML views by type title, as ``module:function(title, uri) -> str`` references (loaded
-on first use, so this module depends on none of them). Register your own type's view here."""
+HtmlView = Callable[[str, str], str | None]
+"""An HTML view: ``view(title, uri)`` returns the page of the artifact of type ``title`` at a
+local ``uri``, or None to fall back to the artifact's identity and metadata."""
+
+_VIEWS: dict[str, HtmlView] = {}
+
+
+def register_view(title: str, view: HtmlView) -> None:
+    """Show artifacts of type ``title`` (a ``schema_title``) with ``view`` in notebooks.
+
+    The package that defines a view registers it when it is imported (``conveyor.data.views``
+    registers the statistics, schema and anomalies views, ``conveyor.model.card_html`` the
+    model card's), so this bottom layer imports none of them; code that renders views
+    (``ArtifactRef._repr_html_``) imports those packages first. A later registration of the
+    same title replaces the earlier one.
+
+    Example:
+        >>> register_view("acme.Report", lambda title, uri: f"<p>report at {uri}</p>")
+        >>> artifact_html("acme.Report", ".")
+        '<p>report at .</p>'
+    """
+    _VIEWS[title] = view
 
 
 def artifact_html(title: str, uri: str, metadata: Mapping[str, Any] | None = None) -> str:
-    """HTML for an artifact of type ``title`` at a local ``uri`` (notebooks, the UI)."""
+    """HTML for an artifact of type ``title`` at a local ``uri`` (notebooks, the UI): the view
+    registered for ``title`` (:func:`register_view`), else the identity and metadata."""
     import html
-    import importlib
 
-    target = HTML_VIEWS.get(title)
-    if target is not None and os.path.exists(uri):
-        module, _, function = target.partition(":")
-        view = getattr(importlib.import_module(module), function)(title, uri)
-        if view is not None:
-            return str(view)
+    view = _VIEWS.get(title)
+    if view is not None and os.path.exists(uri):
+        page = view(title, uri)
+        if page is not None:
+            return str(page)
     rows = "".join(
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
         for k, v in sorted((metadata or {}).items())
