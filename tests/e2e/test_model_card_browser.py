@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +13,30 @@ import pytest
 from conveyor.model.card import ModelCardText, build_model_card
 from conveyor.model.card_html import render_model_card_html
 
-CHROMIUM = "/usr/bin/chromium"
+# The names Chromium and Chrome install under (Debian, Ubuntu's snap wrapper, Google's package):
+# found on PATH wherever the system put them, never downloaded.
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} to render the card in"
-    ),
-]
+
+def find_chromium() -> str | None:
+    """The first Chromium-family browser on PATH, or None."""
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+CHROMIUM = find_chromium()
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name", BROWSERS)
+def test_chromium_is_found_on_path_under_each_of_its_names(tmp_path: Path, monkeypatch, name):
+    browser = tmp_path / name
+    browser.write_text("#!/bin/sh\n", encoding="utf-8")
+    browser.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_chromium() == str(browser)
+    browser.chmod(0o644)  # not executable: not a browser
+    assert find_chromium() is None
 
 
 def _slice(count: int, auc: float, recall: float, features: dict[str, str]) -> dict[str, Any]:
@@ -108,6 +124,9 @@ def _distinct_colours(page: Any, png: bytes) -> int:
     )
 
 
+@pytest.mark.skipif(
+    CHROMIUM is None, reason=f"no Chromium on PATH (looked for {', '.join(BROWSERS)})"
+)
 def test_model_card_renders_offline_in_headless_chromium(tmp_path: Path):
     sync_api = pytest.importorskip("playwright.sync_api")
     html_file = tmp_path / "model_card.html"
