@@ -1,6 +1,7 @@
 # Two commands do all setup on a fresh machine (Python 3.11, pip, make):
 #   make run    - set up, then run the example pipelines end to end on the embedded defaults
-#   make test   - set up, then run the whole test suite (lint, types, architecture, tests)
+#   make test   - set up, then run the whole test suite (lint, types, architecture, tests,
+#                 and the examples in the package's docstrings)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,6 +32,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -q --doctest-modules src/conveyor
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

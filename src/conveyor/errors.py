@@ -17,7 +17,8 @@
     │   └── AlreadyExistsError
     └── ExecutionError             a task could not run to completion
         ├── ComponentError         the user's code raised; ``__cause__`` is the user's exception
-        └── TaskTimeoutError       the user's code ran past the component's timeout
+        ├── TaskTimeoutError       the user's code ran past the component's timeout
+        └── OptionError            a task option bound at run time got a value it cannot use
 
     RunInterrupted (BaseException)  Ctrl-C / SIGTERM while a run is in flight
 
@@ -39,6 +40,7 @@ __all__ = [
     "InputError",
     "MissingExtraError",
     "NotFoundError",
+    "OptionError",
     "PipelineValidationError",
     "RunInterrupted",
     "StoreError",
@@ -145,6 +147,11 @@ class ComponentError(ExecutionError):
 
 class TaskTimeoutError(ExecutionError):
     """The user's code ran past the component's ``timeout``."""
+
+
+class OptionError(ExecutionError):
+    """A task option bound to a run-time value (``TaskSpec.dynamic``) got a value it cannot
+    use: the wrong type, out of range, or an unknown option. The task fails; the run goes on."""
 
 
 class RunInterrupted(BaseException):

@@ -134,6 +134,7 @@ EXPORTS: dict[str, list[str]] = {
         "InputError",
         "MissingExtraError",
         "NotFoundError",
+        "OptionError",
         "PipelineValidationError",
         "RunInterrupted",
         "StoreError",

@@ -7,14 +7,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import OptionError
 from conveyor.ir.spec import TaskSpec
 
 __all__ = ["OptionError", "resolve_options"]
-
-
-class OptionError(ConveyorError):
-    """A run-time option got a value it cannot use."""
 
 
 def _number(task: str, key: str, value: Any, *, integer: bool, minimum: float) -> Any:

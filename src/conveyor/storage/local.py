@@ -20,11 +20,13 @@ class LocalArtifactStore:
     :meth:`commit` is a single ``rename`` on one file system and no extra folders are made.
 
     Example:
-        >>> store = LocalArtifactStore("/tmp/conveyor-doc-artifacts")
-        >>> uri = store.uri_for("run1", "data")
-        >>> p = store.staging_path(uri)
-        >>> _ = open(p, "w").write("x")
-        >>> store.commit(p, uri).size
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     store = LocalArtifactStore(root)
+        ...     uri = store.uri_for("run1", "data")
+        ...     staged = store.staging_path(uri)
+        ...     _ = pathlib.Path(staged).write_text("x")
+        ...     store.commit(staged, uri).size
         1
     """
 
