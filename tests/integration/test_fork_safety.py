@@ -74,3 +74,68 @@ def test_workers_are_spawned_after_openmp_ran_in_this_process(tmp_path):
     assert report["after"] == "spawn"  # OpenMP's team exists: fresh workers
     assert report["state"].endswith("COMPLETE")
     assert all(0.5 < s <= 1.0 for s in report["scores"])
+
+
+THREADED_STEPS = """
+import threading
+import time
+
+from conveyor import component, pipeline
+
+lock = threading.Lock()
+
+
+def _poll():  # a user's background thread: it holds the lock almost all the time
+    while True:
+        with lock:
+            time.sleep(0.05)
+        time.sleep(0.0001)
+
+
+threading.Thread(target=_poll, name="user-poller", daemon=True).start()
+
+
+@component(timeout=60)
+def locked(n: int) -> int:
+    with lock:  # a forked worker inherits the lock held, and no thread to release it
+        return n + 1
+
+
+@pipeline(name="threaded")
+def threaded():
+    locked(n=1)
+    locked(n=2)
+"""
+
+THREADED_DRIVER = """
+import json, sys
+sys.path.insert(0, ".")
+import steps
+import conveyor
+from conveyor.orchestrator.workers import start_method
+
+result = conveyor.run(steps.threaded, in_process=False, workers=2)
+outputs = sorted(r.outputs.parameters.get("Output", 0) for r in result.tasks.values())
+print(json.dumps({"method": start_method(), "state": str(result.state), "outputs": outputs}))
+"""
+
+
+def test_workers_are_spawned_when_a_user_thread_may_hold_a_lock(tmp_path):
+    (tmp_path / "steps.py").write_text(textwrap.dedent(THREADED_STEPS))
+    (tmp_path / "driver.py").write_text(textwrap.dedent(THREADED_DRIVER))
+    env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / ".conveyor")}
+    done = subprocess.run(
+        [sys.executable, "driver.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,  # a forked worker waits for the lock forever (or until the step's timeout)
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["method"] == "spawn"
+    assert report["state"].endswith("COMPLETE")
+    assert report["outputs"] == [2, 3]

@@ -203,17 +203,44 @@ def _comm(path: str) -> str:
         return fh.read().strip()
 
 
+_FORK_SAFE_THREADS = frozenset({"conveyor-agent-watchdog"})
+"""Threads of Conveyor's own that hold no lock a worker needs: the warm agent's child blocks
+on its client's socket and nothing else."""
+
+
+def _is_fork_safe(thread: threading.Thread) -> bool:
+    if thread.name in _FORK_SAFE_THREADS:
+        return True
+    # rich's live view redraws the console; a worker writes to fresh streams of its own
+    # (see _worker_main) and never touches that console
+    cls = type(thread)
+    return cls.__module__ == "rich.live" and cls.__name__ == "_RefreshThread"
+
+
+def _python_threads() -> list[str]:
+    """Names of the live Python threads besides the main one (and the caller) that could hold
+    a lock when a worker is forked."""
+    here = threading.current_thread()
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t is not here and t is not threading.main_thread() and not _is_fork_safe(t)
+    ]
+
+
 def start_method() -> str:
-    """``fork``, unless native threads run in this process: then ``spawn``.
+    """``fork``, unless other threads run in this process: then ``spawn``.
 
     A forked child inherits the parent's memory but not its threads. After a model was
     trained in this process (a notebook, a test, ``--in-process``), OpenMP keeps an idle
     thread team; a forked worker that trains again waits forever for threads that do not
-    exist (LightGBM and XGBoost hang in their first parallel region). A spawned worker is a
-    fresh interpreter that imports the components from their files, as ``conveyor exec``
-    does; it costs an interpreter start per worker, once per run.
+    exist (LightGBM and XGBoost hang in their first parallel region). Likewise a Python thread
+    that the user's module started (a poller, a metrics pusher) may hold a lock at the moment
+    of the fork: in the child that lock stays held forever, and the first step that takes it
+    hangs. A spawned worker is a fresh interpreter that imports the components from their
+    files, as ``conveyor exec`` does; it costs an interpreter start per worker, once per run.
     """
-    return "spawn" if _native_threads() > 0 else "fork"
+    return "spawn" if _python_threads() or _native_threads() > 0 else "fork"
 
 
 class _SpawnedProcess:
