@@ -15,11 +15,12 @@ What is measured, honestly:
   the command, and what every descendant seen while sampling that nobody waited for (an orphan
   still alive at the end, such as the agent a first-ever run starts) has spent so far. An
   orphan that ended between two samples unwaited is missed;
-- memory: the peak of the **sum** of the resident sets of every process of the tree (the
-  command, its descendants, the agent and its descendants), sampled every 20 ms from ``/proc``
-  (a peak shorter than that can be missed; pages shared between processes, such as a forked
-  child's copy-on-write pages, are counted once per process), and the largest single process
-  (the larger of ``wait4``'s figure and the samples), as GNU ``time`` reports.
+- memory: the peak of the **sum** of the proportional set sizes (PSS) of every process of the
+  tree (the command, its descendants, the agent and its descendants), sampled every 20 ms from
+  ``/proc/PID/smaps_rollup``: a page shared by N processes (a forked child's copy-on-write
+  pages, shared libraries) counts 1/N in each, so the sum counts it once. A peak shorter than
+  the sampling interval can be missed. Also the largest single resident set (the larger of
+  ``wait4``'s figure and the samples), as GNU ``time`` reports.
 """
 
 from __future__ import annotations
@@ -204,6 +205,19 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _pss_bytes(pid: int) -> int:
+    """The proportional set size: pages shared by N processes count 1/N in each (so the sum
+    over a tree of forked processes counts shared pages once); the RSS if unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _rss_bytes(pid)
+
+
 def _cpu_total(pid: int) -> float | None:
     """User + system of ``pid`` and of the children it reaped (a zombie still answers)."""
     try:
@@ -270,9 +284,9 @@ class _Sampler(threading.Thread):
         while True:
             own = _tree([self.root])
             self.seen |= own
-            sizes = [_rss_bytes(p) for p in own | _tree(agent_pids(self.agent_dir))]
-            self.peak_sum = max(self.peak_sum, sum(sizes))
-            self.peak_one = max(self.peak_one, max(sizes, default=0))
+            pids = own | _tree(agent_pids(self.agent_dir))
+            self.peak_sum = max(self.peak_sum, sum(_pss_bytes(p) for p in pids))
+            self.peak_one = max(self.peak_one, max(map(_rss_bytes, pids), default=0))
             if self._done.wait(self.interval):
                 return
 
@@ -289,7 +303,7 @@ class Usage:
     rc: int
     cpu_s: float  # the whole tree's, the agent's side included
     client_cpu_s: float  # the command and its waited-for descendants only (wait4)
-    tree_rss_mb: float  # peak of the summed resident sets of the tree (sampled)
+    tree_pss_mb: float  # peak of the summed PSS of the tree (sampled)
     maxrss_mb: float  # the largest single process
 
 
@@ -322,7 +336,7 @@ def measure(commands: Sequence[tuple[list[str], dict[str, str]]], cwd: Path, out
         rc=rc,
         cpu_s=round(cpu, 3),
         client_cpu_s=round(client, 3),
-        tree_rss_mb=round(tree, 1),
+        tree_pss_mb=round(tree, 1),
         maxrss_mb=round(maxrss, 1),
     )
 
@@ -339,7 +353,7 @@ class Timing:
     cpu_s: float  # user + system of the whole tree, the agent's side included
     load1_before: float
     client_cpu_s: float  # the command and its waited-for descendants only
-    tree_rss_mb: float  # peak of the tree's summed resident sets
+    tree_pss_mb: float  # peak of the tree's summed PSS (sampled)
 
 
 T = TypeVar("T", bound=Timing)
@@ -576,7 +590,7 @@ class Stats:
     max_s: float
     maxrss_mb: float
     cpu_s: float
-    tree_rss_mb: float
+    tree_pss_mb: float
     client_cpu_s: float
 
 
@@ -591,7 +605,7 @@ def timing_stats(case: str, good: Sequence[Timing]) -> dict[str, Any]:
         "max_s": max(walls),
         "maxrss_mb": statistics.median(r.maxrss_mb for r in good),
         "cpu_s": statistics.median(r.cpu_s for r in good),
-        "tree_rss_mb": statistics.median(r.tree_rss_mb for r in good),
+        "tree_pss_mb": statistics.median(r.tree_pss_mb for r in good),
         "client_cpu_s": statistics.median(r.client_cpu_s for r in good),
     }
 

@@ -30,18 +30,24 @@ steps and instances in each state, the fan-in value (528, 19, 332833500), and fo
 that the shared ``make_data`` step ran exactly once in ``sweep`` and ``sweep.sequential`` (the
 other runs ``CACHED``) and once per run in ``sweep.cold``, and that every ``fit`` returned the
 same value for the same ``C`` and ``d`` in every case. A failed check counts as a failure and
-the run is left out of the statistics. Before each run the warm agent of the current source is
-started if it is not up (untimed), and a run during which the source changed is repeated (see
-:class:`Agent`).
+the run is left out of the statistics.
 
-    python bench/control_flow.py                       # 5 repetitions (~2 min on 2 cores)
+Every Conveyor case runs in each agent mode of ``--modes`` (``shared.Agents``): ``NAME`` with the
+warm agent up (started untimed if it is not; a run during which Conveyor's source changed is
+repeated), ``NAME.noagent`` as a plain process, ``NAME.first`` as the first command ever (no
+agent yet). Time, CPU and memory count the whole process tree, the agent's side included. KFP's
+fan-out runs side by side when its venv exists; otherwise its ANCHORS.md figure stands in and
+the targets it decides say "indicative".
+
+    python bench/control_flow.py                       # 3 repetitions, all three modes
     python bench/control_flow.py --reps 3 --json control_flow.json
-    python bench/control_flow.py --cases fan loop      # only the cases starting with these
+    python bench/control_flow.py --cases fan loop --modes warm off
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import shutil
@@ -49,7 +55,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,13 +66,13 @@ import _shared as shared
 SHAPES = shared.SHAPES
 CONTROL = shared.HERE / "pipelines" / "control.py"
 
-# KFP 2.17.3 kfp.local fan-out of 32, packages_to_install=[] (no pip), in /work/shared/bench/
-# ANCHORS.md (a loaded machine), and KFP / Conveyor for the static fan measured side by side by
-# orchestration.py (bench/README.md, same VM, 2026-11-28 07:17 UTC: 1.937 / 0.151 s). KFP's
-# own ParallelFor + Collected gave wrong values locally.
+# KFP 2.17.3 kfp.local fan-out of 32, packages_to_install=[] (no pip), in SHARED/bench/
+# ANCHORS.md (a loaded machine): used only when KFP's venv is absent, and then indicative. KFP's
+# own ParallelFor + Collected gave wrong values locally, so its figure is the static fan-out.
 KFP_FAN_ANCHOR_S = 9.9
-KFP_FAN_VS_STATIC = 12.8
 SPEEDUP_TARGET = shared.SPEEDUP_TARGET  # orchestration.py's target against KFP local
+COLD_SPEEDUP_TARGET = shared.COLD_SPEEDUP_TARGET  # the same with the agent off
+MODE_SUFFIX = {"warm": "", "off": ".noagent", "first": ".first"}
 OVERHEAD_TARGET = 1.25  # a control-flow form at most this much slower than its static form
 CACHED_TARGET_S = shared.CACHED_TARGET_S  # orchestration.py's target for a fully cached rerun
 SWEEP_C = (1, 2, 3)
@@ -110,7 +115,7 @@ class Case:
     home: str = "fresh"  # "fresh": one new home per run of the case; "each": one per command;
     # "given": keep env's CONVEYOR_HOME (or none)
     check: Check | None = None
-    conveyor: bool = True  # runs conveyor (through the warm agent)
+    mode: str = "warm"  # agent mode of a conveyor command (shared.Agents); "" for others
     pre: Callable[[], None] | None = None  # untimed, before each run
 
 
@@ -133,68 +138,15 @@ class Summary(shared.Stats):
     errors: list[str] = field(default_factory=list)
 
 
-_AGENT_PROBE = """
-import json
-from conveyor.cli.agent import agent_socket_path, list_agents
-path = agent_socket_path()
-alive = any(a["current"] and a["alive"] for a in list_agents())
-print(json.dumps({"socket": path, "alive": alive}))
-"""
-
-
-class Agent:
-    """Keeps the warm agent of the measured installation up between runs (untimed).
-
-    An agent serves one version of Conveyor's source: editing any file under
-    ``src/conveyor`` (another engineer at work in the same checkout) makes the next command
-    run without it and start a new one in the background, which costs that run start-up and
-    a second busy process. Before each timed run the current agent is started if it is not up,
-    and a run during which the source changed is run again (see ``Record.repeated``).
-    """
-
-    def __init__(self, conveyor: str, env: dict[str, str], scratch: Path) -> None:
-        self.conveyor = conveyor
-        with open(conveyor, "rb") as fh:
-            first = fh.readline().decode(errors="replace")
-        self.python = first[2:].strip() if first.startswith("#!") else sys.executable
-        self.env = dict(env, CONVEYOR_HOME=str(scratch / "agent-home"))
-        self.cwd = scratch
-        self.starts = 0
-
-    def probe(self) -> tuple[str, bool]:
-        """The socket of the agent for the source as it is now, and whether it is up."""
-        proc = subprocess.run(
-            [self.python, "-c", _AGENT_PROBE], env=self.env, capture_output=True, text=True
-        )
-        try:
-            found = json.loads(proc.stdout)
-        except ValueError:
-            return "", False
-        return str(found["socket"]), bool(found["alive"])
-
-    def ensure(self) -> str:
-        """Start the current agent if it is not up; its socket."""
-        socket, alive = self.probe()
-        if alive:
-            return socket
-        self.starts += 1
-        cmd = [self.conveyor, "runs", "list"]  # the first agent command starts the agent
-        subprocess.run(cmd, env=self.env, cwd=self.cwd, capture_output=True, check=False)
-        deadline = time.monotonic() + 20
-        while not alive and time.monotonic() < deadline:
-            time.sleep(0.2)
-            socket, alive = self.probe()
-        return socket
-
-
-def run_case(case: Case, rep: int, scratch: Path) -> Record:
-    """Run ``case``'s commands one after another; return their wall time, RSS and CPU."""
+def run_case(case: Case, rep: int, scratch: Path, base: dict[str, str]) -> Record:
+    """Run ``case``'s commands one after another in ``base``; their wall time, CPU and memory
+    (the whole process tree's)."""
     homes: list[Path] = []
     envs: list[dict[str, str]] = []
     if case.home == "fresh":
         homes.append(Path(tempfile.mkdtemp(prefix="home-", dir=scratch)))
     for _ in case.commands:
-        env = dict(case.env)
+        env = dict(base)
         if case.home == "each":
             homes.append(Path(tempfile.mkdtemp(prefix="home-", dir=scratch)))
         if homes:
@@ -210,7 +162,9 @@ def run_case(case: Case, rep: int, scratch: Path) -> Record:
         case.pre()
     commands = list(zip(argvs, envs, strict=True))
     rec, text = shared.run_timed(Record, case.name, rep, commands, case.cwd, scratch)
-    done = Done(text, envs, case.cwd, tags)
+    # checks are untimed: through the warm agent, else as plain processes
+    checks = envs if case.mode == "warm" else [{**e, "CONVEYOR_AGENT": "off"} for e in envs]
+    done = Done(text, checks, case.cwd, tags)
     if rec.rc != 0:
         rec.error = shared.exit_error(rec.rc, text)
     elif case.check is not None:
@@ -224,16 +178,20 @@ def run_case(case: Case, rep: int, scratch: Path) -> Record:
     return rec
 
 
-def run_measured(case: Case, rep: int, scratch: Path, agent: Agent, tries: int = 3) -> Record:
-    """``run_case`` with the warm agent up, again (up to ``tries`` times in all) if Conveyor's
-    source changed while it ran."""
-    if not case.conveyor:
-        return run_case(case, rep, scratch)
-    for attempt in range(tries):
-        before = agent.ensure()
-        rec = run_case(case, rep, scratch)
+def run_measured(case: Case, rep: int, scratch: Path, agents: shared.Agents) -> Record:
+    """``run_case`` in the case's agent mode, again (up to twice) if Conveyor's source changed
+    under a warm agent while it ran."""
+    if not case.mode:
+        return run_case(case, rep, scratch, case.env)
+    for attempt in range(3):
+        env = agents.env(case.mode, case.env)
+        socket = agents.before(case.mode, env)
+        try:
+            rec = run_case(case, rep, scratch, env)
+        finally:
+            agents.after(case.mode, env)
         rec.repeated = attempt
-        if agent.probe()[0] == before:
+        if not agents.source_changed(case.mode, env, socket):
             break
     return rec
 
@@ -408,8 +366,9 @@ def check_kfp(done: Done) -> None:
 # --- cases ------------------------------------------------------------------------------------
 
 
-def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], list[Case]]:
-    """The timed cases, and the untimed runs that fill a home first."""
+def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], list[Case], str]:
+    """The timed cases (each conveyor case in every agent mode of ``--modes``), the untimed
+    runs that fill a home first, and KFP's status (side by side, or indicative)."""
     conveyor = args.conveyor
     inspect = Inspector(conveyor)
     cwd = scratch / "cwd"
@@ -434,7 +393,7 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
     filled = shared.clean_env({"CONVEYOR_HOME": str(scratch / "filled-home")})
     loop = run(f"{CONTROL}:loop20")
     cases = [
-        Case("baseline", [[sys.executable, "-c", "pass"]], env, cwd, "given", conveyor=False),
+        Case("baseline", [[sys.executable, "-c", "pass"]], env, cwd, "given", mode=""),
         Case("fan.static", [run(f"{SHAPES}:fan32")], env, cwd, check=check_fan(inspect, False)),
         Case(
             "fan.parallel_for",
@@ -478,9 +437,17 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
         home="given",
         check=check_chain(inspect, loop=True, cached=False),
     )
-    kfp_py = args.venvs / "kfp" / "bin" / "python"
-    kfp_script = args.anchors_dir / "kfp" / "pipelines.py"
-    if not args.skip_anchors and kfp_py.exists() and kfp_script.exists():
+    cases = [
+        variant
+        for case in cases
+        for variant in ([case] if not case.mode else with_modes(case, args.modes))
+    ]
+    kfp_py = shared.venv_python(args.venvs, "kfp", module="kfp.local")
+    kfp_script = shared.anchors_dir(args) / "orchestrators" / "kfp" / "pipelines.py"
+    status = shared.anchor_status("kfp", kfp_py, kfp_script)
+    if args.skip_anchors:
+        status = f"{shared.INDICATIVE}: --skip-anchors"
+    elif kfp_py is not None and kfp_script.exists():
         kfp_dir = scratch / "kfp"
         kfp_dir.mkdir()
         cases.append(
@@ -491,14 +458,23 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], li
                 kfp_dir,
                 "given",
                 check=check_kfp,
-                conveyor=False,
+                mode="",
                 pre=lambda: shutil.rmtree(kfp_dir / "local_outputs", ignore_errors=True),
             )
         )
     if args.cases:
         cases = [c for c in cases if c.name == "baseline" or c.name.startswith(tuple(args.cases))]
-    fills = [fill] if any(c.name == "loop.20.cached" for c in cases) else []
-    return cases, fills
+    if status == "side by side" and not any(c.name == "kfp.fan" for c in cases):
+        status = f"{shared.INDICATIVE}: kfp.fan was not run (--cases)"
+    fills = [fill] if any(c.name.startswith("loop.20.cached") for c in cases) else []
+    return cases, fills, status
+
+
+def with_modes(case: Case, modes: list[str]) -> list[Case]:
+    """``case`` once per agent mode: ``NAME`` (warm), ``NAME.noagent``, ``NAME.first``."""
+    return [
+        dataclasses.replace(case, name=case.name + MODE_SUFFIX[mode], mode=mode) for mode in modes
+    ]
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -526,16 +502,17 @@ def summarize(records: list[Record], names: list[str]) -> dict[str, Summary]:
     return out
 
 
-def ratios(stats: dict[str, Summary]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The derived figures (lines to print) and the targets with their verdicts."""
+def ratios(stats: dict[str, Summary], kfp_status: str) -> tuple[list[str], list[shared.Target]]:
+    """The derived figures (lines to print) and the targets with their verdicts; KFP's are
+    indicative when it was not measured side by side (``kfp_status`` says why)."""
     lines: list[str] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[shared.Target] = []
 
     def med(name: str) -> float | None:
         return stats[name].median_s if name in stats else None
 
     def target(name: str, measured: str, ok: bool | None) -> None:
-        rows.append({"target": name, "measured": measured, "pass": ok})
+        rows.append(shared.Target(name, measured, ok))
 
     static, pf = med("fan.static"), med("fan.parallel_for")
     if static and pf:
@@ -549,43 +526,35 @@ def ratios(stats: dict[str, Summary]) -> tuple[list[str], list[dict[str, Any]]]:
             f"{ratio:.2f}x",
             ratio <= OVERHEAD_TARGET,
         )
+    kfp = med("kfp.fan")
+    if pf and kfp is None:
+        lines.append(
+            f"fan: KFP local fan-out (ANCHORS.md, another moment) / ParallelFor = "
+            f"{KFP_FAN_ANCHOR_S:g} / {pf:.3f} s = {KFP_FAN_ANCHOR_S / pf:.1f}x ({kfp_status})"
+        )
+    anchor = kfp if kfp is not None else KFP_FAN_ANCHOR_S
+    indicative = "" if kfp is not None else f"{kfp_status}; ANCHORS.md figure"
+    for suffix, what, goal in (
+        ("", "warm agent", SPEEDUP_TARGET),
+        (".noagent", "agent off", COLD_SPEEDUP_TARGET),
+        (".first", "first-ever run", None),
+    ):
+        ours = med(f"fan.parallel_for{suffix}")
+        if ours is None:
+            continue
+        rows.append(
+            shared.Target(
+                f"fan: ParallelFor, {what}: "
+                + (f">= {goal:g}x faster than KFP local fan-out" if goal else "vs KFP local"),
+                f"KFP {anchor:.3f} s / ours {ours:.3f} s = {anchor / ours:.1f}x",
+                None if goal is None else anchor / ours >= goal,
+                indicative if goal else "",
+            )
+        )
     if pf:
         lines.append(
-            f"fan: KFP local fan-out (no pip, ANCHORS.md, loaded machine) / ParallelFor = "
-            f"{KFP_FAN_ANCHOR_S:g} / {pf:.3f} s = {KFP_FAN_ANCHOR_S / pf:.0f}x. KFP's own "
-            "ParallelFor + Collected is broken locally (its join gets wrong values), so KFP's "
-            "figure is its static fan-out"
-        )
-        target(
-            f"fan: ParallelFor >= {SPEEDUP_TARGET:g}x faster than KFP local fan-out (ANCHORS.md)",
-            f"{KFP_FAN_ANCHOR_S / pf:.0f}x",
-            KFP_FAN_ANCHOR_S / pf >= SPEEDUP_TARGET,
-        )
-    kfp = med("kfp.fan")
-    if kfp and pf:
-        lines.append(
-            f"fan: KFP local fan-out (no pip), side by side / ParallelFor = {kfp:.3f} / "
-            f"{pf:.3f} s = {kfp / pf:.1f}x"
-        )
-        target(
-            f"fan: ParallelFor >= {SPEEDUP_TARGET:g}x faster than KFP local, side by side",
-            f"{kfp / pf:.1f}x",
-            kfp / pf >= SPEEDUP_TARGET,
-        )
-    elif static and pf:
-        # KFP was not run here: chain orchestration.py's same-moment ratio KFP / static with
-        # this run's static / ParallelFor, rather than compare figures taken hours apart
-        implied = KFP_FAN_VS_STATIC * static / pf
-        lines.append(
-            f"fan: KFP / ParallelFor side by side, implied = {KFP_FAN_VS_STATIC:g}x "
-            f"(orchestration.py, KFP / static) x {static / pf:.2f} (static / ParallelFor, "
-            f"here) = {implied:.1f}x"
-        )
-        target(
-            f"fan: ParallelFor >= {SPEEDUP_TARGET:g}x faster than KFP local, side by side "
-            "(implied)",
-            f"{implied:.1f}x",
-            implied >= SPEEDUP_TARGET,
+            "fan: KFP's own ParallelFor + Collected is broken locally (its join gets wrong "
+            "values), so KFP's figure is its static fan-out"
         )
     chain, loop = med("chain.20"), med("loop.20")
     if chain and loop:
@@ -608,14 +577,14 @@ def ratios(stats: dict[str, Summary]) -> tuple[list[str], list[dict[str, Any]]]:
             f"{ratio:.2f}x",
             ratio <= OVERHEAD_TARGET,
         )
-    cached = med("loop.20.cached")
-    if cached:
-        lines.append(f"loop, every iteration from the cache: {cached:.3f} s")
-        target(
-            f"loop, fully cached: < {CACHED_TARGET_S:g} s whole process",
-            f"{cached:.3f} s",
-            cached < CACHED_TARGET_S,
-        )
+    for suffix, what in (("", "warm agent"), (".noagent", "agent off")):
+        cached = med(f"loop.20.cached{suffix}")
+        if cached:
+            target(
+                f"loop, fully cached, {what}: < {CACHED_TARGET_S:g} s whole process",
+                f"{cached:.3f} s",
+                cached < CACHED_TARGET_S,
+            )
     sweep, seq, cold = med("sweep"), med("sweep.sequential"), med("sweep.cold")
     if sweep and seq and cold:
         one = cold / 6
@@ -626,7 +595,7 @@ def ratios(stats: dict[str, Summary]) -> tuple[list[str], list[dict[str, Any]]]:
             f"One cold run {one:.2f} s: the sweep costs {sweep / one:.2f} of them "
             f"(shared make_data {make:.2f} s, run once)"
         )
-        target("sweep: the shared step ran once (checked on every run)", "yes", True)
+        target("sweep: the shared step ran once (a run where it did not fails)", "yes", None)
         target(
             "sweep: one command no slower than the same 6 runs one by one on a warm home",
             f"{seq / sweep:.2f}x",
@@ -646,19 +615,20 @@ def ratios(stats: dict[str, Summary]) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def print_report(
-    meta: dict[str, Any], stats: dict[str, Summary], lines: list[str], rows: list[dict[str, Any]]
+    meta: dict[str, Any], stats: dict[str, Summary], lines: list[str], rows: list[shared.Target]
 ) -> None:
     """The table of medians, the ratios, then one line per target."""
     shared.print_header(meta, f"; warm agent (re)started {meta['agent_starts']} times")
     print(
-        f"\n{'case':<18} {'median s':>9} {'min-max s':>15} {'CPU s':>7} {'max RSS MB':>10} "
+        f"\n{'case':<26} {'median s':>9} {'min-max s':>15} {'CPU s':>7} {'tree PSS MB':>11} "
         f"{'in run s':>9}  failures, repeated"
     )
     for s in stats.values():
         run_s = s.notes.get("run_s")
         print(
-            f"{s.case:<18} {s.median_s:>9.3f} {f'{s.min_s:.3f}-{s.max_s:.3f}':>15} "
-            f"{s.cpu_s:>7.2f} {s.maxrss_mb:>10.0f} {'' if run_s is None else f'{run_s:.3f}':>9}"
+            f"{s.case:<26} {s.median_s:>9.3f} {f'{s.min_s:.3f}-{s.max_s:.3f}':>15} "
+            f"{s.cpu_s:>7.2f} {s.tree_pss_mb:>11.0f} "
+            f"{'' if run_s is None else f'{run_s:.3f}':>9}"
             f"  {s.failures or ''}{f', {s.repeated} repeated' if s.repeated else ''}"
         )
         for err in s.errors:
@@ -666,10 +636,7 @@ def print_report(
     print()
     for line in lines:
         print(line)
-    print("\ntargets:")
-    for row in rows:
-        verdict = {True: "PASS", False: "FAIL", None: "info"}[row["pass"]]
-        print(f"  [{verdict}] {row['target']}: {row['measured']}")
+    shared.print_targets(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -685,30 +652,42 @@ def main(argv: list[str] | None = None) -> int:
         "fan-out runs side by side when it exists",
     )
     parser.add_argument("--skip-anchors", action="store_true", help="do not run KFP")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=shared.AGENT_MODES,
+        default=list(shared.AGENT_MODES),
+        help="agent modes of each conveyor case: warm (NAME), off (NAME.noagent), first "
+        "(NAME.first); default all three",
+    )
     args = shared.parse_args(parser, argv)
 
     with shared.scratch_dir("conveyor-flow-bench-", args.keep) as scratch:
-        cases, fills = build_cases(args, scratch)
-        agent = Agent(args.conveyor, shared.clean_env(), scratch)
+        cases, fills, kfp_status = build_cases(args, scratch)
+        print(f"KFP: {kfp_status}", flush=True)
+        agents = shared.Agents(args.conveyor, scratch)
 
         def run(case: Case, rep: int) -> Record:
-            return run_measured(case, rep, scratch, agent)
+            return run_measured(case, rep, scratch, agents)
 
-        rounds = shared.run_rounds(cases, fills, run, args, scratch, show_errors=True)
+        try:
+            rounds = shared.run_rounds(cases, fills, run, args, scratch, show_errors=True)
+        finally:
+            agents.close()
         if rounds is None:
             return 1
 
     stats = summarize(rounds.records, [c.name for c in cases])
-    lines, rows = ratios(stats)
+    lines, rows = ratios(stats, kfp_status)
     meta = {
         **shared.base_meta(args, rounds),
-        "conveyor_git": shared.git_revision(),
         "argv": sys.argv,
-        "anchors": "KFP side by side" if any(c.name == "kfp.fan" for c in cases) else "figures",
-        "agent_starts": agent.starts,
+        "anchors": kfp_status,
+        "agent_starts": agents.starts,
     }
     print_report(meta, stats, lines, rows)
-    shared.write_json(args.json, meta, stats, {"ratios": lines, "targets": rows}, rounds.records)
+    results = {"ratios": lines, "targets": [t.row() for t in rows]}
+    shared.write_json(args.json, meta, stats, results, rounds.records)
     return shared.exit_status(stats, rows)
 
 

@@ -380,13 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = {**shared.base_meta(args, rounds), "mlmd": status}
     shared.print_header(meta)
     print(f"\n{'case':<16} {'insert s':>9} {'lineage ms':>11} {'wall s':>8} {'CPU s':>7} "
-          f"{'tree RSS MB':>11}  errors")  # fmt: skip
+          f"{'tree PSS MB':>11}  errors")  # fmt: skip
     for r in rounds.records:
         lin = r.result.get("lineage_ms", {}).get("median") or r.result.get("walk_ms_p50")
         print(
             f"{r.case:<16} {r.result.get('insert_s', float('nan')):>9.2f} "
             f"{lin if lin is not None else float('nan'):>11.2f} {r.wall_s:>8.2f} "
-            f"{r.cpu_s:>7.2f} {r.tree_rss_mb:>11.0f}  {r.error or ''}"
+            f"{r.cpu_s:>7.2f} {r.tree_pss_mb:>11.0f}  {r.error or ''}"
         )
     shared.print_targets(rows)
     stats = {"all": argparse.Namespace(failures=sum(r.error is not None for r in rounds.records))}

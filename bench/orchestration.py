@@ -404,13 +404,13 @@ def print_report(
     base = stats["baseline"].median_s
     print(
         f"\n{'case':<24} {'median s':>9} {'min-max s':>15} {'-startup s':>10} "
-        f"{'CPU s':>7} {'client CPU':>10} {'tree RSS MB':>11} {'max RSS MB':>10}  failures"
+        f"{'CPU s':>7} {'client CPU':>10} {'tree PSS MB':>11} {'max RSS MB':>10}  failures"
     )
     for s in stats.values():
         print(
             f"{s.case:<24} {s.median_s:>9.3f} {f'{s.min_s:.3f}-{s.max_s:.3f}':>15} "
             f"{s.median_s - base:>10.3f} {s.cpu_s:>7.2f} {s.client_cpu_s:>10.2f} "
-            f"{s.tree_rss_mb:>11.0f} {s.maxrss_mb:>10.0f}  {s.failures or ''}"
+            f"{s.tree_pss_mb:>11.0f} {s.maxrss_mb:>10.0f}  {s.failures or ''}"
             f"{f', {s.repeated} repeated' if s.repeated else ''}"
         )
         for err in s.errors:
