@@ -269,10 +269,14 @@ def build_cases(args: argparse.Namespace, scratch: Path) -> tuple[list[Case], st
         ]
     for case in cases:
         case.check = _check_ours
-    python = shared.venv_python(args.venvs, "mlmd", "tfx", module="ml_metadata")
+    python = None
+    if not args.skip_anchors:
+        python = shared.venv_python(args.venvs, "mlmd", "tfx", module="ml_metadata")
     script = shared.anchors_dir(args) / "tfx" / "mlmd_bench.py"
     status = shared.anchor_status("mlmd (or tfx)", python, script)
-    if python is not None and script.exists():
+    if args.skip_anchors:
+        status = f"{shared.INDICATIVE}: --skip-anchors"
+    elif python is not None and script.exists():
         mlmd = [str(python), str(script), "--mode", "per_exec", "--db", str(scratch / "mlmd.db")]
         mlmd += ["--executions", str(steps), *sizes]
         cases.append(Case("mlmd", mlmd, _check_mlmd(args.depth, steps)))
@@ -364,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uri", help="our store elsewhere (e.g. PostgreSQL); default SQLite")
     parser.add_argument("--json", type=Path, help="write every run and the summary here")
     shared.add_location_arguments(parser, "where the mlmd (or tfx) venv lives")
+    parser.add_argument("--skip-anchors", action="store_true", help="ours only")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sync", choices=["FULL", "NORMAL"], help=argparse.SUPPRESS)
     parser.set_defaults(warmup=0)

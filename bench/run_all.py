@@ -1,14 +1,18 @@
-"""Run every benchmark script in bench/ with its default arguments, one after the other.
+"""Run the benchmark scripts in bench/ one after the other; exit 1 if any failed a check or
+missed a target.
 
-``make bench`` calls this. Scripts run in this order when present: ``import_time.py``,
-``orchestration.py`` (side by side with the KFP and Kedro anchors; their venvs must exist, see
-bench/README.md), ``control_flow.py``, ``metadata_bench.py``, ``evaluation_1m.py``,
-``census_pipeline.py`` (ours only; pass the TFX venv to it by hand, see bench/README.md). Each
-runs in its own process with this interpreter; its output is printed as it comes. Exits 1 if
-any script failed or missed a target.
+``make bench`` calls this. By default each script runs at a small size that still decides its
+targets (a few minutes in all on 2 idle cores, more with the anchors); ``--full`` runs the sizes
+the targets were set at (1M rows, 100,000 executions, 200,000-row census, more repetitions),
+which takes much longer. Every anchor whose venv exists under ``$VENVS`` (``~/venvs``) runs side
+by side: KFP and Kedro (orchestration, control flow), ML Metadata (``mlmd`` or ``tfx``), MLflow,
+TFDV (``tfdv`` or ``tfx``) and TFX (the census pipeline); a missing one makes its targets
+"indicative" (see bench/README.md for the venvs). ``--skip-anchors`` runs ours only. Each script
+runs in its own process with this interpreter; its output is printed as it comes.
 
     python bench/run_all.py
     python bench/run_all.py --only import_time orchestration --skip-anchors
+    python bench/run_all.py --full
 """
 
 from __future__ import annotations
@@ -26,29 +30,61 @@ SCRIPTS = (
     "control_flow",
     "flow_engine",
     "metadata_bench",
-    "evaluation_1m",
+    "tracking_bench",
+    "data_stats",
     "census_pipeline",
+    "evaluation_1m",
 )
+QUICK = {  # small sizes (the default)
+    "import_time": ["--reps", "10"],
+    "orchestration": ["--reps", "3"],
+    "control_flow": ["--reps", "2"],
+    "flow_engine": ["--sizes", "1000", "3000"],
+    "metadata_bench": [],
+    "tracking_bench": [],
+    "data_stats": [],
+    "census_pipeline": ["--rows", "10000"],
+    "evaluation_1m": None,  # its target is set at 1M rows: --full only
+}
+FULL = {
+    "import_time": ["--reps", "20"],
+    "orchestration": ["--reps", "5"],
+    "control_flow": ["--reps", "5"],
+    "flow_engine": [],
+    "metadata_bench": ["--executions", "10000", "--large", "100000", "--reps", "3"],
+    "tracking_bench": ["--runs", "1000", "--steps", "10000", "--reps", "3"],
+    "data_stats": ["--rows", "1000000", "--tfdv-csv"],
+    "census_pipeline": ["--rows", "10000", "200000", "--reps", "3"],
+    "evaluation_1m": [],
+}
+SKIP_ANCHORS = {
+    "orchestration": ["--skip-anchors"],
+    "control_flow": ["--skip-anchors"],
+    "metadata_bench": ["--skip-anchors"],
+    "tracking_bench": ["--skip-anchors"],
+    "data_stats": ["--skip-tfdv"],
+    "census_pipeline": ["--skip-tfx"],
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the scripts; print a one-line verdict per script at the end."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, help="run only these scripts")
-    parser.add_argument(
-        "--skip-anchors", action="store_true", help="pass --skip-anchors to orchestration.py"
-    )
+    parser.add_argument("--full", action="store_true", help="the targets' full sizes (long)")
+    parser.add_argument("--skip-anchors", action="store_true", help="ours only, no anchor venvs")
     args = parser.parse_args(argv)
 
+    sizes = FULL if args.full else QUICK
     results: list[tuple[str, int, float]] = []
     for name in args.only or SCRIPTS:
-        script = HERE / f"{name}.py"
-        if not script.exists():
-            print(f"== {name}.py: not present, skipped\n", flush=True)
+        extra = sizes[name]
+        if extra is None:
+            print(f"== {name}.py: skipped (its target needs --full)\n", flush=True)
             continue
-        cmd = [sys.executable, str(script)]
-        if name == "orchestration" and args.skip_anchors:
-            cmd.append("--skip-anchors")
+        cmd = [sys.executable, str(HERE / f"{name}.py"), *extra]
+        if args.skip_anchors:
+            cmd += SKIP_ANCHORS.get(name, [])
         print(f"== {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.run(cmd, check=False).returncode

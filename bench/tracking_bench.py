@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100, help="runs of workload (a), both sides")
     parser.add_argument("--steps", type=int, default=2000, help="steps of workload (c)")
     parser.add_argument("--json", type=Path, help="write every run and the summary here")
+    parser.add_argument("--skip-anchors", action="store_true", help="ours only")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # our side, in a workdir
     shared.add_location_arguments(parser, "where the mlflow venv lives")
     parser.set_defaults(warmup=0)
@@ -162,9 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = ["--runs", str(args.runs), "--steps", str(args.steps)]
-    mlflow = shared.venv_python(args.venvs, "mlflow", module="mlflow")
+    mlflow = (
+        None if args.skip_anchors else shared.venv_python(args.venvs, "mlflow", module="mlflow")
+    )
     script = shared.anchors_dir(args) / "mlflow" / "tracking_bench.py"
     status = shared.anchor_status("mlflow", mlflow, script)
+    if args.skip_anchors:
+        status = f"{shared.INDICATIVE}: --skip-anchors"
     with shared.scratch_dir("conveyor-tracking-bench-", args.keep) as scratch:
         me = [sys.executable, str(Path(__file__).resolve())]
         ours = scratch / "conveyor"

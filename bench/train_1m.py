@@ -27,7 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--preset", default="lightgbm")
-    parser.add_argument("--data-dir", default="/tmp/conveyor-train-bench")
+    parser.add_argument(
+        "--data-dir", default=os.path.join(tempfile.gettempdir(), "conveyor-train-bench")
+    )
     args = parser.parse_args()
     data = Path(args.data_dir) / f"census_{args.rows}.csv"
     if not data.exists():
