@@ -1,0 +1,119 @@
+"""The benchmarks measure what users pay and check what they produce: the warm agent's side of
+a run is counted, wrong outputs are refused, a bench with its anchor absent says so."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+CONVEYOR = str(Path(sys.executable).with_name("conveyor"))
+
+BURN = """
+import time
+
+from conveyor import component, pipeline
+
+
+@component
+def burn() -> int:
+    block = bytearray(160 * 2**20)
+    for i in range(0, len(block), 4096):  # make it resident
+        block[i] = 1
+    end = time.process_time() + 0.8
+    while time.process_time() < end:
+        pass
+    return len(block)
+
+
+@pipeline(name="burn")
+def burn_pipeline() -> None:
+    burn()
+"""
+
+
+def load(name: str) -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_run_through_the_warm_agent_counts_the_agents_cpu_and_memory(tmp_path):
+    shared = load("_shared")
+    (tmp_path / "pipeline.py").write_text(BURN)
+    agents = shared.Agents(CONVEYOR, tmp_path / "scratch")
+    try:
+        base = shared.clean_env({"CONVEYOR_HOME": str(tmp_path / "home")})
+        env = agents.env("warm", base)
+        agents.before("warm", env)
+        with open(tmp_path / "out", "w+b") as out:
+            usage = shared.measure([([CONVEYOR, "run", "pipeline.py"], env)], tmp_path, out)
+            out.seek(0)
+            output = out.read().decode()
+    finally:
+        agents.close()
+    assert usage.rc == 0, output
+    # the client only waits; the step burns 0.8 s of CPU and holds 160 MB in the agent's tree
+    assert usage.client_cpu_s < 0.5
+    assert usage.cpu_s >= 0.7
+    assert usage.tree_pss_mb >= 150
+    assert not list((tmp_path / "scratch" / "agent-warm").glob("*.pid"))  # stopped
+
+
+def test_data_stats_accepts_real_statistics_and_refuses_wrong_ones(tmp_path):
+    data_stats = load("data_stats")
+    csv = data_stats.data_file(500, tmp_path)
+    facts = data_stats.expected_facts(csv)
+    out = tmp_path / "stats.json"
+    done = subprocess.run(
+        [CONVEYOR, "data", "stats", str(csv), "-o", str(out)],
+        env={**os.environ, "CONVEYOR_AGENT": "off"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    check = data_stats.check_ours(facts)
+    assert check("", out) is None
+    stats = json.loads(out.read_text())
+    stats["datasets"][0]["features"] = stats["datasets"][0]["features"][1:]
+    out.write_text(json.dumps(stats))
+    assert "features" in (check("", out) or "")
+    assert "not 500 rows" not in (data_stats.check_floor(facts)("ROWS 500", out) or "")
+    assert data_stats.check_floor(facts)("ROWS 499", out) is not None
+
+
+def test_metadata_bench_checks_its_targets_and_says_indicative_without_its_anchor(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "metadata_bench.py"), "--executions", "100", "--depth",
+         "10", "--large", "200", "--queries", "3", "--reps", "1", "--venvs", str(tmp_path)],
+        capture_output=True, text=True, env={**os.environ, "CONVEYOR_AGENT": "off"},
+    )  # fmt: skip
+    lineage = [ln for ln in done.stdout.splitlines() if "upstream lineage 11 executions" in ln]
+    assert lineage and lineage[0].lstrip().startswith(("[PASS]", "[FAIL]")), done.stdout
+    assert "[INDICATIVE] 100 steps one per transaction, conveyor.full" in done.stdout
+    # the exit status follows the verdicts: 1 exactly when a target was missed
+    assert done.returncode == (1 if "[FAIL]" in done.stdout else 0), done.stdout + done.stderr
+
+
+def test_import_time_measures_building_a_pipeline(tmp_path):
+    import_time = load("import_time")
+    script = tmp_path / "first_lines.py"
+    script.write_text(import_time.BUILD)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "TASKS 2" in done.stdout
