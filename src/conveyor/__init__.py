@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 
+from conveyor._internal.version import VERSION as __version__
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the CLI 7 ms
 if TYPE_CHECKING:
     from typing import Any
@@ -33,8 +35,6 @@ if TYPE_CHECKING:
     from conveyor.runner import run, sweep
     from conveyor.tracking import end_run, log_metric, log_metrics, log_params, start_run
     from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
-
-__version__ = "0.1.0"
 
 _EXPORTS = {
     "HTML": "conveyor.types",

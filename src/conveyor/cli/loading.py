@@ -12,7 +12,7 @@ from conveyor._internal.importing import import_file
 from conveyor.dsl.pipeline import Pipeline
 from conveyor.errors import DefinitionError
 from conveyor.execution.runs import code_root_for
-from conveyor.ir.serialize import loads
+from conveyor.ir.serialize import load_file
 from conveyor.ir.spec import PipelineSpec
 from conveyor.ir.validate import validate
 
@@ -29,8 +29,7 @@ def load_pipeline(target: str) -> tuple[PipelineSpec, str]:
     if path.endswith(".json"):
         if not os.path.isfile(path):
             raise DefinitionError(f"No such IR file {path!r}")
-        with open(path, encoding="utf-8") as fh:
-            spec = loads(fh.read())
+        spec = load_file(path)
         validate(spec)
         return spec, code_root_for(spec, path)
     if path.endswith(".py"):

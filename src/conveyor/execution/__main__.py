@@ -57,14 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     from conveyor.execution.replay import replay
     from conveyor.execution.runs import code_root_for, open_run, refresh_run_state
     from conveyor.execution.task import execute_task
-    from conveyor.ir.serialize import loads
+    from conveyor.ir.serialize import load_file
     from conveyor.ir.validate import validate
     from conveyor.metadata import CONTEXT_RUN, connect
     from conveyor.storage import open_store
 
     try:
-        with open(args.ir, encoding="utf-8") as fh:
-            spec = loads(fh.read())
+        spec = load_file(args.ir)
         validate(spec)
         if args.task is None and not args.next:
             print("error: give --task NAME (or --next)", file=sys.stderr)

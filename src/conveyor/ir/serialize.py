@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor._internal.version import VERSION
 from conveyor.errors import CompilationError
 from conveyor.ir.spec import (
     IR_VERSION,
@@ -33,7 +34,14 @@ from conveyor.ir.spec import (
     ValueRef,
 )
 
-__all__ = ["dumps", "loads", "spec_from_dict", "spec_to_dict"]
+__all__ = ["dumps", "load_file", "loads", "spec_from_dict", "spec_to_dict"]
+
+WRITER_KEY = "conveyor_version"
+"""Top-level key naming the Conveyor release that wrote a document (absent in older ones)."""
+
+
+def _conveyor_version() -> str:
+    return VERSION
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -355,6 +363,7 @@ def spec_to_dict(spec: PipelineSpec) -> dict[str, Any]:
     return _drop_none(
         {
             "ir_version": spec.ir_version,
+            WRITER_KEY: _conveyor_version(),
             "pipeline": _drop_none(
                 {
                     "name": spec.name,
@@ -370,6 +379,40 @@ def spec_to_dict(spec: PipelineSpec) -> dict[str, Any]:
     )
 
 
+def _version_numbers(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+
+
+def _check_version(value: Any, writer: Any) -> str:
+    """The document's version, if this Conveyor reads it: same major, minor up to ours."""
+    version = str(value)
+    found, ours = _version_numbers(version), _version_numbers(IR_VERSION)
+    assert ours is not None
+    if found is None:
+        raise CompilationError(
+            f"IR version {version!r} is not a version (expected MAJOR.MINOR such as "
+            f"{IR_VERSION!r}). Recompile the pipeline: conveyor compile PIPELINE.py -o OUT.json"
+        )
+    if found[0] != ours[0]:
+        raise CompilationError(
+            f"IR version {version!r} is not supported by this Conveyor (reads "
+            f"{ours[0]}.x). "
+            "Recompile the pipeline with this version: conveyor compile PIPELINE.py -o OUT.json"
+        )
+    if found[1] > ours[1]:
+        by = f"Conveyor {writer}" if isinstance(writer, str) and writer else "a newer Conveyor"
+        raise CompilationError(
+            f"The IR was written by {by} (IR {version}); this Conveyor "
+            f"({_conveyor_version()}) reads IR up to {IR_VERSION}: upgrade Conveyor "
+            "(pip install -U conveyor-ml), or recompile the pipeline with this one: "
+            "conveyor compile PIPELINE.py -o OUT.json"
+        )
+    return version
+
+
 def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
     """Read an IR document; raises :class:`CompilationError` on a version or shape problem."""
     if "ir_version" not in data:
@@ -377,13 +420,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> PipelineSpec:
             "The document has no 'ir_version', so it is not a Conveyor IR. Compile the pipeline "
             "with: conveyor compile PIPELINE.py -o OUT.json"
         )
-    version = str(data["ir_version"])
-    if version.split(".")[0] != IR_VERSION.split(".")[0]:
-        raise CompilationError(
-            f"IR version {version!r} is not supported by this Conveyor (reads "
-            f"{IR_VERSION.split('.')[0]}.x). "
-            "Recompile the pipeline with this version: conveyor compile PIPELINE.py -o OUT.json"
-        )
+    version = _check_version(data["ir_version"], data.get(WRITER_KEY))
     try:
         p = data["pipeline"]
         return PipelineSpec(
@@ -418,8 +455,22 @@ def dumps(spec: PipelineSpec) -> str:
     return text + "\n"
 
 
-def loads(text: str) -> PipelineSpec:
-    """Parse IR JSON text."""
+def loads(text: str | bytes) -> PipelineSpec:
+    """Parse IR JSON text (bytes must be UTF-8).
+
+    Raises:
+        CompilationError: the text is not UTF-8 or not JSON, or the document is not an IR
+            this Conveyor reads (version, shape).
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CompilationError(
+                f"IR is not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset "
+                f"{exc.start} cannot be decoded. An IR is the JSON that "
+                "conveyor compile PIPELINE.py -o OUT.json writes"
+            ) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -427,3 +478,18 @@ def loads(text: str) -> PipelineSpec:
     if not isinstance(data, dict):
         raise CompilationError("IR must be a JSON object")
     return spec_from_dict(data)
+
+
+def load_file(path: str) -> PipelineSpec:
+    """Read the IR document at ``path``.
+
+    Raises:
+        CompilationError: as :func:`loads`; the message names the file.
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        return loads(data)
+    except CompilationError as exc:
+        raise CompilationError(f"{path}: {exc}") from exc.__cause__
