@@ -5,6 +5,8 @@
     ConveyorError
     ├── DefinitionError            bad component or pipeline (carries source_file, lineno)
     │   ├── PipelineValidationError  wiring errors found when a pipeline is built or an IR is loaded
+    │   ├── InvalidNameError       (also a ValueError) a pipeline, component, task, output or run
+    │   │                          name that cannot be part of a path or a URI
     │   └── SweepError             a sweep that cannot run (unknown parameter, too many runs)
     ├── CompilationError           an IR cannot be written or read (version, schema)
     ├── ConfigError                bad settings (env, conveyor.toml)
@@ -38,6 +40,7 @@ __all__ = [
     "DefinitionError",
     "ExecutionError",
     "InputError",
+    "InvalidNameError",
     "MissingExtraError",
     "NotFoundError",
     "OptionError",
@@ -72,6 +75,12 @@ class DefinitionError(ConveyorError):
 
 class PipelineValidationError(DefinitionError):
     """A pipeline's wiring is wrong: type mismatch, missing input, cycle, unknown parameter."""
+
+
+class InvalidNameError(DefinitionError, ValueError):
+    """A pipeline, component, task, output or run name breaks the name rule
+    (:data:`conveyor._internal.names.NAME_RULE`): it would become a path outside its folder,
+    or one too long for the file system."""
 
 
 class SweepError(DefinitionError):

@@ -132,6 +132,7 @@ EXPORTS: dict[str, list[str]] = {
         "DefinitionError",
         "ExecutionError",
         "InputError",
+        "InvalidNameError",
         "MissingExtraError",
         "NotFoundError",
         "OptionError",

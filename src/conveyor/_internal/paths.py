@@ -1,8 +1,14 @@
-"""Local paths and remote URLs: the one rule every reader and writer applies."""
+"""Local paths and remote URLs: the rules every reader and writer applies, and the guard that
+keeps computed paths under their root."""
 
 from __future__ import annotations
 
-__all__ = ["is_remote"]
+import os
+from collections.abc import Callable
+
+__all__ = ["is_remote", "is_under", "path_under", "segment_problem"]
+
+_MAX_SEGMENT_BYTES = 255
 
 
 def is_remote(path: str) -> bool:
@@ -14,3 +20,61 @@ def is_remote(path: str) -> bool:
         (True, False, False)
     """
     return "://" in path and not path.startswith("file://")
+
+
+def segment_problem(part: str) -> str | None:
+    """Why ``part`` cannot be one segment of a computed path, or None.
+
+    Example:
+        >>> segment_problem("train.12"), segment_problem("..")
+        (None, "'..' is not a single path segment")
+    """
+    seps = [s for s in (os.sep, os.altsep, "/") if s]
+    if part in ("", ".", "..") or "\0" in part or any(s in part for s in seps):
+        return f"{part!r} is not a single path segment"
+    if len(os.fsencode(part)) > _MAX_SEGMENT_BYTES:
+        return f"{part[:40]!r}... is longer than {_MAX_SEGMENT_BYTES} bytes, the file name limit"
+    return None
+
+
+def is_under(root: str, path: str) -> bool:
+    """Whether ``path`` is ``root`` or inside it once symlinks are resolved (in either).
+
+    Example:
+        >>> is_under("/srv/home", "/srv/home/logs/r1"), is_under("/srv/home", "/srv/home/../x")
+        (True, False)
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def path_under(root: str, *parts: str, error: Callable[[str], Exception]) -> str:
+    """``root`` joined with ``parts``, refused unless every part is one path segment and the
+    result stays under ``root`` with symlinks resolved (a second guard behind the name rule).
+
+    Args:
+        root: the folder the path must stay in (artifact root, the logs folder).
+        parts: path segments computed from names.
+        error: builds the exception to raise from a message (the caller's error type).
+
+    Example:
+        >>> path_under("/srv/artifacts", "p", "r1", error=ValueError)
+        '/srv/artifacts/p/r1'
+        >>> path_under("/srv/artifacts", "..", "etc", error=ValueError)
+        Traceback (most recent call last):
+        ...
+        ValueError: Refusing to write outside '/srv/artifacts': '..' is not a single path segment
+    """
+    for part in parts:
+        problem = segment_problem(part)
+        if problem is not None:
+            raise error(f"Refusing to write outside {root!r}: {problem}")
+    path = os.path.join(root, *parts)
+    if not is_under(root, path):
+        raise error(
+            f"Refusing to write at {path!r}: with symbolic links resolved it is "
+            f"{os.path.realpath(path)!r}, outside {os.path.realpath(root)!r}. Remove the link "
+            "or choose another root"
+        )
+    return path

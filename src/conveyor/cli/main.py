@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from conveyor.orchestrator import RunResult
 
 
+def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a run id that breaks the name rule before anything starts (it names folders)."""
+    from conveyor._internal.names import name_problem
+
+    problem = None if value is None else name_problem("run id", value)
+    if problem is not None:
+        raise click.BadParameter(problem, ctx=ctx, param=param)
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conveyor-ml", prog_name="conveyor")
 def cli() -> None:
@@ -98,7 +108,12 @@ def _result_json(result: RunResult) -> dict[str, Any]:
     default=None,
     help="Worker processes (default: CONVEYOR_WORKERS or the CPU count).",
 )
-@click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
+@click.option(
+    "--run-id",
+    default=None,
+    callback=_run_id,
+    help="Use this run id instead of a generated one (letters, digits, '_', '-', '.').",
+)
 @click.option(
     "--experiment",
     default=None,

@@ -9,6 +9,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
+from conveyor._internal.names import name_problem
 from conveyor.dsl.annotations import (
     artifact_class,
     coerce_value,
@@ -17,7 +18,7 @@ from conveyor.dsl.annotations import (
     literal_values,
     split_annotation,
 )
-from conveyor.errors import DefinitionError
+from conveyor.errors import DefinitionError, InvalidNameError
 from conveyor.ir.spec import (
     MISSING,
     ArtifactSpec,
@@ -225,6 +226,11 @@ def _build(
     if not callable(func) or not inspect.isfunction(func):
         raise TypeError(f"@component decorates a function, got {func!r}")
     cname = name or func.__name__
+    problem = name_problem("component name", cname)
+    if problem is not None:
+        raise InvalidNameError(
+            f"{problem}. Pass another @component(name=...)", source_file=source_file, lineno=lineno
+        )
     if "<locals>" in func.__qualname__:
         raise fail(
             f"Component {cname!r} is defined inside a function ({func.__qualname__}). Define "

@@ -7,6 +7,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, overload
 
+from conveyor._internal.names import name_problem
 from conveyor.dsl.annotations import (
     coerce_value,
     json_literal_matches,
@@ -16,7 +17,7 @@ from conveyor.dsl.annotations import (
 from conveyor.dsl.builder import Builder, building
 from conveyor.dsl.control import check_finished
 from conveyor.dsl.tasks import PipelineParam, ref_tasks
-from conveyor.errors import DefinitionError, PipelineValidationError
+from conveyor.errors import DefinitionError, InvalidNameError, PipelineValidationError
 from conveyor.ir.spec import (
     MISSING,
     ParameterSpec,
@@ -33,6 +34,14 @@ class Pipeline:
     """A pipeline definition. ``.spec`` compiles it to the IR (validated, deterministic)."""
 
     def __init__(self, func: Callable[..., Any], name: str, description: str):
+        problem = name_problem("pipeline name", name)
+        if problem is not None:
+            source_file, lineno = _where(func)
+            raise InvalidNameError(
+                f"{problem}. Pass another @pipeline(name=...)",
+                source_file=source_file,
+                lineno=lineno,
+            )
         self.python_func = func
         self.name = name
         self.description = description

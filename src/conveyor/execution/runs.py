@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor._internal.names import MAX_NAME_BYTES, name_problem
+from conveyor.errors import InvalidNameError
 from conveyor.execution.flow import NotRun
 from conveyor.execution.results import RunInfo, TaskResult
 from conveyor.ir.spec import (
@@ -17,6 +19,7 @@ from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_PIPELINE, CONTEXT_RUN, MetadataStore
 
 __all__ = [
+    "check_run_id",
     "code_root_for",
     "new_run_id",
     "open_run",
@@ -38,9 +41,26 @@ def code_root_for(spec: PipelineSpec, ir_path: str) -> str:
 
 
 def new_run_id(pipeline: str) -> str:
-    """A fresh, sortable run id: ``<pipeline>-<UTC timestamp>-<random>``."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{pipeline}-{stamp}-{uuid.uuid4().hex[:6]}"
+    """A fresh, sortable run id: ``<pipeline>-<UTC timestamp>-<random>``.
+
+    A long pipeline name is shortened so the id keeps to the name rule's length.
+    """
+    suffix = f"-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+    room = MAX_NAME_BYTES - len(suffix)
+    prefix = pipeline.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return prefix + suffix
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it keeps to the name rule (it names folders of artifacts and logs).
+
+    Raises:
+        InvalidNameError: it does not; the message names it and the rule.
+    """
+    problem = name_problem("run id", run_id)
+    if problem is not None:
+        raise InvalidNameError(f"{problem}. Choose another --run-id")
+    return run_id
 
 
 def open_run(
@@ -53,7 +73,7 @@ def open_run(
     properties: Mapping[str, Any] | None = None,
 ) -> RunInfo:
     """Get or create the pipeline, experiment and run contexts of a run."""
-    run_id = run_id or new_run_id(spec.name)
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id(spec.name)
     first = metadata.find_context(CONTEXT_PIPELINE, spec.name) is None
     pipeline_ctx = metadata.put_context(
         CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from conveyor._internal.names import name_problem
 from conveyor.errors import PipelineValidationError
 from conveyor.ir.spec import (
     COMPARISON_OPS,
@@ -60,6 +61,21 @@ def param_type_compatible(produced: str, expected: str) -> bool:
         or "any" in (produced, expected)
         or (produced == "integer" and expected == "number")
     )
+
+
+@check
+def _path_names(spec: PipelineSpec) -> Iterator[str]:
+    """Names that become path segments keep to the one name rule (``conveyor._internal.names``):
+    artifacts live at ``<root>/<pipeline>/<run>/<task>.<execution>/<output>``."""
+    found = [("pipeline name", spec.name)]
+    for cname, comp in spec.components.items():
+        found.append(("component name", cname))
+        found += [(f"output of component {cname!r}", key) for key in comp.output_artifacts]
+    found += [("task name", name) for name in spec.tasks]
+    for kind, value in found:
+        problem = name_problem(kind, value)
+        if problem is not None:
+            yield problem
 
 
 @check

@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.errors import DefinitionError, RunInterrupted
 from conveyor.execution.params import resolve_parameters
 from conveyor.execution.results import TaskOutputs, TaskResult
-from conveyor.execution.runs import open_run
+from conveyor.execution.runs import check_run_id, open_run
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata import MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
@@ -268,7 +268,10 @@ class LocalOrchestrator:
         metadata = self.metadata
         reconcile_stale_runs(metadata)
         for rid in ids:
-            if rid is not None and metadata.find_context(CONTEXT_RUN, rid) is not None:
+            if (
+                rid is not None
+                and metadata.find_context(CONTEXT_RUN, check_run_id(rid)) is not None
+            ):
                 raise DefinitionError(
                     f"Run {rid!r} already exists. Choose another --run-id, or omit it for a "
                     "generated one (a rerun reuses completed steps from the cache anyway)"

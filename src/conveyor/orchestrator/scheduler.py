@@ -10,9 +10,10 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from conveyor._internal.paths import path_under
 from conveyor._internal.units import parse_memory
 from conveyor.cache.lookup import CacheLookup, find_cache_hit
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, ExecutionError
 from conveyor.execution.explain import explain_miss
 from conveyor.execution.flow import Flow, Launch, NotRun
 from conveyor.execution.prepare import PreparedTask, prepare_task
@@ -77,7 +78,7 @@ class Scheduler:
         must not rebuild it for every step)."""
         self.queue: deque[tuple[PreparedTask, str]] = deque()
         self.tails: dict[str, LogTail] = {}
-        self.log_dir = os.path.join(orch.home, "logs", run.run_id)
+        self.log_dir = path_under(os.path.join(orch.home, "logs"), run.run_id, error=ExecutionError)
 
     @property
     def idle(self) -> bool:
@@ -196,7 +197,7 @@ class Scheduler:
             sched._enqueue(prepared, f"{owner!r} computing it did not produce a reusable result")
 
     def _log_path(self, task: str) -> str:
-        return os.path.join(self.log_dir, f"{task}.log")
+        return path_under(self.log_dir, f"{task}.log", error=ExecutionError)
 
     def _run_inline(self, prepared: PreparedTask, reason: str) -> None:
         self.reporter.before_task(prepared.task)

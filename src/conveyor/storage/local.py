@@ -7,6 +7,7 @@ import shutil
 import uuid
 
 from conveyor._internal.hashing import digest_path
+from conveyor._internal.paths import is_under, path_under
 from conveyor.errors import ArtifactError, ArtifactNotFoundError
 from conveyor.storage.store import Fingerprint
 
@@ -36,12 +37,17 @@ class LocalArtifactStore:
         self.root = os.path.abspath(root)
 
     def uri_for(self, *parts: str) -> str:
-        """The absolute path of ``parts`` under the root."""
-        return os.path.join(self.root, *parts)
+        """The absolute path of ``parts`` under the root.
+
+        Raises:
+            ArtifactError: a part is not one path segment (``..``, ``a/b``, too long), or the
+                path leads outside the root through a symbolic link.
+        """
+        return path_under(self.root, *parts, error=ArtifactError)
 
     def staging_path(self, uri: str) -> str:
-        """A fresh hidden path beside ``uri``'s final place."""
-        target = self._path(uri)
+        """A fresh hidden path beside ``uri``'s final place (which must be under the root)."""
+        target = self._inside(uri)
         folder, name = os.path.split(target)
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, f".{name}.partial-{uuid.uuid4().hex[:12]}")
@@ -54,7 +60,7 @@ class LocalArtifactStore:
                 "or create a folder at the artifact's .path"
             )
         digest, size = digest_path(staging_path)
-        target = self._path(uri)
+        target = self._inside(uri)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if os.path.lexists(target):
             _remove(target)
@@ -83,6 +89,19 @@ class LocalArtifactStore:
 
     def _path(self, uri: str) -> str:
         return uri[len("file://") :] if uri.startswith("file://") else uri
+
+    def _inside(self, uri: str) -> str:
+        """The path of ``uri``, refused unless it lies under the root: outputs are written
+        only there."""
+        target = self._path(uri)
+        if not is_under(self.root, target) or os.path.realpath(target) == os.path.realpath(
+            self.root
+        ):
+            raise ArtifactError(
+                f"Refusing to write artifact {uri!r}: it is not under the artifact root "
+                f"{self.root!r} (symbolic links resolved)"
+            )
+        return target
 
 
 def _remove(path: str) -> None:

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from conveyor._internal.hashing import ALGORITHM, digest_path
+from conveyor._internal.paths import segment_problem
 from conveyor.errors import ArtifactError, ArtifactNotFoundError, MissingExtraError
 from conveyor.storage.store import Fingerprint
 
@@ -52,7 +53,15 @@ class FsspecArtifactStore:
         self.scratch = scratch or os.path.join(tempfile.gettempdir(), "conveyor-scratch")
 
     def uri_for(self, *parts: str) -> str:
-        """The URL of ``parts`` under the root."""
+        """The URL of ``parts`` under the root.
+
+        Raises:
+            ArtifactError: a part is not one path segment (``..``, ``a/b``, too long).
+        """
+        for part in parts:
+            problem = segment_problem(part)
+            if problem is not None:
+                raise ArtifactError(f"Refusing to write outside {self.root!r}: {problem}")
         return "/".join([self.root, *parts])
 
     def staging_path(self, uri: str) -> str:
