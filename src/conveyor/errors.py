@@ -5,8 +5,7 @@
     ConveyorError
     ├── DefinitionError            bad component or pipeline (carries source_file, lineno)
     │   ├── PipelineValidationError  wiring errors found when a pipeline is built or an IR is loaded
-    │   ├── InvalidNameError       (also a ValueError) a pipeline, component, task, output or run
-    │   │                          name that cannot be part of a path or a URI
+    │   ├── InvalidNameError       (also a ValueError) a name that cannot be part of a path or URI
     │   └── SweepError             a sweep that cannot run (unknown parameter, too many runs)
     ├── CompilationError           an IR cannot be written or read (version, schema)
     ├── ConfigError                bad settings (env, conveyor.toml)
