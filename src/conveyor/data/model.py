@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "VALUE_COUNTS_LIMIT",
     "Anomalies",
     "AnomalyInfo",
     "AnomalyReason",
@@ -34,6 +35,7 @@ __all__ = [
 
 STATS_FORMAT_VERSION = 1
 SCHEMA_FORMAT_VERSION = 1
+VALUE_COUNTS_LIMIT = 1_000  # strings: every value's exact count is kept up to this many values
 
 
 class FeatureType(enum.StrEnum):
@@ -102,6 +104,10 @@ class StringStatistics:
 
     unique: int = 0  # exact below the sketch threshold, else an HLL estimate
     top_values: list[ValueCount] = field(default_factory=list)  # most frequent first
+    # Every value with its exact count, most frequent first, while the feature has at most
+    # VALUE_COUNTS_LIMIT (1,000) distinct values; None past it (or in statistics written before
+    # this field existed): domain checks are then approximate (top values and ``unique``).
+    value_counts: list[ValueCount] | None = None
     avg_length: float | None = None
     min_length: int | None = None
     max_length: int | None = None
@@ -174,6 +180,9 @@ class StatisticsCollection:
                         **{
                             **string,
                             "top_values": [ValueCount(**v) for v in string.get("top_values", [])],
+                            "value_counts": None
+                            if string.get("value_counts") is None
+                            else [ValueCount(**v) for v in string["value_counts"]],
                         }
                     )
                 features.append(

@@ -81,17 +81,19 @@ def presence_floor(fraction: float) -> float:
 
 def _domain(feature: FeatureStatistics, max_values: int) -> list[str] | None:
     s = feature.string
-    if feature.type != FeatureType.STRING or s is None or not s.top_values or feature.count <= 0:
+    if feature.type != FeatureType.STRING or s is None or feature.count <= 0:
         return None
-    if len(s.top_values) > max_values or s.unique > max_values:
+    # every value when the statistics have them (up to 1,000), else the top values (older
+    # statistics files): a domain is inferred only from a complete list
+    values = s.value_counts if s.value_counts is not None else s.top_values
+    if not values or len(values) > max_values or s.unique > max_values:
         return None
-    covered = sum(v.count for v in s.top_values)
-    total = feature.weighted_count if feature.weighted_count is not None else feature.count
-    if covered < total * (1 - 1e-9):
+    covered = sum(v.count for v in values)  # unweighted, as the feature's count
+    if covered < feature.count * (1 - 1e-9):
         return None  # the top values are a truncated list: the domain would be incomplete
-    if len(s.top_values) == feature.count and feature.count > 1:
+    if len(values) == feature.count and feature.count > 1:
         return None  # every value differs: an identifier or free text, not a category
-    return sorted(v.value for v in s.top_values)
+    return sorted(v.value for v in values)
 
 
 def infer_schema(

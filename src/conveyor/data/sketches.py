@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from conveyor.data.model import (
+    VALUE_COUNTS_LIMIT,
     Bucket,
     FeatureStatistics,
     FeatureType,
@@ -372,6 +373,8 @@ class StringState:
             assert self.hll is not None
             unique = round(self.hll.get_estimate())
         out = StringStatistics(unique=unique, top_values=self.top())
+        if self.counts is not None and unique <= VALUE_COUNTS_LIMIT:
+            out.value_counts = self.top(unique)
         if lengths and self.n:
             out.avg_length = self.len_sum / self.n
             out.min_length, out.max_length = self.len_min, self.len_max

@@ -14,6 +14,7 @@ from conveyor.data.comparators import (
     value_counts,
 )
 from conveyor.data.model import (
+    VALUE_COUNTS_LIMIT,
     Anomalies,
     AnomalyInfo,
     AnomalyReason,
@@ -196,6 +197,62 @@ def _check_type(fs: FeatureSchema, f: FeatureStatistics, out: _Collector) -> boo
     return False
 
 
+def _check_domain(fs: FeatureSchema, f: FeatureStatistics, out: _Collector) -> None:
+    """ENUM_TYPE_UNEXPECTED_STRING_VALUES against every value of the data when the statistics
+    have them all (up to ``VALUE_COUNTS_LIMIT`` distinct values); past that, against the top
+    values and the distinct-count estimate, and the report says the check is approximate."""
+    assert fs.values is not None and f.string is not None
+    domain = set(fs.values)
+    s = f.string
+    seen = s.value_counts if s.value_counts is not None else s.top_values
+    # top values that cover every present value are complete too (older statistics files)
+    exact = s.value_counts is not None or sum(v.count for v in seen) >= f.count * (1 - 1e-9)
+    unexpected = [v for v in seen if v.value not in domain]
+    # Past the limit, more distinct values than the domain holds means some are outside it
+    # (beyond the HLL estimate's error); they need not be among the top values.
+    outside_estimate = 0 if exact else s.unique - len(domain)
+    surely_outside = outside_estimate > max(0.03 * len(domain), 1)
+    why = (
+        f"the feature has about {s.unique} distinct values, more than the "
+        f"{VALUE_COUNTS_LIMIT:,} whose counts the statistics keep"
+        if s.unique > VALUE_COUNTS_LIMIT
+        else "the statistics list only the most frequent values (written by an older version)"
+    )
+    if not unexpected and not surely_outside:
+        if not exact and s.unique > 0:
+            out.add(
+                fs.name,
+                "ENUM_TYPE_CHECK_APPROXIMATE",
+                "Domain checked approximately",
+                f"Approximate domain check: {why}; its {len(s.top_values)} most frequent "
+                "values are all in the domain, the others were not checked.",
+                severity=Severity.WARNING,
+            )
+        return
+    examples = ", ".join(f"{v.value!r} ({v.count:g})" for v in unexpected[:_MAX_EXAMPLES])
+    total = sum(v.count for v in unexpected)
+    if exact:
+        extra = len(unexpected) - _MAX_EXAMPLES
+        more = f" and {extra} more" if extra > 0 else ""
+        text = (
+            f"{len(unexpected)} value(s) outside the domain, in {total:g} examples: "
+            f"{examples}{more}."
+        )
+    else:
+        distinct = max(len(unexpected), outside_estimate)
+        listed = f"; among the most frequent: {examples}" if unexpected else ""
+        text = (
+            f"About {distinct} distinct value(s) outside the domain (approximate: {why}){listed}."
+        )
+    out.add(
+        fs.name,
+        "ENUM_TYPE_UNEXPECTED_STRING_VALUES",
+        "Unexpected string values",
+        text,
+        count=total if exact else None,
+    )
+
+
 def _check_feature(fs: FeatureSchema, f: FeatureStatistics, num_rows: int, out: _Collector) -> None:
     if num_rows > 0:
         present = f.count / num_rows
@@ -212,21 +269,7 @@ def _check_feature(fs: FeatureSchema, f: FeatureStatistics, num_rows: int, out: 
     if not _check_type(fs, f, out):
         return
     if fs.values is not None and f.string is not None:
-        domain = set(fs.values)
-        unexpected = [v for v in f.string.top_values if v.value not in domain]
-        if unexpected:
-            examples = ", ".join(repr(v.value) for v in unexpected[:_MAX_EXAMPLES])
-            extra = len(unexpected) - _MAX_EXAMPLES
-            more = f" and {extra} more" if extra > 0 else ""
-            total = sum(v.count for v in unexpected)
-            out.add(
-                fs.name,
-                "ENUM_TYPE_UNEXPECTED_STRING_VALUES",
-                "Unexpected string values",
-                f"{len(unexpected)} value(s) outside the domain, in {total:g} examples: "
-                f"{examples}{more}.",
-                count=total,
-            )
+        _check_domain(fs, f, out)
     num = f.numeric
     if num is None:
         return
