@@ -15,15 +15,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from conveyor.data.model import FeatureType
+from conveyor.data.model import FLOAT_PATTERN, INT_PATTERN, FeatureType
 from conveyor.errors import ArtifactError
 
 __all__ = [
     "apply_column_types",
+    "bad_values",
     "cast_like",
     "check_column_types",
     "check_override_names",
     "concat_tables",
+    "describe_bad_values",
     "feature_type",
     "feature_types",
     "type_text_columns",
@@ -35,6 +37,7 @@ _BOOL_TRUE = ("true", "t", "yes", "y", "1")
 _BOOL_FALSE = ("false", "f", "no", "n", "0")
 _DATE_LIKE = re.compile(r"^\d{4}[-/]\d{2}[-/]\d{2}")
 _TYPE_HINT = "pass column_types={%r: 'STRING'} (or another type) to choose it yourself"
+_EXAMPLES = 3
 
 
 def type_text_columns(
@@ -131,39 +134,86 @@ def _convert_text(
             return pc.cast(col, target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    bad = _first_failure(col, target)
-    raise _value_error(name, wanted, bad, col, raw) from None
+    raise _value_error(name, wanted, bad_values(col, target), col, raw) from None
 
 
 def _to_bool(col: pa.ChunkedArray, name: str, raw: Sequence[tuple[str, pa.Table]]) -> Any:
     text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string())))
     ok = pc.or_kleene(pc.is_in(text, pa.array(_BOOL_TRUE + _BOOL_FALSE)), pc.is_null(text))
     if not pc.all(ok).as_py():
-        bad = pc.index(ok, False).as_py()
-        raise _value_error(name, FeatureType.BOOL, bad, col, raw)
+        raise _value_error(name, FeatureType.BOOL, pc.invert(ok), col, raw)
     truth = pc.is_in(text, pa.array(_BOOL_TRUE))
     return pc.if_else(pc.is_valid(text), truth, pa.scalar(None, pa.bool_()))
 
 
-def _first_failure(col: pa.ChunkedArray, target: pa.DataType) -> int:
-    import polars as pl
+def bad_values(col: pa.ChunkedArray | pa.Array, target: pa.DataType) -> Any:
+    """A mask of the values of a text column that do not convert to ``target`` (nulls do).
 
-    series = pl.from_arrow(pa.chunked_array(col.chunks, col.type).cast(pa.string()))
-    assert isinstance(series, pl.Series)
-    pl_type = {pa.int64(): pl.Int64, pa.float64(): pl.Float64}.get(target, pl.Datetime("us"))
-    converted = series.cast(pl_type, strict=False)
-    failed = (converted.is_null() & series.is_not_null()).arg_true()
-    return int(failed[0]) if len(failed) else 0
+    A pattern of what Arrow accepts picks the candidates in one pass; the distinct candidates
+    are then cast, and any that still fail (an int64 overflow) are found by halving.
+
+    Example:
+        >>> bad_values(pa.array(["1", "?", None, "x"]), pa.int64()).to_pylist()
+        [False, True, False, True]
+    """
+    text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    pattern = {pa.int64(): INT_PATTERN, pa.float64(): FLOAT_PATTERN}.get(target)
+    valid = pc.is_valid(text)
+    fits = (
+        valid if pattern is None else pc.fill_null(pc.match_substring_regex(text, pattern), False)
+    )
+    bad = pc.and_(valid, pc.invert(fits))
+    candidates = pc.unique(pc.filter(text, fits))
+    if isinstance(candidates, pa.ChunkedArray):
+        candidates = candidates.combine_chunks()
+    failing = _failing(candidates, target)
+    if failing:
+        listed = pc.fill_null(pc.is_in(text, value_set=pa.array(failing, pa.string())), False)
+        bad = pc.or_(bad, listed)
+    return bad
+
+
+def _converts(values: pa.Array, target: pa.DataType) -> bool:
+    if pa.types.is_timestamp(target):
+        return pa.types.is_timestamp(_to_timestamp(pa.chunked_array([values])).type)
+    try:
+        pc.cast(values, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _failing(values: pa.Array, target: pa.DataType) -> list[str]:
+    """The distinct values that do not convert, by halving (cheap: few of them fail)."""
+    if len(values) == 0 or _converts(values, target):
+        return []
+    if len(values) == 1:
+        return [values[0].as_py()]
+    mid = len(values) // 2
+    return _failing(values.slice(0, mid), target) + _failing(values.slice(mid), target)
+
+
+def describe_bad_values(col: pa.ChunkedArray | pa.Array, bad: Any) -> tuple[int, int, str]:
+    """(first offending row, how many values offend, a few of them quoted with counts)."""
+    count = int(pc.sum(bad).as_py() or 0)
+    if count == 0:  # no single value is at fault (e.g. mixed date formats): cite the first
+        return 0, 0, repr(col[0].as_py()) if len(col) else ""
+    first = int(pc.index(bad, True).as_py())
+    vc = pc.value_counts(pc.filter(col, bad))
+    values, counts = vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+    shown = ", ".join(f"{v!r} ({c})" for v, c in zip(values[:_EXAMPLES], counts, strict=False))
+    more = f" and {len(values) - _EXAMPLES} other value(s)" if len(values) > _EXAMPLES else ""
+    return first, count, shown + more
 
 
 def _value_error(
     name: str,
     wanted: FeatureType,
-    index: int,
+    bad: Any,
     col: pa.ChunkedArray,
     raw: Sequence[tuple[str, pa.Table]],
 ) -> ArtifactError:
-    value = col[index].as_py()
+    index, count, shown = describe_bad_values(col, bad)
     path, row = raw[0][0], index
     for f, t in raw:
         if row < t.num_rows:
@@ -172,8 +222,9 @@ def _value_error(
         row -= t.num_rows
     where = f"{path}: line {row + 2}" if _is_csv(path) else f"{path}: row {row + 1}"
     return ArtifactError(
-        f"{where}: column {name!r} is declared {wanted.value} but has value {value!r}. Fix the "
-        f"value, or change column_types[{name!r}] (e.g. to 'STRING')"
+        f"{where}: column {name!r} is declared {wanted.value} but {count} value(s) are not "
+        f"{wanted.value}: {shown} (the first here). Fix the values, or change "
+        f"column_types[{name!r}] (e.g. to 'STRING')"
     )
 
 
@@ -187,12 +238,12 @@ def cast_like(table: pa.Table, schema: pa.Schema, path: str, before: int) -> pa.
         try:
             columns.append(pc.cast(col, field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            bad = _first_failure(col, field.type) if field.type != pa.string() else 0
+            bad = bad_values(col, field.type)
+            index, count, shown = describe_bad_values(col, bad)
             raise ArtifactError(
-                f"{path}: line {before + bad + 2}: column {field.name!r} was inferred as "
-                f"{field.type} from the first rows but has value {col[bad].as_py()!r}; "
-                + _TYPE_HINT
-                % field.name
+                f"{path}: line {before + index + 2}: column {field.name!r} was inferred as "
+                f"{field.type} from the first rows but {count} later value(s) are not: "
+                f"{shown} (the first here); " + _TYPE_HINT % field.name
             ) from None
     return pa.table(columns, schema=schema)
 
@@ -226,8 +277,9 @@ def apply_column_types(
             try:
                 converted = pc.cast(col, numeric[wanted])
             except pa.ArrowInvalid:
-                bad = pc.index(pc.not_equal(pc.cast(col, pa.float64()), pc.floor(col)), True)
-                raise _value_error(name, wanted, bad.as_py(), col, [(source, table)]) from None
+                whole = pc.equal(pc.cast(col, pa.float64()), pc.floor(col))
+                bad = pc.invert(pc.fill_null(whole, True))
+                raise _value_error(name, wanted, bad, col, [(source, table)]) from None
         else:
             converted = _convert_text(pc.cast(col, pa.string()), wanted, name, [(source, table)])
         table = table.set_column(table.column_names.index(name), name, converted)

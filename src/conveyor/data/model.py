@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "FLOAT_PATTERN",
+    "INT_PATTERN",
     "VALUE_COUNTS_LIMIT",
     "Anomalies",
     "AnomalyInfo",
@@ -35,6 +37,9 @@ __all__ = [
 
 STATS_FORMAT_VERSION = 1
 SCHEMA_FORMAT_VERSION = 1
+# Text that Arrow reads as an int64 / a float64 (type anomalies count the values that do not)
+INT_PATTERN = r"^-?(?:\d+|0[xX][0-9a-fA-F]+)$"
+FLOAT_PATTERN = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:nan|inf|infinity))$"
 VALUE_COUNTS_LIMIT = 1_000  # strings: every value's exact count is kept up to this many values
 
 
@@ -104,13 +109,15 @@ class StringStatistics:
 
     unique: int = 0  # exact below the sketch threshold, else an HLL estimate
     top_values: list[ValueCount] = field(default_factory=list)  # most frequent first
+    avg_length: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
     # Every value with its exact count, most frequent first, while the feature has at most
     # VALUE_COUNTS_LIMIT (1,000) distinct values; None past it (or in statistics written before
     # this field existed): domain checks are then approximate (top values and ``unique``).
     value_counts: list[ValueCount] | None = None
-    avg_length: float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
+    not_float: int | None = None  # text values that do not read as a number (None: not counted)
+    not_int: int | None = None  # text values that do not read as an integer
 
 
 @dataclass

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from conveyor.data.model import (
+    FLOAT_PATTERN,
+    INT_PATTERN,
     VALUE_COUNTS_LIMIT,
     Bucket,
     FeatureStatistics,
@@ -273,6 +275,8 @@ class StringState:
         self.len_sum = 0
         self.len_min: int | None = None
         self.len_max: int | None = None
+        self.not_float = 0  # values that do not read as a number (text columns)
+        self.not_int = 0  # values that do not read as an integer
         self.counts: dict[str, int] | None = {}
         self.freq: ds.frequent_strings_sketch | None = None
         self.hll: ds.hll_sketch | None = None
@@ -299,6 +303,11 @@ class StringState:
             mm = pc.min_max(key_len).as_py()
             self.len_min = mm["min"] if self.len_min is None else min(self.len_min, mm["min"])
             self.len_max = mm["max"] if self.len_max is None else max(self.len_max, mm["max"])
+            # counted on the distinct values: what a type anomaly cites (e.g. 332 '?' in ages)
+            for attr, pattern in (("not_float", FLOAT_PATTERN), ("not_int", INT_PATTERN)):
+                fits = pc.fill_null(pc.match_substring_regex(keys, pattern), False)
+                misfit = pc.sum(pc.filter(counts, pc.invert(fits))).as_py()
+                setattr(self, attr, getattr(self, attr) + int(misfit or 0))
         self._add_counts(keys.to_pylist(), counts.to_pylist())
 
     def _add_counts(self, keys: list[str], counts: list[int]) -> None:
@@ -332,6 +341,8 @@ class StringState:
         """Fold in the state of other rows."""
         self.n += other.n
         self.len_sum += other.len_sum
+        self.not_float += other.not_float
+        self.not_int += other.not_int
         for attr, fn in (("len_min", min), ("len_max", max)):
             mine, theirs = getattr(self, attr), getattr(other, attr)
             setattr(
@@ -378,6 +389,7 @@ class StringState:
         if lengths and self.n:
             out.avg_length = self.len_sum / self.n
             out.min_length, out.max_length = self.len_min, self.len_max
+            out.not_float, out.not_int = self.not_float, self.not_int
         return out
 
     def __getstate__(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@ versus serving data, with TFDV's anomaly names."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,8 @@ from conveyor.data.comparators import (
     value_counts,
 )
 from conveyor.data.model import (
+    FLOAT_PATTERN,
+    INT_PATTERN,
     VALUE_COUNTS_LIMIT,
     Anomalies,
     AnomalyInfo,
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 _MAX_EXAMPLES = 10
+_TYPE_EXAMPLES = 5
 
 # (schema type, data type) -> anomaly name; absent pairs are compatible or UNEXPECTED_DATA_TYPE
 _TYPE_ANOMALY = {
@@ -187,14 +191,33 @@ def _check_type(fs: FeatureSchema, f: FeatureStatistics, out: _Collector) -> boo
     if pair in _COMPATIBLE:
         return True
     kind = _TYPE_ANOMALY.get(pair, "UNEXPECTED_DATA_TYPE")
+    offending, detail = _offending(fs.type, f)
     out.add(
         fs.name,
         kind,
         "Unexpected data type",
-        f"Expected data of type {fs.type.value}, got {f.type.value} ({f.count} values).",
-        count=f.count,
+        f"Expected data of type {fs.type.value}, got {f.type.value}{detail}.",
+        count=offending,
     )
     return False
+
+
+_NOT_A = {FeatureType.INT: "an integer", FeatureType.FLOAT: "a number"}
+
+
+def _offending(wanted: FeatureType, f: FeatureStatistics) -> tuple[int, str]:
+    """How many values of a text feature do not fit the schema's numeric type, and a few of
+    them: ``(332, ": 332 of 32561 values are not a number, e.g. '?' (332)")``."""
+    s = f.string
+    counted = None if s is None else (s.not_int if wanted == FeatureType.INT else s.not_float)
+    if f.type != FeatureType.STRING or wanted not in _NOT_A or s is None or counted is None:
+        return f.count, f" ({f.count} values)"
+    pattern = re.compile(INT_PATTERN if wanted == FeatureType.INT else FLOAT_PATTERN)
+    listed = s.value_counts if s.value_counts is not None else s.top_values
+    misfits = [v for v in listed if not pattern.fullmatch(v.value)][:_TYPE_EXAMPLES]
+    shown = ", ".join(f"{v.value!r} ({v.count:g})" for v in misfits)
+    example = f", e.g. {shown}" if shown else ""
+    return counted, f": {counted} of {f.count} values are not {_NOT_A[wanted]}{example}"
 
 
 def _check_domain(fs: FeatureSchema, f: FeatureStatistics, out: _Collector) -> None:
