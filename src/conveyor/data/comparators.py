@@ -16,10 +16,13 @@ Three comparators (``FeatureComparator`` in the schema):
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
-from conveyor.data.model import Bucket, FeatureStatistics, Histogram
+from conveyor.data.model import FeatureStatistics, Histogram
 
 __all__ = [
     "aligned_masses",
@@ -32,7 +35,8 @@ __all__ = [
 
 
 def value_counts(feature: FeatureStatistics) -> dict[str, float]:
-    """The categorical counts of a feature (its top values), empty when it has none.
+    """The categorical counts of a feature: every value when the statistics have them (up to
+    1,000 distinct values), else its top values; empty when it has none.
 
     Example:
         >>> from conveyor.data.model import FeatureType, StringStatistics, ValueCount
@@ -44,7 +48,8 @@ def value_counts(feature: FeatureStatistics) -> dict[str, float]:
     if feature.string is None:
         return {}
     out: dict[str, float] = {}
-    for vc in feature.string.top_values:
+    listed = feature.string.value_counts
+    for vc in feature.string.top_values if listed is None else listed:
         out[vc.value] = out.get(vc.value, 0.0) + float(vc.count)
     return out
 
@@ -119,60 +124,122 @@ def jensen_shannon_divergence_of_counts(a: Mapping[str, float], b: Mapping[str, 
     return _jsd_of_masses([a.get(k, 0.0) for k in keys], [b.get(k, 0.0) for k in keys])
 
 
-def _split(histogram: Histogram) -> tuple[list[Bucket], dict[float, float], float]:
-    regular: list[Bucket] = []
-    points: dict[float, float] = {}
-    infinite = 0.0
-    for b in histogram.buckets:
-        if not (math.isfinite(b.low) and math.isfinite(b.high)):
-            infinite += b.count
-        elif b.low == b.high:
-            points[b.low] = points.get(b.low, 0.0) + b.count
+Knots: TypeAlias = list[tuple[float, float, float]]  # (x, fraction < x, fraction <= x)
+
+
+def _histogram_knots(histogram: Histogram) -> tuple[Knots, float, float]:
+    """Knots of a histogram's distribution function (exact at the bucket edges, linear in
+    between; buckets are ``(low, high]``, the first also holds ``low``), its finite total and
+    the count of its infinite buckets."""
+    finite = [b for b in histogram.buckets if math.isfinite(b.low) and math.isfinite(b.high)]
+    infinite = sum(b.count for b in histogram.buckets) - sum(b.count for b in finite)
+    total = sum(b.count for b in finite)
+    knots: Knots = []
+    if total <= 0:
+        return knots, total, infinite
+    done = 0.0
+    for b in sorted(finite, key=lambda b: (b.low, b.high)):
+        if b.low == b.high:  # a point bucket: a jump
+            knots.append((b.low, done / total, (done + b.count) / total))
         else:
-            regular.append(b)
-    return regular, points, infinite
+            knots.append((b.low, done / total, done / total))
+            knots.append((b.high, (done + b.count) / total, (done + b.count) / total))
+        done += b.count
+    return knots, total, infinite
 
 
-def _rebucket(buckets: Sequence[Bucket], boundaries: Sequence[float]) -> list[float]:
-    """Counts on ``boundaries``, spreading each bucket uniformly over the intervals it covers."""
-    out = [0.0] * (len(boundaries) - 1)
-    for b in buckets:
-        width = b.high - b.low
-        for i in range(len(out)):
-            lo, hi = boundaries[i], boundaries[i + 1]
-            overlap = min(hi, b.high) - max(lo, b.low)
-            if overlap > 0:
-                out[i] += b.count * overlap / width
+def _merge_knots(*sources: Knots) -> Knots:
+    """One monotone set of knots: the same x merged (widest jump), then running maxima."""
+    by_x: dict[float, tuple[float, float]] = {}
+    for knots in sources:
+        for x, below, at in knots:
+            old = by_x.get(x)
+            by_x[x] = (below, at) if old is None else (min(old[0], below), max(old[1], at))
+    out: Knots = []
+    level = 0.0
+    for x in sorted(by_x):
+        below, at = by_x[x]
+        below = max(below, level)
+        at = max(at, below)
+        level = at
+        out.append((x, below, at))
     return out
 
 
-def aligned_masses(
-    a: Histogram, b: Histogram, *, nan_a: float = 0, nan_b: float = 0
-) -> tuple[list[float], list[float]]:
-    """The two histograms' counts on common buckets (TFDV's alignment), for the divergence.
+def _at_or_below(knots: Knots, x: float) -> float:
+    """The fraction of values at or below ``x``: exact at a knot, linear between two."""
+    i = bisect.bisect_left(knots, x, key=lambda k: k[0])
+    if i < len(knots) and knots[i][0] == x:
+        return knots[i][2]
+    if i == 0:
+        return 0.0
+    if i == len(knots):
+        return 1.0
+    (x0, _, f0), (x1, f1, _) = knots[i - 1], knots[i]
+    return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
 
-    Regular buckets are re-bucketed onto the union of both sets of boundaries, assuming values
-    are uniform within a bucket; then come point buckets (``low == high``), infinite buckets
-    and NaNs, each as separate masses.
+
+def _edges(histogram: Histogram) -> set[float]:
+    return {
+        x
+        for b in histogram.buckets
+        if math.isfinite(b.low) and math.isfinite(b.high)
+        for x in (b.low, b.high)
+    }
+
+
+def aligned_masses(
+    a: Histogram,
+    b: Histogram,
+    *,
+    nan_a: float = 0,
+    nan_b: float = 0,
+    cdf_a: Sequence[Sequence[float]] = (),
+    cdf_b: Sequence[Sequence[float]] = (),
+) -> tuple[list[float], list[float]]:
+    """The two sides' counts on common buckets, for the divergence.
+
+    The common buckets ``(low, high]`` are bounded by the union of both histograms' edges
+    (TFDV's alignment), so two histograms with the same edges are compared bucket for bucket.
+    The mass of a side inside a common bucket comes from its distribution function: exact at
+    its own histogram's edges and at the knots of ``cdf`` (``NumericStatistics.cdf``: point
+    masses such as a column's zeros, percentiles), linear only between knots; without knots,
+    values are assumed uniform inside a bucket. So a spike stays where it is, and a long
+    tail's mass is not spread over a wide bucket. When the two minima differ the smallest
+    edge is a bucket of its own (else the first bucket holds it). Infinite buckets and NaNs
+    are separate masses, never overlapping.
 
     Example:
+        >>> from conveyor.data.model import Bucket
         >>> h1 = Histogram("standard", [Bucket(0, 2, 4)])
         >>> h2 = Histogram("standard", [Bucket(0, 1, 1), Bucket(1, 2, 3)])
         >>> aligned_masses(h1, h2)
         ([2.0, 2.0], [1.0, 3.0])
     """
-    reg_a, pts_a, inf_a = _split(a)
-    reg_b, pts_b, inf_b = _split(b)
-    bounds = sorted({x for bk in reg_a + reg_b for x in (bk.low, bk.high)})
-    if len(bounds) >= 2:
-        mass_a, mass_b = _rebucket(reg_a, bounds), _rebucket(reg_b, bounds)
-    else:
-        mass_a, mass_b = [], []
-    for point in sorted(set(pts_a) | set(pts_b)):
-        mass_a.append(pts_a.get(point, 0.0))
-        mass_b.append(pts_b.get(point, 0.0))
-    # infinite and NaN masses are never considered to overlap the other side's
-    for extra_a, extra_b in ((inf_a, 0.0), (0.0, inf_b), (float(nan_a), 0.0), (0.0, float(nan_b))):
+    sides = []
+    for hist, cdf, nan in ((a, cdf_a, nan_a), (b, cdf_b, nan_b)):
+        knots, total, infinite = _histogram_knots(hist)
+        own = [(float(x), float(lo), float(hi)) for x, lo, hi in cdf]
+        if own and hist.kind != "standard":  # equal-count edges are estimates: the cdf rules
+            knots = []
+        sides.append((_merge_knots(knots, own), total, infinite, float(nan)))
+    edges_a, edges_b = _edges(a), _edges(b)
+    edges = sorted(edges_a | edges_b)
+    same_min = min(edges_a, default=None) == min(edges_b, default=None)
+    masses: tuple[list[float], list[float]] = ([], [])
+    for (knots, total, _, _), out in zip(sides, masses, strict=True):
+        if not edges:
+            out.append(total)
+            continue
+        at = [_at_or_below(knots, x) if knots else 1.0 for x in edges]
+        out.append(at[0] * total)  # the smallest edge, as a point
+        out.extend((hi - lo) * total for lo, hi in itertools.pairwise(at))
+        if same_min and len(out) > 1:  # the same minimum: the first bucket holds it
+            first = out.pop(0)
+            out[0] += first
+    mass_a, mass_b = masses
+    (_, _, inf_a, nan_a2), (_, _, inf_b, nan_b2) = sides
+    for extra_a, extra_b in ((inf_a, 0.0), (0.0, inf_b), (nan_a2, 0.0), (0.0, nan_b2)):
         if extra_a or extra_b:
             mass_a.append(extra_a)
             mass_b.append(extra_b)
@@ -180,14 +247,22 @@ def aligned_masses(
 
 
 def jensen_shannon_divergence(
-    a: Histogram, b: Histogram, *, nan_a: float = 0, nan_b: float = 0
+    a: Histogram,
+    b: Histogram,
+    *,
+    nan_a: float = 0,
+    nan_b: float = 0,
+    cdf_a: Sequence[Sequence[float]] = (),
+    cdf_b: Sequence[Sequence[float]] = (),
 ) -> float:
-    """Approximate Jensen-Shannon divergence (log base 2, in [0, 1]) of two histograms.
+    """Approximate Jensen-Shannon divergence (log base 2, in [0, 1]) of two distributions,
+    on the common buckets of :func:`aligned_masses`.
 
     Raises:
         ValueError: when either histogram holds no values.
 
     Example:
+        >>> from conveyor.data.model import Bucket
         >>> h = Histogram("standard", [Bucket(0, 1, 5), Bucket(1, 2, 5)])
         >>> jensen_shannon_divergence(h, h)
         0.0
@@ -195,5 +270,5 @@ def jensen_shannon_divergence(
         ...                           Histogram("standard", [Bucket(2, 3, 5)]))
         1.0
     """
-    mass_a, mass_b = aligned_masses(a, b, nan_a=nan_a, nan_b=nan_b)
+    mass_a, mass_b = aligned_masses(a, b, nan_a=nan_a, nan_b=nan_b, cdf_a=cdf_a, cdf_b=cdf_b)
     return _jsd_of_masses(mass_a, mass_b)

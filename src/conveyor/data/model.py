@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "CDF_EXACT_VALUES",
     "FLOAT_PATTERN",
     "INT_PATTERN",
     "VALUE_COUNTS_LIMIT",
@@ -40,6 +41,7 @@ SCHEMA_FORMAT_VERSION = 1
 # Text that Arrow reads as an int64 / a float64 (type anomalies count the values that do not)
 INT_PATTERN = r"^-?(?:\d+|0[xX][0-9a-fA-F]+)$"
 FLOAT_PATTERN = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:nan|inf|infinity))$"
+CDF_EXACT_VALUES = 256  # numbers: the distribution keeps every value up to this many
 VALUE_COUNTS_LIMIT = 1_000  # strings: every value's exact count is kept up to this many values
 
 
@@ -65,7 +67,8 @@ class Severity(enum.StrEnum):
 
 @dataclass
 class Bucket:
-    """One histogram bucket: [low, high) with a (possibly weighted) count."""
+    """One histogram bucket: (low, high] with a (possibly weighted) count; the first bucket
+    of a histogram also holds its low value (TFDV's convention)."""
 
     low: float
     high: float
@@ -101,6 +104,12 @@ class NumericStatistics:
     infinity: int = 0
     quantiles: list[float] = field(default_factory=list)  # 0%, 10%, ..., 100% (11 values)
     histograms: list[Histogram] = field(default_factory=list)
+    # Knots of the distribution function of the finite values, ``[x, below, at_or_below]``
+    # (fractions of values < x and <= x), in increasing x: every value while there are at most
+    # CDF_EXACT_VALUES, else the percentiles and every value holding 0.5% or more (point
+    # masses such as the zeros of a zero-inflated column). Drift and skew comparisons use
+    # them to place mass inside histogram buckets instead of assuming it uniform.
+    cdf: list[list[float]] = field(default_factory=list)
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from conveyor.data.model import (
+    CDF_EXACT_VALUES,
     FLOAT_PATTERN,
     INT_PATTERN,
     VALUE_COUNTS_LIMIT,
@@ -37,6 +38,7 @@ NUMERIC_EXACT_LIMIT = 1_000  # distinct numbers counted exactly; past it, LogBuc
 FREQ_LG_MAX = 13  # frequent-items map of 8192 slots (6144 items kept for merging)
 HLL_LG_K = 14  # distinct-count relative error about 0.8%
 TOP_K = 20
+POINT_MASS = 0.005  # a value holding this fraction of a numeric column is kept in its cdf
 BUCKETS = 10
 QUANTILE_RANKS = [i / 10 for i in range(11)]
 
@@ -101,10 +103,10 @@ class LogBucketSketch:
         idx = np.searchsorted(cum, np.asarray(ranks) * cum[-1], side="right")
         return [float(v) for v in centres[np.minimum(idx, len(centres) - 1)]]
 
-    def cdf(self, points: np.ndarray) -> np.ndarray:
-        """Fractions of the values below each point."""
+    def cdf(self, points: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
+        """Fractions of the values below (``inclusive``: at or below) each point."""
         centres, cum = self._ordered()
-        idx = np.searchsorted(centres, points, side="left")
+        idx = np.searchsorted(centres, points, side="right" if inclusive else "left")
         below = np.where(idx > 0, cum[np.maximum(idx - 1, 0)], 0.0)
         return np.asarray(below / cum[-1], dtype=np.float64)
 
@@ -199,12 +201,12 @@ class NumericState:
         idx = np.searchsorted(cum, np.asarray(QUANTILE_RANKS) * self.n, side="right")
         return [float(v) for v in keys[np.minimum(idx, len(keys) - 1)]]
 
-    def _below(self, points: np.ndarray) -> np.ndarray:
-        """Fractions of the values below each point."""
+    def _at_or_below(self, points: np.ndarray) -> np.ndarray:
+        """Fractions of the values at or below each point."""
         if self.values is None:
-            return self.sketch.cdf(points)
+            return self.sketch.cdf(points, inclusive=True)
         keys, cum = self._sorted_values()
-        idx = np.searchsorted(keys, points, side="left")
+        idx = np.searchsorted(keys, points, side="right")
         return np.where(idx > 0, cum[np.maximum(idx - 1, 0)], 0.0) / self.n
 
     def _combine(self, n: int, mean: float, m2: float, lo: float, hi: float) -> None:
@@ -247,14 +249,36 @@ class NumericState:
         q[0], q[-1] = self.min, self.max
         out.quantiles = q
         out.histograms = [self._standard_histogram(), self._quantiles_histogram(out.quantiles)]
+        out.cdf = self._cdf()
         return out
+
+    def _cdf(self) -> list[list[float]]:
+        """Knots ``[x, below, at_or_below]`` of the distribution (see NumericStatistics.cdf)."""
+        if self.values is not None:
+            keys, cum = self._sorted_values()
+        else:
+            keys, cum = self.sketch._ordered()  # bucket centres (0 exact), within alpha
+        total = float(cum[-1])
+        at = cum / total
+        below = np.concatenate([[0.0], at[:-1]])
+        if len(keys) > CDF_EXACT_VALUES:
+            ranks = np.linspace(0.0, 1.0, 101)
+            picked = np.searchsorted(cum, ranks * total, side="left")
+            heavy = np.flatnonzero(at - below >= POINT_MASS)
+            chosen = np.union1d(np.minimum(picked, len(keys) - 1), heavy)
+            keys, below, at = keys[chosen], below[chosen], at[chosen]
+        return [
+            [float(x), round(float(b), 12), round(float(a), 12)]
+            for x, b, a in zip(keys, below, at, strict=True)
+        ]
 
     def _standard_histogram(self) -> Histogram:
         lo, hi = self.min, self.max
         if lo == hi:
             return Histogram("standard", [Bucket(lo, hi, float(self.n))])
         edges = np.linspace(lo, hi, BUCKETS + 1)
-        cdf = np.concatenate([[0.0], self._below(edges[1:-1]), [1.0]])
+        # buckets (low, high], the first holding the minimum: TFDV's convention
+        cdf = np.concatenate([[0.0], self._at_or_below(edges[1:-1]), [1.0]])
         counts = np.round(np.diff(cdf) * self.n)
         return Histogram(
             "standard",

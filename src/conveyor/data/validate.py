@@ -346,9 +346,15 @@ def _measure(
         ha, hb = _histogram(a, comparator.jsd_source), _histogram(b, comparator.jsd_source)
         jsd: float | None = None
         if ha is not None and hb is not None:
-            nan_a = a.numeric.nan if a.numeric else 0
-            nan_b = b.numeric.nan if b.numeric else 0
-            jsd = jensen_shannon_divergence(ha, hb, nan_a=nan_a, nan_b=nan_b)
+            na, nb = a.numeric, b.numeric
+            jsd = jensen_shannon_divergence(
+                ha,
+                hb,
+                nan_a=na.nan if na else 0,
+                nan_b=nb.nan if nb else 0,
+                cdf_a=na.cdf if na else (),
+                cdf_b=nb.cdf if nb else (),
+            )
         elif counts_a and counts_b:
             jsd = jensen_shannon_divergence_of_counts(counts_a, counts_b)
         if jsd is not None:
