@@ -175,7 +175,7 @@ def bad_values(col: pa.ChunkedArray | pa.Array, target: pa.DataType) -> Any:
 
 def _converts(values: pa.Array, target: pa.DataType) -> bool:
     if pa.types.is_timestamp(target):
-        return pa.types.is_timestamp(_to_timestamp(pa.chunked_array([values])).type)
+        return bool(pa.types.is_timestamp(_to_timestamp(pa.chunked_array([values])).type))
     try:
         pc.cast(values, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
