@@ -14,11 +14,18 @@ from conveyor.errors import NotFoundError
 def _store(reconcile: bool = False) -> Any:
     from conveyor.metadata import connect
 
-    store = connect(_settings().metadata_url)
+    settings = _settings()
+    store = connect(settings.metadata_url)
     if reconcile:  # a run whose orchestrator died (kill -9) is shown as failed, not running
-        from conveyor.orchestrator import reconcile_stale_runs
+        import os
 
-        reconcile_stale_runs(store)
+        from conveyor.orchestrator import reconcile_stale_runs
+        from conveyor.storage import open_store
+
+        def open_storage() -> Any:
+            return open_store(settings.artifact_root, scratch=os.path.join(settings.home, "tmp"))
+
+        reconcile_stale_runs(store, open_storage=open_storage)
     return store
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from conveyor.metadata import MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
 from conveyor.metadata.store import CONTEXT_RUN
 from conveyor.orchestrator.driver import drive, interrupt
+from conveyor.orchestrator.owner import owner_alive, owner_identity
 from conveyor.orchestrator.reporter import RunReporter
 from conveyor.orchestrator.scheduler import Scheduler, SharedWork
 from conveyor.orchestrator.workers import WorkerConfig, WorkerPool
@@ -85,46 +85,65 @@ class RunResult:
         return [r for _, r in sorted(found, key=lambda x: x[0])]
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process runs (a zombie, dead but not yet reaped by its parent, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+def recorded_task_states(metadata: MetadataStore, run_context_id: int) -> dict[str, Any]:
+    """``task_states`` (executions per state) and ``failed_tasks`` as the store records them,
+    for a run that could not count its own results (its orchestrator died or failed)."""
+    executions = metadata.list_executions(context_id=run_context_id)
+    counts: dict[str, int] = {}
+    for ex in executions:
+        counts[ex.state.value] = counts.get(ex.state.value, 0) + 1
+    failed = sorted(ex.name for ex in executions if ex.state == ExecutionState.FAILED)
+    return {"task_states": counts, "failed_tasks": failed}
 
 
-def reconcile_stale_runs(metadata: MetadataStore, *, scan: int = 50) -> list[str]:
+def reconcile_stale_runs(
+    metadata: MetadataStore,
+    *,
+    scan: int = 50,
+    open_storage: Callable[[], ArtifactStore] | None = None,
+) -> list[str]:
     """Mark runs whose orchestrator died (kill -9, power loss) as FAILED, and their
-    still-RUNNING executions as FAILED, so metadata never shows a ghost run in progress."""
-    host = socket.gethostname()
+    still-RUNNING executions as FAILED, so metadata never shows a ghost run in progress.
+
+    The owner is identified by host, pid, boot id, PID namespace and start time
+    (:func:`~conveyor.orchestrator.owner.owner_alive`): a reused pid, or a run in another PID
+    namespace of this host, is judged correctly. The run's ``task_states`` are recounted from
+    the store, and the half-written outputs of its interrupted steps (``.partial`` staging) are
+    removed from ``open_storage()``'s store, opened only when a run is reconciled.
+    """
     fixed: list[str] = []
+    storage: ArtifactStore | None = None
     for ctx in metadata.list_contexts(CONTEXT_RUN, limit=scan):
         props = ctx.properties
-        if props.get("state") != RunState.RUNNING or props.get("host") != host:
-            continue
-        pid = props.get("pid")
-        if not isinstance(pid, int) or _pid_alive(pid):
+        if props.get("state") != RunState.RUNNING or owner_alive(props):
             continue
         # Read the state again now that the process is known to be gone: a run that finished
         # after the listing above wrote its final state before its process exited.
         if metadata.get_context(ctx.id).properties.get("state") != RunState.RUNNING:
             continue
         message = "the orchestrator process died before the run finished"
-        for ex in metadata.list_executions(context_id=ctx.id, states=[ExecutionState.RUNNING]):
+        running = metadata.list_executions(context_id=ctx.id, states=[ExecutionState.RUNNING])
+        for ex in running:
             metadata.update_execution(
                 ex.id,
                 state=ExecutionState.FAILED,
                 properties={"error": {"type": "OrchestratorDied", "message": message}},
             )
+        if running and open_storage is not None:
+            storage = storage or open_storage()
+            for ex in running:
+                p = ex.properties
+                if all(isinstance(p.get(k), str) for k in ("pipeline", "run_id", "task")):
+                    folder = storage.uri_for(p["pipeline"], p["run_id"], f"{p['task']}.{ex.id}")
+                    storage.discard_staged(folder)
         metadata.update_context(
-            ctx.id, {"state": RunState.FAILED, "error": message, "finished_at": time.time()}
+            ctx.id,
+            {
+                "state": RunState.FAILED,
+                "error": message,
+                "finished_at": time.time(),
+                **recorded_task_states(metadata, ctx.id),
+            },
         )
         fixed.append(ctx.name)
     return fixed
@@ -266,7 +285,7 @@ class LocalOrchestrator:
             )
         _ = self.storage  # fail now (e.g. s3:// without s3fs), before any run is recorded
         metadata = self.metadata
-        reconcile_stale_runs(metadata)
+        reconcile_stale_runs(metadata, open_storage=lambda: self.storage)
         for rid in ids:
             if (
                 rid is not None
@@ -311,8 +330,7 @@ class LocalOrchestrator:
                     properties={
                         "state": RunState.RUNNING,
                         "started_at": t0,
-                        "pid": os.getpid(),
-                        "host": socket.gethostname(),
+                        **owner_identity(),
                         "mode": "in-process" if self.in_process else f"{self.workers} workers",
                         "cache": self.use_cache,
                         "tasks": len(spec.tasks),
@@ -341,6 +359,7 @@ class LocalOrchestrator:
                         "state": RunState.FAILED,
                         "finished_at": time.time(),
                         "error": f"{type(exc).__name__}: {exc}",
+                        **recorded_task_states(metadata, sched.run.run_context_id),
                     },
                 )
             raise

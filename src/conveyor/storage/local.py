@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -70,6 +71,20 @@ class LocalArtifactStore:
     def discard(self, staging_path: str) -> None:
         """Remove a staged output."""
         _remove(staging_path)
+
+    def discard_staged(self, folder_uri: str) -> None:
+        """Delete the ``.NAME.partial-ID`` siblings under ``folder_uri`` (and the folder, when
+        that leaves it empty)."""
+        folder = self._path(folder_uri)
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name in names:
+            if name.startswith(".") and ".partial-" in name:
+                _remove(os.path.join(folder, name))
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only when empty
 
     def local_path(self, uri: str) -> str:
         """The path itself: local artifacts are read in place."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -64,9 +65,15 @@ class FsspecArtifactStore:
                 raise ArtifactError(f"Refusing to write outside {self.root!r}: {problem}")
         return "/".join([self.root, *parts])
 
+    def _staging_prefix(self, folder_uri: str) -> str:
+        return hashlib.sha256(folder_uri.rstrip("/").encode()).hexdigest()[:16]
+
     def staging_path(self, uri: str) -> str:
-        """A fresh local path in the scratch folder."""
-        folder = os.path.join(self.scratch, "staging", uuid.uuid4().hex)
+        """A fresh local path in the scratch folder, named after the URI's folder (so that
+        :meth:`discard_staged` finds what a killed step left)."""
+        parent = uri.rstrip("/").rsplit("/", 1)[0]
+        name = f"{self._staging_prefix(parent)}-{uuid.uuid4().hex}"
+        folder = os.path.join(self.scratch, "staging", name)
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, os.path.basename(uri.rstrip("/")) or "artifact")
 
@@ -95,6 +102,22 @@ class FsspecArtifactStore:
     def discard(self, staging_path: str) -> None:
         """Remove a staged output."""
         shutil.rmtree(os.path.dirname(staging_path), ignore_errors=True)
+
+    def discard_staged(self, folder_uri: str) -> None:
+        """Delete the local staging folders of outputs under ``folder_uri`` and any upload
+        left under a temporary name there."""
+        staging = os.path.join(self.scratch, "staging")
+        prefix = self._staging_prefix(folder_uri) + "-"
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(staging):
+                if name.startswith(prefix):
+                    shutil.rmtree(os.path.join(staging, name), ignore_errors=True)
+        try:
+            partial = self._fs.glob(folder_uri.rstrip("/") + "/*.partial-*")
+            for path in partial:
+                self._fs.rm(path, recursive=True)
+        except Exception as exc:
+            raise ArtifactError(f"Could not clean {folder_uri!r}: {exc}") from exc
 
     def local_path(self, uri: str) -> str:
         """Download ``uri`` once into the read cache and return the local path."""

@@ -42,6 +42,11 @@ class ArtifactStore(Protocol):
         """Delete a staged output that will not be committed."""
         ...
 
+    def discard_staged(self, folder_uri: str) -> None:
+        """Delete every staged output meant for a URI under ``folder_uri`` that was never
+        committed (left by a step whose process was killed); committed outputs stay."""
+        ...
+
     def local_path(self, uri: str) -> str:
         """A local path to read the artifact at ``uri`` (downloaded if the store is remote)."""
         ...

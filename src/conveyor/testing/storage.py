@@ -116,6 +116,23 @@ def check_staged_output_is_invisible_until_commit(factory: StoreFactory) -> None
     assert store.exists(uri)
 
 
+def check_discard_staged_removes_what_a_killed_step_left(factory: StoreFactory) -> None:
+    """Staged outputs under a folder (a killed step's) are removed; committed ones and other
+    folders' staged outputs stay."""
+    store = factory()
+    folder = store.uri_for("run", "task.7")
+    killed = [_write_file(store, store.uri_for("run", "task.7", "out"), b"half")]
+    killed.append(_write_tree(store, store.uri_for("run", "task.7", "model")))
+    kept_uri = store.uri_for("run", "task.7", "done")
+    store.commit(_write_file(store, kept_uri, b"whole"), kept_uri)
+    other = _write_file(store, store.uri_for("run", "task.8", "out"), b"other")
+    store.discard_staged(folder)
+    assert not any(os.path.lexists(p) for p in killed)
+    assert store.exists(kept_uri)
+    assert os.path.exists(other)
+    store.discard_staged(store.uri_for("no", "such", "folder"))  # nothing there: no error
+
+
 CHECKS: tuple[Check, ...] = (
     check_commit_file_round_trip,
     check_commit_folder_round_trip,
@@ -125,6 +142,7 @@ CHECKS: tuple[Check, ...] = (
     check_discard_leaves_nothing,
     check_staging_paths_are_fresh,
     check_staged_output_is_invisible_until_commit,
+    check_discard_staged_removes_what_a_killed_step_left,
 )
 
 

@@ -88,3 +88,20 @@ def spawner(pid_dir: str, end: str = "return"):
 def spawner_timeout(pid_dir: str):
     """A step that starts processes and then runs past its timeout."""
     spawns(pid_dir=pid_dir, end="hang").set_timeout(1)
+
+
+@component
+def half_writes(gate_dir: str, n: int, model: Output[Dataset]) -> None:
+    """Write part of its output folder, say so, then wait to be killed."""
+    os.makedirs(model.path)
+    with open(os.path.join(model.path, "part-0"), "w") as fh:
+        fh.write("half" * n)
+    open(os.path.join(gate_dir, "half-started"), "w").close()
+    time.sleep(1000)
+
+
+@pipeline(name="half-written")
+def half_written(gate_dir: str):
+    """gate opens at once -> half_writes (killed while it writes)."""
+    g = gate(gate_dir=gate_dir)
+    half_writes(gate_dir=gate_dir, n=g.outputs["Output"])
