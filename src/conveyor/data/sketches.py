@@ -9,6 +9,7 @@ turns a state into the JSON-ready model. States pickle (sketches travel as their
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import datasketches as ds
@@ -299,8 +300,10 @@ class StringState:
         self.len_sum = 0
         self.len_min: int | None = None
         self.len_max: int | None = None
-        self.not_float = 0  # values that do not read as a number (text columns)
-        self.not_int = 0  # values that do not read as an integer
+        # values that do not read as a number / an integer, among those past the exact counts
+        # (the exact counts are checked once, at the end or when they turn into sketches)
+        self.not_float = 0
+        self.not_int = 0
         self.counts: dict[str, int] | None = {}
         self.freq: ds.frequent_strings_sketch | None = None
         self.hll: ds.hll_sketch | None = None
@@ -327,12 +330,18 @@ class StringState:
             mm = pc.min_max(key_len).as_py()
             self.len_min = mm["min"] if self.len_min is None else min(self.len_min, mm["min"])
             self.len_max = mm["max"] if self.len_max is None else max(self.len_max, mm["max"])
-            # counted on the distinct values: what a type anomaly cites (e.g. 332 '?' in ages)
+        self._add_counts(keys.to_pylist(), counts.to_pylist())
+        if self.counts is None:  # this chunk went to the sketches: count its misfits now
             for attr, pattern in (("not_float", FLOAT_PATTERN), ("not_int", INT_PATTERN)):
                 fits = pc.fill_null(pc.match_substring_regex(keys, pattern), False)
                 misfit = pc.sum(pc.filter(counts, pc.invert(fits))).as_py()
                 setattr(self, attr, getattr(self, attr) + int(misfit or 0))
-        self._add_counts(keys.to_pylist(), counts.to_pylist())
+
+    def _misfits(self, counts: dict[str, int]) -> tuple[int, int]:
+        """(values that are not numbers, values that are not integers) among ``counts``."""
+        not_float = sum(c for k, c in counts.items() if not _FLOAT.fullmatch(k))
+        not_int = sum(c for k, c in counts.items() if not _INT.fullmatch(k))
+        return not_float, not_int
 
     def _add_counts(self, keys: list[str], counts: list[int]) -> None:
         if self.counts is not None and len(self.counts) + len(keys) > EXACT_LIMIT:
@@ -355,6 +364,9 @@ class StringState:
 
     def _to_sketches(self) -> None:
         counts, self.counts = self.counts or {}, None
+        not_float, not_int = self._misfits(counts)
+        self.not_float += not_float
+        self.not_int += not_int
         self.freq = ds.frequent_strings_sketch(FREQ_LG_MAX)
         self.hll = ds.hll_sketch(HLL_LG_K)
         for k, c in counts.items():
@@ -374,6 +386,10 @@ class StringState:
             )
         if other.counts is not None:
             self._add_counts(list(other.counts), list(other.counts.values()))
+            if self.counts is None:  # they went to the sketches: count their misfits now
+                not_float, not_int = self._misfits(other.counts)
+                self.not_float += not_float
+                self.not_int += not_int
             return
         if self.counts is not None:
             self._to_sketches()
@@ -413,7 +429,8 @@ class StringState:
         if lengths and self.n:
             out.avg_length = self.len_sum / self.n
             out.min_length, out.max_length = self.len_min, self.len_max
-            out.not_float, out.not_int = self.not_float, self.not_int
+            exact = self._misfits(self.counts) if self.counts is not None else (0, 0)
+            out.not_float, out.not_int = self.not_float + exact[0], self.not_int + exact[1]
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -429,6 +446,8 @@ class StringState:
             self.hll = ds.hll_sketch.deserialize(state["hll"])
 
 
+_FLOAT = re.compile(FLOAT_PATTERN)
+_INT = re.compile(INT_PATTERN)
 _NUMERIC = {FeatureType.INT, FeatureType.FLOAT, FeatureType.BOOL, FeatureType.TIMESTAMP}
 
 

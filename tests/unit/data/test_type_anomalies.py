@@ -68,3 +68,24 @@ def test_an_override_error_counts_every_offending_value_and_shows_a_few(tmp_path
     assert "d.csv: line 4: column 'n'" in message  # the first one
     assert "1003 value(s) are not INT" in message
     assert "'?' (1000)" in message and "and 1 other value(s)" in message
+
+
+def test_the_counts_are_the_same_past_the_exact_limit(monkeypatch):
+    from conveyor.data import sketches
+
+    values = [f"{i}" if i % 7 else f"v{i}" for i in range(600)] + ["?"] * 50 + ["1.5"] * 9
+    not_numbers = sum(1 for v in values if not v.replace(".", "").isdigit())
+    expected = (not_numbers, not_numbers + 9)  # '1.5' is a number, not an integer
+    monkeypatch.setattr(sketches, "EXACT_LIMIT", 100)
+    for split in (1, 3, 7):  # chunks and merges in and out of the exact regime
+        size = len(values) // split + 1
+        parts = [values[i : i + size] for i in range(0, len(values), size)]
+        merged, chunked = PartialStatistics(), PartialStatistics()
+        for part in parts:
+            merged.merge(PartialStatistics().update(pa.table({"x": part})))
+            chunked.update(pa.table({"x": part}))
+        for state in (merged, chunked):
+            feature = state.to_datasets()[0].feature("x")
+            assert feature is not None and feature.string is not None
+            assert feature.string.value_counts is None  # sketches were used
+            assert (feature.string.not_float, feature.string.not_int) == expected, split
