@@ -124,6 +124,7 @@ def jensen_shannon_divergence_of_counts(a: Mapping[str, float], b: Mapping[str, 
     return _jsd_of_masses([a.get(k, 0.0) for k in keys], [b.get(k, 0.0) for k in keys])
 
 
+MAX_COMMON_BUCKETS = 40  # equal-width buckets when two histograms' edges differ
 Knots: TypeAlias = list[tuple[float, float, float]]  # (x, fraction < x, fraction <= x)
 
 
@@ -188,6 +189,28 @@ def _edges(histogram: Histogram) -> set[float]:
     }
 
 
+def _common_edges(a: Histogram, b: Histogram) -> tuple[list[float], bool]:
+    """The common bucket edges, and whether the first bucket holds the smallest edge (else it
+    is a point of its own: two constants, or minima that differ on the union's edges)."""
+    edges_a, edges_b = _edges(a), _edges(b)
+    union = sorted(edges_a | edges_b)
+    if edges_a == edges_b or a.kind != "standard" or b.kind != "standard":
+        return union, min(edges_a, default=None) == min(edges_b, default=None)
+    # Equal-width buckets whose edges differ (the minimum or maximum moved a little): buckets
+    # of about the same width over both ranges, not the union of both edges, whose twice as
+    # many narrower buckets would make sampling noise look like drift.
+    lo, hi = union[0], union[-1]
+    n = 0
+    for edges, h in ((edges_a, a), (edges_b, b)):
+        count = sum(1 for x in h.buckets if x.low != x.high)
+        if count and max(edges) > min(edges):
+            n = max(n, count, round(count * (hi - lo) / (max(edges) - min(edges))))
+    if n == 0:
+        return union, min(edges_a, default=None) == min(edges_b, default=None)
+    n = min(n, MAX_COMMON_BUCKETS)
+    return [lo + (hi - lo) * i / n for i in range(n)] + [hi], True
+
+
 def aligned_masses(
     a: Histogram,
     b: Histogram,
@@ -199,15 +222,16 @@ def aligned_masses(
 ) -> tuple[list[float], list[float]]:
     """The two sides' counts on common buckets, for the divergence.
 
-    The common buckets ``(low, high]`` are bounded by the union of both histograms' edges
-    (TFDV's alignment), so two histograms with the same edges are compared bucket for bucket.
+    Two histograms with the same edges are compared bucket for bucket (``(low, high]``, the
+    first also holding ``low``), as TFDV does. When the edges of two equal-width histograms
+    differ, the common buckets are equal-width buckets over both ranges, about as wide as each
+    side's (TFDV takes the union of both edges; quantile histograms still do).
     The mass of a side inside a common bucket comes from its distribution function: exact at
     its own histogram's edges and at the knots of ``cdf`` (``NumericStatistics.cdf``: point
     masses such as a column's zeros, percentiles), linear only between knots; without knots,
     values are assumed uniform inside a bucket. So a spike stays where it is, and a long
-    tail's mass is not spread over a wide bucket. When the two minima differ the smallest
-    edge is a bucket of its own (else the first bucket holds it). Infinite buckets and NaNs
-    are separate masses, never overlapping.
+    tail's mass is not spread over a wide bucket. Infinite buckets and NaNs are separate
+    masses, never overlapping.
 
     Example:
         >>> from conveyor.data.model import Bucket
@@ -223,9 +247,7 @@ def aligned_masses(
         if own and hist.kind != "standard":  # equal-count edges are estimates: the cdf rules
             knots = []
         sides.append((_merge_knots(knots, own), total, infinite, float(nan)))
-    edges_a, edges_b = _edges(a), _edges(b)
-    edges = sorted(edges_a | edges_b)
-    same_min = min(edges_a, default=None) == min(edges_b, default=None)
+    edges, same_min = _common_edges(a, b)
     masses: tuple[list[float], list[float]] = ([], [])
     for (knots, total, _, _), out in zip(sides, masses, strict=True):
         if not edges:

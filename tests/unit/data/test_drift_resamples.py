@@ -92,3 +92,34 @@ def test_constant_columns_compare_as_points() -> None:
     assert jensen_shannon_divergence(five, seven) == 1.0
     spread = Histogram("standard", [Bucket(5, 6, 1), Bucket(6, 7, 9)])
     assert 0.0 < jensen_shannon_divergence(five, spread) < 1.0
+
+
+def _jsd_on_common_bins(x: np.ndarray, y: np.ndarray, n: int = 10) -> float:
+    edges = np.linspace(min(x.min(), y.min()), max(x.max(), y.max()), n + 1)
+
+    def masses(v: np.ndarray) -> np.ndarray:  # (low, high] buckets, the first holding low
+        idx = np.clip(np.searchsorted(edges, v, side="left") - 1, 0, n - 1)
+        return np.bincount(idx, minlength=n) / v.size
+
+    p, q = masses(x), masses(y)
+    m = (p + q) / 2
+    kl = lambda a: float(np.sum(a[a > 0] * np.log2(a[a > 0] / m[a > 0])))  # noqa: E731
+    return (kl(p) + kl(q)) / 2
+
+
+def test_when_the_range_moves_a_little_the_buckets_keep_their_width() -> None:
+    # small samples whose minimum and maximum differ: the divergence is the one on common
+    # equal-width buckets, not on the union of both edges (twice as many, twice the noise)
+    for seed in range(6):
+        x = np.random.default_rng(seed).normal(50, 10, 700).round().astype(np.int64)
+        y = np.random.default_rng(seed + 50).normal(50, 10, 700).round().astype(np.int64)
+        a = compute_statistics(pa.table({"x": x})).datasets[0].feature("x")
+        b = compute_statistics(pa.table({"x": y})).datasets[0].feature("x")
+        assert a is not None and b is not None and a.numeric and b.numeric
+        ours = jensen_shannon_divergence(
+            a.numeric.histograms[0], b.numeric.histograms[0], cdf_a=a.numeric.cdf,
+            cdf_b=b.numeric.cdf,
+        )  # fmt: skip
+        width = max(x.max(), y.max()) - min(x.min(), y.min())
+        n = max(round(10 * width / (v.max() - v.min())) for v in (x, y))  # about as wide
+        assert ours == pytest.approx(_jsd_on_common_bins(x, y, n), rel=1e-9), seed
