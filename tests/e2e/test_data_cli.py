@@ -68,3 +68,45 @@ def test_data_stats_errors_name_the_problem(csv: Path, tmp_path: Path) -> None:
     assert bad.returncode == 1 and "ragged.csv" in bad.stderr
     usage = _stats(str(csv), "--weight", "nope", cwd=tmp_path)
     assert usage.returncode == 2 and "'nope'" in usage.stderr
+
+
+ADULT_ROWS = "39, State-gov, <=50K\n50, ?, <=50K\n38, Private, >50K\n"
+
+
+def test_data_stats_reads_a_headerless_file_with_the_csv_options(tmp_path: Path) -> None:
+    (tmp_path / "adult.data").write_text(ADULT_ROWS)
+    plain = _stats("adult.data", cwd=tmp_path)
+    assert plain.returncode == 2 and "--format" in plain.stderr
+    guessed = _stats("adult.data", "--format", "csv", "--json", cwd=tmp_path)
+    assert guessed.returncode == 0, guessed.stderr
+    assert "warning:" in guessed.stderr and "looks like data" in guessed.stderr
+    out = _stats(
+        "adult.data",
+        *("--format", "csv", "--no-header", "--column-names", "age,workclass,income"),
+        *("--delimiter", ", ", "--null-value", "?", "--json"),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "warning" not in out.stderr
+    stats = StatisticsCollection.from_dict(json.loads(out.stdout)).datasets[0]
+    assert stats.num_rows == 3
+    age, workclass = stats.feature("age"), stats.feature("workclass")
+    assert age is not None and age.type.value == "INT"
+    assert workclass is not None and workclass.missing == 1
+
+
+def test_data_stats_bad_files_print_the_message_alone(tmp_path: Path) -> None:
+    (tmp_path / "latin.csv").write_bytes("name\nAnn\nJos\xe9\n".encode("latin-1"))
+    (tmp_path / "blob.csv").write_bytes(b"a,b\n\x00\x01\x02garbage\xff\n")
+    latin = _stats("latin.csv", cwd=tmp_path)
+    assert latin.returncode == 1
+    assert "latin.csv: line 3:" in latin.stderr and "--encoding latin-1" in latin.stderr
+    blob = _stats("blob.csv", cwd=tmp_path)
+    assert blob.returncode == 1 and "blob.csv: line 2 (byte 4)" in blob.stderr
+    for out in (latin, blob):
+        assert "Traceback" not in out.stderr
+    fixed = _stats("latin.csv", "--encoding", "latin-1", "--json", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    name = StatisticsCollection.from_dict(json.loads(fixed.stdout)).datasets[0].feature("name")
+    assert name is not None and name.string is not None
+    assert {v.value for v in name.string.top_values} == {"Ann", "José"}

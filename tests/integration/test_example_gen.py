@@ -105,6 +105,62 @@ def test_example_gen_malformed_file_fails_with_file_and_line(load, run_pipeline,
     assert f"{tmp_path / 'bad.csv'}: line 3" in (result.tasks["example_gen"].error or "")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        (
+            "blob.csv",
+            b"a,b\n1,2\n\x89PNG\r\n\x00\x00IHDR\x00",
+            "line 4 (byte 14): the file holds binary",
+        ),
+        ("latin.csv", "name\nAnn\nJos\xe9\n".encode("latin-1"), "line 3: the bytes are not valid"),
+    ],
+    ids=["binary", "latin-1"],
+)
+def test_example_gen_bad_csv_fails_with_the_message_alone(
+    load, run_pipeline, tmp_path, name, content, words
+):
+    (tmp_path / name).write_bytes(content)
+    result = run_pipeline(load("data_pipelines").ingest, {"input_pattern": str(tmp_path / name)})
+    task = result.tasks["example_gen"]
+    assert result.failed_tasks == ["example_gen"]
+    assert f"{tmp_path / name}: {words}" in (task.error or "")
+    assert task.traceback is None  # the message says it all: no traceback of Conveyor's code
+
+
+def test_example_gen_reads_a_headerless_file_with_its_csv_options(tmp_path):
+    path = tmp_path / "adult.data"
+    path.write_text(
+        "39, State-gov, 77516, <=50K\n50, ?, 83311, <=50K\n38, Private, ?, >50K\n"
+        "# a comment line\n53, Private, 234721, <=50K\n"
+    )
+    result = check_component(
+        example_gen,
+        parameters={
+            "input_pattern": str(path),
+            "format": "csv",
+            "header": False,
+            "column_names": ["age", "workclass", "fnlwgt", "income"],
+            "delimiter": ", ",
+            "null_values": ["?"],
+            "comment": "#",
+            "split_ratios": {"train": 1.0},
+        },
+        workdir=str(tmp_path / "w"),
+    )
+    meta = result.outputs.artifacts["examples"].properties
+    assert result.outputs.parameters["Output"] == 4
+    assert meta["columns"] == {
+        "age": "INT",
+        "workclass": "STRING",
+        "fnlwgt": "INT",
+        "income": "STRING",
+    }
+    part = next((tmp_path / "w").rglob("train/part-00000.parquet"))
+    rows = pq.read_table(part).to_pylist()
+    assert sorted(r["workclass"] or "" for r in rows) == ["", "Private", "Private", "State-gov"]
+
+
 def test_sql_example_gen_in_a_pipeline(load, run_pipeline, tmp_path):
     db = tmp_path / "d.db"
     with sqlite3.connect(db) as conn:

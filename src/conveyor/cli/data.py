@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from conveyor.cli._common import _console, _echo_json, _errors
+from conveyor.cli._csv import csv_options
+
+if TYPE_CHECKING:
+    from conveyor.data.csv_options import CsvOptions
 
 __all__ = ["data"]
 
@@ -40,6 +45,7 @@ def data() -> None:
 @click.option("--weight", default=None, metavar="COL", help="Numeric column of example weights.")
 @click.option("--split", default="all", show_default=True, help="Name of the data set.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON only.")
+@csv_options
 @_errors
 def stats(
     source: Sequence[str],
@@ -49,17 +55,28 @@ def stats(
     weight: str | None,
     split: str,
     as_json: bool,
+    csv: CsvOptions,
+    file_format: str,
 ) -> None:
     """Compute statistics of SOURCE (files, folders or globs) and print a table.
 
     Example: conveyor data stats census.csv -o stats.json --html stats.html --slice sex
+
+    A headerless file with '?' for missing values and ', ' between fields (UCI adult.data):
+    conveyor data stats adult.data --format csv --no-header --column-names age,workclass,...
+    --delimiter ', ' --null-value '?'
     """
     from conveyor.data.stats import compute_statistics
     from conveyor.errors import ArtifactNotFoundError
 
     try:
         result = compute_statistics(
-            list(source), split=split, slice_by=slices, weight_column=weight
+            list(source),
+            split=split,
+            slice_by=slices,
+            weight_column=weight,
+            csv=csv,
+            format=file_format,
         )
     except ArtifactNotFoundError as exc:
         raise click.BadParameter(str(exc), param_hint="SOURCE") from exc

@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 import click
 
 from conveyor.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _console, _echo_json
+from conveyor.cli._csv import csv_options
+from conveyor.data.csv_options import CsvOptions
 from conveyor.data.model import DatasetStatistics, StatisticsCollection
 from conveyor.data.schema import (
     DEFAULT_MAX_CATEGORICAL_VALUES,
@@ -51,9 +53,11 @@ def _is_statistics(path: str) -> str | None:
     return None
 
 
-def load_statistics(path: str) -> StatisticsCollection:
+def load_statistics(
+    path: str, csv: CsvOptions | None = None, file_format: str = "auto"
+) -> StatisticsCollection:
     """Statistics from a ``statistics.json`` (or an ExampleStatistics folder), or computed
-    from a data file with ``conveyor.data.stats.compute_statistics``."""
+    from a data file with ``conveyor.data.stats.compute_statistics`` (read with ``csv``)."""
     stats_file = _is_statistics(path)
     if stats_file is not None:
         try:
@@ -68,7 +72,7 @@ def load_statistics(path: str) -> StatisticsCollection:
     from conveyor.data.stats import compute_statistics
 
     try:
-        result: StatisticsCollection = compute_statistics(path)
+        result: StatisticsCollection = compute_statistics(path, csv=csv, format=file_format)
     except (ConveyorError, OSError, ValueError) as exc:
         raise click.UsageError(f"Cannot compute statistics of {path!r}: {exc}") from exc
     return result
@@ -102,11 +106,18 @@ def _dataset(stats: StatisticsCollection, split: str | None, source: str) -> Dat
     help="Strings with at most this many distinct values get their values as a domain.",
 )
 @click.option("--infer-ranges", is_flag=True, help="Record the observed min/max of numerics.")
+@csv_options
 def infer_schema_command(
-    data: str, output: str, split: str | None, max_categorical_values: int, infer_ranges: bool
+    data: str,
+    output: str,
+    split: str | None,
+    max_categorical_values: int,
+    infer_ranges: bool,
+    csv: CsvOptions,
+    file_format: str,
 ) -> None:
     """Infer a schema from DATA_OR_STATS (a data file or a statistics.json), to curate."""
-    stats = load_statistics(data)
+    stats = load_statistics(data, csv, file_format)
     dataset = _dataset(stats, split, data)
     schema = infer_schema(
         StatisticsCollection([dataset]),
@@ -131,6 +142,7 @@ def infer_schema_command(
 @click.option("--environment", default=None, help="E.g. SERVING: the label is not expected.")
 @click.option("--split", default=None, help="The split to check (default: the only one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the anomalies as JSON.")
+@csv_options
 def validate_command(
     data: str,
     schema_path: str,
@@ -139,18 +151,25 @@ def validate_command(
     environment: str | None,
     split: str | None,
     as_json: bool,
+    csv: CsvOptions,
+    file_format: str,
 ) -> None:
     """Validate DATA (a data file or a statistics.json) against a schema.
 
     Exits 1 when anything is anomalous, 0 when the data is clean, 2 on a usage error.
+    The CSV options apply to DATA, --baseline and --serving alike.
     """
     try:
         schema = load_schema(schema_path)
     except ConveyorError as exc:
         _fail(str(exc))
-    stats = _dataset(load_statistics(data), split, data)
-    previous = _dataset(load_statistics(baseline), split, baseline) if baseline else None
-    serving_stats = _dataset(load_statistics(serving), split, serving) if serving else None
+    stats = _dataset(load_statistics(data, csv, file_format), split, data)
+    previous = None
+    if baseline:
+        previous = _dataset(load_statistics(baseline, csv, file_format), split, baseline)
+    serving_stats = None
+    if serving:
+        serving_stats = _dataset(load_statistics(serving, csv, file_format), split, serving)
     found = validate_statistics(
         stats, schema, environment=environment, previous=previous, serving=serving_stats
     )

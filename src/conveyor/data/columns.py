@@ -64,26 +64,42 @@ def _infer(col: pa.ChunkedArray) -> pa.ChunkedArray:
     """The safest type for a text column: int, float, bool, timestamp, else string."""
     if col.null_count == len(col):
         return col
-    try:
-        ints = pc.cast(col, pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    else:
-        if not _has_leading_zeros(col):
-            return ints
-        return col
-    try:
-        return pc.cast(col, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    lower = pc.utf8_lower(col)
-    known = pc.or_kleene(pc.is_in(lower, pa.array(_TRUE + _FALSE)), pc.is_null(lower))
-    if pc.all(known).as_py():
-        return pc.equal(lower, "true")
+    for text in (col, None):
+        if text is None:  # numbers with spaces around them (" 39" in "a, b" files) are numbers
+            if not _has_spaces_around(col):
+                break
+            text = pc.utf8_trim_whitespace(col)
+        try:
+            ints = _cast(text, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            if not _has_leading_zeros(text):
+                return ints
+            return col
+        try:
+            return _cast(text, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    if _all_bool(col.slice(0, 1000)) and _all_bool(col):
+        return pc.equal(pc.utf8_lower(col), "true")
     first = pc.drop_null(col)[0].as_py()
     if _DATE_LIKE.match(first):
         return _to_timestamp(col)
     return col
+
+
+def _all_bool(col: pa.ChunkedArray) -> bool:
+    lower = pc.utf8_lower(col)
+    known = pc.or_kleene(pc.is_in(lower, pa.array(_TRUE + _FALSE)), pc.is_null(lower))
+    return bool(pc.all(known).as_py())
+
+
+def _cast(col: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """``pc.cast``, failing fast on the first rows (a failed cast of a whole text column
+    costs as much as a successful one)."""
+    pc.cast(col.slice(0, 1000), target)
+    return pc.cast(col, target)
 
 
 def _to_timestamp(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -99,6 +115,10 @@ def _to_timestamp(col: pa.ChunkedArray) -> pa.ChunkedArray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     return col
+
+
+def _has_spaces_around(col: pa.ChunkedArray) -> bool:
+    return bool(pc.any(pc.match_substring_regex(col, r"^\s|\s$")).as_py())
 
 
 def _has_leading_zeros(col: pa.ChunkedArray) -> bool:
@@ -130,10 +150,11 @@ def _convert_text(
         if pa.types.is_timestamp(converted.type):
             return converted
     else:
-        try:
-            return pc.cast(col, target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+        for text in (col, None):
+            try:  # numbers with spaces around them are numbers
+                return pc.cast(pc.utf8_trim_whitespace(col) if text is None else text, target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
     raise _value_error(name, wanted, bad_values(col, target), col, raw) from None
 
 

@@ -17,14 +17,11 @@ An override map (``{"zip": "STRING", "flag": "BOOL"}``, values of
 
 from __future__ import annotations
 
-import csv
 import glob
-import io
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -41,11 +38,14 @@ from conveyor.data.columns import (
     feature_types,
     type_text_columns,
 )
+from conveyor.data.csv_options import NULL_VALUES, CsvOptions
+from conveyor.data.csv_reader import clean_text, csv_error, open_input, read_csv_text
 from conveyor.errors import ArtifactError
 
 __all__ = [
     "FORMATS",
     "NULL_VALUES",
+    "CsvOptions",
     "apply_column_types",
     "detect_format",
     "expand_paths",
@@ -58,23 +58,6 @@ __all__ = [
 
 FORMATS = ("csv", "parquet", "jsonl")
 """The file formats :func:`read_table` reads (``format="auto"`` picks one by extension)."""
-
-NULL_VALUES = (
-    "",
-    "NA",
-    "N/A",
-    "n/a",
-    "NaN",
-    "nan",
-    "NULL",
-    "null",
-    "None",
-    "#N/A",
-    "#NA",
-    "-NaN",
-    "-nan",
-)
-"""Texts read as missing values in CSV files."""
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -168,21 +151,10 @@ def detect_format(path: str, format: str = "auto") -> str:
     ext = os.path.splitext(name)[1]
     if ext not in _EXTENSIONS:
         raise ValueError(
-            f"Cannot tell the format of {path!r} from its extension {ext!r}: "
-            f"pass format= one of {FORMATS!r}"
+            f"Cannot tell the format of {path!r} from its extension {ext!r}: pass format= one "
+            f"of {FORMATS!r} (--format on the command line), e.g. format='csv' for a text file"
         )
     return _EXTENSIONS[ext]
-
-
-def _open(path: str) -> Any:
-    if is_remote(path):
-        import fsspec
-
-        return fsspec.open(path, "rb", compression="infer").open()
-    path = path.removeprefix("file://")
-    if path.endswith(_COMPRESSIONS):
-        return pa.input_stream(path, compression="detect")
-    return pa.OSFile(path, "rb")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -193,8 +165,7 @@ def read_table(
     *,
     format: str = "auto",
     column_types: Mapping[str, str] | None = None,
-    delimiter: str | None = None,
-    encoding: str = "utf-8",
+    csv: CsvOptions | None = None,
 ) -> pa.Table:
     """Read every file of ``source`` (path, glob, folder or fsspec URL) into one table.
 
@@ -207,8 +178,8 @@ def read_table(
         format: ``auto`` (by extension), ``csv``, ``parquet`` or ``jsonl``.
         column_types: overrides, column name to a FeatureType value (``INT``, ``FLOAT``,
             ``STRING``, ``BOOL``, ``TIMESTAMP``).
-        delimiter: CSV field separator (default ``,``; ``\\t`` for ``.tsv`` files).
-        encoding: text encoding of CSV files (e.g. ``latin-1``).
+        csv: how to read CSV files (header, delimiter, missing-value markers, encoding, ...);
+            the defaults read a comma-separated UTF-8 file with a header.
 
     Returns:
         The table, columns in the order of the first file.
@@ -230,7 +201,8 @@ def read_table(
         by_format.setdefault(detect_format(f, format), []).append(f)
     tables: list[tuple[str, pa.Table]] = []
     if "csv" in by_format:
-        raw = [(f, _read_csv_text(f, delimiter, encoding)) for f in by_format["csv"]]
+        options = csv or CsvOptions()
+        raw = [(f, read_csv_text(f, options)) for f in by_format["csv"]]
         _check_same_columns(raw)
         tables.append((raw[0][0], type_text_columns(raw, overrides)))
     for f in by_format.get("parquet", []):
@@ -251,7 +223,7 @@ def iter_batches(
     format: str = "auto",
     column_types: Mapping[str, str] | None = None,
     batch_rows: int = 256_000,
-    encoding: str = "utf-8",
+    csv: CsvOptions | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream one big file as record batches in bounded memory.
 
@@ -265,7 +237,7 @@ def iter_batches(
     fmt = detect_format(path, format)
     overrides = check_column_types(column_types)
     if fmt == "parquet":
-        with _open(path) as fh:
+        with open_input(path) as fh:
             for batch in pq.ParquetFile(fh).iter_batches(batch_size=batch_rows):
                 yield from apply_column_types(
                     _normalise(pa.Table.from_batches([batch])), overrides, source=path
@@ -274,16 +246,37 @@ def iter_batches(
     if fmt == "jsonl":
         yield from read_table(path, format=fmt, column_types=column_types).to_batches(batch_rows)
         return
-    read_opts = pacsv.ReadOptions(block_size=max(1 << 16, batch_rows * 32), encoding=encoding)
+    options = csv or CsvOptions()
+    if options.comment is not None:
+        raise ValueError("iter_batches does not skip comment lines: use read_table(csv=...)")
+    read_opts = pacsv.ReadOptions(
+        block_size=max(1 << 16, batch_rows * 32),
+        encoding="utf8" if options.utf8() else options.encoding,
+        skip_rows=options.skip_rows + (1 if options.header and options.column_names else 0),
+        column_names=list(options.column_names) if options.column_names else None,
+        autogenerate_column_names=not options.header and not options.column_names,
+    )
+    parse_opts = pacsv.ParseOptions(delimiter=options.separator(path))
     try:
-        with _open(path) as fh:
-            names = pacsv.open_csv(fh, read_options=read_opts).schema.names
-        fh = _open(path)
+        with open_input(path) as fh:
+            names = pacsv.open_csv(
+                fh, read_options=read_opts, parse_options=parse_opts
+            ).schema.names
+        fh = open_input(path)
         reader = pacsv.open_csv(
-            fh, read_options=read_opts, convert_options=_text_convert_options(names)
+            fh,
+            read_options=read_opts,
+            parse_options=parse_opts,
+            convert_options=pacsv.ConvertOptions(
+                null_values=options.markers(),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                column_types={n: pa.string() for n in names},
+                timestamp_parsers=[],
+            ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise csv_error(path, exc, None, encoding) from exc
+        raise csv_error(path, exc, options) from None
     schema: pa.Schema | None = None
     seen = 0
     with fh:
@@ -292,9 +285,9 @@ def iter_batches(
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except pa.ArrowInvalid as exc:
-                raise csv_error(path, exc, None, encoding) from exc
-            table = pa.Table.from_batches([batch])
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise csv_error(path, exc, options) from None
+            table = clean_text(pa.Table.from_batches([batch]), options)
             if schema is None:
                 table = type_text_columns([(path, table)], overrides)
                 schema = table.schema
@@ -355,95 +348,10 @@ def _mask_url(url: str) -> str:
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def _text_convert_options(names: Sequence[str]) -> pacsv.ConvertOptions:
-    return pacsv.ConvertOptions(
-        null_values=list(NULL_VALUES),
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-        column_types={n: pa.string() for n in names},
-        auto_dict_encode=False,
-        # Every column read as text: the typing happens in columns.type_text_columns.
-        timestamp_parsers=[],
-    )
-
-
-def _read_csv_text(path: str, delimiter: str | None, encoding: str) -> pa.Table:
-    sep = delimiter or ("\t" if path.lower().removesuffix(".gz").endswith(".tsv") else ",")
-    read_opts = pacsv.ReadOptions(encoding=encoding, block_size=8 << 20)
-    parse_opts = pacsv.ParseOptions(delimiter=sep, newlines_in_values=False)
-    try:
-        with _open(path) as fh:
-            header = pacsv.open_csv(fh, read_options=read_opts, parse_options=parse_opts).schema
-        with _open(path) as fh:
-            table = pacsv.read_csv(
-                fh,
-                read_options=read_opts,
-                parse_options=parse_opts,
-                convert_options=_text_convert_options(header.names),
-            )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise csv_error(path, exc, sep, encoding) from exc
-    if table.num_rows == 0:
-        raise ArtifactError(
-            f"{path}: line 2: the file has a header ({', '.join(table.column_names)}) but no "
-            "rows. Add data rows or remove the file from the input pattern"
-        )
-    return table
-
-
-def csv_error(
-    path: str, exc: Exception, sep: str | None = None, encoding: str = "utf-8"
-) -> ArtifactError:
-    """A clear error for a CSV file that failed to parse: the file, the line, how to fix it
-    (ragged rows, bad encoding, empty file are located by re-reading the file)."""
-    text = str(exc)
-    if "Empty CSV file" in text:
-        return ArtifactError(
-            f"{path}: line 1: the file is empty. Write a header line and rows, or remove the "
-            "file from the input pattern"
-        )
-    if "UTF8" in text or "utf8" in text.lower() or isinstance(exc, UnicodeDecodeError):
-        line, detail = _find_bad_encoding(path, encoding)
-        return ArtifactError(
-            f"{path}: line {line}: the bytes are not valid {encoding} ({detail}). Re-save the "
-            "file as UTF-8, or pass encoding='latin-1' (or the file's real encoding)"
-        )
-    if "Expected" in text and "columns" in text:
-        where, expected, got = _find_ragged_row(path, sep or ",", encoding)
-        return ArtifactError(
-            f"{path}: line {where}: expected {expected} fields like the header, got {got}. "
-            "Fix the row (quote values that contain the separator) or remove it"
-        )
-    return ArtifactError(f"{path}: cannot read the CSV file: {text}. Check that it is CSV")
-
-
 def _raw_bytes(path: str) -> bytes:
-    with _open(path) as fh:
+    with open_input(path) as fh:
         data: bytes = fh.read()
     return data
-
-
-def _find_bad_encoding(path: str, encoding: str) -> tuple[int, str]:
-    data = _raw_bytes(path)
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError as err:
-        return data.count(b"\n", 0, err.start) + 1, f"byte {data[err.start]:#04x}"
-    except LookupError:
-        return 1, f"unknown encoding {encoding!r}"
-    return 1, "invalid text"
-
-
-def _find_ragged_row(path: str, sep: str, encoding: str) -> tuple[int | str, int, int | str]:
-    text = _raw_bytes(path).decode(encoding, errors="replace")
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    expected = None
-    for row in reader:
-        if expected is None:
-            expected = len(row)
-        elif row and len(row) != expected:
-            return reader.line_num, expected, len(row)
-    return "?", expected or 0, "?"
 
 
 def _check_same_columns(tables: Sequence[tuple[str, pa.Table]]) -> None:
@@ -461,7 +369,7 @@ def _check_same_columns(tables: Sequence[tuple[str, pa.Table]]) -> None:
 
 def _read_parquet(path: str) -> pa.Table:
     try:
-        with _open(path) as fh:
+        with open_input(path) as fh:
             table = pq.read_table(fh)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(
@@ -473,7 +381,7 @@ def _read_parquet(path: str) -> pa.Table:
 
 def _read_jsonl(path: str) -> pa.Table:
     try:
-        with _open(path) as fh:
+        with open_input(path) as fh:
             table = pajson.read_json(fh)
     except pa.ArrowInvalid as exc:
         line, detail = _find_bad_json(path)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from conveyor.data.csv_options import CsvOptions
+from conveyor.data.csv_reader import TypeConflict, iter_csv_tables
+from conveyor.data.io import detect_format
 from conveyor.data.model import DatasetStatistics, FeatureType, StatisticsCollection
 from conveyor.data.sketches import ColumnState
 from conveyor.errors import ArtifactError, ArtifactNotFoundError
@@ -35,8 +37,7 @@ __all__ = [
 Source: TypeAlias = pa.Table | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 CHUNK_ROWS = 1 << 20
-CSV_BLOCK_BYTES = 8 << 20  # compressed CSV and JSON Lines: streaming blocks
-CSV_RANGE_BYTES = 4 << 20  # plain CSV: byte ranges parsed in parallel (the first, 4x: types)
+JSON_BLOCK_BYTES = 8 << 20  # JSON Lines: streaming blocks
 MAX_SLICES = 1000
 _CSV = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.bz2")
 _PARQUET = (".parquet", ".pq")
@@ -292,9 +293,15 @@ def _expand(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
     return paths
 
 
-def _read_file(path: str, chunk_rows: int, types: dict[str, pa.DataType]) -> Iterator[pa.Table]:
-    lower = path.lower()
-    if lower.endswith(_PARQUET):
+def _read_file(
+    path: str,
+    chunk_rows: int,
+    widened: dict[str, FeatureType],
+    csv: CsvOptions,
+    format: str,
+) -> Iterator[pa.Table]:
+    fmt = detect_format(path, format)
+    if fmt == "parquet":
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(path)
@@ -302,147 +309,32 @@ def _read_file(path: str, chunk_rows: int, types: dict[str, pa.DataType]) -> Ite
             yield pf.schema_arrow.empty_table()
         for batch in pf.iter_batches(batch_size=chunk_rows):
             yield pa.Table.from_batches([batch])
-    elif lower.endswith(_JSON):
+    elif fmt == "jsonl":
         import pyarrow.json as pj
 
-        reader = pj.open_json(path, read_options=pj.ReadOptions(block_size=CSV_BLOCK_BYTES))
+        reader = pj.open_json(path, read_options=pj.ReadOptions(block_size=JSON_BLOCK_BYTES))
         for batch in reader:
             yield pa.Table.from_batches([batch])
-    elif lower.endswith((".csv", ".tsv")):
-        yield from _read_csv_ranges(path, types, "\t" if lower.endswith(".tsv") else ",")
-    else:  # compressed CSV: one sequential stream
-        import pyarrow.csv as pcsv
-
-        reader = pcsv.open_csv(
-            path,
-            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-            parse_options=pcsv.ParseOptions(delimiter="\t" if ".tsv" in lower else ","),
-            convert_options=_csv_convert(types),
-        )
-        schema = reader.schema
-        empty = True
-        for batch in reader:
-            empty = False
-            yield pa.Table.from_batches([batch])
-        if empty:
-            yield schema.empty_table()
+    else:  # the CSV reader of example_gen: same options, same types
+        yield from iter_csv_tables(path, csv, widened)
 
 
-def _csv_convert(types: dict[str, pa.DataType]) -> Any:
-    import pyarrow.csv as pcsv
-
-    # Categoricals come dictionary-encoded (faster to read and to count); columns with many
-    # values fall back to plain strings.
-    return pcsv.ConvertOptions(column_types=types, strings_can_be_null=True, auto_dict_encode=True)
-
-
-def _csv_cuts(path: str) -> Iterator[tuple[int, int]]:
-    """Byte ranges of whole rows, about ``CSV_RANGE_BYTES`` each. A cut is made only at a
-    newline outside quotes (an even number of quote characters before it, which RFC 4180's
-    doubled quotes keep true), so quoted fields may hold newlines."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        fh.readline()
-        start = fh.tell()
-        want = 4 * CSV_RANGE_BYTES  # the first range infers the column types: a larger sample
-        while start < size:
-            fh.seek(start)
-            data = fh.read(want)
-            if start + len(data) >= size:
-                yield start, size
-                return
-            cut = data.rfind(b"\n") + 1
-            while cut > 0 and data.count(b'"', 0, cut) % 2:
-                cut = data.rfind(b"\n", 0, cut - 1) + 1
-            if cut <= 0:  # a row (or quoted field) longer than the range: read more
-                want *= 2
-                continue
-            yield start, start + cut
-            start += cut
-            want = CSV_RANGE_BYTES
-
-
-def _read_csv_ranges(
-    path: str, types: dict[str, pa.DataType], delimiter: str
-) -> Iterator[pa.Table]:
-    """A plain CSV file as tables of about ``CSV_RANGE_BYTES`` each, every range parsed by
-    pyarrow's multithreaded reader while the previous one is being summarised. The first
-    range infers the column types; the others are read with them (a conflict makes the
-    caller promote the column and read again)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import pyarrow.csv as pcsv
-
-    parse = pcsv.ParseOptions(delimiter=delimiter)
-    with open(path, "rb") as fh:
-        header = fh.readline()
-    first = pcsv.read_csv(
-        pa.BufferReader(header),
-        parse_options=parse,
-        convert_options=_csv_convert(types),
-    )
-    names = first.column_names
-    fixed: dict[str, pa.DataType] = dict(types)
-
-    def read(span: tuple[int, int], infer: bool) -> pa.Table:
-        with open(path, "rb") as fh:
-            fh.seek(span[0])
-            body = fh.read(span[1] - span[0])
-        return pcsv.read_csv(
-            pa.BufferReader(header + body if infer else body),
-            read_options=pcsv.ReadOptions(column_names=None if infer else names, use_threads=True),
-            parse_options=parse,
-            convert_options=_csv_convert(types if infer else fixed),
-        )
-
-    spans = iter(_csv_cuts(path))
-    span = next(spans, None)
-    if span is None:
-        yield first  # header only
-        return
-    table = read(span, infer=True)
-    for field in table.schema:
-        if field.name not in fixed:
-            t = field.type
-            fixed[field.name] = t.value_type if pa.types.is_dictionary(t) else t
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
-        for span in spans:
-            pending = pool.submit(read, span, False)
-            yield table
-            table = pending.result()
-        yield table
-
-
-_CONVERSION = re.compile(r"In CSV column #(\d+): .*CSV conversion error to (\w+)")
-
-
-def _file_state(path: str, template: PartialStatistics, chunk_rows: int) -> PartialStatistics:
-    """The state of one file. A CSV column whose type the first block guessed wrong (ints,
-    then a float) is promoted and the file read again, so no value is ever dropped."""
-    types: dict[str, pa.DataType] = {}
+def _file_state(
+    path: str, template: PartialStatistics, chunk_rows: int, csv: CsvOptions, format: str
+) -> PartialStatistics:
+    """The state of one file. A CSV column whose type the first range guessed wrong (ints,
+    then a float) is widened and the file read again, so no value is ever dropped."""
+    widened: dict[str, FeatureType] = {}
     while True:
         state = _like(template)
-        names: list[str] = []
         try:
-            for table in _read_file(path, chunk_rows, types):
-                names = table.column_names
+            for table in _read_file(path, chunk_rows, widened, csv, format):
                 state.update(table)
             return state
-        except pa.ArrowInvalid as exc:
-            match = _CONVERSION.search(str(exc))
-            if match is None or not names:
-                raise _read_error(path, exc) from exc
-            name = names[int(match.group(1))]
-            was = match.group(2)
-            promoted = pa.float64() if was in ("int64", "null") else pa.string()
-            if types.get(name) == promoted:
-                promoted = pa.string()
-            if types.get(name) == pa.string():
-                raise _read_error(path, exc) from exc
-            types[name] = promoted
+        except TypeConflict as conflict:
+            widened[conflict.column] = conflict.wider
         except (OSError, pa.ArrowException) as exc:
-            raise _read_error(path, exc) from exc
+            raise ArtifactError(f"Cannot read {path!r}: {exc}") from None
 
 
 def _like(template: PartialStatistics) -> PartialStatistics:
@@ -464,7 +356,7 @@ def iter_tables(source: Source, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.
             yield source.slice(start, chunk_rows)
         return
     for path in _expand(source):
-        yield from _read_file(path, chunk_rows, {})
+        yield from _read_file(path, chunk_rows, {}, CsvOptions(), "auto")
 
 
 def compute_statistics(
@@ -475,6 +367,8 @@ def compute_statistics(
     weight_column: str | None = None,
     column_types: Mapping[str, FeatureType | str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    csv: CsvOptions | None = None,
+    format: str = "auto",
 ) -> StatisticsCollection:
     """Statistics of a table, a file, a folder, a glob or a list of files, read in chunks.
 
@@ -485,6 +379,9 @@ def compute_statistics(
         weight_column: a numeric column of example weights (weighted counts).
         column_types: logical types that override inference, e.g. ``{"zip": "STRING"}``.
         chunk_rows: rows per chunk for tables and Parquet (memory is bounded by a chunk).
+        csv: how to read CSV files (header, delimiter, missing-value markers, encoding, ...),
+            as ``example_gen`` reads them.
+        format: ``auto`` (by extension), ``csv``, ``parquet`` or ``jsonl``.
 
     Returns:
         One ``DatasetStatistics`` for the split, then one per slice.
@@ -512,7 +409,7 @@ def compute_statistics(
             state.update(table)
     else:
         for path in _expand(source):
-            state.merge(_file_state(path, state, chunk_rows))
+            state.merge(_file_state(path, state, chunk_rows, csv or CsvOptions(), format))
     return state.to_collection()
 
 
@@ -544,15 +441,3 @@ def statistics_of_examples(
         )
         collection.datasets += stats.datasets
     return collection
-
-
-def _read_error(path: str, exc: Exception) -> ArtifactError:
-    """The same clear, located errors as ExampleGen for CSV files; the reader's otherwise."""
-    from conveyor.data.io import csv_error, detect_format
-
-    try:
-        if detect_format(path) == "csv":
-            return csv_error(path, exc)
-    except Exception:
-        pass
-    return ArtifactError(f"Cannot read {path!r}: {exc}")

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conveyor.data.io import feature_types, iter_batches, read_sql, read_table
+from conveyor.data.io import CsvOptions, feature_types, iter_batches, read_sql, read_table
 from conveyor.data.model import FeatureType
 from conveyor.errors import ArtifactError
 
@@ -207,7 +207,7 @@ def test_read_table_malformed_csv_names_file_and_line(tmp_path, content, line, w
 
 def test_read_table_latin1_file_reads_with_its_encoding(tmp_path):
     (tmp_path / "d.csv").write_bytes("name\nJos\xe9\n".encode("latin-1"))
-    table = read_table(str(tmp_path / "d.csv"), encoding="latin-1")
+    table = read_table(str(tmp_path / "d.csv"), csv=CsvOptions(encoding="latin-1"))
     assert table.column("name").to_pylist() == ["José"]
 
 

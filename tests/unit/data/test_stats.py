@@ -168,9 +168,9 @@ def test_compute_statistics_reads_parquet_jsonl_globs_and_lists(tmp_path: Path) 
 def test_compute_statistics_promotes_a_csv_column_guessed_from_its_first_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.data.stats as stats_module
+    import conveyor.data.csv_reader as reader_module
 
-    monkeypatch.setattr(stats_module, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(reader_module, "RANGE_BYTES", 16)
     path = tmp_path / "late.csv"
     path.write_text("n,c\n" + "1,a\n" * 40 + "2.5,b\n" + "3,zz\n" * 40 + "4,x y\n")
     ds = compute_statistics(str(path)).datasets[0]
@@ -205,9 +205,9 @@ def test_statistics_of_examples_gives_one_data_set_per_split(tmp_path: Path) -> 
 def test_compute_statistics_splits_csv_ranges_only_outside_quotes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.data.stats as stats_module
+    import conveyor.data.csv_reader as reader_module
 
-    monkeypatch.setattr(stats_module, "CSV_RANGE_BYTES", 16)
+    monkeypatch.setattr(reader_module, "RANGE_BYTES", 16)
     path = tmp_path / "quoted.csv"
     rows = [f'{i},"line one\nline ""two"", {i}"' for i in range(200)]
     path.write_text("id,text\n" + "\n".join(rows) + "\n")
@@ -224,12 +224,12 @@ def test_compute_statistics_splits_csv_ranges_only_outside_quotes(
 def test_compute_statistics_reads_big_csv_ranges_like_one_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conveyor.data.stats as stats_module
+    import conveyor.data.csv_reader as reader_module
 
     path = tmp_path / "t.csv"
     path.write_text(TITANIC.read_text())
     whole = compute_statistics(str(path)).to_dict()
-    monkeypatch.setattr(stats_module, "CSV_RANGE_BYTES", 512)
+    monkeypatch.setattr(reader_module, "RANGE_BYTES", 512)
     assert _rounded(compute_statistics(str(path)).to_dict()) == _rounded(whole)
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conveyor._internal.paths import is_remote
-from conveyor.data.io import expand_paths, feature_types, read_sql, read_table
+from conveyor.data.io import CsvOptions, expand_paths, feature_types, read_sql, read_table
 from conveyor.data.spans import has_placeholders, resolve_pattern
 from conveyor.data.splits import normalize_ratios, split_table
 from conveyor.dsl import Output, component
@@ -133,6 +133,13 @@ def example_gen(
     version: int | None = None,
     span_range: list[int] | None = None,
     encoding: str = "utf-8",
+    header: bool = True,
+    column_names: list[str] | None = None,
+    delimiter: str | None = None,
+    null_values: list[str] | None = None,
+    skip_rows: int = 0,
+    comment: str | None = None,
+    trim_whitespace: bool = False,
 ) -> int:
     """Read tabular files into an ``Examples`` artifact, split deterministically.
 
@@ -152,7 +159,16 @@ def example_gen(
         span: the span to read (None: the latest).
         version: the version to read (None: the span's latest).
         span_range: ``[first, last]`` spans to read together (inclusive).
-        encoding: text encoding of CSV files.
+        encoding: text encoding of CSV files (e.g. ``latin-1``); invalid bytes fail the step.
+        header: whether CSV files start with a header line (False: give ``column_names``,
+            or columns are named ``f0``, ``f1``, ...).
+        column_names: the CSV column names (replacing the header line when there is one).
+        delimiter: the CSV field separator (default ``,``, a tab for ``.tsv``); ``", "``
+            means ``,`` with ``trim_whitespace``.
+        null_values: texts read as missing values besides ``NA``, ``NULL``, ... (e.g. ``["?"]``).
+        skip_rows: lines to skip at the start of each CSV file, before the header.
+        comment: CSV lines starting with this character are ignored (e.g. ``"#"``).
+        trim_whitespace: strip spaces around every CSV field.
 
     Returns:
         The number of rows written over all splits.
@@ -162,6 +178,16 @@ def example_gen(
         >>> sorted(example_gen.spec.output_artifacts)
         ['examples']
     """
+    csv = CsvOptions.create(
+        header=header,
+        column_names=column_names,
+        delimiter=delimiter,
+        null_values=null_values,
+        skip_rows=skip_rows,
+        comment=comment,
+        trim_whitespace=trim_whitespace,
+        encoding=encoding,
+    )
     pattern, selection, files = _resolve(input_pattern, presplit, span, version, span_range)
     if selection is not None and not presplit:
         files = list(selection.files)
@@ -179,7 +205,7 @@ def example_gen(
                 selection.splits[name],
                 format=format,
                 column_types=column_types,
-                encoding=encoding,
+                csv=csv,
             )
             for name in _ordered(list(selection.splits))
         }
@@ -193,7 +219,7 @@ def example_gen(
                 )
         return _write(examples, parts, None, extra)
     ratios = normalize_ratios(split_ratios or {"train": 0.8, "eval": 0.2})
-    table = read_table(files, format=format, column_types=column_types, encoding=encoding)
+    table = read_table(files, format=format, column_types=column_types, csv=csv)
     extra["split_key"] = split_key
     if split_key is not None and split_key not in table.column_names:
         raise ArtifactError(
