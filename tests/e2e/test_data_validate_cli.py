@@ -191,3 +191,23 @@ def test_drift_verdicts_match_tfdv_on_the_shifted_census_data(tmp_path):
          str(tmp_path / "a.csv")],
     )  # fmt: skip
     assert clean.exit_code == 0, clean.output
+
+
+def test_a_new_category_in_a_41_value_feature_fails_validation_from_csv(tmp_path):
+    countries = [f"country-{i:02d}" for i in range(41)]
+    rows = [countries[i % 41] for i in range(30_000)]
+    (tmp_path / "train.csv").write_text("country\n" + "\n".join(rows) + "\n")
+    rows[1000:1040] = ["Atlantis"] * 40
+    (tmp_path / "new.csv").write_text("country\n" + "\n".join(rows) + "\n")
+    runner = CliRunner()
+    schema = tmp_path / "schema.yaml"
+    result = runner.invoke(infer_schema_command, [str(tmp_path / "train.csv"), "-o", str(schema)])
+    assert result.exit_code == 0, result.output
+    assert load_schema(schema).features[0].values == countries  # a domain of 41 values
+
+    args = [str(tmp_path / "new.csv"), "--schema", str(schema), "--json"]
+    result = runner.invoke(validate_command, args)
+    assert result.exit_code == 1, result.output
+    (reason,) = json.loads(result.output)["anomaly_info"]["country"]["reasons"]
+    assert reason["type"] == "ENUM_TYPE_UNEXPECTED_STRING_VALUES"
+    assert reason["count"] == 40 and "'Atlantis' (40)" in reason["description"]
