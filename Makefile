@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup bytecode run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Bytecode of the editable sources, as a wheel install has it: Python would write it on first
+# import, but not under PYTHONDONTWRITEBYTECODE, and compiling Conveyor's modules from source
+# on every command costs a cold `conveyor run` ~15% of its CPU time. Only changed files compile.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q src
 
-run: $(STAMP)
+setup: $(STAMP) bytecode
+
+run: $(STAMP) bytecode
 	cd examples/quickstart && ../../$(BIN)/conveyor run pipeline.py
 	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py
 	cd examples/iterative && ../../$(BIN)/conveyor run pipeline.py
@@ -34,7 +40,7 @@ test: lint
 	$(BIN)/pytest -n 2 tests
 	$(BIN)/pytest -q --doctest-modules src/conveyor
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -93,7 +93,10 @@ def _in_code(text: str, token: str) -> bool:
 def _commands(
     group: click.Group, prefix: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # some commands load only when looked up
+        command = group.get_command(ctx, name)
+        assert command is not None
         path = (*prefix, name)
         yield path, command
         if isinstance(command, click.Group):
@@ -503,12 +506,13 @@ def command_problems(line: str) -> list[str]:
             words = words[1:]
             continue
         alternatives = word.split("/")  # ``conveyor data stats/infer-schema/validate``
-        missing = [w for w in alternatives if w not in group.commands]
+        ctx = click.Context(group)
+        missing = [w for w in alternatives if group.get_command(ctx, w) is None]
         if missing:
             return [f"no command 'conveyor {' '.join([*path, missing[0]])}'"]
         if len(alternatives) > 1:
             return []
-        group = group.commands[word]
+        group = group.get_command(ctx, word)
         path.append(word)
         words = words[1:]
     if isinstance(group, click.Group):

@@ -26,6 +26,7 @@ def _preload() -> None:
         "conveyor.cli.render",
         "conveyor.cli.loading",
         "conveyor.cli.inspect",
+        "conveyor.cli.compare",
         "conveyor.orchestrator",
         "conveyor.orchestrator.plan",
         "conveyor.metadata.sql.store",

@@ -3,6 +3,7 @@ else run it in this process (see :mod:`conveyor.cli.agent`)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from conveyor._internal.openmp import configure_openmp
@@ -13,6 +14,9 @@ AGENT_COMMANDS = frozenset(
 """Commands a warm agent serves (the heavy imports are already loaded there); ``agent`` and
 ``exec`` always run in this process."""
 
+_OFF = ("", "off", "0", "false", "no")
+"""``CONVEYOR_AGENT`` values that leave the (opt-in) agent off: its client is not even imported."""
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run the ``conveyor`` command."""
@@ -20,8 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     # OpenMP threads (XGBoost, LightGBM, scikit-learn) spin while they wait; when steps or
     # trials share the cores that makes them crawl. Short spins, unless the user chose.
     configure_openmp()
-    if args[:1] and args[0] in AGENT_COMMANDS and not {"--help", "-h"} & set(args):
-        from conveyor.cli.agent import run_via_agent
+    wanted = os.environ.get("CONVEYOR_AGENT", "").strip().lower() not in _OFF
+    if wanted and args[:1] and args[0] in AGENT_COMMANDS and not {"--help", "-h"} & set(args):
+        from conveyor.cli.agent import run_via_agent  # says so when the value is neither
 
         code = run_via_agent(args)
         if code is not None:

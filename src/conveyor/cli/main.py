@@ -38,7 +38,44 @@ def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_LAZY_COMMANDS = ("artifacts", "data", "lineage", "runs", "show")
+"""Commands whose modules load only when used: they import the data and model stacks, which
+a plain ``conveyor run`` never needs (its start-up is most of a small run's time)."""
+
+
+def _load_command(name: str) -> click.Command:
+    if name in ("runs", "artifacts", "lineage"):
+        from conveyor.cli import inspect
+        from conveyor.cli.compare import compare
+
+        inspect.runs.add_command(compare)
+        command: click.Command = getattr(inspect, name)
+        return command
+    if name == "show":
+        from conveyor.cli.show import show
+
+        return show
+    from conveyor.cli.data import data
+    from conveyor.cli.data_validate import infer_schema_command, validate_command
+
+    data.add_command(infer_schema_command)
+    data.add_command(validate_command)
+    return data
+
+
+class _Commands(click.Group):
+    """The top-level group: loads the commands of ``_LAZY_COMMANDS`` when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(_load_command(cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conveyor-ml", prog_name="conveyor")
 def cli() -> None:
     """Conveyor: ML pipelines from notebook to production.
@@ -290,21 +327,6 @@ def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) ->
     console.print(f"\n{hits} of {len(entries)} steps would come from the cache.")
 
 
-from conveyor.cli.compare import compare  # noqa: E402
-from conveyor.cli.data import data  # noqa: E402
-from conveyor.cli.data_validate import infer_schema_command, validate_command  # noqa: E402
-from conveyor.cli.inspect import artifacts, lineage, runs  # noqa: E402
-from conveyor.cli.show import show  # noqa: E402
-
-data.add_command(infer_schema_command)
-data.add_command(validate_command)
-runs.add_command(compare)
-cli.add_command(runs)
-cli.add_command(artifacts)
-cli.add_command(lineage)
-cli.add_command(show)
-cli.add_command(data)
-
 
 @cli.group()
 def agent() -> None:
@@ -326,7 +348,7 @@ def agent_status(as_json: bool) -> None:
         _echo_json(agents)
         return
     if not agents:
-        click.echo("No agent running. The next `conveyor run` starts one.")
+        click.echo("No agent running. With CONVEYOR_AGENT=on, the next `conveyor run` starts one.")
     for a in agents:
         state = "alive" if a["alive"] else "dead"
         mark = " (current)" if a["current"] else ""

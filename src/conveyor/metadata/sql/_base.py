@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import ContextRecord
@@ -50,7 +49,13 @@ class SqlStoreBase:
         self._keep_writer = self._target.backend == "sqlite" and not self._target.memory
         self._write_lock = threading.RLock()
         self._write_conn: sa.Connection | None = None
-        self._upsert = postgresql.insert if self._target.backend == "postgresql" else sqlite.insert
+        # the dialect's INSERT ... ON CONFLICT; only the backend in use is imported (the
+        # PostgreSQL dialect costs a SQLite run's start-up ~20 ms, asyncio included)
+        if self._target.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self._upsert = insert
         self._writes = Writer(self._target.backend)
         self._engine = _engine.create_engine(self._target)
         self._writer = self._engine.execution_options(**{_engine.WRITE: True})

@@ -1,0 +1,64 @@
+"""A plain ``conveyor run`` (no warm agent) imports only what a run on SQLite needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+_PROBE = """
+import json, sys
+from conveyor.cli.launch import main
+prefixes = tuple(sys.stdin.read().split())
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted(m for m in sys.modules if m.startswith(prefixes))
+print(json.dumps({"code": code, "loaded": loaded}))
+"""
+
+# the PostgreSQL dialect (and asyncio's SSL through it), the warm agent's client, the data and
+# model stacks behind `conveyor data`, `show` and `runs compare`
+_NOT_NEEDED = [
+    "sqlalchemy.dialects.postgresql",
+    "conveyor.cli.agent",
+    "conveyor.cli.compare",
+    "conveyor.cli.data_validate",
+    "conveyor.cli.show",
+    "conveyor.data",
+    "conveyor.model",
+]
+
+
+def _loaded(project: Path, *args: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["CONVEYOR_HOME"] = str(project / ".conveyor")
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        input=" ".join(_NOT_NEEDED),
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_plain_run_imports_no_postgres_agent_data_or_model_modules(project):
+    first = _loaded(project, "run", "basic.py:demo", "-q")
+    again = _loaded(project, "run", "basic.py:demo", "-q")  # every step cached
+    assert (first, again) == ({"code": 0, "loaded": []}, {"code": 0, "loaded": []})
+
+
+def test_commands_that_load_late_still_run(project):
+    shown = _loaded(project, "runs", "list", "--json")
+    assert shown["code"] == 0
+    assert "conveyor.cli.compare" in shown["loaded"]  # `runs` brings its subcommands
