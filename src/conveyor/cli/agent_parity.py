@@ -67,10 +67,17 @@ _RLIMITS = (
 def import_signature(environ: Mapping[str, str]) -> list[Any]:
     """What was fixed when the agent started: interpreter flags, ``-W`` options, the
     environment variables read at start-up or import (see ``IMPORT_TIME_PREFIXES``) and the
-    CPU affinity (native thread pools such as OpenBLAS size themselves on it when they load)."""
+    CPU affinity (native thread pools such as OpenBLAS size themselves on it when they load).
+
+    The environment is taken as the ``conveyor`` command sets it up (``configure_openmp``), so
+    any process computes the same signature for the same caller."""
+    from conveyor._internal.openmp import configure_openmp
+
+    prepared = dict(environ)
+    configure_openmp(prepared)
     env = sorted(
         (k, v)
-        for k, v in environ.items()
+        for k, v in prepared.items()
         if k.startswith(IMPORT_TIME_PREFIXES)
         or k.endswith("_NUM_THREADS")
         or k in _IMPORT_TIME_NAMES
