@@ -2,8 +2,16 @@
 
 ``boost`` adds rounds to the previous iteration's XGBoost booster (warm start) and saves the
 result in Conveyor's saved-model format, so every iteration's model is a servable artifact
-(``conveyor.load_model``). ``score`` measures it on the eval split, ``check`` decides whether
-another iteration is worth it, and ``summarize`` writes the AUC curve once the loop is over.
+(``conveyor.load_model``). ``score`` measures it on a validation part of the train split
+(``boost`` never trains on it), ``check`` decides whether another iteration is worth it, and
+``summarize`` writes the AUC curve once the loop is over.
+
+The stopping rule chooses the model, so it must not look at the eval split: a model chosen
+on the eval split and judged on it looks better than it is. The validation part is carved
+from train by a stable row hash (:func:`conveyor.model.validation.holdout_mask`): ``boost``
+leaves those rows out and ``score`` measures exactly them. ``score`` records the data its
+AUC came from (``record_data_use``), so an Evaluator judging the final model finds it through
+lineage and warns if it is asked to bless on that same data.
 """
 
 from __future__ import annotations
@@ -20,11 +28,25 @@ from sklearn.metrics import roc_auc_score
 from conveyor import Input, Markdown, Metrics, Model, Output, component
 from conveyor.components.model.data import training_data
 from conveyor.components.model.transform import read_split
+from conveyor.execution.data_use import record_data_use
 from conveyor.model.saved import check_signature, load_model, manifest_json, save_model
+from conveyor.model.validation import holdout_mask
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
 
-__all__ = ["Decision", "Score", "Summary", "boost", "check", "score", "summarize"]
+__all__ = [
+    "VALIDATION_FRACTION",
+    "Decision",
+    "Score",
+    "Summary",
+    "boost",
+    "check",
+    "score",
+    "summarize",
+]
+
+VALIDATION_FRACTION = 0.2
+"""The part of the train split (by row hash) that ``boost`` leaves out and ``score`` uses."""
 
 REASON_TARGET_REACHED = "target_reached"
 REASON_NO_IMPROVEMENT = "no_improvement"
@@ -64,15 +86,20 @@ def boost(
     max_depth: int = 3,
     subsample: float = 0.8,
     seed: int = 0,
+    validation_fraction: float = VALIDATION_FRACTION,
 ) -> int:
     """Train ``rounds`` more XGBoost rounds on top of ``init_model``; return the total rounds.
+
+    Trains on the train split less its validation part (``validation_fraction`` of the rows,
+    by a stable row hash), which ``score`` measures the model on.
 
     Without ``init_model`` (the loop's first iteration) training starts from scratch. The
     booster is saved with its transform as a Conveyor model folder; the artifact's metadata
     records ``total_rounds``, ``rounds_added`` and the model it continued (``warm_start_from``).
 
     Args:
-        examples: the Transform's ``transformed_examples`` (train and eval splits).
+        examples: ExampleGen's raw examples (the transform is applied here), so the
+            validation rows are the ones ``score`` hashes.
         schema: the data schema (the label's type and the model's signature).
         transform_graph: the fitted transform, bundled with the model.
         label: the binary label column.
@@ -82,6 +109,7 @@ def boost(
         max_depth: depth of each tree.
         subsample: fraction of rows each tree sees (drawn with ``seed``).
         seed: random seed, so every iteration is reproducible (and cacheable).
+        validation_fraction: the part of train left out for ``score``.
 
     Example:
         >>> t = boost(examples=tf.outputs["transformed_examples"], schema=schema,
@@ -90,7 +118,10 @@ def boost(
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds!r}")
-    data = training_data(examples, schema, label, transform_graph, task="classification")
+    data = training_data(
+        examples, schema, label, transform_graph, task="classification", eval_split=None
+    )
+    fit = ~holdout_mask(data.train, validation_fraction)
     if len(data.classes or []) != 2:
         raise ValueError(
             f"boost trains a binary classifier, but label {label!r} has the classes "
@@ -107,7 +138,7 @@ def boost(
     }
     booster = xgb.train(
         params,
-        xgb.DMatrix(data.x_train, label=data.y_train),
+        xgb.DMatrix(data.x_train[fit], label=data.y_train[fit]),
         num_boost_round=rounds,
         xgb_model=previous,
     )
@@ -125,6 +156,7 @@ def boost(
         rounds_added=rounds,
         warm_start_from=init_model.uri if init_model is not None else None,
         hyperparameters={k: v for k, v in params.items() if k != "nthread"},
+        fit_rows=int(fit.sum()),
     )
     start = f"warm start from {total - rounds} rounds" if previous is not None else "cold start"
     print(f"{start}: trained {rounds} rounds, {total} in all")
@@ -132,15 +164,22 @@ def boost(
 
 
 class Score(NamedTuple):
-    """The eval ROC AUC of one iteration's model."""
+    """The validation ROC AUC of one iteration's model."""
 
     auc: float
 
 
 @component
-def score(model: Input[Model], examples: Input[Examples], split: str = "eval") -> Score:
-    """ROC AUC of ``model`` on ``split`` of the raw ``examples`` (the model applies its own
-    bundled transform, exactly as serving does).
+def score(
+    model: Input[Model],
+    examples: Input[Examples],
+    split: str = "train",
+    validation_fraction: float | None = VALIDATION_FRACTION,
+) -> Score:
+    """ROC AUC of ``model`` on the validation part of ``split`` of the raw ``examples``:
+    ``validation_fraction`` of its rows by a stable row hash (``None``: every row). The model
+    applies its own bundled transform, exactly as serving does. The loop's stopping rule
+    decides on this AUC, so the step records the data it came from (``data_use``).
 
     Example:
         >>> s = score(model=t.outputs["model"], examples=gen.outputs["examples"])  # doctest: +SKIP
@@ -157,17 +196,22 @@ def score(model: Input[Model], examples: Input[Examples], split: str = "eval") -
     if label not in table.column_names:
         raise ValueError(f"Split {split!r} has no label column {label!r}: {table.column_names!r}")
     table = table.filter(pc.is_valid(table.column(label)))
+    where = f"the {split!r} split"
+    if validation_fraction is not None:
+        table = table.filter(pa.array(holdout_mask(table, validation_fraction)))
+        where = f"{validation_fraction:.0%} of the {split!r} split, by row hash"
     column = table.column(label)
     positive = pc.equal(column, pa.scalar(classes[1], type=column.type))
     truth = np.asarray(positive.to_numpy(zero_copy_only=False), dtype=bool)
     if truth.all() or not truth.any():
         raise ValueError(
-            f"Split {split!r} holds only one class of {label!r}; ROC AUC needs both. "
-            "Use a larger eval split"
+            f"{where} holds only one class of {label!r}; ROC AUC needs both. "
+            "Use more validation rows"
         )
     auc = float(roc_auc_score(truth, loaded.predict_proba(table)[:, 1]))
+    record_data_use(examples, split, "stopping_rule", where)
     rounds = model.metadata.get("total_rounds", "?")
-    print(f"{split} ROC AUC {auc:.4f} after {rounds} rounds ({len(truth)} rows)")
+    print(f"validation ROC AUC {auc:.4f} after {rounds} rounds ({len(truth)} rows of {where})")
     return Score(auc)
 
 
@@ -223,7 +267,7 @@ def curve_markdown(aucs: list[float], reasons: list[str], rounds: int, model_uri
     lines = [
         "# Iterative XGBoost training",
         "",
-        "| iteration | rounds | eval ROC AUC | change | decision |",
+        "| iteration | rounds | validation ROC AUC | change | decision |",
         "|---:|---:|---:|---:|---|",
     ]
     previous: float | None = None

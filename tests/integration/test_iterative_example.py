@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,11 @@ from typing import Any
 
 import pytest
 
+import conveyor
 from conveyor import run
 from conveyor._internal.importing import import_file
+from conveyor.components.data import example_gen, schema_gen, statistics_gen
+from conveyor.components.model import evaluator, transform
 from conveyor.config import Settings
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator import RunResult
@@ -143,3 +147,53 @@ def test_the_loop_stops_at_its_bound(
 
     assert result.outputs("summarize").parameters["stop_reason"] == "max_iterations"
     assert len(_iterations(result, "boost")) == example.MAX_ITERATIONS
+
+
+def _blessing(result: RunResult) -> dict[str, Any]:
+    uri = result.outputs("evaluator").artifacts["blessing"].uri
+    return json.loads((Path(uri.removeprefix("file://")) / "blessing.json").read_text())
+
+
+def test_the_loop_stops_on_validation_rows_the_final_evaluator_never_judges(
+    first: RunResult,
+) -> None:
+    blessing = _blessing(first)
+    assert blessing["warnings"] == [] and blessing["blessed"]
+    models = [first.outputs(b).artifacts["model"] for b in _iterations(first, "boost")]
+    fit_rows = models[0].properties["fit_rows"]
+    evaluated = first.outputs("evaluator").artifacts["evaluation"].properties["count"]
+    assert 600 < fit_rows < 700 and evaluated == 215  # 80% of 785 train rows; the eval split
+
+
+def test_a_loop_that_stops_on_the_eval_split_makes_the_evaluator_warn(
+    example: ModuleType, settings: Settings
+) -> None:
+    @conveyor.pipeline(name="iterative-stopped-on-eval")
+    def stopped_on_eval(path: str = "data/german_credit.csv") -> None:
+        examples = example_gen(input_pattern=path).outputs["examples"]
+        stats = statistics_gen(examples=examples).outputs["statistics"]
+        schema = schema_gen(statistics=stats, split="train").outputs["schema"]
+        tf = transform(examples=examples, schema=schema, label=example.LABEL)
+        with conveyor.Loop(max_iterations=3, name="boosting") as loop:
+            model_in = loop.carry(initial=None, name="model")
+            best_in = loop.carry(initial=0.0, name="best_auc")
+            t = example.boost(
+                examples=examples, schema=schema, transform_graph=tf.outputs["transform_graph"],
+                label=example.LABEL, init_model=model_in, rounds=10,
+            )  # fmt: skip
+            # the old way: the stopping rule looks at the eval split
+            s = example.score(
+                model=t.outputs["model"], examples=examples, split="eval", validation_fraction=None
+            )
+            c = example.check(auc=s.outputs["auc"], best_so_far=best_in, min_delta=-1.0)
+            model_in.update(t.outputs["model"])
+            best_in.update(c.outputs["best"])
+            loop.stop_when(c.outputs["done"])
+        evaluator(examples=examples, model=t.outputs["model"])
+
+    result = run(stopped_on_eval, {}, in_process=True, settings=settings)
+    assert result.ok, {k: r.error for k, r in result.tasks.items() if r.error}
+    warnings = _blessing(result)["warnings"]
+    # every iteration's score chose the final model (the loop went on because of it)
+    assert {(w["role"], w["split"]) for w in warnings} == {("stopping_rule", "eval")}
+    assert sorted(w["task"] for w in warnings) == ["score[0]", "score[1]", "score[2]"]

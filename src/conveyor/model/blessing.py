@@ -21,7 +21,18 @@ from conveyor.model.evaluation import (
     slice_matches,
 )
 
-__all__ = ["Blessing", "BlessingReason", "ThresholdFailure", "decide_blessing"]
+__all__ = [
+    "SEEN_SPLIT_POLICIES",
+    "Blessing",
+    "BlessingReason",
+    "ThresholdFailure",
+    "decide_blessing",
+    "seen_split_warning",
+]
+
+SEEN_SPLIT_POLICIES = ("warn", "refuse")
+"""When the split a model is judged on also chose it (tuning, early stopping, a loop's
+stopping rule): bless on the thresholds with a recorded warning, or refuse to bless."""
 
 
 class BlessingReason:
@@ -32,6 +43,7 @@ class BlessingReason:
     NO_THRESHOLDS_CONFIGURED = "NO_THRESHOLDS_CONFIGURED"
     FIRST_RUN_VALUE_THRESHOLDS_ONLY = "FIRST_RUN_VALUE_THRESHOLDS_ONLY"
     FIRST_RUN_BLOCKED = "FIRST_RUN_BLOCKED"
+    NOT_BLESSED_SEEN_SPLIT = "NOT_BLESSED_SEEN_SPLIT"
     FORCED = "FORCED"
 
 
@@ -71,7 +83,9 @@ class Blessing:
 
     ``failures``: thresholds that failed (also recorded when forced); ``skipped``: slices or
     checks not judged, each ``{"slice", "metric", "reason"}`` (``too_small``,
-    ``no_baseline``, ``no_baseline_slice``, ``no_baseline_metric``).
+    ``no_baseline``, ``no_baseline_slice``, ``no_baseline_metric``); ``warnings``: what
+    makes the figures less trustworthy, each ``{"kind", "message", ...}`` (``seen_split``:
+    the judged split also chose the model).
     """
 
     blessed: bool
@@ -81,6 +95,7 @@ class Blessing:
     forced: bool = False
     force_reason: str | None = None
     has_baseline: bool = False
+    warnings: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as plain JSON."""
@@ -92,6 +107,7 @@ class Blessing:
             "forced": self.forced,
             "force_reason": self.force_reason,
             "has_baseline": self.has_baseline,
+            "warnings": [dict(w) for w in self.warnings],
         }
 
 
@@ -278,6 +294,8 @@ def decide_blessing(
     force: bool = False,
     force_reason: str | None = None,
     differences: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    seen_split: Sequence[Mapping[str, Any]] = (),
+    seen_split_policy: str = "warn",
 ) -> Blessing:
     """Decide whether the candidate is blessed; every outcome carries a reason code.
 
@@ -287,7 +305,10 @@ def decide_blessing(
     regardless, recorded as ``FORCED`` with the failures the thresholds still report.
     ``differences`` (slice -> metric -> paired bootstrap samples of candidate minus
     baseline, from :func:`conveyor.model.bootstrap.bootstrap_metrics`) serve thresholds that
-    set ``significance``.
+    set ``significance``. ``seen_split``: the steps that chose this model on the split it is
+    judged on (:func:`seen_split_warning` of each is recorded under ``warnings``); with
+    ``seen_split_policy="refuse"`` the model is then not blessed (``NOT_BLESSED_SEEN_SPLIT``)
+    unless forced.
 
     Raises:
         ValueError: forced without a reason, or an unknown policy.
@@ -300,6 +321,7 @@ def decide_blessing(
     no_thresholds = no_thresholds_policy or config.no_thresholds_policy
     check_policy("first_run_policy", first_run, FIRST_RUN_POLICIES)
     check_policy("no_thresholds_policy", no_thresholds, NO_THRESHOLDS_POLICIES)
+    check_policy("seen_split_policy", seen_split_policy, SEEN_SPLIT_POLICIES)
     forced = force or force_reason is not None
     if forced and (force_reason is None or not force_reason.strip()):
         raise ValueError("A forced blessing needs a reason: pass force_reason='why'")
@@ -317,10 +339,13 @@ def decide_blessing(
             forced=forced,
             force_reason=force_reason.strip() if force_reason else None,
             has_baseline=has_baseline,
+            warnings=tuple(seen_split_warning(use) for use in seen_split),
         )
 
     if forced:
         return make(True, BlessingReason.FORCED)
+    if seen_split and seen_split_policy == "refuse":
+        return make(False, BlessingReason.NOT_BLESSED_SEEN_SPLIT)
     if not thresholds:
         return make(no_thresholds == "bless", BlessingReason.NO_THRESHOLDS_CONFIGURED)
     if baseline is None and first_run == "block":
@@ -330,6 +355,32 @@ def decide_blessing(
     if baseline is None:
         return make(True, BlessingReason.FIRST_RUN_VALUE_THRESHOLDS_ONLY)
     return make(True, BlessingReason.BLESSED)
+
+
+def seen_split_warning(use: Mapping[str, Any]) -> dict[str, Any]:
+    """The warning for one step that chose the model on the judged split.
+
+    Example:
+        >>> seen_split_warning({"role": "tuning", "task": "tuner", "split": "eval"})["message"][:38]
+        "The 'eval' split this model is judged"
+    """
+    role = str(use.get("role", "selection")).replace("_", " ")
+    task = use.get("task", "?")
+    split = use.get("split", "?")
+    message = (
+        f"The {split!r} split this model is judged on also chose it ({role} in step {task!r}"
+        + (f", on {use['detail']}" if use.get("detail") else "")
+        + "): its metrics are optimistic (selection bias). Tune, stop early and stop loops "
+        "on validation data (a part of train, cross-validation, or a split of its own)"
+    )
+    return {
+        "kind": "seen_split",
+        "role": use.get("role"),
+        "task": task,
+        "split": split,
+        "execution_id": use.get("execution_id"),
+        "message": message,
+    }
 
 
 def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

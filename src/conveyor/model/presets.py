@@ -20,6 +20,7 @@ __all__ = [
     "eval_set_kwargs",
     "predict_for_task",
     "resolve_preset",
+    "uses_early_stopping",
 ]
 
 TASKS = ("classification", "regression")
@@ -55,7 +56,9 @@ PRESETS: dict[str, Preset] = {
         "lightgbm",
         {"classification": "lightgbm:LGBMClassifier", "regression": "lightgbm:LGBMRegressor"},
         {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 8, "verbose": -1, "n_jobs": 2},
-        frozenset({"verbose", "max_bin", "bagging_fraction", "feature_fraction"}),
+        frozenset(
+            {"verbose", "max_bin", "bagging_fraction", "feature_fraction", "early_stopping_round"}
+        ),
     ),
 }
 """Named presets other than ``sklearn:<Estimator>`` (any scikit-learn estimator by name)."""
@@ -177,6 +180,18 @@ def eval_set_kwargs(
             return {"eval_X": (x_eval,), "eval_y": (y_eval,)}
         return {"eval_set": [(x_eval, y_eval)]}
     return {}
+
+
+def uses_early_stopping(estimator: Any, framework: str) -> bool:
+    """Whether an XGBoost or LightGBM estimator stops on its ``eval_set`` (it was given
+    ``early_stopping_rounds``, or ``early_stopping_round`` for LightGBM): the data it watches
+    then chooses the model. Scikit-learn estimators that stop early carve their own
+    validation part from the training data."""
+    if framework not in ("xgboost", "lightgbm"):
+        return False
+    params = estimator.get_params()
+    keys = ("early_stopping_rounds", "early_stopping_round", "early_stopping")
+    return any(params.get(k) not in (None, False, 0) for k in keys)
 
 
 def predict_for_task(

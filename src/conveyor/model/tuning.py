@@ -310,11 +310,18 @@ def _suggest(trial: Any, preset: str, specs: list[ParamSpec]) -> dict[str, Any]:
 
 
 @dataclass
+class _Part:
+    """One (fit, validation) pair: the whole search scores on one, cross-validation on k."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+
+
+@dataclass
 class _Data:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_eval: np.ndarray
-    y_eval: np.ndarray
+    parts: list[_Part]
     task: str
     metric: str
     direction: str
@@ -323,13 +330,32 @@ class _Data:
 def _run_trial(
     trial: Any, preset: str, params: dict[str, Any], data: _Data, pruning: bool, threads: int | None
 ) -> float:
+    """The trial's metric: on the validation data, or its mean over the folds (never pruned:
+    rounds of different folds are not comparable)."""
+    if len(data.parts) == 1:
+        return _fit_and_score(trial, preset, params, data, data.parts[0], pruning, threads)
+    values = [
+        _fit_and_score(trial, preset, params, data, part, False, threads) for part in data.parts
+    ]
+    return float(np.mean(values))
+
+
+def _fit_and_score(
+    trial: Any,
+    preset: str,
+    params: dict[str, Any],
+    data: _Data,
+    part: _Part,
+    pruning: bool,
+    threads: int | None,
+) -> float:
     import optuna
 
     estimator, resolved = create_estimator(preset, data.task, params)
     if threads and "n_jobs" not in params and resolved.framework in ("xgboost", "lightgbm"):
         estimator.set_params(n_jobs=threads)  # parallel trials share the CPUs
     sign = -1.0 if data.direction == "maximize" else 1.0
-    kwargs = eval_set_kwargs(estimator, resolved.framework, data.x_eval, data.y_eval)
+    kwargs = eval_set_kwargs(estimator, resolved.framework, part.x_valid, part.y_valid)
     pruned: list[int] = []
     if resolved.framework == "xgboost":
         import xgboost
@@ -362,14 +388,14 @@ def _run_trial(
 
         if pruning:
             kwargs["callbacks"] = [lightgbm_pruning]
-    estimator.fit(data.x_train, data.y_train, **kwargs)
+    estimator.fit(part.x_fit, part.y_fit, **kwargs)
     if pruned:
         raise optuna.TrialPruned(f"pruned at boosting round {pruned[0]}")
-    prediction, proba = predict_for_task(estimator, data.x_eval, data.task)
-    scores = evaluate(data.task, data.y_eval, prediction, proba)
+    prediction, proba = predict_for_task(estimator, part.x_valid, data.task)
+    scores = evaluate(data.task, part.y_valid, prediction, proba)
     value = scores.get(data.metric)
     if value is None:
-        raise ValueError(f"Metric {data.metric!r} is undefined on the eval split: {scores!r}")
+        raise ValueError(f"Metric {data.metric!r} is undefined on the validation data: {scores!r}")
     return float(value)
 
 
@@ -407,9 +433,10 @@ def _grid(space: dict[str, list[ParamSpec]]) -> list[tuple[str, dict[str, Any]]]
 def tune(
     x_train: np.ndarray,
     y_train: np.ndarray,
-    x_eval: np.ndarray,
-    y_eval: np.ndarray,
+    x_eval: np.ndarray | None = None,
+    y_eval: np.ndarray | None = None,
     *,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     search_space: Mapping[str, Any],
     presets: Sequence[str] | None = None,
     sampler: str = "tpe",
@@ -420,10 +447,15 @@ def tune(
     task: str = "auto",
     pruning: bool = True,
 ) -> TuningResult:
-    """Search ``search_space`` for the preset and hyperparameters with the best eval metric.
+    """Search ``search_space`` for the preset and hyperparameters with the best validation
+    metric.
 
     Each trial trains on ``x_train``/``y_train`` (class indices for classification) and is
-    scored on ``x_eval``/``y_eval`` with the Trainer's main metric: ROC AUC (binary),
+    scored on ``x_eval``/``y_eval``, validation data the model will not be judged on (see
+    :mod:`conveyor.model.validation`); or, with ``folds`` (``(fit rows, validation rows)``
+    index pairs into the train arrays, e.g. :func:`~conveyor.model.validation.cv_folds`) and
+    no eval arrays, by its mean over the folds (cross-validation; no pruning then). The
+    metric is the Trainer's main metric: ROC AUC (binary),
     accuracy (multiclass), both maximised, or RMSE (regression), minimised. ``sampler`` is
     ``tpe`` (Optuna's TPE), ``random`` or ``grid`` (every combination, in a seeded random
     order; floats need a ``step``). At most ``n_trials`` trials run; none starts after
@@ -432,7 +464,8 @@ def tune(
     error and the search goes on.
 
     Raises:
-        ValueError: a bad search space or argument (naming the entry), or every trial failed.
+        ValueError: a bad search space or argument (naming the entry), both or neither of
+            the eval arrays and ``folds``, or every trial failed.
 
     Example:
         >>> result = tune(x, y, xe, ye, search_space={"xgboost": {"max_depth":
@@ -455,11 +488,21 @@ def tune(
     elif task not in ("classification", "regression"):
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
     space = parse_search_space(search_space, task, presets)
+    if folds is not None:
+        if x_eval is not None or y_eval is not None:
+            raise ValueError("Give the validation arrays or folds, not both")
+        if not folds:
+            raise ValueError("folds is empty: give (fit rows, validation rows) pairs")
+        parts = [_Part(x_train[a], y_train[a], x_train[b], y_train[b]) for a, b in folds]
+    elif x_eval is None or y_eval is None:
+        raise ValueError("Give the validation arrays (x_eval, y_eval) or folds")
+    else:
+        parts = [_Part(x_train, y_train, x_eval, y_eval)]
     metric = main_metric(task, len(np.unique(y_train)))
-    if metric == "roc_auc" and len(np.unique(y_eval)) < 2:
+    if metric == "roc_auc" and any(len(np.unique(p.y_valid)) < 2 for p in parts):
         metric = "accuracy"
     direction: Literal["minimize", "maximize"] = "minimize" if task == "regression" else "maximize"
-    data = _Data(x_train, y_train, x_eval, y_eval, task, metric, direction)
+    data = _Data(parts, task, metric, direction)
     grid = _grid(space) if sampler == "grid" else []
     if grid:
         n_trials = min(n_trials, len(grid))

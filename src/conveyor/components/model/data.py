@@ -19,7 +19,13 @@ from conveyor.model.transform import FittedTransform, fit_transform, load_transf
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
 
-__all__ = ["MAX_CLASSES_OF_INT_LABEL", "UNSEEN_LABEL_POLICIES", "TrainingData", "training_data"]
+__all__ = [
+    "MAX_CLASSES_OF_INT_LABEL",
+    "UNSEEN_LABEL_POLICIES",
+    "TrainingData",
+    "split_matrices",
+    "training_data",
+]
 
 UNSEEN_LABEL_POLICIES = ("fail", "drop")
 """What to do with eval rows whose label the train split never had: fail naming the values
@@ -103,16 +109,9 @@ def training_data(
     dropped: dict[str, dict[str, Any]] = {}
     train_table, y_train = _labels(train_table, label, resolved, classes, dropped, "train")
     eval_table, y_eval = _labels(eval_table, label, resolved, classes, dropped, "eval")
-    unseen = dropped.get("eval", {}).get("unseen_label")
-    if unseen and unseen_labels == "fail":
-        total = sum(unseen.values())
-        shown = dict(list(unseen.items())[:10])
-        raise ValueError(
-            f"{total} of {total + len(y_eval)} labelled rows of the {eval_split!r} split have "
-            f"{label!r} values the {train_split!r} split never had: {shown!r} (value: rows; "
-            f"train classes: {classes!r}). The model cannot predict them, so its metrics "
-            "would leave them out. Fix the split (more data, a key-based split) or pass "
-            "unseen_labels='drop' to leave those rows out (recorded in the metrics)"
+    if unseen_labels == "fail":
+        _refuse_unseen(
+            dropped.get("eval", {}), len(y_eval), label, eval_split, train_split, classes
         )
     return TrainingData(
         schema=data_schema,
@@ -126,6 +125,48 @@ def training_data(
         x_eval=_features(examples, eval_table, fitted),
         y_eval=y_eval,
         dropped=dropped,
+    )
+
+
+def split_matrices(
+    examples: Examples,
+    data: TrainingData,
+    label: str,
+    split: str,
+    unseen_labels: str = "fail",
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Another split of ``examples`` as features and encoded labels, with ``data``'s transform
+    and classes (a validation split); also what was left out and why.
+
+    Raises:
+        ValueError: the split holds labels unseen in train (``unseen_labels="fail"``).
+    """
+    dropped: dict[str, dict[str, Any]] = {}
+    table, y = _labels(read_split(examples, split), label, data.task, data.classes, dropped, split)
+    if unseen_labels == "fail":
+        _refuse_unseen(dropped.get(split, {}), len(y), label, split, "train", data.classes)
+    return _features(examples, table, data.fitted), y, dropped.get(split, {})
+
+
+def _refuse_unseen(
+    dropped: dict[str, Any],
+    kept: int,
+    label: str,
+    split: str | None,
+    train_split: str,
+    classes: list[Any] | None,
+) -> None:
+    unseen = dropped.get("unseen_label")
+    if not unseen:
+        return
+    total = sum(unseen.values())
+    shown = dict(list(unseen.items())[:10])
+    raise ValueError(
+        f"{total} of {total + kept} labelled rows of the {split!r} split have "
+        f"{label!r} values the {train_split!r} split never had: {shown!r} (value: rows; "
+        f"train classes: {classes!r}). The model cannot predict them, so its metrics "
+        "would leave them out. Fix the split (more data, a key-based split) or pass "
+        "unseen_labels='drop' to leave those rows out (recorded in the metrics)"
     )
 
 

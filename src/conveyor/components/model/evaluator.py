@@ -12,7 +12,8 @@ from conveyor.components.model.transform import read_split
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
 from conveyor.execution.context import current_pipeline
-from conveyor.model.blessing import Blessing, decide_blessing
+from conveyor.execution.data_use import uses_of_split
+from conveyor.model.blessing import SEEN_SPLIT_POLICIES, Blessing, decide_blessing
 from conveyor.model.bootstrap import BootstrapResult, Predictions, bootstrap_metrics
 from conveyor.model.evaluation import OVERALL, EvalConfig, evaluate_slices
 from conveyor.model.fairness import default_fairness_metrics, fairness_report
@@ -114,6 +115,8 @@ def _report(decision: Blessing, overall: dict[str, Any]) -> None:
     print(f"Model {state} ({decision.reason}) on {overall['count']} eval rows; {figures}")
     for failure in decision.failures:
         print(f"  failed: {failure.message}")
+    for warning in decision.warnings:
+        print(f"  WARNING: {warning['message']}")
     if decision.forced:
         print(f"  forced: {decision.force_reason}")
 
@@ -132,6 +135,7 @@ def evaluator(
     eval_config: dict[str, Any] | None = None,
     split: str = "eval",
     force_reason: str | None = None,
+    seen_split_policy: str = "warn",
 ) -> bool:
     """Evaluate ``model`` on the ``split`` of the raw ``examples`` and decide its blessing.
 
@@ -145,6 +149,12 @@ def evaluator(
     (e.g. :func:`latest_blessed_model`'s output) is evaluated on the same rows; without one
     the first-run policy applies. ``force_reason`` blesses regardless, recorded as FORCED.
 
+    The Evaluator walks the model's lineage for steps that chose it by a score on ``split``
+    of these examples (a tuner, early stopping, a loop's stopping rule: their ``data_use``
+    records): such figures are optimistic. ``seen_split_policy="warn"`` (default) records a
+    warning in the evaluation, the blessing and the run's output; ``"refuse"`` does not
+    bless (``NOT_BLESSED_SEEN_SPLIT``) unless forced.
+
     Every run writes a blessing, blessed or not, with a machine-readable reason; a model
     that is not blessed is a result, not an error. Returns whether it is blessed.
 
@@ -157,6 +167,11 @@ def evaluator(
         ...           )  # doctest: +SKIP
     """
     config = _config(eval_config)
+    if seen_split_policy not in SEEN_SPLIT_POLICIES:
+        raise ValueError(
+            f"seen_split_policy must be one of {list(SEEN_SPLIT_POLICIES)}, "
+            f"got {seen_split_policy!r}"
+        )
     if examples.metadata.get("transformed"):
         raise ValueError(
             "evaluator needs the raw examples (ExampleGen's 'examples'), not transformed ones: "
@@ -221,12 +236,15 @@ def evaluator(
         config.fairness_metrics or default_fairness_metrics(task, k),
         config.fairness_features,
     )
+    seen = uses_of_split(model, examples, split) or []
     decision: Blessing = decide_blessing(
         slices,
         base_slices,
         config,
         force_reason=force_reason,
         differences=boot.differences if boot is not None else None,
+        seen_split=seen,
+        seen_split_policy=seen_split_policy,
     )
     pipeline = current_pipeline()
     document: dict[str, Any] = {
@@ -248,6 +266,7 @@ def evaluator(
         "slices": slices,
         "changes": {},
         "fairness": fairness,
+        "seen_split": seen,
         "blessing": decision.to_dict(),
     }
     base_ref = None
@@ -262,6 +281,7 @@ def evaluator(
         count=overall["count"],
         slices=len(slices),
         blessed=decision.blessed,
+        seen_split=len(seen),
     )
     blessing.write(
         {
@@ -280,6 +300,7 @@ def evaluator(
         reason=decision.reason,
         failures=len(decision.failures),
         forced=decision.forced,
+        warnings=len(decision.warnings),
         pipeline=pipeline,
         model_uri=model.uri,
         model_fingerprint=model.fingerprint,

@@ -11,19 +11,38 @@ import numpy as np
 import pyarrow as pa
 
 from conveyor._internal.importing import import_object
-from conveyor.components.model.data import training_data
+from conveyor.components.model.data import TrainingData, split_matrices, training_data
 from conveyor.data.model import DataSchema
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.context import log_task_metric
+from conveyor.execution.data_use import record_data_use
 from conveyor.model.metrics import evaluate, main_metric
-from conveyor.model.presets import create_estimator, eval_set_kwargs, predict_for_task
+from conveyor.model.presets import (
+    create_estimator,
+    eval_set_kwargs,
+    predict_for_task,
+    uses_early_stopping,
+)
 from conveyor.model.saved import check_signature, save_model
 from conveyor.model.transform import FittedTransform
+from conveyor.model.validation import check_validation, describe, holdout_mask
 from conveyor.types import Examples, Metrics, Model, Schema
 from conveyor.types.model import TransformGraph
 from conveyor.types.tuning import HyperParameters
 
-__all__ = ["TrainerContext", "trainer"]
+__all__ = ["TrainerContext", "Validation", "trainer"]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Train rows to fit on (``x_fit``, ``y_fit``) and validation rows (``x_valid``,
+    ``y_valid``), with how they were made (``detail``)."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    detail: str
 
 
 @dataclass
@@ -60,6 +79,23 @@ class TrainerContext:
     model: Model
     metrics: Metrics
     series: dict[str, list[list[float]]] = field(default_factory=dict)
+    carve: Callable[[], Validation] | None = field(default=None, repr=False)
+    _validation: Validation | None = field(default=None, repr=False)
+
+    def validation_data(self) -> Validation:
+        """Train rows to fit on and validation rows to stop early (or select) on, apart from
+        the eval split the model is judged on: the trainer's ``validation`` setting (by
+        default 20% of train carved by a stable row hash). Calling it records that this
+        step chose on that data (``data_use``), so the Evaluator can check it.
+
+        Raises:
+            ValueError: the trainer has no validation data (outside the trainer).
+        """
+        if self._validation is None:
+            if self.carve is None:
+                raise ValueError("This context has no validation data; the trainer makes it")
+            self._validation = self.carve()
+        return self._validation
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
         """Record ``value`` of metric ``name`` at ``step`` (a training curve).
@@ -82,10 +118,17 @@ class TrainerContext:
 def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
     estimator, resolved = create_estimator(preset, ctx.task, ctx.hyperparameters)
     kwargs: dict[str, Any] = {}
-    if len(ctx.y_eval):
+    x_fit, y_fit = ctx.x_train, ctx.y_train
+    if uses_early_stopping(estimator, resolved.framework):
+        # early stopping chooses the number of rounds: it watches validation data, never eval
+        part = ctx.validation_data()
+        x_fit, y_fit = part.x_fit, part.y_fit
+        kwargs = eval_set_kwargs(estimator, resolved.framework, part.x_valid, part.y_valid)
+        print(f"early stopping on {part.detail} ({len(part.y_valid)} rows)")
+    elif len(ctx.y_eval):  # the eval curve, for the record: nothing is chosen by it
         kwargs = eval_set_kwargs(estimator, resolved.framework, ctx.x_eval, ctx.y_eval)
     try:
-        estimator.fit(ctx.x_train, ctx.y_train, **kwargs)
+        estimator.fit(x_fit, y_fit, **kwargs)
     except Exception as exc:
         raise ValueError(
             f"Training {preset!r} with hyperparameters {ctx.hyperparameters!r} failed: {exc}"
@@ -101,6 +144,34 @@ def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
         for step, value in enumerate(values):
             ctx.log_metric(name, float(value), step)
     return estimator
+
+
+def _validation(
+    data: TrainingData,
+    examples: Examples,
+    label: str,
+    validation: str,
+    fraction: float,
+    split: str | None,
+    train_split: str,
+    unseen_labels: str,
+) -> Validation:
+    detail = describe(validation, fraction, 2, split, train_split)
+    if validation == "split":
+        assert split is not None
+        x_valid, y_valid, _ = split_matrices(examples, data, label, split, unseen_labels)
+        if len(y_valid) == 0:
+            raise ValueError(f"The {split!r} split has no labelled rows to validate on")
+        return Validation(data.x_train, data.y_train, x_valid, y_valid, detail)
+    valid = holdout_mask(data.train, fraction)
+    if not 0 < int(valid.sum()) < len(valid):
+        raise ValueError(
+            f"validation_fraction={fraction} carves {int(valid.sum())} of {len(valid)} train "
+            "rows; both parts need rows"
+        )
+    return Validation(
+        data.x_train[~valid], data.y_train[~valid], data.x_train[valid], data.y_train[valid], detail
+    )
 
 
 @component
@@ -119,6 +190,9 @@ def trainer(
     eval_split: str = "eval",
     hyperparameters_artifact: Input[HyperParameters] | None = None,
     unseen_labels: str = "fail",
+    validation: str = "holdout",
+    validation_fraction: float = 0.2,
+    validation_split: str | None = None,
 ) -> float:
     """Train on ``train_split``, evaluate on ``eval_split``, save the model with its transform.
 
@@ -134,6 +208,13 @@ def trainer(
     fail the step, naming the values and counts; ``unseen_labels="drop"`` leaves them out
     instead. Rows without a label are left out.
 
+    Early stopping (XGBoost's ``early_stopping_rounds``, LightGBM's ``early_stopping_round``)
+    watches validation data, never the eval split the model is judged on: by default
+    (``validation="holdout"``) the model is fitted on train less a ``validation_fraction``
+    carved by a stable row hash and stops on that part; ``validation="split"`` stops on
+    ``validation_split``. A ``run_fn`` gets the same data from ``ctx.validation_data()``. The
+    step records the data it stopped on (its execution's ``data_use``) for the Evaluator.
+
     Returns the main eval metric: ROC AUC (binary), accuracy (multiclass) or RMSE
     (regression); every metric is in ``metrics``, training curves under ``series``, and the
     metrics' metadata says how many rows they were computed on (``train_rows``,
@@ -144,6 +225,7 @@ def trainer(
         ...         transform_graph=tf.outputs["transform_graph"], label="income_gt_50k",
         ...         preset="xgboost", hyperparameters={"max_depth": 4})  # doctest: +SKIP
     """
+    check_validation(validation, validation_fraction, 2, validation_split, allow_cv=False)
     if hyperparameters_artifact is not None:
         tuned = hyperparameters_artifact.read()
         preset, hyperparameters = tuned["preset"], dict(tuned["hyperparameters"])
@@ -177,6 +259,18 @@ def trainer(
         model=model,
         metrics=metrics,
     )
+
+    def carve() -> Validation:
+        part = _validation(data, examples, label, validation, validation_fraction,
+                           validation_split, train_split, unseen_labels)  # fmt: skip
+        split = validation_split if validation == "split" else train_split
+        record_data_use(examples, split or train_split, "early_stopping", part.detail)
+        metrics.metadata.update(
+            validation=part.detail, fit_rows=len(part.y_fit), validation_rows=len(part.y_valid)
+        )
+        return part
+
+    ctx.carve = carve
     if run_fn is not None:
         module, sep, name = run_fn.partition(":")
         if not sep:
