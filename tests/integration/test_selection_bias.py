@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -42,7 +44,9 @@ def test_a_tuner_on_a_holdout_of_train_leaves_the_blessing_without_warning(
     assert results["validation_split"] == "train" and results["rows"]["validation"] > 0
 
 
-def test_a_tuner_scored_on_the_eval_split_makes_the_evaluator_warn(load, run_pipeline):
+def test_a_tuner_scored_on_the_eval_split_makes_the_evaluator_warn(
+    load, run_pipeline, home, tmp_path
+):
     params = {**PARAMS, "validation": "split", "validation_split": "eval"}
     result = run_pipeline(load("selection_pipelines").tuned_then_judged, params)
     _ok(result)
@@ -52,8 +56,22 @@ def test_a_tuner_scored_on_the_eval_split_makes_the_evaluator_warn(load, run_pip
     assert warning["task"] == "tuner" and warning["split"] == "eval"
     assert "selection bias" in warning["message"]
     assert blessing["blessed"]  # warn: the decision stands, the warning is recorded
-    evaluation = result.outputs("evaluator").artifacts["evaluation"].properties
-    assert evaluation["seen_split"] == 1
+    evaluation = result.outputs("evaluator").artifacts["evaluation"]
+    assert evaluation.properties["seen_split"] == 1
+    env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_AGENT": "off", "COLUMNS": "200"}
+    env.pop("CONVEYOR_METADATA_URL", None)
+    shown = subprocess.run(
+        [sys.executable, "-m", "conveyor", "show", str(evaluation.id)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "warning: The 'eval' split this model is judged on also chose it" in " ".join(
+        shown.stdout.split()
+    )
 
 
 def test_the_refuse_policy_does_not_bless_a_model_tuned_on_the_judged_split(load, run_pipeline):

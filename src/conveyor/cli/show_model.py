@@ -42,6 +42,8 @@ def _decision(console: Any, decision: dict[str, Any]) -> None:
         console.print(f"  forced: {decision.get('force_reason')}")
     for failure in decision.get("failures", []):
         console.print(f"  [red]failed[/]: {failure['message']}")
+    for warning in decision.get("warnings", []):
+        console.print(f"  [yellow]warning[/]: {warning['message']}")
     skipped = decision.get("skipped", [])
     if skipped:
         reasons: dict[str, int] = {}

@@ -16,6 +16,8 @@ slice or on the slices a threshold names.
 - ``FIRST_RUN_VALUE_THRESHOLDS_ONLY``: no baseline yet, value thresholds held, change
   thresholds skipped (``first_run_policy="value_thresholds"``);
 - ``FIRST_RUN_BLOCKED``: no baseline yet and ``first_run_policy="block"``;
+- ``NOT_BLESSED_SEEN_SPLIT``: the judged split also chose the model (tuning, early
+  stopping, a stopping rule) and ``seen_split_policy="refuse"``;
 - ``FORCED``: blessed by hand with a reason; the thresholds are still checked and their
   failures recorded.
 
