@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conveyor._internal.openmp import cpu_limit
+from conveyor._internal.processes import step_processes
 from conveyor.cache.lookup import CacheLookup, find_cache_hit
 from conveyor.dsl.annotations import coerce_value, json_value_matches
 from conveyor.errors import (
@@ -201,7 +202,8 @@ def run_prepared(
         t0 = time.perf_counter()
         try:
             task_ctx = TaskContext(metadata, run.run_context_id, execution_id, prepared.task)
-            with task_context(task_ctx), cpu_limit(tspec.resources.cpu):
+            # the processes the step starts end with it (returned, failed, timed out, cancelled)
+            with task_context(task_ctx), cpu_limit(tspec.resources.cpu), step_processes():
                 value = call_user_code(
                     func,
                     kwargs,

@@ -19,6 +19,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from conveyor._internal.openmp import configure_openmp
+from conveyor._internal.processes import kill_tree
 from conveyor._internal.streams import fd_stream
 from conveyor.errors import RunInterrupted
 from conveyor.execution.prepare import PreparedTask
@@ -402,8 +403,10 @@ class WorkerPool:
         self._workers[idx] = self._spawn()
 
     def _kill(self, w: _Worker) -> None:
+        """SIGKILL the worker and every process its step started (they are in its tree: the
+        worker is their subreaper while the step runs)."""
         if w.process.is_alive() and w.process.pid is not None:
-            os.kill(w.process.pid, signal.SIGKILL)
+            kill_tree(w.process.pid)
         w.process.join(timeout=5)
 
     def interrupt(self, grace: float = 3.0) -> list[Job]:

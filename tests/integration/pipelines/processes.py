@@ -105,3 +105,21 @@ def half_written(gate_dir: str):
     """gate opens at once -> half_writes (killed while it writes)."""
     g = gate(gate_dir=gate_dir)
     half_writes(gate_dir=gate_dir, n=g.outputs["Output"])
+
+
+@component(timeout=1)
+def spawns_and_ignores_timeout(pid_dir: str) -> None:
+    """Start processes, then block the timer signal: only the worker's kill stops it."""
+    import signal
+
+    _start_children(pid_dir)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        time.sleep(0.01)
+
+
+@pipeline(name="spawner-stuck")
+def spawner_stuck(pid_dir: str):
+    """A step that starts processes and ignores its timeout."""
+    spawns_and_ignores_timeout(pid_dir=pid_dir)
