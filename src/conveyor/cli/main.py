@@ -327,7 +327,6 @@ def plan(pipeline: str, params: Sequence[str], no_cache: bool, as_json: bool) ->
     console.print(f"\n{hits} of {len(entries)} steps would come from the cache.")
 
 
-
 @cli.group()
 def agent() -> None:
     """The warm agent that starts `conveyor run` without interpreter start-up cost."""
