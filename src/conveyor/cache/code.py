@@ -1,8 +1,9 @@
 """Fingerprint a component's code closure: its function plus the local code it uses.
 
 "Local" means project code: files outside the Python installation and site-packages. Library
-code is not hashed (declare versions that matter with ``@component(packages=...)``), and
-Conveyor's own code is left out so an upgrade does not invalidate every cache entry.
+code is not hashed; instead the fingerprint names the top-level library modules the closure
+imports (``modules``), whose installed versions join the cache key
+(:mod:`conveyor.cache.packages`), with Conveyor's own version.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import re
 import site
 import sys
 import sysconfig
@@ -25,10 +27,13 @@ __all__ = ["CodeFingerprint", "code_fingerprint", "is_local_file"]
 
 @dataclass(frozen=True)
 class CodeFingerprint:
-    """Digest of a code closure and of each of its parts (``function:NAME``, ``file:PATH``)."""
+    """Digest of a code closure and of each of its parts (``function:NAME``, ``file:PATH``),
+    and the top-level modules outside the project that the closure imports or uses
+    (``sklearn``, ``numpy``; the standard library included, it has no distribution)."""
 
     digest: str
     parts: dict[str, str] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()
 
 
 def _library_prefixes() -> tuple[str, ...]:
@@ -62,17 +67,94 @@ def is_local_file(path: str | None) -> bool:
     return os.path.isfile(path)
 
 
-_FILE_CACHE: dict[tuple[str, int, int], str] = {}
+_FILE_CACHE: dict[tuple[str, int, int], tuple[str, frozenset[str]]] = {}
 _FUNC_CACHE: dict[int, tuple[Any, CodeFingerprint]] = {}
 
 
-def _file_digest(path: str) -> str:
+def _imported(source: str) -> frozenset[str]:
+    """Top-level names of the absolute imports anywhere in ``source`` (function bodies too)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.partition(".")[0])
+    return frozenset(found)
+
+
+_CONVEYOR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_COMPUTE_PACKAGES = ("conveyor.components", "conveyor.data", "conveyor.model", "conveyor.types")
+_IMPORT_LINE = re.compile(
+    r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+([\w., \t]*)|import[ \t]+([\w., \t]+))", re.M
+)
+_SCANS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
+def _conveyor_file(module: str) -> str | None:
+    base = os.path.join(_CONVEYOR_ROOT, *module.split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _scan(module: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A Conveyor module's imports: (top-level modules outside Conveyor, Conveyor modules of
+    the compute packages)."""
+    found = _SCANS.get(module)
+    if found is None:
+        path = _conveyor_file(module)
+        text = ""
+        if path is not None:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        libraries: set[str] = set()
+        inner: set[str] = set()
+        for m in _IMPORT_LINE.finditer(text):
+            names = [m.group(1)] if m.group(1) else m.group(3).split(",")
+            if m.group(1) and m.group(2):
+                names += [f"{m.group(1)}.{n.strip()}" for n in m.group(2).split(",")]
+            for raw in names:
+                name = raw.strip().split(" ")[0]
+                if name.partition(".")[0] != "conveyor":
+                    libraries.add(name.partition(".")[0])
+                elif name.startswith(_COMPUTE_PACKAGES):
+                    inner.add(name)
+        found = (frozenset(n for n in libraries if n.isidentifier()), tuple(sorted(inner)))
+        _SCANS[module] = found
+    return found
+
+
+def _conveyor_imports(module: str) -> frozenset[str]:
+    """Top-level modules outside Conveyor that a standard component's code imports: its own
+    module and the Conveyor modules it imports from the packages that compute results
+    (components, data, model, types), followed transitively. A fast line scan, memoised per
+    process: Conveyor's files change only with its version, which the key holds anyway."""
+    libraries: set[str] = set()
+    todo, seen = [module], {module}
+    while todo:
+        found, inner = _scan(todo.pop())
+        libraries |= found
+        for name in inner:
+            if name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return frozenset(libraries)
+
+
+def _file_digest(path: str) -> tuple[str, frozenset[str]]:
+    """The file's digest and the top-level modules it imports (memoised while it is unchanged)."""
     st = os.stat(path)
     key = (path, st.st_mtime_ns, st.st_size)
     found = _FILE_CACHE.get(key)
     if found is None:
         with open(path, "rb") as fh:
-            found = digest_text(fh.read().decode("utf-8", "surrogateescape"))
+            text = fh.read().decode("utf-8", "surrogateescape")
+        found = (digest_text(text), _imported(text))
         _FILE_CACHE[key] = found
     return found
 
@@ -106,6 +188,7 @@ class _Walker:
     def __init__(self, root: str | None):
         self.root = root
         self.parts: dict[str, str] = {}
+        self.modules: set[str] = set()
         self.seen: set[int] = set()
 
     def label(self, path: str) -> str:
@@ -116,11 +199,16 @@ class _Walker:
 
     def add_module(self, module: types.ModuleType) -> None:
         path = getattr(module, "__file__", None)
-        if id(module) in self.seen or not is_local_file(path):
+        if id(module) in self.seen:
             return
         self.seen.add(id(module))
+        if not is_local_file(path):
+            self.modules.add(module.__name__.partition(".")[0])
+            return
         assert path is not None
-        self.parts[f"file:{self.label(path)}"] = _file_digest(path)
+        digest, imported = _file_digest(path)
+        self.parts[f"file:{self.label(path)}"] = digest
+        self.modules.update(imported)
         for value in list(vars(module).values()):
             self.add_object(value, home=module.__name__)
 
@@ -139,10 +227,14 @@ class _Walker:
             return
         self.seen.add(id(func))
         if not is_local_file(func.__code__.co_filename):
+            module = func.__module__ or ""
+            self.modules.add(module.partition(".")[0])
+            if module.startswith(_COMPUTE_PACKAGES):
+                self.modules.update(_conveyor_imports(module))
             return
-        self.parts[f"function:{func.__module__}.{func.__qualname__}"] = digest_text(
-            _function_source(func)
-        )
+        source = _function_source(func)
+        self.parts[f"function:{func.__module__}.{func.__qualname__}"] = digest_text(source)
+        self.modules.update(_imported(source))
         home = func.__module__
         for name in sorted(_names(func.__code__)):
             if name not in func.__globals__:
@@ -169,6 +261,7 @@ class _Walker:
         except (OSError, TypeError):
             return
         self.parts[f"class:{cls.__module__}.{cls.__qualname__}"] = digest_text(source)
+        self.modules.update(_imported(textwrap.dedent(source)))
         for member in vars(cls).values():
             if isinstance(member, types.FunctionType):
                 for name in sorted(_names(member.__code__)):
@@ -207,6 +300,7 @@ def code_fingerprint(func: Any, root: str | None = None) -> CodeFingerprint:
                 f"{target.__module__}.{target.__qualname__}"
             )
     parts = dict(sorted(walker.parts.items()))
-    result = CodeFingerprint(digest=digest_json(parts), parts=parts)
+    modules = tuple(sorted(m for m in walker.modules if m))
+    result = CodeFingerprint(digest=digest_json(parts), parts=parts, modules=modules)
     _FUNC_CACHE[id(target)] = (target, result)
     return result

@@ -1,4 +1,5 @@
-"""Cache keys: code closure + parameters + input content digests + declared environment."""
+"""Cache keys: code closure + parameters + input content digests + declared environment +
+installed versions of the libraries the code imports."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from conveyor._internal.hashing import digest_json, digest_text
 
 __all__ = ["CacheKey", "explain_change"]
 
-KEY_VERSION = 1
+KEY_VERSION = 2
+"""2 added ``versions``; an older key explains a miss as a format change, not per package."""
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,8 @@ class CacheKey:
     """The parts a task's cache key is made of, and the key itself.
 
     ``inputs`` maps each artifact input to its content digest (a list for fan-in inputs), so
-    identical bytes re-ingested under a new artifact give the same key.
+    identical bytes re-ingested under a new artifact give the same key. ``versions`` maps each
+    installed distribution the code imports (and ``conveyor-ml``) to its version.
     """
 
     component: str
@@ -28,6 +31,9 @@ class CacheKey:
     inputs: Mapping[str, str | list[str] | None]
     env: Mapping[str, str | None] = field(default_factory=dict)
     packages: Sequence[str] = ()
+    versions: Mapping[str, str] = field(default_factory=dict)
+    format: int = KEY_VERSION
+    """The key layout (``v`` in the JSON form); older keys lack later parts."""
 
     @property
     def digest(self) -> str:
@@ -37,13 +43,14 @@ class CacheKey:
     def to_dict(self) -> dict[str, Any]:
         """JSON form, stored with the execution so later runs can explain a miss."""
         return {
-            "v": KEY_VERSION,
+            "v": self.format,
             "component": self.component,
             "code": dict(sorted(self.code.items())),
             "parameters": dict(sorted(self.parameters.items())),
             "inputs": dict(sorted(self.inputs.items())),
             "env": dict(sorted(self.env.items())),
             "packages": sorted(self.packages),
+            **({"versions": dict(sorted(self.versions.items()))} if self.format >= 2 else {}),
         }
 
     @classmethod
@@ -56,6 +63,8 @@ class CacheKey:
             inputs=data.get("inputs", {}),
             env=data.get("env", {}),
             packages=tuple(data.get("packages", ())),
+            versions=data.get("versions", {}),
+            format=int(data.get("v", 1)),
         )
 
     @staticmethod
@@ -81,6 +90,11 @@ def explain_change(
     """
     if previous is None:
         return ["no earlier execution of this task"]
+    if previous.format != current.format:
+        return [
+            f"cache key format changed (v{previous.format} -> v{current.format}): "
+            "Conveyor was upgraded"
+        ]
     reasons: list[str] = []
     if previous.component != current.component:
         reasons.append(f"component changed: {previous.component!r} -> {current.component!r}")
@@ -109,4 +123,9 @@ def explain_change(
             reasons.append(f"environment variable {e} changed")
     if sorted(previous.packages) != sorted(current.packages):
         reasons.append("declared packages changed")
+    for dist in sorted(set(previous.versions) | set(current.versions)):
+        old = previous.versions.get(dist, "<none>")
+        new = current.versions.get(dist, "<none>")
+        if old != new:
+            reasons.append(f"package {dist}: {old} -> {new}")
     return reasons

@@ -9,6 +9,7 @@ from typing import Any
 from conveyor._internal.importing import import_object
 from conveyor.cache.code import code_fingerprint
 from conveyor.cache.keys import CacheKey
+from conveyor.cache.packages import distribution_versions
 from conveyor.errors import (
     ExecutionError,
 )
@@ -210,6 +211,7 @@ def prepare_task(
         inputs=key_inputs,
         env=CacheKey.environment(comp.cache_env),
         packages=comp.packages,
+        versions=distribution_versions(code.modules),
     )
     return PreparedTask(
         task,
