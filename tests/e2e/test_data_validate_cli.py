@@ -211,3 +211,57 @@ def test_a_new_category_in_a_41_value_feature_fails_validation_from_csv(tmp_path
     (reason,) = json.loads(result.output)["anomaly_info"]["country"]["reasons"]
     assert reason["type"] == "ENUM_TYPE_UNEXPECTED_STRING_VALUES"
     assert reason["count"] == 40 and "'Atlantis' (40)" in reason["description"]
+
+
+TFDV_SCHEMA = Path(__file__).resolve().parents[1] / "data" / "census_schema.pbtxt"
+
+
+@needs_stats
+def test_validate_with_a_tfdv_pbtxt_gives_the_anomalies_of_its_yaml(tmp_path):
+    pytest.importorskip("tensorflow_metadata")
+    from conveyor.cli.data_validate import convert_schema_command
+
+    for name, extra in (("base.csv", []), ("new.csv", ["--seed", "2", "--shift", "0.4"])):
+        subprocess.run(
+            [
+                sys.executable,
+                str(MAKE_TABULAR),
+                "--rows",
+                "3000",
+                "--out",
+                str(tmp_path / name),
+                *extra,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    runner = CliRunner()
+    yaml_path = tmp_path / "schema.yaml"
+    converted = runner.invoke(convert_schema_command, [str(TFDV_SCHEMA), "-o", str(yaml_path)])
+    assert converted.exit_code == 0, converted.output
+    assert "15 features and 7 string domains" in converted.output
+    outputs = {}
+    for schema in (TFDV_SCHEMA, yaml_path):
+        args = [str(tmp_path / "new.csv"), "--schema", str(schema), "--json"]
+        result = runner.invoke(validate_command, [*args, "--baseline", str(tmp_path / "base.csv")])
+        assert result.exit_code == 1, result.output
+        outputs[schema.suffix] = json.loads(result.output)
+    assert outputs[".pbtxt"] == outputs[".yaml"]
+    found = outputs[".pbtxt"]["anomaly_info"]
+    assert "workclass" in found  # the drift comparator of the TFDV schema
+    serving = runner.invoke(
+        validate_command,
+        [str(tmp_path / "base.csv"), "--schema", str(TFDV_SCHEMA), "--environment", "SERVING"],
+    )
+    assert "income_gt_50k" not in serving.output  # not_in_environment: SERVING
+
+
+def test_convert_schema_refuses_a_broken_pbtxt_with_exit_2(tmp_path):
+    from conveyor.cli.data_validate import convert_schema_command
+
+    (tmp_path / "bad.pbtxt").write_text('feature { name: "a" type: WORDS }\n')
+    result = CliRunner().invoke(
+        convert_schema_command, [str(tmp_path / "bad.pbtxt"), "-o", str(tmp_path / "s.yaml")]
+    )
+    assert result.exit_code == 2
+    assert "bad.pbtxt" in result.output and "not a valid TFDV schema" in result.output

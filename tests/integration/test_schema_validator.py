@@ -114,3 +114,21 @@ def test_a_curated_schema_with_environments(load, run_pipeline, tmp_path):
     broken = run_pipeline(pipe, {"schema_file": str(schema), "serving": path}, in_process=True)
     assert broken.failed_tasks == ["import_schema_gen"]
     assert "type 'NUMBER'" in (broken.tasks["import_schema_gen"].error or "")
+
+
+def test_import_schema_gen_takes_a_tfdv_schema_pbtxt(tmp_path):
+    pytest.importorskip("tensorflow_metadata")
+    from pathlib import Path
+
+    from conveyor.data.schema import load_schema
+
+    pbtxt = Path(__file__).resolve().parents[1] / "data" / "census_schema.pbtxt"
+    result = check_component(
+        import_schema_gen, parameters={"schema_file": str(pbtxt)}, workdir=str(tmp_path)
+    )
+    artifact = result.outputs.artifacts["schema"]
+    assert artifact.properties["num_features"] == 15
+    assert artifact.properties["format"] == "tfdv-pbtxt"
+    folder = next(p.parent for p in (tmp_path / "artifacts").rglob("schema.yaml"))
+    assert (folder / "schema.pbtxt").read_text() == pbtxt.read_text()
+    assert load_schema(folder) == load_schema(pbtxt)  # the YAML the data components read

@@ -28,7 +28,7 @@ from conveyor.data.schema import (
 from conveyor.data.validate import anomaly_count, print_anomalies, validate_statistics
 from conveyor.errors import ConveyorError
 
-__all__ = ["infer_schema_command", "validate_command"]
+__all__ = ["convert_schema_command", "infer_schema_command", "validate_command"]
 
 
 def _fail(message: str) -> NoReturn:
@@ -95,7 +95,7 @@ def _dataset(stats: StatisticsCollection, split: str | None, source: str) -> Dat
     "--output",
     default="schema.yaml",
     show_default=True,
-    help="Where to write the schema (.yaml/.yml or .json).",
+    help="Where to write the schema (.yaml/.yml, .json, or .pbtxt for TFDV).",
 )
 @click.option("--split", default=None, help="The split to infer from (default: the only one).")
 @click.option(
@@ -131,7 +131,12 @@ def infer_schema_command(
 
 @click.command("validate")
 @click.argument("data", metavar="DATA")
-@click.option("--schema", "schema_path", required=True, help="The schema file (YAML or JSON).")
+@click.option(
+    "--schema",
+    "schema_path",
+    required=True,
+    help="The schema file (YAML, JSON, or TFDV's schema.pbtxt).",
+)
 @click.option(
     "--baseline",
     default=None,
@@ -179,3 +184,28 @@ def validate_command(
     else:
         print_anomalies(found, _console())
     sys.exit(EXIT_FAILED if anomaly_count(found) else EXIT_OK)
+
+
+@click.command("convert-schema")
+@click.argument("source", metavar="SCHEMA")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="The file to write: .pbtxt (TFDV), .yaml/.yml or .json (Conveyor).",
+)
+def convert_schema_command(source: str, output: str) -> None:
+    """Convert a schema between TFDV's schema.pbtxt and Conveyor's YAML or JSON.
+
+    Example: conveyor data convert-schema schema.pbtxt -o schema.yaml (and back with
+    conveyor data convert-schema schema.yaml -o schema.pbtxt).
+    """
+    try:
+        schema = load_schema(source)
+        save_schema(schema, output)
+    except ConveyorError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"Cannot write {output!r}: {exc}")
+    domains = f" and {len(schema.string_domains)} string domains" if schema.string_domains else ""
+    click.echo(f"Wrote a schema of {len(schema.features)} features{domains} to {output}.")

@@ -56,10 +56,15 @@ def _load_command(name: str) -> click.Command:
 
         return show
     from conveyor.cli.data import data
-    from conveyor.cli.data_validate import infer_schema_command, validate_command
+    from conveyor.cli.data_validate import (
+        convert_schema_command,
+        infer_schema_command,
+        validate_command,
+    )
 
     data.add_command(infer_schema_command)
     data.add_command(validate_command)
+    data.add_command(convert_schema_command)
     return data
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "StatisticsCollection",
     "StringStatistics",
     "ValueCount",
+    "ValueCountRange",
 ]
 
 STATS_FORMAT_VERSION = 1
@@ -243,8 +244,23 @@ class FeatureComparator:
 
 
 @dataclass
+class ValueCountRange:
+    """How many values a feature has per example (TFDV's ``value_count``); tabular data has
+    one, so Conveyor keeps it for the TFX round trip and does not check it."""
+
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass
 class FeatureSchema:
-    """What a column must look like."""
+    """What a column must look like.
+
+    ``domain`` names one of the schema's ``string_domains`` (a TFDV global string domain):
+    ``values`` then come from it. ``min_count``, ``value_count``, ``shape`` and ``tfx`` (the
+    TFDV fields Conveyor has no name for, in protobuf text format) come from a TFDV
+    ``schema.pbtxt`` and go back into it; Conveyor does not check them.
+    """
 
     name: str
     type: FeatureType
@@ -258,6 +274,11 @@ class FeatureSchema:
     in_environments: list[str] | None = None  # None: every environment
     not_in_environments: list[str] = field(default_factory=list)
     description: str = ""
+    domain: str | None = None  # the name of a global string domain (string_domains)
+    min_count: int | None = None  # TFDV presence.min_count
+    value_count: ValueCountRange | None = None
+    shape: list[int] | None = None  # TFDV fixed shape, e.g. [1]
+    tfx: str = ""  # other TFDV Feature fields, protobuf text format
 
 
 @dataclass
@@ -277,6 +298,8 @@ class DataSchema:
     features: list[FeatureSchema] = field(default_factory=list)
     dataset: DatasetConstraints = field(default_factory=DatasetConstraints)
     default_environments: list[str] = field(default_factory=list)
+    string_domains: dict[str, list[str]] = field(default_factory=dict)  # name -> values
+    tfx: str = ""  # other TFDV Schema fields (sparse features, ...), protobuf text format
     version: int = SCHEMA_FORMAT_VERSION
 
     def feature(self, name: str) -> FeatureSchema | None:
@@ -295,11 +318,16 @@ class DataSchema:
                 return value.value
             return value
 
-        return clean(asdict(self))  # type: ignore[no-any-return]
+        data = clean(asdict(self))
+        for f in data.get("features", []):
+            if f.get("domain") in self.string_domains:
+                f.pop("values", None)  # in string_domains
+        return data  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataSchema:
         """Read the JSON/YAML form."""
+        domains = {str(k): [str(v) for v in vs] for k, vs in data.get("string_domains", {}).items()}
         features = []
         for f in data.get("features", []):
             kwargs = dict(f)
@@ -307,11 +335,26 @@ class DataSchema:
             for key in ("drift_comparator", "skew_comparator"):
                 if kwargs.get(key) is not None:
                     kwargs[key] = FeatureComparator(**kwargs[key])
+            if kwargs.get("value_count") is not None:
+                kwargs["value_count"] = ValueCountRange(**kwargs["value_count"])
+            if kwargs.get("domain") is not None:
+                if kwargs.get("values") is not None:
+                    raise ValueError(
+                        f"feature {f['name']!r}: give either values or domain, not both"
+                    )
+                if kwargs["domain"] not in domains:
+                    raise ValueError(
+                        f"feature {f['name']!r}: domain {kwargs['domain']!r} is not one of "
+                        f"string_domains {sorted(domains)!r}"
+                    )
+                kwargs["values"] = list(domains[kwargs["domain"]])
             features.append(FeatureSchema(**kwargs))
         return cls(
             features=features,
             dataset=DatasetConstraints(**data.get("dataset", {})),
             default_environments=list(data.get("default_environments", [])),
+            string_domains=domains,
+            tfx=str(data.get("tfx", "")),
             version=int(data.get("version", SCHEMA_FORMAT_VERSION)),
         )
 

@@ -18,6 +18,7 @@ from conveyor.data.model import (
     FeatureType,
     StatisticsCollection,
 )
+from conveyor.data.tfx_schema import PBTXT_SUFFIXES, is_pbtxt, schema_from_pbtxt, schema_to_pbtxt
 from conveyor.errors import ArtifactError
 
 __all__ = ["infer_schema", "load_schema", "presence_floor", "save_schema", "select_split"]
@@ -40,6 +41,8 @@ _HEADER = """\
 #   in_environments / not_in_environments: e.g. not_in_environments: [SERVING] for the label
 # dataset: min_examples_count, max_examples_count, min_fraction_of_previous,
 #   max_fraction_of_previous (row-count change versus the previous span)
+# From a TFDV schema.pbtxt: string_domains (global domains, a feature's `domain` names one),
+#   min_count, value_count, shape and `tfx` (other TFDV fields, kept for the way back to pbtxt)
 """
 
 
@@ -139,7 +142,8 @@ def infer_schema(
 
 
 def save_schema(schema: DataSchema, path: str | os.PathLike[str]) -> None:
-    """Write ``schema`` to ``path``: JSON for ``.json``, else YAML with a curation guide.
+    """Write ``schema`` to ``path``: TFDV's protobuf text format for ``.pbtxt`` (and
+    ``.textproto``), JSON for ``.json``, else YAML with a curation guide.
 
     Unset fields are left out, so the file stays short.
 
@@ -147,8 +151,16 @@ def save_schema(schema: DataSchema, path: str | os.PathLike[str]) -> None:
         >>> schema = DataSchema([FeatureSchema("age", FeatureType.INT)])
         >>> save_schema(schema, "schema.yaml")  # doctest: +SKIP
     """
-    data = _compact(schema.to_dict())
     path = os.fspath(path)
+    if path.lower().endswith(PBTXT_SUFFIXES):
+        try:
+            text = schema_to_pbtxt(schema)
+        except ValueError as exc:
+            raise ArtifactError(f"Cannot write {path!r} as a TFDV schema: {exc}") from None
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
+    data = _compact(schema.to_dict())
     if path.endswith(".json"):
         text = json.dumps(data, indent=2) + "\n"
     else:
@@ -241,7 +253,8 @@ def _check(data: Any) -> None:
 
 
 def load_schema(path: str | os.PathLike[str]) -> DataSchema:
-    """Read a schema file (YAML, or JSON for ``.json``) and check its shape.
+    """Read a schema file (YAML, JSON for ``.json``, or a TFDV ``schema.pbtxt``) and check
+    its shape.
 
     Raises:
         ArtifactError: naming the file and what is wrong (unreadable, not YAML/JSON, unknown
@@ -252,12 +265,22 @@ def load_schema(path: str | os.PathLike[str]) -> DataSchema:
     """
     path = os.fspath(path)
     if os.path.isdir(path):
+        pbtxt = os.path.join(path, "schema.pbtxt")
         path = os.path.join(path, "schema.yaml")
+        if not os.path.exists(path) and os.path.exists(pbtxt):
+            path = pbtxt  # a TFX Schema artifact
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"Cannot read the schema file {path!r}: {exc}") from exc
+        raise ArtifactError(f"Cannot read the schema file {path!r}: {exc}") from None
+    if is_pbtxt(path, text):
+        try:
+            return schema_from_pbtxt(text)
+        except ValueError as exc:
+            raise ArtifactError(
+                f"The schema file {path!r} is not a valid TFDV schema: {exc}"
+            ) from None
     try:
         if path.endswith(".json"):
             data = json.loads(text)

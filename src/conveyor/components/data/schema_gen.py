@@ -9,6 +9,7 @@ import shutil
 from conveyor.components.data.statistics_gen import STATISTICS_FILE
 from conveyor.data.model import StatisticsCollection
 from conveyor.data.schema import infer_schema, load_schema, save_schema
+from conveyor.data.tfx_schema import PBTXT_SUFFIXES
 from conveyor.dsl import Input, Output, component
 from conveyor.types import ExampleStatistics, Schema
 
@@ -54,9 +55,12 @@ def schema_gen(
 
 @component(cache=False)
 def import_schema_gen(schema_file: str, schema: Output[Schema]) -> None:
-    """Bring a curated schema file (YAML or JSON) into the pipeline; runs on every run.
+    """Bring a curated schema file (YAML, JSON, or a TFDV ``schema.pbtxt``) into the pipeline;
+    runs on every run.
 
     The file is checked first, so a broken schema fails here, naming the file and the problem.
+    A ``schema.pbtxt`` is converted to ``schema.yaml`` (what the data components read) and
+    kept beside it as it was.
 
     Example:
         >>> import_schema_gen(schema_file="schema.yaml")  # doctest: +SKIP
@@ -68,5 +72,8 @@ def import_schema_gen(schema_file: str, schema: Output[Schema]) -> None:
         shutil.copyfile(schema_file, dest)  # keep the curator's comments
     else:
         save_schema(curated, dest)
+    if schema_file.lower().endswith(PBTXT_SUFFIXES):
+        shutil.copyfile(schema_file, os.path.join(schema.path, "schema.pbtxt"))
+        schema.metadata["format"] = "tfdv-pbtxt"
     schema.metadata["source"] = schema_file
     schema.metadata["num_features"] = len(curated.features)
