@@ -91,6 +91,9 @@ def test_a_conveyor_schema_goes_to_pbtxt_and_back_unchanged(tmp_path: Path) -> N
         default_environments=["TRAINING", "SERVING"],
     )
     save_schema(curated, tmp_path / "schema.pbtxt")
+    proto = _proto(tmp_path / "schema.pbtxt")  # TFDV's form: BOOL is BYTES with a bool_domain
+    flag = next(f for f in proto.feature if f.name == "flag")  # type: ignore[attr-defined]
+    assert flag.type == schema_pb2.BYTES and flag.HasField("bool_domain")
     back = load_schema(tmp_path / "schema.pbtxt")
     assert back == curated
     species = back.feature("species")
