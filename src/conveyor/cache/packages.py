@@ -31,7 +31,7 @@ OWN_DISTRIBUTION = "conveyor-ml"
 
 _HEAD = 1 << 13  # bytes of a file list read before reading it all (a package's files come
 # right after its .dist-info and .libs entries in the sorted list)
-_TOP = re.compile(rb"^([^/,.\r\n]+)[/.]", re.M)
+_TOP = re.compile(r"^([^/,.\r\n]+)[/.]", re.M)
 
 _SKIP = frozenset(sys.stdlib_module_names) | {"__main__", "__future__", "builtins", "conveyor"}
 
@@ -54,7 +54,7 @@ def _stamp(site: str) -> int:
 
 
 def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
+    return name.replace("-", "_").replace(".", "_").lower()
 
 
 def _site_of(top: str) -> str | None:
@@ -164,10 +164,10 @@ def _tops(dist_info: str) -> set[str]:
         pass
     try:
         with open(os.path.join(dist_info, "RECORD"), "rb") as fh:
-            head = fh.read(_HEAD)
+            head = fh.read(_HEAD).decode("utf-8", "replace")
     except OSError:
         return set()
-    return {m.decode("utf-8", "replace") for m in _TOP.findall(head)}
+    return set(_TOP.findall(head))
 
 
 def _distribution(dist_info: str) -> tuple[str, str]:
