@@ -175,3 +175,30 @@ def test_a_run_in_another_pid_namespace_is_not_marked_failed_from_outside(
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert json.loads(out)["state"] == "COMPLETE"
+
+
+def test_runs_list_counts_the_steps_of_a_run_in_progress_as_runs_show_lists_them(
+    home: Path, tmp_path: Path
+):
+    gate_dir = tmp_path / "gate"
+    gate_dir.mkdir()
+    args = ["run", "processes.py:gated", "--json", "--param", f"gate_dir={gate_dir}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", *args],
+        cwd=PIPELINES,
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(gate_dir / "started")
+        (listed,) = _conveyor(home, "runs", "list", "--json")
+        shown = _conveyor(home, "runs", "show", listed["run_id"], "--json")
+    finally:
+        (gate_dir / "go").touch()
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert listed["state"] == "RUNNING"
+    assert listed["task_states"] == dict(Counter(s["state"] for s in shown["steps"]))
+    assert listed["task_states"] == {"RUNNING": 1}

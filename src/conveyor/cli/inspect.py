@@ -95,6 +95,8 @@ def runs_list(limit: int, pipeline: str | None, experiment: str | None, as_json:
         ][:limit]
     else:
         found = store.list_contexts(CONTEXT_RUN, limit=limit, parent_id=parent_id)
+    from conveyor.orchestrator.local import recorded_task_states
+
     rows = [
         {
             "run_id": c.name,
@@ -102,7 +104,10 @@ def runs_list(limit: int, pipeline: str | None, experiment: str | None, as_json:
             "state": c.properties.get("state"),
             "started_at": c.properties.get("started_at"),
             "duration_seconds": c.properties.get("duration_seconds"),
-            "task_states": c.properties.get("task_states", {}),
+            # a run in progress (or one that ended without counting) is counted from the
+            # store, as `runs show` lists it
+            "task_states": c.properties.get("task_states")
+            or recorded_task_states(store, c.id)["task_states"],
             "experiment": c.properties.get("experiment"),
         }
         for c in found

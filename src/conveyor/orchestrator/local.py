@@ -26,7 +26,13 @@ from conveyor.orchestrator.scheduler import Scheduler, SharedWork
 from conveyor.orchestrator.workers import WorkerConfig, WorkerPool
 from conveyor.storage import ArtifactStore, open_store
 
-__all__ = ["LocalOrchestrator", "RunResult", "RunState", "reconcile_stale_runs"]
+__all__ = [
+    "LocalOrchestrator",
+    "RunResult",
+    "RunState",
+    "reconcile_stale_runs",
+    "recorded_task_states",
+]
 
 
 class RunState:
