@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -51,11 +51,15 @@ class SqlStoreBase:
         self._write_conn: sa.Connection | None = None
         # the dialect's INSERT ... ON CONFLICT; only the backend in use is imported (the
         # PostgreSQL dialect costs a SQLite run's start-up ~20 ms, asyncio included)
+        self._upsert: Callable[..., Any]
         if self._target.backend == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            self._upsert = postgresql_insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        self._upsert = insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self._upsert = sqlite_insert
         self._writes = Writer(self._target.backend)
         self._engine = _engine.create_engine(self._target)
         self._writer = self._engine.execution_options(**{_engine.WRITE: True})
