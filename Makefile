@@ -1,7 +1,7 @@
 # Two commands do all setup on a fresh machine (Python 3.11, pip, make):
 #   make run    - set up, then run the example pipelines end to end on the embedded defaults
-#   make test   - set up, then run the whole test suite (lint, types, architecture, tests,
-#                 and the examples in the package's docstrings)
+#   make test   - set up, then run the whole test suite (lint, types, architecture, tests;
+#                 tests/unit/test_doctests.py runs the examples in the package's docstrings)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -38,7 +38,6 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 tests
-	$(BIN)/pytest -q --doctest-modules src/conveyor
 
 bench: $(STAMP) bytecode
 	$(BIN)/python bench/run_all.py

@@ -780,10 +780,11 @@ def test_concepts_name_every_state_an_execution_is_recorded_in():
     assert not missing, f"docs/concepts.md's execution bullet omits {missing}"
 
 
-def test_make_test_runs_the_doctests_of_the_package():
+def test_make_test_runs_the_whole_test_folder_doctests_included():
     makefile = _read(ROOT / "Makefile")
     recipe = makefile[makefile.index("\ntest:") :].split("\n\n")[0]
-    assert "--doctest-modules src/conveyor" in recipe
+    assert re.search(r"^\t\$\(BIN\)/pytest\b.* tests$", recipe, re.MULTILINE), recipe
+    assert (ROOT / "tests" / "unit" / "test_doctests.py").is_file()
 
 
 def test_the_install_table_lists_every_extra_with_what_it_installs():

@@ -361,7 +361,7 @@ def seen_split_warning(use: Mapping[str, Any]) -> dict[str, Any]:
     """The warning for one step that chose the model on the judged split.
 
     Example:
-        >>> seen_split_warning({"role": "tuning", "task": "tuner", "split": "eval"})["message"][:38]
+        >>> seen_split_warning({"role": "tuning", "task": "tuner", "split": "eval"})["message"][:37]
         "The 'eval' split this model is judged"
     """
     role = str(use.get("role", "selection")).replace("_", " ")
