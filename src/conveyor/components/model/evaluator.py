@@ -107,12 +107,13 @@ def _model_ref(artifact: Model, model: LoadedModel) -> dict[str, Any]:
     return ref
 
 
-def _report(decision: Blessing, overall: dict[str, Any]) -> None:
+def _report(decision: Blessing, overall: dict[str, Any], without_label: int = 0) -> None:
     """The decision in the step's log (and console): why a model was or was not blessed."""
     state = "blessed" if decision.blessed else "NOT blessed"
     main = {k: v for k, v in overall["metrics"].items() if k in ("roc_auc", "accuracy", "rmse")}
     figures = ", ".join(f"{k} {v:.4g}" for k, v in main.items())
-    print(f"Model {state} ({decision.reason}) on {overall['count']} eval rows; {figures}")
+    left_out = f" ({without_label} without a label left out)" if without_label else ""
+    print(f"Model {state} ({decision.reason}) on {overall['count']} eval rows{left_out}; {figures}")
     for failure in decision.failures:
         print(f"  failed: {failure.message}")
     for warning in decision.warnings:
@@ -178,7 +179,9 @@ def evaluator(
             "the model applies its own transform, as in serving"
         )
     candidate = load_model(model.path)
-    table, truth = _labels(read_split(examples, split), candidate)
+    raw = read_split(examples, split)
+    table, truth = _labels(raw, candidate)
+    counted = {"read": raw.num_rows, "without_label": raw.num_rows - table.num_rows}
     if len(truth) == 0:
         raise ArtifactError(f"The {split!r} split has no rows with a label to evaluate on")
     task = candidate.manifest.task
@@ -253,6 +256,7 @@ def evaluator(
         "label": candidate.manifest.label,
         "classes": candidate.classes,
         "split": split,
+        "rows": counted,
         "config": config.to_dict(),
         "model": _model_ref(model, candidate),
         "baseline": None,
@@ -282,6 +286,7 @@ def evaluator(
         slices=len(slices),
         blessed=decision.blessed,
         seen_split=len(seen),
+        rows_without_label=counted["without_label"],
     )
     blessing.write(
         {
@@ -291,7 +296,7 @@ def evaluator(
             "pipeline": pipeline,
         }
     )
-    _report(decision, slices[OVERALL])
+    _report(decision, slices[OVERALL], counted["without_label"])
     marker = "BLESSED" if decision.blessed else "NOT_BLESSED"
     with open(f"{blessing.path}/{marker}", "w", encoding="utf-8"):
         pass
