@@ -51,6 +51,8 @@ _REASONS = {
     "FIRST_RUN_VALUE_THRESHOLDS_ONLY": "No baseline model yet: the value thresholds held; "
     "change thresholds were skipped.",
     "FIRST_RUN_BLOCKED": "No baseline model yet, and the first-run policy blocks blessing.",
+    "NOT_BLESSED_SEEN_SPLIT": "The split the model was judged on also chose it (tuning, "
+    "early stopping or a stopping rule), and the policy refuses such a blessing.",
     "FORCED": "Blessed by hand, whatever the thresholds say.",
 }
 _SPDX = re.compile(r"^[A-Za-z0-9.+-]+$")
@@ -284,8 +286,11 @@ def _blessing(evaluation: Mapping[str, Any], blessing: Mapping[str, Any] | None)
 
 
 def _notes(evaluation: Mapping[str, Any]) -> list[str]:
-    """Limitations the evaluation itself shows: slices too small to judge, the largest gap."""
+    """Limitations the evaluation itself shows: the judged split also chose the model, slices
+    too small to judge, the largest gap."""
     notes = []
+    warnings = ((evaluation.get("blessing") or {}).get("warnings")) or []
+    notes += [str(w["message"]) for w in warnings if isinstance(w, Mapping) and w.get("message")]
     small = [n for n, e in (evaluation.get("slices") or {}).items() if e.get("too_small")]
     if small:
         size = (evaluation.get("config") or {}).get("min_slice_size", "?")

@@ -377,3 +377,14 @@ def test_model_card_view_returns_the_page_of_a_model_card_only(tmp_path):
     assert model_card_view("conveyor.ModelCard", f"file://{tmp_path}") == "<p>card</p>"
     assert model_card_view("conveyor.ModelCard", str(tmp_path / "missing")) is None
     assert model_card_view("conveyor.Model", str(tmp_path)) is None
+
+
+def test_a_seen_split_warning_is_a_limitation_of_the_card():
+    evaluation = copy.deepcopy(EVALUATION)
+    message = "The 'eval' split this model is judged on also chose it (tuning in step 'tuner')"
+    evaluation["blessing"]["warnings"] = [{"kind": "seen_split", "message": message}]
+    card = _card(evaluation=evaluation)
+    assert card["conveyor"]["notes"][0] == message
+    assert message.replace("'", "&#39;") in render_model_card_html(card)
+    refused = _card(blessing={"blessed": False, "reason": "NOT_BLESSED_SEEN_SPLIT"})
+    assert "also chose it" in refused["conveyor"]["blessing"]["explanation"]
