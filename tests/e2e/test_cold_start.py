@@ -58,6 +58,21 @@ def test_plain_run_imports_no_postgres_agent_data_or_model_modules(project):
     assert (first, again) == ({"code": 0, "loaded": []}, {"code": 0, "loaded": []})
 
 
+def test_importing_the_standard_components_does_not_import_pandas():
+    # a pipeline file imports its components even when every step comes from the cache
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, conveyor.components.data, conveyor.components.model; print('pandas' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["False"], done.stderr
+
+
 def test_commands_that_load_late_still_run(project):
     shown = _loaded(project, "runs", "list", "--json")
     assert shown["code"] == 0

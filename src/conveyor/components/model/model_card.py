@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
@@ -66,6 +65,8 @@ def _read_columns(examples: Examples, split: str, columns: list[str]) -> pa.Tabl
             f"Examples at {examples.uri or examples.path!r} have no split {split!r}; splits: "
             f"{examples.split_names!r}. Set train_split / eval_split to one of them"
         )
+    import pyarrow.dataset as ds  # here: it imports pandas, which a cached rerun never needs
+
     data = ds.dataset(folder, format="parquet")
     return data.to_table(columns=[c for c in dict.fromkeys(columns) if c in data.schema.names])
 
