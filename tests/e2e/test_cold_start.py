@@ -60,12 +60,9 @@ def test_plain_run_imports_no_postgres_agent_data_or_model_modules(project):
 
 def test_importing_the_standard_components_does_not_import_pandas():
     # a pipeline file imports its components even when every step comes from the cache
+    code = "import sys, conveyor.components.data, conveyor.components.model\n"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, conveyor.components.data, conveyor.components.model; print('pandas' in sys.modules)",
-        ],
+        [sys.executable, "-c", code + "print('pandas' in sys.modules)"],
         capture_output=True,
         text=True,
         timeout=120,
