@@ -47,3 +47,14 @@ def outputs(root: Path) -> dict[str, Any]:
         "model": Model(name="model", path=str(root / "out" / "model")),
         "metrics": Metrics(name="metrics", path=str(root / "out" / "metrics")),
     }
+
+
+def fit_on_validation_data(ctx: Any) -> Any:
+    """A ``run_fn`` that stops on ``ctx.validation_data()``: fits on the fit part and keeps
+    the sizes it saw on the estimator (``seen``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    part = ctx.validation_data()
+    model = LogisticRegression().fit(part.x_fit, part.y_fit)
+    model.seen = (len(part.y_fit), len(part.y_valid), part.detail)
+    return model

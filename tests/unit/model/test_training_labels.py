@@ -63,3 +63,24 @@ def test_an_unknown_unseen_label_policy_is_refused(tmp_path):
     ex = examples(tmp_path, {"train": TRAIN, "eval": _eval(["a"])})
     with pytest.raises(ValueError, match="unseen_labels must be one of"):
         training_data(ex, schema(tmp_path), "y", None, unseen_labels="ignore")
+
+
+def test_a_run_fn_gets_a_holdout_of_train_for_early_stopping(tmp_path):
+    ex = examples(tmp_path, {"train": TRAIN, "eval": _eval(["a", "b"] * 5)})
+    out = outputs(tmp_path)
+    trainer.python_func(
+        examples=ex,
+        schema=schema(tmp_path),
+        label="y",
+        run_fn="model_inputs:fit_on_validation_data",
+        validation_fraction=0.25,
+        **out,
+    )
+    meta = out["metrics"].metadata
+    assert meta["fit_rows"] + meta["validation_rows"] == 60 and meta["validation_rows"] > 0
+    assert meta["validation"] == "25% of the 'train' split, by row hash"
+
+
+def test_the_trainer_refuses_cross_validation_for_early_stopping(tmp_path):
+    with pytest.raises(ValueError, match=r"validation must be one of \['holdout', 'split'\]"):
+        _train(tmp_path, ["a", "b"], validation="cv")
