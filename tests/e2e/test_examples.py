@@ -92,6 +92,8 @@ def test_census_example_runs_on_generated_data(tmp_path):
     blessing_uri = tasks["evaluator"]["outputs"]["artifacts"]["blessing"]["uri"]
     blessing = json.loads((Path(blessing_uri) / "blessing.json").read_text())
     assert blessing["reason"] == "FIRST_RUN_VALUE_THRESHOLDS_ONLY"
+    # tuned on a validation part of train: nothing that chose the model saw the eval split
+    assert blessing["warnings"] == [] and tasks["tuner"]["state"] == "COMPLETE"
     versions = list((folder / "serving" / "census").iterdir())
     assert len(versions) == 1 and (versions[0] / "conveyor_model.json").exists()
     card_uri = tasks["model_card_generator"]["outputs"]["artifacts"]["card"]["uri"]
