@@ -219,14 +219,10 @@ def _is_fork_safe(thread: threading.Thread) -> bool:
 
 
 def _python_threads() -> list[str]:
-    """Names of the live Python threads besides the main one (and the caller) that could hold
-    a lock when a worker is forked."""
+    """Names of the live Python threads besides the caller (the main thread, usually) that
+    could hold a lock when a worker is forked."""
     here = threading.current_thread()
-    return [
-        t.name
-        for t in threading.enumerate()
-        if t is not here and t is not threading.main_thread() and not _is_fork_safe(t)
-    ]
+    return [t.name for t in threading.enumerate() if t is not here and not _is_fork_safe(t)]
 
 
 def start_method() -> str:

@@ -35,3 +35,11 @@ def test_python_threads_ignores_the_live_progress_view():
     before = set(_python_threads())
     with Live("x", console=console, refresh_per_second=4):
         assert set(_python_threads()) == before
+
+
+def test_python_threads_names_the_main_thread_when_called_from_another():
+    found: list[str] = []
+    caller = threading.Thread(target=lambda: found.extend(_python_threads()), name="driver")
+    caller.start()
+    caller.join()
+    assert threading.main_thread().name in found
