@@ -108,3 +108,23 @@ def test_processes_a_step_started_end_when_its_worker_is_killed(home: Path, pid_
     assert proc.returncode == 1, err
     assert "did not stop; its worker was killed" in out.replace("\n", " ")
     assert _running_sleeps(_pids(pid_dir)) == []
+
+
+def test_steps_that_use_joblib_process_pools_run_cleanly_one_after_the_other(
+    home: Path, pid_dir: Path
+):
+    # in-process: joblib runs loky pools there (in a forked worker it falls back to n_jobs=1)
+    mode = ["--in-process"]
+    proc = _start(
+        home, "processes.py:joblib_steps", *mode, "--workers", "1", "-p", f"pid_dir={pid_dir}"
+    )
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "died unexpectedly" not in out + err and "Traceback" not in out + err
+    pool_workers = [int(p) for f in pid_dir.glob("loky-*") for p in f.read_text().split()]
+    assert len(pool_workers) == 4
+    assert not [
+        p
+        for p in pool_workers
+        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]

@@ -147,9 +147,41 @@ def kill_tree(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+_HELPERS = (
+    # (module, object, attribute holding the helper's pid)
+    ("multiprocessing.resource_tracker", "_resource_tracker", "_pid"),
+    ("multiprocessing.forkserver", "_forkserver", "_forkserver_pid"),
+    ("joblib.externals.loky.backend.resource_tracker", "_resource_tracker", "_pid"),
+    ("loky.backend.resource_tracker", "_resource_tracker", "_pid"),
+)
+"""Helper processes that serve the whole interpreter, not one step, and exit with it (they
+read a pipe from it): ending them would only make the next step relaunch them, with warnings
+about leaked resources."""
+
+
+def _helper_pids() -> set[int]:
+    pids = set()
+    for module, name, attribute in _HELPERS:
+        found = getattr(getattr(sys.modules.get(module), name, None), attribute, None)
+        if isinstance(found, int):
+            pids.add(found)
+    return pids
+
+
+def _stop_reusable_pools() -> None:
+    """Shut down joblib's reusable process pool (loky) the way it expects, so that its manager
+    thread does not see its workers die (a step that uses ``n_jobs`` leaves it running)."""
+    for module in ("joblib.externals.loky.reusable_executor", "loky.reusable_executor"):
+        executor = getattr(sys.modules.get(module), "_executor", None)
+        if executor is not None:
+            with contextlib.suppress(Exception):
+                executor.shutdown(wait=True, kill_workers=True)
+
+
 @contextlib.contextmanager
 def step_processes() -> Iterator[None]:
-    """End, when the block ends (however it ends), every process started inside it."""
+    """End, when the block ends (however it ends), every process started inside it, except
+    the interpreter's own helpers (multiprocessing's resource tracker and fork server)."""
     before = set(descendants())
     was_subreaper = _subreaper()
     if not was_subreaper:
@@ -157,10 +189,16 @@ def step_processes() -> Iterator[None]:
     try:
         yield
     finally:
+        pools_stopped = False
         for _ in range(10):  # a process may start another while the first are ending
-            started = [p for p in descendants() if p not in before]
+            keep = before | _helper_pids()
+            started = [p for p in descendants() if p not in keep]
             if not started:
                 break
+            if not pools_stopped:
+                pools_stopped = True
+                _stop_reusable_pools()
+                continue
             end_processes(started)
         if not was_subreaper:
             _prctl(_PR_SET_CHILD_SUBREAPER, 0)

@@ -123,3 +123,28 @@ def spawns_and_ignores_timeout(pid_dir: str) -> None:
 def spawner_stuck(pid_dir: str):
     """A step that starts processes and ignores its timeout."""
     spawns_and_ignores_timeout(pid_dir=pid_dir)
+
+
+@component
+def joblib_pool(pid_dir: str, seed: int) -> int:
+    """Use joblib's reusable process pool (as scikit-learn's ``n_jobs`` does); record its
+    workers' pids."""
+    import psutil
+    from joblib import Parallel, delayed
+
+    total = sum(Parallel(n_jobs=2, backend="loky")(delayed(pow)(seed + i, 2) for i in range(8)))
+    workers = [
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if any("popen_loky" in part for part in p.cmdline())
+    ]
+    with open(os.path.join(pid_dir, f"loky-{seed}"), "w") as fh:
+        fh.write(" ".join(map(str, workers)))
+    return total
+
+
+@pipeline(name="joblib-steps")
+def joblib_steps(pid_dir: str):
+    """Two steps in a row that use joblib's process pool."""
+    a = joblib_pool(pid_dir=pid_dir, seed=1)
+    joblib_pool(pid_dir=pid_dir, seed=a.outputs["Output"])
