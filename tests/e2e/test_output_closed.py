@@ -64,3 +64,25 @@ def test_run_completes_and_records_every_step_when_stdout_closes_early(
     assert states == {"gate": ExecutionState.COMPLETE, "after_gate": ExecutionState.COMPLETE}
     assert run.properties["task_states"] == {"COMPLETE": 2}
     store.close()
+
+
+def test_run_piped_into_head_completes_with_every_step_recorded(project: Path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CONVEYOR_") or k.startswith("CONVEYOR_AGENT")
+    }
+    env["CONVEYOR_HOME"] = str(project / ".conveyor")
+    command = f"set -o pipefail; {sys.executable} -m conveyor run basic.py:demo | head -1"
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Run demo-")
+    assert "Traceback" not in done.stderr
+    store = connect(f"sqlite:///{project / '.conveyor' / 'metadata.db'}")
+    (run,) = store.list_contexts(CONTEXT_RUN)
+    assert run.properties["state"] == "COMPLETE"
+    states = {e.name: e.state for e in store.list_executions(context_id=run.id)}
+    assert states == {t: ExecutionState.COMPLETE for t in ("ingest", "prepare", "train")}
+    store.close()
