@@ -29,9 +29,9 @@ def load(name: str) -> ModuleType:
 
 def test_bench_files_name_no_path_of_this_machine():
     # the folders of the machine the tests run on (the repository's parent, the home folder),
-    # read here rather than written down, plus any user's home
+    # and the usual homes and work roots of any machine
     machine = sorted({f"{REPO.parent}/", f"{Path.home()}/"} - {"/"})
-    pattern = re.compile("|".join([*map(re.escape, machine), r"/home/\w+/"]))
+    pattern = re.compile("|".join([*map(re.escape, machine), r"/(?:home/\w+|root|work)/"]))
     offenders = [
         f"{path.relative_to(REPO)}:{n}: {line.strip()}"
         for path in sorted([*BENCH.rglob("*.py"), *BENCH.rglob("*.md")])
