@@ -809,3 +809,36 @@ def test_the_install_table_lists_every_extra_with_what_it_installs():
                 if f"`{w}`" not in documented[extra] and f"`{w}[" not in documented[extra]
             ]
             assert not missing, f"the install table's row for {extra!r} does not name {missing}"
+
+
+def test_the_architecture_states_each_import_contract_as_pyproject_defines_it():
+    config = tomllib.loads(_read(ROOT / "pyproject.toml"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    rows = {
+        name.strip(): rule
+        for name, rule in re.findall(
+            r"^\|([^|`]+)\|\s*`\w+`\s*\|(.*)\|$", _read(DOCS / "architecture.md"), re.MULTILINE
+        )
+    }
+
+    def short(module: str) -> str:
+        return module.removeprefix("conveyor.")
+
+    for contract in contracts:
+        assert contract["name"] in rows, (
+            f"the architecture's contract table lacks {contract['name']!r}"
+        )
+        rule = rows[contract["name"]]
+        if contract["type"] == "layers":
+            documented = [
+                {p.strip() for p in re.findall(r"[\w.]+", layer)}
+                for layer in re.findall(r"`([^`]+)`", rule)
+            ]
+            actual = [{short(p.strip()) for p in re.split(r"[|:]", x)} for x in contract["layers"]]
+            assert documented == actual
+        else:
+            named = set(re.findall(r"`([\w.]+)`", rule))
+            wanted = {short(m) for m in contract["source_modules"]} | set(
+                contract["forbidden_modules"]
+            )
+            assert wanted <= named, sorted(wanted - named)
