@@ -172,3 +172,15 @@ def test_sql_example_gen_in_a_pipeline(load, run_pipeline, tmp_path):
     )
     assert result.outputs("sql_example_gen").parameters == {"Output": 500}
     assert 300 < result.outputs("count_train").parameters["Output"] < 500
+
+
+def test_example_gen_bad_csv_option_fails_with_the_message_alone(load, run_pipeline, tmp_path):
+    (tmp_path / "a.csv").write_text("a,b\n1,2\n")
+    result = run_pipeline(
+        load("data_pipelines").ingest_skipping,
+        {"input_pattern": str(tmp_path / "a.csv"), "skip_rows": -1},
+    )
+    task = result.tasks["example_gen"]
+    assert result.failed_tasks == ["example_gen"]
+    assert "skip_rows must be 0 or more, got -1" in (task.error or "")
+    assert task.traceback is None  # a standard component's refusal: no traceback of ours

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import traceback
@@ -69,14 +70,24 @@ def call_user_code(
         ) from exc
 
 
-def format_user_traceback(exc: BaseException) -> str:
-    """The traceback of the user's exception, without Conveyor's own frames."""
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def format_user_traceback(exc: BaseException) -> str | None:
+    """The traceback of the user's exception, without Conveyor's own frames.
+
+    None when the error is a ``ValueError`` or ``TypeError`` raised wholly inside Conveyor's
+    own code: a standard component refusing a parameter or an input says what is wrong in its
+    message (the project's rule for those two types), and a traceback of our frames would
+    only bury it. Any other exception keeps its traceback, ours included.
+    """
     cause = exc.__cause__ or exc
-    frames = [
-        f
-        for f in traceback.extract_tb(cause.__traceback__)
-        if "/conveyor/execution/" not in f.filename.replace("\\", "/")
-    ]
+    raised = traceback.extract_tb(cause.__traceback__)
+    if isinstance(cause, ValueError | TypeError) and all(
+        os.path.abspath(f.filename).startswith(_PACKAGE) for f in raised
+    ):
+        return None
+    frames = [f for f in raised if "/conveyor/execution/" not in f.filename.replace("\\", "/")]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     lines += traceback.format_exception_only(type(cause), cause)
     return "".join(lines)

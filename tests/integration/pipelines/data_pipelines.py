@@ -22,6 +22,12 @@ def ingest(input_pattern: str, presplit: bool = False):
     count_train(examples=gen.outputs["examples"])
 
 
+@pipeline(name="ingest-skipping")
+def ingest_skipping(input_pattern: str, skip_rows: int):
+    """example_gen with a CSV option passed as a pipeline parameter."""
+    example_gen(input_pattern=input_pattern, skip_rows=skip_rows)
+
+
 @pipeline(name="ingest-sql")
 def ingest_sql(url: str, query: str):
     """sql_example_gen -> count_train."""

@@ -23,6 +23,23 @@ def test_user_exception_becomes_component_error_with_cause():
     assert "conveyor/execution/boundary.py" not in format_user_traceback(info.value)
 
 
+def test_a_refusal_raised_wholly_inside_conveyor_has_no_traceback():
+    from conveyor.data.csv_options import CsvOptions
+
+    with pytest.raises(ComponentError, match="skip_rows must be 0 or more") as info:
+        call_user_code(CsvOptions.create, {"skip_rows": -1}, task="t")
+    assert format_user_traceback(info.value) is None
+
+
+def test_a_value_error_of_the_users_code_keeps_its_traceback():
+    def refuse() -> None:
+        raise ValueError("user says no")
+
+    with pytest.raises(ComponentError) as info:
+        call_user_code(refuse, {}, task="t")
+    assert "in refuse" in (format_user_traceback(info.value) or "")
+
+
 def test_sys_exit_is_a_failure_not_an_exit():
     with pytest.raises(ComponentError, match=r"called sys.exit\(4\)"):
         call_user_code(lambda: sys.exit(4), {}, task="t")
