@@ -380,15 +380,20 @@ def _not_python_names() -> set[str]:
     return titles | contexts | {_ENTRY_POINT_GROUP, "conveyor.toml"}
 
 
-def _cited_names() -> list[tuple[str, str]]:
+def _cited(pattern: re.Pattern[str]) -> list[tuple[str, str]]:
+    """(doc, first group) for every match of ``pattern`` in the docs' code spans."""
     return sorted(
         {
             (doc.name, m.group(1))
             for doc in DOC_FILES
             for span in _code_spans(_read(doc))
-            for m in _DOTTED.finditer(span)
+            for m in pattern.finditer(span)
         }
     )
+
+
+def _cited_names() -> list[tuple[str, str]]:
+    return _cited(_DOTTED)
 
 
 def resolve_cited(name: str) -> str | None:
@@ -452,15 +457,7 @@ def test_resolve_cited_sees_missing_and_misplaced_names():
 
 
 def _cited_paths() -> list[tuple[str, str]]:
-    return sorted(
-        {
-            (doc.name, m.group(1))
-            for doc in DOC_FILES
-            for span in _code_spans(_read(doc))
-            for m in _SOURCE_PATH.finditer(span)
-            if "/" in m.group(1)
-        }
-    )
+    return [(doc, path) for doc, path in _cited(_SOURCE_PATH) if "/" in path]
 
 
 @pytest.mark.parametrize(
