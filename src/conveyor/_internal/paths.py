@@ -4,9 +4,9 @@ keeps computed paths under their root."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-__all__ = ["is_remote", "is_under", "path_under", "segment_problem"]
+__all__ = ["check_segments", "is_remote", "is_under", "path_under", "segment_problem"]
 
 _MAX_SEGMENT_BYTES = 255
 
@@ -35,6 +35,22 @@ def segment_problem(part: str) -> str | None:
     if len(os.fsencode(part)) > _MAX_SEGMENT_BYTES:
         return f"{part[:40]!r}... is longer than {_MAX_SEGMENT_BYTES} bytes, the file name limit"
     return None
+
+
+def check_segments(root: str, parts: Iterable[str], *, error: Callable[[str], Exception]) -> None:
+    """Refuse ``parts`` unless each is one path segment (for paths and URLs under ``root``).
+
+    Example:
+        >>> check_segments("s3://b/artifacts", ["p", "r1"], error=ValueError)
+        >>> check_segments("s3://b/artifacts", ["a/b"], error=ValueError)
+        Traceback (most recent call last):
+        ...
+        ValueError: Refusing to write outside 's3://b/artifacts': 'a/b' is not a single path segment
+    """
+    for part in parts:
+        problem = segment_problem(part)
+        if problem is not None:
+            raise error(f"Refusing to write outside {root!r}: {problem}")
 
 
 def is_under(root: str, path: str) -> bool:
@@ -66,10 +82,7 @@ def path_under(root: str, *parts: str, error: Callable[[str], Exception]) -> str
         ...
         ValueError: Refusing to write outside '/srv/artifacts': '..' is not a single path segment
     """
-    for part in parts:
-        problem = segment_problem(part)
-        if problem is not None:
-            raise error(f"Refusing to write outside {root!r}: {problem}")
+    check_segments(root, parts, error=error)
     path = os.path.join(root, *parts)
     if not is_under(root, path):
         raise error(

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from conveyor._internal.hashing import ALGORITHM, digest_path
-from conveyor._internal.paths import segment_problem
+from conveyor._internal.paths import check_segments
 from conveyor.errors import ArtifactError, ArtifactNotFoundError, MissingExtraError
 from conveyor.storage.store import Fingerprint
 
@@ -59,10 +59,7 @@ class FsspecArtifactStore:
         Raises:
             ArtifactError: a part is not one path segment (``..``, ``a/b``, too long).
         """
-        for part in parts:
-            problem = segment_problem(part)
-            if problem is not None:
-                raise ArtifactError(f"Refusing to write outside {self.root!r}: {problem}")
+        check_segments(self.root, parts, error=ArtifactError)
         return "/".join([self.root, *parts])
 
     def _staging_prefix(self, folder_uri: str) -> str:
