@@ -34,9 +34,12 @@ __all__ = [
     "TypeConflict",
     "clean_text",
     "csv_error",
+    "csv_parse_options",
+    "csv_read_options",
     "iter_csv_tables",
     "open_input",
     "read_csv_text",
+    "text_convert_options",
 ]
 
 BLOCK_BYTES = 8 << 20  # streaming and whole-file reads
@@ -76,11 +79,12 @@ def _raw_bytes(path: str) -> bytes:
 # --- options for pyarrow ----------------------------------------------------------------------
 
 
-def _parse_options(path: str, options: CsvOptions) -> pacsv.ParseOptions:
+def csv_parse_options(path: str, options: CsvOptions) -> pacsv.ParseOptions:
+    """How pyarrow splits the fields of ``path``: the options' separator, one line a row."""
     return pacsv.ParseOptions(delimiter=options.separator(path), newlines_in_values=False)
 
 
-def _read_options(
+def csv_read_options(
     options: CsvOptions, names: list[str] | None = None, *, block: int = BLOCK_BYTES
 ) -> pacsv.ReadOptions:
     """Options for text where the first ``skip_rows`` lines (and comments) are already gone
@@ -98,7 +102,8 @@ def _read_options(
     )
 
 
-def _convert_options(names: list[str], options: CsvOptions) -> pacsv.ConvertOptions:
+def text_convert_options(names: list[str], options: CsvOptions) -> pacsv.ConvertOptions:
+    """Every column of ``names`` read as text, the options' missing-value markers as nulls."""
     return pacsv.ConvertOptions(
         null_values=options.markers(),
         strings_can_be_null=True,
@@ -162,7 +167,7 @@ def read_csv_text(path: str, options: CsvOptions) -> pa.Table:
 
 
 def _read_whole(path: str, options: CsvOptions, block: int) -> pa.Table:
-    parse = _parse_options(path, options)
+    parse = csv_parse_options(path, options)
     if options.comment is not None:
         data = _skip_lines(_raw_bytes(path), options.skip_rows)
         data = _drop_comments(data, options.comment, options.encoding)
@@ -171,7 +176,7 @@ def _read_whole(path: str, options: CsvOptions, block: int) -> pa.Table:
     else:
         opts = options
         source = lambda: open_input(path)  # noqa: E731
-    read = _read_options(opts, block=block)
+    read = csv_read_options(opts, block=block)
     with source() as fh:
         names = pacsv.open_csv(fh, read_options=read, parse_options=parse).schema.names
     with source() as fh:
@@ -179,7 +184,7 @@ def _read_whole(path: str, options: CsvOptions, block: int) -> pa.Table:
             fh,
             read_options=read,
             parse_options=parse,
-            convert_options=_convert_options(names, options),
+            convert_options=text_convert_options(names, options),
         )
     return table
 
@@ -286,8 +291,8 @@ def _stream_text(path: str, options: CsvOptions) -> Iterator[pa.Table]:
     if options.comment is not None:
         yield read_csv_text(path, options)  # comments are dropped from the whole text
         return
-    parse = _parse_options(path, options)
-    read = _read_options(options)
+    parse = csv_parse_options(path, options)
+    read = csv_read_options(options)
     try:
         with open_input(path) as fh:
             names = pacsv.open_csv(fh, read_options=read, parse_options=parse).schema.names
@@ -296,7 +301,7 @@ def _stream_text(path: str, options: CsvOptions) -> Iterator[pa.Table]:
                 fh,
                 read_options=read,
                 parse_options=parse,
-                convert_options=_convert_options(names, options),
+                convert_options=text_convert_options(names, options),
             )
             first = True
             for batch in reader:
@@ -368,8 +373,8 @@ def _range_tables(
     multithreaded reader while the previous one is being used. Without ``overrides``: text
     tables. With them: the first range typed from its text, the others parsed to its types."""
     start, names = _body_start(path, options)
-    parse = _parse_options(path, options)
-    text_convert = _convert_options(names, options)
+    parse = csv_parse_options(path, options)
+    text_convert = text_convert_options(names, options)
 
     def read(span: tuple[int, int], convert: pacsv.ConvertOptions) -> pa.Table:
         with open(path, "rb") as fh:
@@ -379,7 +384,7 @@ def _range_tables(
             try:
                 table: pa.Table = pacsv.read_csv(
                     pa.BufferReader(body),
-                    read_options=_read_options(options, names, block=block),
+                    read_options=csv_read_options(options, names, block=block),
                     parse_options=parse,
                     convert_options=convert,
                 )
@@ -457,10 +462,10 @@ def _body_start(path: str, options: CsvOptions) -> tuple[int, list[str]]:
         try:
             names = pacsv.read_csv(
                 pa.BufferReader(line),
-                read_options=_read_options(
+                read_options=csv_read_options(
                     options.replace(skip_rows=0, column_names=None, header=options.header)
                 ),
-                parse_options=_parse_options(path, options),
+                parse_options=csv_parse_options(path, options),
                 convert_options=pacsv.ConvertOptions(auto_dict_encode=False),
             ).column_names
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:

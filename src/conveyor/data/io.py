@@ -39,7 +39,15 @@ from conveyor.data.columns import (
     type_text_columns,
 )
 from conveyor.data.csv_options import NULL_VALUES, CsvOptions
-from conveyor.data.csv_reader import clean_text, csv_error, open_input, read_csv_text
+from conveyor.data.csv_reader import (
+    clean_text,
+    csv_error,
+    csv_parse_options,
+    csv_read_options,
+    open_input,
+    read_csv_text,
+    text_convert_options,
+)
 from conveyor.errors import ArtifactError
 
 __all__ = [
@@ -249,14 +257,8 @@ def iter_batches(
     options = csv or CsvOptions()
     if options.comment is not None:
         raise ValueError("iter_batches does not skip comment lines: use read_table(csv=...)")
-    read_opts = pacsv.ReadOptions(
-        block_size=max(1 << 16, batch_rows * 32),
-        encoding="utf8" if options.utf8() else options.encoding,
-        skip_rows=options.skip_rows + (1 if options.header and options.column_names else 0),
-        column_names=list(options.column_names) if options.column_names else None,
-        autogenerate_column_names=not options.header and not options.column_names,
-    )
-    parse_opts = pacsv.ParseOptions(delimiter=options.separator(path))
+    read_opts = csv_read_options(options, block=max(1 << 16, batch_rows * 32))
+    parse_opts = csv_parse_options(path, options)
     try:
         with open_input(path) as fh:
             names = pacsv.open_csv(
@@ -267,13 +269,7 @@ def iter_batches(
             fh,
             read_options=read_opts,
             parse_options=parse_opts,
-            convert_options=pacsv.ConvertOptions(
-                null_values=options.markers(),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                column_types={n: pa.string() for n in names},
-                timestamp_parsers=[],
-            ),
+            convert_options=text_convert_options(names, options),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise csv_error(path, exc, options) from None
