@@ -129,6 +129,16 @@ class StringStatistics:
     not_float: int | None = None  # text values that do not read as a number (None: not counted)
     not_int: int | None = None  # text values that do not read as an integer
 
+    @property
+    def known_values(self) -> list[ValueCount]:
+        """Every value with its count when the statistics keep them, else the top values.
+
+        Example:
+            >>> StringStatistics(top_values=[ValueCount("a", 3)]).known_values
+            [ValueCount(value='a', count=3)]
+        """
+        return self.value_counts if self.value_counts is not None else self.top_values
+
 
 @dataclass
 class FeatureStatistics:

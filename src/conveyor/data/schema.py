@@ -88,7 +88,7 @@ def _domain(feature: FeatureStatistics, max_values: int) -> list[str] | None:
         return None
     # every value when the statistics have them (up to 1,000), else the top values (older
     # statistics files): a domain is inferred only from a complete list
-    values = s.value_counts if s.value_counts is not None else s.top_values
+    values = s.known_values
     if not values or len(values) > max_values or s.unique > max_values:
         return None
     covered = sum(v.count for v in values)  # unweighted, as the feature's count

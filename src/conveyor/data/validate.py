@@ -213,7 +213,7 @@ def _offending(wanted: FeatureType, f: FeatureStatistics) -> tuple[int, str]:
     if f.type != FeatureType.STRING or wanted not in _NOT_A or s is None or counted is None:
         return f.count, f" ({f.count} values)"
     pattern = re.compile(INT_PATTERN if wanted == FeatureType.INT else FLOAT_PATTERN)
-    listed = s.value_counts if s.value_counts is not None else s.top_values
+    listed = s.known_values
     misfits = [v for v in listed if not pattern.fullmatch(v.value)][:_TYPE_EXAMPLES]
     shown = ", ".join(f"{v.value!r} ({v.count:g})" for v in misfits)
     example = f", e.g. {shown}" if shown else ""
@@ -227,7 +227,7 @@ def _check_domain(fs: FeatureSchema, f: FeatureStatistics, out: _Collector) -> N
     assert fs.values is not None and f.string is not None
     domain = set(fs.values)
     s = f.string
-    seen = s.value_counts if s.value_counts is not None else s.top_values
+    seen = s.known_values
     # top values that cover every present value are complete too (older statistics files)
     exact = s.value_counts is not None or sum(v.count for v in seen) >= f.count * (1 - 1e-9)
     unexpected = [v for v in seen if v.value not in domain]
