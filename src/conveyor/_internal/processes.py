@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["descendants", "end_processes", "kill_tree", "step_processes"]
+__all__ = ["descendants", "end_processes", "kill_tree", "stat_fields", "step_processes"]
 
 TERM_GRACE_SECONDS = 1.0
 """How long a step's leftover process has to exit after SIGTERM before SIGKILL."""
@@ -48,13 +48,28 @@ def _subreaper() -> bool:
     return bool(value.value)
 
 
-def _state(pid: int) -> str | None:
-    """The process's state letter (``Z`` for a zombie), None when it is gone."""
+def stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), None when the
+    process is gone.
+
+    Example:
+        >>> stat_fields("self")[0] in "RS"  # doctest: +SKIP
+        True
+    """
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+            text = fh.read()
+    except OSError:
         return None
+    if ")" not in text:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter (``Z`` for a zombie), None when it is gone."""
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def _children_files() -> bool:

@@ -14,6 +14,8 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor._internal.processes import stat_fields
+
 __all__ = ["owner_alive", "owner_identity"]
 
 _INITIAL_PID_NS = "pid:[4026531836]"
@@ -39,16 +41,8 @@ def _pid_ns(pid: int | str = "self") -> str | None:
         return None
 
 
-def _stat(pid: int | str) -> list[str] | None:
-    """The fields of ``/proc/PID/stat`` after the command name (state first)."""
-    text = _read(f"/proc/{pid}/stat")
-    if text is None or ")" not in text:
-        return None
-    return text.rsplit(")", 1)[1].split()
-
-
 def _start_ticks(pid: int | str) -> int | None:
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     try:
         return int(fields[19]) if fields else None  # field 22: starttime
     except (IndexError, ValueError):
@@ -81,7 +75,7 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         pass
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return not fields or fields[0] != "Z"
 
 
