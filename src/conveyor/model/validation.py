@@ -18,7 +18,14 @@ import pyarrow as pa
 
 from conveyor.data.splits import hash_rows
 
-__all__ = ["VALIDATION_KINDS", "check_validation", "cv_folds", "describe", "holdout_mask"]
+__all__ = [
+    "VALIDATION_KINDS",
+    "check_holdout",
+    "check_validation",
+    "cv_folds",
+    "describe",
+    "holdout_mask",
+]
 
 VALIDATION_KINDS = ("holdout", "cv", "split")
 
@@ -68,6 +75,24 @@ def holdout_mask(table: pa.Table, fraction: float) -> np.ndarray:
         mixed = _splitmix(hash_rows(table) ^ _SALT)
     uniform = (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
     return np.asarray(uniform < fraction)
+
+
+def check_holdout(valid: np.ndarray, fraction: float, hint: str = "") -> None:
+    """Refuse a holdout (a :func:`holdout_mask`) that leaves the fit part or the validation
+    part empty; ``hint`` is appended to the message (what else the caller may use).
+
+    Raises:
+        ValueError: naming the fraction and how many train rows it carved.
+
+    Example:
+        >>> check_holdout(np.array([True, False]), 0.5)  # both parts have rows: no error
+    """
+    n_valid = int(valid.sum())
+    if n_valid == 0 or n_valid == len(valid):
+        raise ValueError(
+            f"validation_fraction={fraction} carves {n_valid} of {len(valid)} train rows; "
+            f"both parts need rows{hint}"
+        )
 
 
 def cv_folds(

@@ -8,7 +8,7 @@ import pytest
 
 from conveyor.data.splits import split_table
 from conveyor.model.tuning import tune
-from conveyor.model.validation import check_validation, cv_folds, holdout_mask
+from conveyor.model.validation import check_holdout, check_validation, cv_folds, holdout_mask
 
 TABLE = pa.table({"id": list(range(5000)), "x": np.linspace(0, 1, 5000)})
 SPACE = {"sklearn:LogisticRegression": {"C": {"type": "float", "low": 0.01, "high": 10}}}
@@ -31,6 +31,13 @@ def test_the_holdout_of_a_hashed_train_split_is_not_empty_nor_all_of_it():
 def test_a_larger_fraction_keeps_every_row_of_a_smaller_one():
     small, large = holdout_mask(TABLE, 0.1), holdout_mask(TABLE, 0.3)
     assert not np.any(small & ~large)
+
+
+@pytest.mark.parametrize("carved", [[False, False], [True, True]])
+def test_a_holdout_leaving_a_part_empty_is_refused_with_the_hint(carved):
+    with pytest.raises(ValueError, match=r"carves \d of 2 train rows; both parts need rows!$"):
+        check_holdout(np.array(carved), 0.5, "!")
+    check_holdout(np.array([True, False]), 0.5)
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

@@ -25,7 +25,7 @@ from conveyor.model.presets import (
 )
 from conveyor.model.saved import check_signature, save_model
 from conveyor.model.transform import FittedTransform
-from conveyor.model.validation import check_validation, describe, holdout_mask
+from conveyor.model.validation import check_holdout, check_validation, describe, holdout_mask
 from conveyor.types import Examples, Metrics, Model, Schema
 from conveyor.types.model import TransformGraph
 from conveyor.types.tuning import HyperParameters
@@ -164,11 +164,7 @@ def _validation(
             raise ValueError(f"The {split!r} split has no labelled rows to validate on")
         return Validation(data.x_train, data.y_train, x_valid, y_valid, detail)
     valid = holdout_mask(data.train, fraction)
-    if not 0 < int(valid.sum()) < len(valid):
-        raise ValueError(
-            f"validation_fraction={fraction} carves {int(valid.sum())} of {len(valid)} train "
-            "rows; both parts need rows"
-        )
+    check_holdout(valid, fraction)
     return Validation(
         data.x_train[~valid], data.y_train[~valid], data.x_train[valid], data.y_train[valid], detail
     )

@@ -10,7 +10,7 @@ from conveyor.components.model.data import TrainingData, split_matrices, trainin
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.data_use import record_data_use
 from conveyor.model.tuning import tune
-from conveyor.model.validation import check_validation, describe, holdout_mask
+from conveyor.model.validation import check_holdout, check_validation, describe, holdout_mask
 from conveyor.model.validation import cv_folds as make_folds
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
@@ -132,12 +132,7 @@ def tuner(
 def _check_holdout(data: TrainingData, valid: np.ndarray, fraction: float) -> None:
     """Refuse a holdout that leaves the fit part or the validation part empty, or a class
     out of the fit part (its trials could not predict it)."""
-    n_valid = int(valid.sum())
-    if n_valid == 0 or n_valid == len(valid):
-        raise ValueError(
-            f"validation_fraction={fraction} carves {n_valid} of {len(valid)} train rows; "
-            "both parts need rows. Change the fraction or use validation='cv'"
-        )
+    check_holdout(valid, fraction, ". Change the fraction or use validation='cv'")
     if data.classes is not None:
         missing = sorted(set(range(len(data.classes))) - set(np.unique(data.y_train[~valid])))
         if missing:
