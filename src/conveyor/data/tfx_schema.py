@@ -96,8 +96,7 @@ def schema_from_pbtxt(text: str) -> DataSchema:
     for name in ("feature", "string_domain", "default_environment"):
         rest.ClearField(name)
     dataset = _dataset_from_proto(rest.dataset_constraints)
-    if rest.HasField("dataset_constraints") and not rest.dataset_constraints.ListFields():
-        rest.ClearField("dataset_constraints")
+    _clear_if_empty(rest, "dataset_constraints")
     return DataSchema(
         features=features,
         dataset=dataset,
@@ -108,22 +107,14 @@ def schema_from_pbtxt(text: str) -> DataSchema:
 
 
 def _dataset_from_proto(dc: Any) -> DatasetConstraints:
-    out = DatasetConstraints()
-    if dc.HasField("min_examples_count"):
-        out.min_examples_count = dc.min_examples_count
-        dc.ClearField("min_examples_count")
-    if dc.HasField("max_examples_count"):
-        out.max_examples_count = dc.max_examples_count
-        dc.ClearField("max_examples_count")
     drift = dc.num_examples_drift_comparator
-    if drift.HasField("min_fraction_threshold"):
-        out.min_fraction_of_previous = drift.min_fraction_threshold
-        drift.ClearField("min_fraction_threshold")
-    if drift.HasField("max_fraction_threshold"):
-        out.max_fraction_of_previous = drift.max_fraction_threshold
-        drift.ClearField("max_fraction_threshold")
-    if dc.HasField("num_examples_drift_comparator") and not drift.ListFields():
-        dc.ClearField("num_examples_drift_comparator")
+    out = DatasetConstraints(
+        min_examples_count=_take(dc, "min_examples_count"),
+        max_examples_count=_take(dc, "max_examples_count"),
+        min_fraction_of_previous=_take(drift, "min_fraction_threshold"),
+        max_fraction_of_previous=_take(drift, "max_fraction_threshold"),
+    )
+    _clear_if_empty(dc, "num_examples_drift_comparator")
     return out
 
 
@@ -229,6 +220,16 @@ def _comparator_from_proto(c: Any) -> FeatureComparator:
     for name in ("infinity_norm", "jensen_shannon_divergence", "normalized_abs_difference"):
         _clear_if_empty(c, name)
     return out
+
+
+def _take(message: Any, name: str) -> Any:
+    """The field's value, cleared from ``message`` (what is left is kept as ``tfx``); None
+    when it is not set."""
+    if not message.HasField(name):
+        return None
+    value = getattr(message, name)
+    message.ClearField(name)
+    return value
 
 
 def _clear_if_empty(message: Any, name: str) -> None:
