@@ -40,10 +40,6 @@ WRITER_KEY = "conveyor_version"
 """Top-level key naming the Conveyor release that wrote a document (absent in older ones)."""
 
 
-def _conveyor_version() -> str:
-    return VERSION
-
-
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
@@ -363,7 +359,7 @@ def spec_to_dict(spec: PipelineSpec) -> dict[str, Any]:
     return _drop_none(
         {
             "ir_version": spec.ir_version,
-            WRITER_KEY: _conveyor_version(),
+            WRITER_KEY: VERSION,
             "pipeline": _drop_none(
                 {
                     "name": spec.name,
@@ -406,7 +402,7 @@ def _check_version(value: Any, writer: Any) -> str:
         by = f"Conveyor {writer}" if isinstance(writer, str) and writer else "a newer Conveyor"
         raise CompilationError(
             f"The IR was written by {by} (IR {version}); this Conveyor "
-            f"({_conveyor_version()}) reads IR up to {IR_VERSION}: upgrade Conveyor "
+            f"({VERSION}) reads IR up to {IR_VERSION}: upgrade Conveyor "
             "(pip install -U conveyor-ml), or recompile the pipeline with this one: "
             "conveyor compile PIPELINE.py -o OUT.json"
         )
