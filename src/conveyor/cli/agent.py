@@ -33,6 +33,7 @@ import sys
 import zlib
 
 from conveyor.cli import agent_parity
+from conveyor.cli.launch import AGENT_OFF
 
 TYPE_CHECKING = False  # the client half stays light: typing and contextlib cost ~5 ms
 if TYPE_CHECKING:
@@ -112,7 +113,6 @@ def agent_socket_path() -> str:
 
 
 _ON = ("on", "1", "true", "yes")
-_OFF = ("", "off", "0", "false", "no")
 
 
 def agent_enabled() -> bool:
@@ -120,7 +120,7 @@ def agent_enabled() -> bool:
     value = os.environ.get("CONVEYOR_AGENT", "").strip().lower()
     if value in _ON:
         return True
-    if value not in _OFF:
+    if value not in AGENT_OFF:
         print(
             f"conveyor: CONVEYOR_AGENT={os.environ['CONVEYOR_AGENT']!r} is neither on "
             "(on, 1, true, yes) nor off (off, 0, false, no); running without the warm agent",

@@ -14,7 +14,7 @@ AGENT_COMMANDS = frozenset(
 """Commands a warm agent serves (the heavy imports are already loaded there); ``agent`` and
 ``exec`` always run in this process."""
 
-_OFF = ("", "off", "0", "false", "no")
+AGENT_OFF = ("", "off", "0", "false", "no")
 """``CONVEYOR_AGENT`` values that leave the (opt-in) agent off: its client is not even imported."""
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     # OpenMP threads (XGBoost, LightGBM, scikit-learn) spin while they wait; when steps or
     # trials share the cores that makes them crawl. Short spins, unless the user chose.
     configure_openmp()
-    wanted = os.environ.get("CONVEYOR_AGENT", "").strip().lower() not in _OFF
+    wanted = os.environ.get("CONVEYOR_AGENT", "").strip().lower() not in AGENT_OFF
     if wanted and args[:1] and args[0] in AGENT_COMMANDS and not {"--help", "-h"} & set(args):
         from conveyor.cli.agent import run_via_agent  # says so when the value is neither
 
