@@ -78,7 +78,11 @@ def load_statistics(
     return result
 
 
-def _dataset(stats: StatisticsCollection, split: str | None, source: str) -> DatasetStatistics:
+def _dataset(
+    source: str, split: str | None, csv: CsvOptions, file_format: str
+) -> DatasetStatistics:
+    """The statistics of one split of ``source`` (see :func:`load_statistics`)."""
+    stats = load_statistics(source, csv, file_format)
     unsliced = [d for d in stats.datasets if d.slice is None]
     if split is None and len(unsliced) == 1:
         return unsliced[0]
@@ -117,8 +121,7 @@ def infer_schema_command(
     file_format: str,
 ) -> None:
     """Infer a schema from DATA_OR_STATS (a data file or a statistics.json), to curate."""
-    stats = load_statistics(data, csv, file_format)
-    dataset = _dataset(stats, split, data)
+    dataset = _dataset(data, split, csv, file_format)
     schema = infer_schema(
         StatisticsCollection([dataset]),
         split=dataset.name,
@@ -168,13 +171,9 @@ def validate_command(
         schema = load_schema(schema_path)
     except ConveyorError as exc:
         _fail(str(exc))
-    stats = _dataset(load_statistics(data, csv, file_format), split, data)
-    previous = None
-    if baseline:
-        previous = _dataset(load_statistics(baseline, csv, file_format), split, baseline)
-    serving_stats = None
-    if serving:
-        serving_stats = _dataset(load_statistics(serving, csv, file_format), split, serving)
+    stats = _dataset(data, split, csv, file_format)
+    previous = _dataset(baseline, split, csv, file_format) if baseline else None
+    serving_stats = _dataset(serving, split, csv, file_format) if serving else None
     found = validate_statistics(
         stats, schema, environment=environment, previous=previous, serving=serving_stats
     )
