@@ -48,8 +48,7 @@ def value_counts(feature: FeatureStatistics) -> dict[str, float]:
     if feature.string is None:
         return {}
     out: dict[str, float] = {}
-    listed = feature.string.value_counts
-    for vc in feature.string.top_values if listed is None else listed:
+    for vc in feature.string.known_values:
         out[vc.value] = out.get(vc.value, 0.0) + float(vc.count)
     return out
 
