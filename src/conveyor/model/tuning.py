@@ -31,7 +31,6 @@ pruned.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import logging
 import math
@@ -50,46 +49,13 @@ from conveyor.model.presets import (
     create_estimator,
     eval_set_kwargs,
     predict_for_task,
-    resolve_preset,
 )
+from conveyor.model.search_space import ParamSpec, allowed_names, is_number, parse_search_space
 
 __all__ = ["SAMPLERS", "ParamSpec", "TrialRecord", "TuningResult", "parse_search_space", "tune"]
 
 SAMPLERS = ("tpe", "random", "grid")
-_TYPES = ("float", "int", "categorical")
-_KEYS = {
-    "float": {"type", "low", "high", "log", "step"},
-    "int": {"type", "low", "high", "log", "step"},
-    "categorical": {"type", "choices"},
-}
 MAX_GRID = 100_000
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One entry of the search space: a distribution, or a fixed value (``type == "fixed"``)."""
-
-    name: str
-    type: str
-    low: float | int | None = None
-    high: float | int | None = None
-    log: bool = False
-    step: float | int | None = None
-    choices: tuple[Any, ...] = ()
-    value: Any = None
-
-    def grid(self) -> list[Any]:
-        """Every value of this entry on a grid (a float needs a ``step``)."""
-        if self.type == "fixed":
-            return [self.value]
-        if self.type == "categorical":
-            return list(self.choices)
-        assert self.low is not None and self.high is not None
-        if self.type == "int":
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
-        assert self.step is not None
-        count = math.floor((self.high - self.low) / self.step + 1e-9) + 1
-        return [float(round(self.low + i * self.step, 12)) for i in range(count)]
 
 
 @dataclass
@@ -132,151 +98,6 @@ class TuningResult:
         for trial in self.trials:
             out[trial.state] = out.get(trial.state, 0) + 1
         return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _parse_entry(where: str, name: str, spec: Any) -> ParamSpec:
-    if not isinstance(spec, Mapping):
-        return ParamSpec(name, "fixed", value=spec)
-    kind = spec.get("type")
-    if kind not in _TYPES:
-        raise ValueError(
-            f"Search space entry {where}: 'type' must be one of {list(_TYPES)}, got {kind!r}"
-        )
-    unknown = sorted(set(spec) - _KEYS[kind])
-    if unknown:
-        raise ValueError(
-            f"Search space entry {where}: unknown key(s) {unknown!r} for a {kind}; "
-            f"use {sorted(_KEYS[kind])!r}"
-        )
-    if kind == "categorical":
-        choices = spec.get("choices")
-        if not isinstance(choices, list | tuple) or not choices:
-            raise ValueError(
-                f"Search space entry {where}: 'choices' must be a non-empty list, got {choices!r}"
-            )
-        for choice in choices:
-            if choice is not None and not isinstance(choice, bool | int | float | str):
-                raise ValueError(
-                    f"Search space entry {where}: choice {choice!r} is a "
-                    f"{type(choice).__name__}; choices must be numbers, strings, booleans "
-                    "or null"
-                )
-        return ParamSpec(name, kind, choices=tuple(choices))
-    low, high, log, step = (
-        spec.get("low"),
-        spec.get("high"),
-        spec.get("log", False),
-        spec.get("step"),
-    )
-    expected = "an integer" if kind == "int" else "a number"
-    for key, value in (("low", low), ("high", high)):
-        if not _is_number(value) or (kind == "int" and not isinstance(value, int)):
-            raise ValueError(
-                f"Search space entry {where}: {key!r} must be {expected}, got {value!r}"
-            )
-        if not math.isfinite(float(value or 0)):
-            raise ValueError(f"Search space entry {where}: {key!r} must be finite, got {value!r}")
-    assert low is not None and high is not None
-    if low > high:
-        raise ValueError(f"Search space entry {where}: low ({low!r}) > high ({high!r})")
-    if not isinstance(log, bool):
-        raise ValueError(f"Search space entry {where}: 'log' must be true or false, got {log!r}")
-    if log and low <= 0:
-        raise ValueError(f"Search space entry {where}: a log scale needs low > 0, got {low!r}")
-    if step is not None:
-        if not _is_number(step) or step <= 0 or (kind == "int" and not isinstance(step, int)):
-            raise ValueError(
-                f"Search space entry {where}: 'step' must be a positive "
-                f"{'integer' if kind == 'int' else 'number'}, got {step!r}"
-            )
-        if log and kind == "float":
-            raise ValueError(f"Search space entry {where}: 'step' and 'log' cannot be combined")
-    return ParamSpec(name, kind, low=low, high=high, log=log, step=step)
-
-
-def _allowed_names(preset: str, task: str) -> set[str]:
-    estimator, resolved = create_estimator(preset, task)
-    return set(estimator.get_params(deep=False)) | set(resolved.extra_parameters)
-
-
-def parse_search_space(
-    search_space: Mapping[str, Any], task: str, presets: Sequence[str] | None = None
-) -> dict[str, list[ParamSpec]]:
-    """Check the search space and return ``{preset: [ParamSpec, ...]}``.
-
-    ``presets`` restricts (and orders) the presets searched; a listed preset missing from the
-    space is tried with its defaults.
-
-    Raises:
-        ValueError: an unknown preset or hyperparameter (with the closest names), a wrong
-            type, ``low > high``, or a value the estimator refuses, naming the entry.
-
-    Example:
-        >>> space = parse_search_space({"sklearn:LogisticRegression": {"C": {"type": "float",
-        ...     "low": 0.01, "high": 10, "log": True}}}, "classification")
-        >>> space["sklearn:LogisticRegression"][0].high
-        10
-    """
-    if not isinstance(search_space, Mapping):
-        raise ValueError(
-            f"search_space must be an object {{preset: {{hyperparameter: spec}}}}, got "
-            f"{type(search_space).__name__}"
-        )
-    names = list(presets) if presets else list(search_space)
-    if not names:
-        raise ValueError("The search space is empty: name at least one preset")
-    for name in search_space:
-        if name not in names:
-            raise ValueError(
-                f"Search space preset {name!r} is not among the presets searched {names!r}"
-            )
-    out: dict[str, list[ParamSpec]] = {}
-    for preset in names:
-        try:
-            resolve_preset(preset, task)
-        except ValueError as exc:
-            raise ValueError(f"Search space entry {preset!r}: {exc}") from exc
-        entries = search_space.get(preset)
-        entries = {} if entries is None else entries
-        if not isinstance(entries, Mapping):
-            raise ValueError(
-                f"Search space entry {preset!r} must be an object {{hyperparameter: spec}}, "
-                f"got {entries!r}"
-            )
-        allowed = _allowed_names(preset, task)
-        specs: list[ParamSpec] = []
-        for name, raw in entries.items():
-            where = f"{preset!r}.{name!r}"
-            if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=3)
-                hint = f" Did you mean {close!r}?" if close else ""
-                raise ValueError(
-                    f"Search space entry {where}: {preset!r} has no hyperparameter {name!r}.{hint}"
-                )
-            specs.append(_parse_entry(where, name, raw))
-        _check_values(preset, task, specs)
-        out[preset] = specs
-    return out
-
-
-def _check_values(preset: str, task: str, specs: list[ParamSpec]) -> None:
-    """Build the estimator with every bound and choice, so a bad value fails before the search."""
-    for spec in specs:
-        if spec.type == "fixed":
-            values = [spec.value]
-        elif spec.type == "categorical":
-            values = list(spec.choices)
-        else:
-            values = [spec.low, spec.high]
-        for value in values:
-            try:
-                create_estimator(preset, task, {spec.name: value})
-            except ValueError as exc:
-                raise ValueError(f"Search space entry {preset!r}.{spec.name!r}: {exc}") from exc
 
 
 def _infer_task(y: np.ndarray) -> str:
@@ -479,7 +300,7 @@ def tune(
         raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
-    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
+    if timeout is not None and (not is_number(timeout) or timeout <= 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if n_jobs is None or n_jobs <= 0:
         n_jobs = os.cpu_count() or 1
@@ -523,7 +344,7 @@ def tune(
         for index in np.random.default_rng(seed).permutation(len(grid))[:n_trials]:
             study.enqueue_trial({"config": int(index)})
     preset_names = list(space)
-    seeded = {p for p in preset_names if "random_state" in _allowed_names(p, task)}
+    seeded = {p for p in preset_names if "random_state" in allowed_names(p, task)}
 
     def configure(trial: Any) -> tuple[str, dict[str, Any]]:
         if grid:
