@@ -58,6 +58,31 @@ def load_resource() -> Callable[[str], ModuleType]:
     return _load
 
 
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+
+
+@pytest.fixture
+def load_bench() -> Callable[[str], ModuleType]:
+    """A bench script ``bench/NAME.py`` as a module (bench/ is not a package: its scripts
+    import ``_shared``, so the folder goes on ``sys.path``)."""
+    import importlib.util
+    import sys
+
+    def _load(name: str) -> ModuleType:
+        if BENCH not in sys.path:
+            sys.path.insert(0, BENCH)
+        spec = importlib.util.spec_from_file_location(
+            f"bench_{name}", os.path.join(BENCH, f"{name}.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return _load
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Commands started by the tests use warm agents of their own, stopped at the end."""

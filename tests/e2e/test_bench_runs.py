@@ -3,13 +3,11 @@ a run is counted, wrong outputs are refused, a bench with its anchor absent says
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -42,19 +40,8 @@ def burn_pipeline() -> None:
 """
 
 
-def load(name: str) -> ModuleType:
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_run_through_the_warm_agent_counts_the_agents_cpu_and_memory(tmp_path):
-    shared = load("_shared")
+def test_a_run_through_the_warm_agent_counts_the_agents_cpu_and_memory(load_bench, tmp_path):
+    shared = load_bench("_shared")
     (tmp_path / "pipeline.py").write_text(BURN)
     agents = shared.Agents(CONVEYOR, tmp_path / "scratch")
     try:
@@ -75,8 +62,8 @@ def test_a_run_through_the_warm_agent_counts_the_agents_cpu_and_memory(tmp_path)
     assert not list((tmp_path / "scratch" / "agent-warm").glob("*.pid"))  # stopped
 
 
-def test_data_stats_accepts_real_statistics_and_refuses_wrong_ones(tmp_path):
-    data_stats = load("data_stats")
+def test_data_stats_accepts_real_statistics_and_refuses_wrong_ones(load_bench, tmp_path):
+    data_stats = load_bench("data_stats")
     csv = data_stats.data_file(500, tmp_path)
     facts = data_stats.expected_facts(csv)
     out = tmp_path / "stats.json"
@@ -110,8 +97,8 @@ def test_metadata_bench_checks_its_targets_and_says_indicative_without_its_ancho
     assert done.returncode == (1 if "[FAIL]" in done.stdout else 0), done.stdout + done.stderr
 
 
-def test_import_time_measures_building_a_pipeline(tmp_path):
-    import_time = load("import_time")
+def test_import_time_measures_building_a_pipeline(load_bench, tmp_path):
+    import_time = load_bench("import_time")
     script = tmp_path / "first_lines.py"
     script.write_text(import_time.BUILD)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)

@@ -3,7 +3,6 @@ repository, targets that can fail, anchors not measured side by side never decid
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -13,18 +12,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
-
-
-def load(name: str) -> ModuleType:
-    """A bench script as a module (bench/ is not a package: its scripts import ``_shared``)."""
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_bench_files_name_no_path_of_this_machine():
@@ -41,8 +28,10 @@ def test_bench_files_name_no_path_of_this_machine():
     assert offenders == []
 
 
-def test_shared_folder_is_beside_the_repository_unless_overridden(monkeypatch, tmp_path):
-    shared = load("_shared")
+def test_shared_folder_is_beside_the_repository_unless_overridden(
+    load_bench, monkeypatch, tmp_path
+):
+    shared = load_bench("_shared")
     monkeypatch.delenv("CONVEYOR_SHARED", raising=False)
     assert shared.default_shared() == REPO.parent / "shared"
     monkeypatch.setenv("CONVEYOR_SHARED", str(tmp_path))
@@ -53,8 +42,8 @@ def test_shared_folder_is_beside_the_repository_unless_overridden(monkeypatch, t
     assert shared.anchors_dir(args) == tmp_path / "elsewhere" / "bench" / "anchors"
 
 
-def test_an_absent_venv_makes_the_anchor_indicative(tmp_path):
-    shared = load("_shared")
+def test_an_absent_venv_makes_the_anchor_indicative(load_bench, tmp_path):
+    shared = load_bench("_shared")
     assert shared.venv_python(tmp_path, "kfp") is None
     assert shared.anchor_status("kfp", None).startswith("indicative")
     python = tmp_path / "kfp" / "bin" / "python"
@@ -65,8 +54,8 @@ def test_an_absent_venv_makes_the_anchor_indicative(tmp_path):
     assert shared.venv_python(tmp_path, "kfp", module="no_such_module_here") is None
 
 
-def test_a_missed_target_fails_the_exit_and_an_indicative_one_decides_nothing():
-    shared = load("_shared")
+def test_a_missed_target_fails_the_exit_and_an_indicative_one_decides_nothing(load_bench):
+    shared = load_bench("_shared")
     met = shared.Target("fast", "1 s", True)
     missed = shared.Target("faster", "2 s", False)
     indicative = shared.Target("vs an absent anchor", "0.1x", False, indicative="no venv")
@@ -82,8 +71,8 @@ def _summary(module: ModuleType, name: str, median: float) -> object:
     )  # fmt: skip
 
 
-def test_control_flow_without_kfp_decides_no_kfp_target():
-    control_flow = load("control_flow")
+def test_control_flow_without_kfp_decides_no_kfp_target(load_bench):
+    control_flow = load_bench("control_flow")
     stats = {
         name: _summary(control_flow, name, median)
         for name, median in (
@@ -102,8 +91,8 @@ def test_control_flow_without_kfp_decides_no_kfp_target():
 
 
 @pytest.mark.parametrize("sync", ["FULL", "NORMAL"])
-def test_metadata_bench_side_uses_the_durability_it_compares(tmp_path, sync):
-    metadata_bench = load("metadata_bench")
+def test_metadata_bench_side_uses_the_durability_it_compares(load_bench, tmp_path, sync):
+    metadata_bench = load_bench("metadata_bench")
     from conveyor.metadata import connect
 
     store = connect(f"sqlite:///{tmp_path / 'm.db'}")
