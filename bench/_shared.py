@@ -399,6 +399,13 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
+class _Repeatable(Protocol):
+    repeated: int
+
+
+RT = TypeVar("RT", bound=_Repeatable)
+
+
 class Agents:
     """The three ways a user meets ``conveyor``, as environments for a command.
 
@@ -480,6 +487,22 @@ class Agents:
         if mode == "first":
             stop_agents(env["CONVEYOR_AGENT_DIR"])
             shutil.rmtree(env["CONVEYOR_AGENT_DIR"], ignore_errors=True)
+
+    def run(self, mode: str, base: dict[str, str], once: Callable[[dict[str, str]], RT]) -> RT:
+        """``once(env)`` in ``mode`` (no mode: ``base`` as it is), between :meth:`before` and
+        :meth:`after`; again (up to twice) if Conveyor's source changed under a warm agent while
+        it ran, its ``repeated`` counting the repeats."""
+        for attempt in range(3):
+            env = self.env(mode, base) if mode else dict(base)
+            socket = self.before(mode, env)
+            try:
+                rec = once(env)
+            finally:
+                self.after(mode, env)
+            rec.repeated = attempt
+            if not self.source_changed(mode, env, socket):
+                break
+        return rec
 
     def close(self) -> None:
         """Stop the warm agent this bench started."""

@@ -181,19 +181,7 @@ def run_case(case: Case, rep: int, scratch: Path, base: dict[str, str]) -> Recor
 def run_measured(case: Case, rep: int, scratch: Path, agents: shared.Agents) -> Record:
     """``run_case`` in the case's agent mode, again (up to twice) if Conveyor's source changed
     under a warm agent while it ran."""
-    if not case.mode:
-        return run_case(case, rep, scratch, case.env)
-    for attempt in range(3):
-        env = agents.env(case.mode, case.env)
-        socket = agents.before(case.mode, env)
-        try:
-            rec = run_case(case, rep, scratch, env)
-        finally:
-            agents.after(case.mode, env)
-        rec.repeated = attempt
-        if not agents.source_changed(case.mode, env, socket):
-            break
-    return rec
+    return agents.run(case.mode, case.env, lambda env: run_case(case, rep, scratch, env))
 
 
 # --- checks -----------------------------------------------------------------------------------

@@ -121,17 +121,7 @@ class Summary(shared.Stats):
 def run_process(case: Case, rep: int, scratch: Path, agents: shared.Agents) -> Record:
     """Run ``case`` once as a whole process tree (again, up to twice, if Conveyor's source
     changed under a warm agent while it ran); its wall time, CPU and memory."""
-    for attempt in range(3):
-        env = agents.env(case.mode, case.env) if case.mode else dict(case.env)
-        socket = agents.before(case.mode, env)
-        try:
-            rec = _run_once(case, rep, scratch, env)
-        finally:
-            agents.after(case.mode, env)
-        rec.repeated = attempt
-        if not agents.source_changed(case.mode, env, socket):
-            break
-    return rec
+    return agents.run(case.mode, case.env, lambda env: _run_once(case, rep, scratch, env))
 
 
 def _run_once(case: Case, rep: int, scratch: Path, env: dict[str, str]) -> Record:
