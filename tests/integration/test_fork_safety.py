@@ -7,6 +7,7 @@ run pipelines with workers, so the pool must notice and spawn fresh workers inst
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,9 +55,13 @@ print(json.dumps({"before": before, "after": after, "state": str(result.state), 
 """
 
 
-def test_workers_are_spawned_after_openmp_ran_in_this_process(tmp_path):
-    (tmp_path / "steps.py").write_text(textwrap.dedent(STEPS))
-    (tmp_path / "driver.py").write_text(textwrap.dedent(DRIVER))
+def _run_driver(tmp_path, steps: str, driver: str) -> dict:
+    """Write ``steps.py`` and ``driver.py`` in ``tmp_path``, run the driver; its JSON report.
+
+    A forked worker would hang (in OpenMP's parallel region, or on a lock a user thread held),
+    so the driver is given 180 s."""
+    (tmp_path / "steps.py").write_text(textwrap.dedent(steps))
+    (tmp_path / "driver.py").write_text(textwrap.dedent(driver))
     env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / ".conveyor")}
     done = subprocess.run(
         [sys.executable, "driver.py"],
@@ -64,12 +69,14 @@ def test_workers_are_spawned_after_openmp_ran_in_this_process(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,  # a forked worker would hang here forever
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    import json
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+
+def test_workers_are_spawned_after_openmp_ran_in_this_process(tmp_path):
+    report = _run_driver(tmp_path, STEPS, DRIVER)
     assert report["before"] == "fork"  # a fresh interpreter forks (fast)
     assert report["after"] == "spawn"  # OpenMP's team exists: fresh workers
     assert report["state"].endswith("COMPLETE")
@@ -121,21 +128,7 @@ print(json.dumps({"method": start_method(), "state": str(result.state), "outputs
 
 
 def test_workers_are_spawned_when_a_user_thread_may_hold_a_lock(tmp_path):
-    (tmp_path / "steps.py").write_text(textwrap.dedent(THREADED_STEPS))
-    (tmp_path / "driver.py").write_text(textwrap.dedent(THREADED_DRIVER))
-    env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / ".conveyor")}
-    done = subprocess.run(
-        [sys.executable, "driver.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,  # a forked worker waits for the lock forever (or until the step's timeout)
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    import json
-
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = _run_driver(tmp_path, THREADED_STEPS, THREADED_DRIVER)
     assert report["method"] == "spawn"
     assert report["state"].endswith("COMPLETE")
     assert report["outputs"] == [2, 3]
