@@ -47,6 +47,13 @@ def _conveyor(home: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def _start(home: Path, argv: list[str], output: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """``argv`` started in the test pipelines' folder with ``home``, its output to ``output``."""
+    return subprocess.Popen(
+        argv, cwd=PIPELINES, env=_env(home), stdout=output, stderr=output, text=True
+    )
+
+
 def _wait_for(path: Path, timeout: float = 60) -> None:
     end = time.monotonic() + timeout
     while not path.exists():
@@ -66,13 +73,7 @@ def test_kill_9_mid_step_then_runs_list_cleans_partial_outputs_and_agrees_with_s
     gate_dir.mkdir()
     (gate_dir / "go").touch()
     args = ["run", "processes.py:half_written", *mode, "--param", f"gate_dir={gate_dir}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", *args],
-        cwd=PIPELINES,
-        env=_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _start(home, [sys.executable, "-m", "conveyor", *args], subprocess.DEVNULL)
     _wait_for(gate_dir / "half-started")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -156,14 +157,7 @@ def test_a_run_in_another_pid_namespace_is_not_marked_failed_from_outside(
     run = [sys.executable, "-m", "conveyor", "run", "processes.py:gated"]
     run += ["--json", "--param", f"gate_dir={gate_dir}"]
     inside = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", DRIVER]
-    proc = subprocess.Popen(
-        [*inside, str(pid), *run],
-        cwd=PIPELINES,
-        env=_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start(home, [*inside, str(pid), *run])
     try:
         _wait_for(gate_dir / "started")
         (listed,) = _conveyor(home, "runs", "list", "--json")  # from outside the namespace
@@ -183,14 +177,7 @@ def test_runs_list_counts_the_steps_of_a_run_in_progress_as_runs_show_lists_them
     gate_dir = tmp_path / "gate"
     gate_dir.mkdir()
     args = ["run", "processes.py:gated", "--json", "--param", f"gate_dir={gate_dir}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", *args],
-        cwd=PIPELINES,
-        env=_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start(home, [sys.executable, "-m", "conveyor", *args])
     try:
         _wait_for(gate_dir / "started")
         (listed,) = _conveyor(home, "runs", "list", "--json")
