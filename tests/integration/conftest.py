@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,24 +72,6 @@ def run_pipeline(home: Path, metadata_url: str) -> Callable[..., RunResult]:
 def mode(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Both executors: worker processes and in-process."""
     return {"in_process": request.param == "in-process"}
-
-
-def conveyor_cli(
-    *args: str, cwd: Path, home: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> Any:
-    """Run the real ``conveyor`` command in a subprocess."""
-    import subprocess
-
-    full_env = {**os.environ, "CONVEYOR_HOME": str(home), **(env or {})}
-    full_env.pop("CONVEYOR_METADATA_URL", None) if env is None else None
-    return subprocess.run(
-        [sys.executable, "-m", "conveyor.cli.main", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 PG_BASE = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
