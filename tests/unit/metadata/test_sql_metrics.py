@@ -9,16 +9,16 @@ import sqlalchemy as sa
 
 from conveyor.metadata import ExecutionState, NewArtifact
 from conveyor.metadata.entities import MetricRecord
-from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore, _engine, _migrate
+from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore, _engine, _migrate, _sa
 
 
 def test_store_at_revision_0001_upgrades_to_metrics_keeping_its_data(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = _engine.create_engine(_engine.parse_uri(uri))
+    engine = _sa.create_engine(_engine.parse_uri(uri))
     try:
         _migrate.migrate(engine, "0001")
         with engine.connect() as conn:
-            assert _migrate.current_revision(conn) == "0001"
+            assert _migrate.current_revision(_migrate._driver(conn)) == "0001"
             assert "metrics" not in sa.inspect(conn).get_table_names()
     finally:
         engine.dispose()
@@ -33,7 +33,7 @@ def test_store_at_revision_0001_upgrades_to_metrics_keeping_its_data(tmp_path: P
         )
         store.log_metrics([MetricRecord(run.id, eid, "loss", 0.25, 3, 10.0)])
         assert store.get_metrics(context_id=run.id)[0].value == 0.25
-        with store._engine.connect() as conn:
+        with store._db.transaction(write=False) as conn:
             assert _migrate.current_revision(conn) == HEAD_REVISION == "0002"
 
 
@@ -42,8 +42,12 @@ def test_downgrade_to_0001_drops_only_the_metrics_table(tmp_path: Path) -> None:
     with SqlMetadataStore(uri) as store:
         run = store.put_context("conveyor.PipelineRun", "r")
         store.log_metrics([MetricRecord(run.id, None, "loss", 0.5, 0, 1.0)])
-        _migrate.migrate(store._engine, "0001", direction="downgrade")
-        tables = set(sa.inspect(store._engine).get_table_names())
+        engine = _sa.create_engine(_engine.parse_uri(uri))
+        try:
+            _migrate.migrate(engine, "0001", direction="downgrade")
+            tables = set(sa.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
         assert "metrics" not in tables and "contexts" in tables
     with SqlMetadataStore(uri) as again:
         assert again.find_context("conveyor.PipelineRun", "r") is not None
@@ -54,12 +58,8 @@ def test_log_metrics_is_one_transaction_with_one_statement(tmp_path: Path) -> No
     with SqlMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
         run = store.put_context("conveyor.PipelineRun", "r")
         seen: list[str] = []
-        store._engine.dispose()
-        store._write_conn = None
-
-        @sa.event.listens_for(store._engine, "connect")
-        def _trace(dbapi_connection: object, record: object) -> None:
-            dbapi_connection.set_trace_callback(seen.append)  # type: ignore[attr-defined]
+        store._db.close()
+        store._db.connect_hooks.append(lambda raw: raw.set_trace_callback(seen.append))
 
         store.log_metrics([MetricRecord(run.id, None, "x", float(i), i, 0.0) for i in range(100)])
         inserts = [s for s in seen if s.startswith("INSERT INTO metrics")]

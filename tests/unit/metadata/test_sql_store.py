@@ -11,16 +11,16 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from conveyor.errors import ConfigError, MissingExtraError, NotFoundError, StoreError
 from conveyor.metadata import ExecutionState, MetadataStore, NewArtifact, connect
-from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore, _engine, _migrate
+from conveyor.metadata.sql import HEAD_REVISION, SqlMetadataStore, _db, _engine, _migrate, _sa
 from conveyor.metadata.sql.models import metadata
 
 COMPLETE = ExecutionState.COMPLETE
@@ -51,24 +51,36 @@ def _out(key: str = "model") -> NewArtifact:
 def _statements(store: SqlMetadataStore) -> list[str]:
     """Record every SQL statement SQLite runs for the store from now on (sqlite3 trace)."""
     seen: list[str] = []
-    store._engine.dispose()
-
-    @event.listens_for(store._engine, "connect")
-    def _trace(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.set_trace_callback(seen.append)
-
+    store._db.close()
+    store._db.connect_hooks.append(lambda raw: raw.set_trace_callback(seen.append))
     return seen
+
+
+@contextmanager
+def _alembic_engine(uri: str) -> Iterator[sa.Engine]:
+    """A SQLAlchemy engine on a store's database (what migrations run on)."""
+    engine = _sa.create_engine(_engine.parse_uri(uri))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 # --- SQLite setup ---------------------------------------------------------------------------
 def test_sqlite_store_sets_pragmas_on_every_connection(store: SqlMetadataStore) -> None:
-    with store._engine.connect() as conn:
-        pragma = conn.exec_driver_sql
-        assert pragma("PRAGMA journal_mode").scalar() == "wal"
-        assert pragma("PRAGMA foreign_keys").scalar() == 1
-        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
-        assert pragma("PRAGMA busy_timeout").scalar() == _engine.BUSY_TIMEOUT_MS
-        assert pragma("PRAGMA page_size").scalar() == _engine.PAGE_SIZE
+    raw = store._db.connect()
+    try:
+
+        def pragma(name: str) -> Any:
+            return raw.execute(f"PRAGMA {name}").fetchone()[0]
+
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("busy_timeout") == _engine.BUSY_TIMEOUT_MS
+        assert pragma("page_size") == _engine.PAGE_SIZE
+    finally:
+        raw.close()
 
 
 def test_sqlite_store_creates_missing_folder_for_relative_path(
@@ -134,12 +146,35 @@ def test_connect_postgres_without_psycopg_raises_missing_extra(
         connect("postgresql://u@localhost/db")
 
 
-def test_parse_uri_maps_postgres_to_psycopg_and_hides_password() -> None:
-    target = _engine.parse_uri("postgresql://u:secret@h:5433/db?schema=s1")
-    assert target.url.drivername == "postgresql+psycopg"
-    assert target.schema == "s1"
-    assert "schema" not in target.url.query
-    assert "secret" not in target.display
+def test_parse_uri_maps_postgres_to_libpq_and_hides_password() -> None:
+    target = _engine.parse_uri("postgresql://u:secret@h:5433/db?schema=s1&sslmode=disable")
+    assert (target.backend, target.schema) == ("postgresql", "s1")
+    assert target.database == "postgresql://u:secret@h:5433/db?sslmode=disable"
+    assert target.display == "postgresql://u:***@h:5433/db?schema=s1&sslmode=disable"
+    for alias in ("postgres://u@h/db", "postgresql+psycopg://u@h/db"):
+        assert _engine.parse_uri(alias).database == "postgresql://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("uri", "memory", "database"),
+    [
+        ("sqlite://", True, None),
+        ("sqlite:///:memory:", True, None),
+        ("sqlite:///rel/m.db", False, "rel/m.db"),
+        ("sqlite:////abs/m.db", False, "/abs/m.db"),
+        ("sqlite:///with%20space.db", False, "with space.db"),
+    ],
+)
+def test_parse_uri_accepts_the_sqlite_forms(uri: str, memory: bool, database: str | None) -> None:
+    target = _engine.parse_uri(uri)
+    assert (target.backend, target.memory, target.database) == ("sqlite", memory, database)
+    assert target.display == uri
+
+
+@pytest.mark.parametrize("uri", ["metadata.db", "/tmp/m.db", "sqlite:", "postgresql://h:port/db"])
+def test_parse_uri_rejects_what_is_not_a_uri(uri: str) -> None:
+    with pytest.raises(ConfigError, match="Cannot parse"):
+        _engine.parse_uri(uri)
 
 
 def test_import_conveyor_metadata_does_not_import_sqlalchemy() -> None:
@@ -167,8 +202,8 @@ def test_migration_is_idempotent_and_skips_alembic_when_current(
     monkeypatch.setattr(_migrate, "migrate", fail)
     with SqlMetadataStore(db_uri):
         pass
-    with store._engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+    with store._db.transaction(write=False) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (HEAD_REVISION,)
         ]
 
@@ -187,26 +222,32 @@ def test_migration_matches_models(any_uri: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with SqlMetadataStore(any_uri) as store, store._engine.connect() as conn:
+    with (
+        SqlMetadataStore(any_uri),
+        _alembic_engine(any_uri) as engine,
+        engine.connect() as conn,
+    ):
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 
 def test_migration_downgrade_then_upgrade_round_trip(store: SqlMetadataStore, db_uri: str) -> None:
     store.record_execution("T", "t", COMPLETE, outputs=[_out()])
-    _migrate.migrate(store._engine, "base", direction="downgrade")
-    tables = set(sa.inspect(store._engine).get_table_names())
-    assert tables <= {"alembic_version"}
-    _migrate.migrate(store._engine, "head")
-    assert set(metadata.tables) <= set(sa.inspect(store._engine).get_table_names())
+    store.close()
+    with _alembic_engine(db_uri) as engine:
+        _migrate.migrate(engine, "base", direction="downgrade")
+        tables = set(sa.inspect(engine).get_table_names())
+        assert tables <= {"alembic_version"}
+        _migrate.migrate(engine, "head")
+        assert set(metadata.tables) <= set(sa.inspect(engine).get_table_names())
     with SqlMetadataStore(db_uri) as fresh:
         eid, _ = fresh.record_execution("T", "t", COMPLETE, outputs=[_out()])
         assert fresh.get_execution(eid).name == "t"
 
 
 def test_connect_refuses_database_from_newer_conveyor(store: SqlMetadataStore, db_uri: str) -> None:
-    with store._engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with store._db.transaction(write=True) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="newer"):
         connect(db_uri)
 
@@ -355,13 +396,16 @@ def test_store_survives_fork_in_parent_and_child(any_uri: str) -> None:
 
 
 def _child_checks_pool(store: SqlMetadataStore, parent_pool: int) -> None:
-    os._exit(0 if id(store._engine.pool) != parent_pool else 1)
+    fresh = id(store._db._idle) != parent_pool and store._db._shared is None
+    os._exit(0 if fresh else 1)
 
 
 def test_forked_child_gets_a_fresh_pool(store: SqlMetadataStore) -> None:
     store.list_executions()
+    store.put_context("Run", "r")  # the kept writer is open too
+    assert store._db._idle and store._db._shared is not None
     ctx = multiprocessing.get_context("fork")
-    child = ctx.Process(target=_child_checks_pool, args=(store, id(store._engine.pool)))
+    child = ctx.Process(target=_child_checks_pool, args=(store, id(store._db._idle)))
     child.start()
     child.join(60)
     assert child.exitcode == 0
@@ -384,37 +428,72 @@ def test_in_memory_store_is_copied_into_forked_child() -> None:
         assert [e.name for e in store.list_executions()] == ["parent"]
 
 
-def test_alembic_migration_builds_the_same_schema_as_the_fresh_path(tmp_path: Path) -> None:
-    """New stores skip Alembic (create_all + stamp); the migration scripts must agree."""
+@pytest.fixture
+def two_empty_uris(any_uri: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two URIs of empty databases on the backend of ``any_uri`` (PostgreSQL: two schemas)."""
+    if any_uri.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path}/one.db", f"sqlite:///{tmp_path}/two.db"
+        return
+    base = any_uri.partition("?")[0]
+    tag = uuid.uuid4().hex[:10]
+    uris = (f"{base}?schema=one_{tag}", f"{base}?schema=two_{tag}")
+    yield uris
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        for uri in uris:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{uri.partition("?schema=")[2]}" CASCADE')
+
+
+def _schema_of(engine: sa.Engine) -> dict[str, Any]:
+    inspector = sa.inspect(engine)
+    tables = sorted(inspector.get_table_names())
+    return {
+        t: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(t)],
+            sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(t)),
+            sorted(str(fk["name"]) for fk in inspector.get_foreign_keys(t)),
+            inspector.get_pk_constraint(t)["name"],
+            sorted(str(u["name"]) for u in inspector.get_unique_constraints(t)),
+        )
+        for t in tables
+    }
+
+
+def test_alembic_migration_builds_the_same_schema_as_the_fresh_path(
+    two_empty_uris: tuple[str, str],
+) -> None:
+    """New stores skip Alembic (the embedded DDL + stamp); the migration scripts must agree."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from conveyor.metadata.sql import _engine
-
-    fresh_uri = f"sqlite:///{tmp_path}/fresh.db"
-    with SqlMetadataStore(fresh_uri) as fresh, fresh._engine.connect() as conn:
-        assert _migrate.current_revision(conn) == _migrate.HEAD_REVISION
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-        fresh_tables = sorted(sa.inspect(conn).get_table_names())
-
-    engine = _engine.create_engine(_engine.parse_uri(f"sqlite:///{tmp_path}/alembic.db"))
-    try:
-        _migrate.migrate(engine, "head")  # the scripts, on an empty database
-        with engine.connect() as conn:
-            assert _migrate.current_revision(conn) == _migrate.HEAD_REVISION
+    fresh_uri, alembic_uri = two_empty_uris
+    SqlMetadataStore(fresh_uri).close()  # the embedded DDL
+    with _alembic_engine(alembic_uri) as engine:
+        _migrate.migrate(engine, "head", schema=_engine.parse_uri(alembic_uri).schema)
+    schemas = []
+    for uri in (fresh_uri, alembic_uri):
+        with _alembic_engine(uri) as engine, engine.connect() as conn:
+            assert _migrate.current_revision(_migrate._driver(conn)) == _migrate.HEAD_REVISION
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-            assert sorted(sa.inspect(conn).get_table_names()) == fresh_tables
-    finally:
-        engine.dispose()
+            schemas.append(_schema_of(engine))
+    assert schemas[0] == schemas[1]
+    assert set(metadata.tables) | {"alembic_version"} == set(schemas[0])
 
 
 def test_fresh_path_leaves_a_non_empty_database_to_alembic(tmp_path: Path) -> None:
-    from conveyor.metadata.sql import _engine
-
-    engine = _engine.create_engine(_engine.parse_uri(f"sqlite:///{tmp_path}/x.db"))
+    db = _db.Database(_engine.parse_uri(f"sqlite:///{tmp_path}/x.db"))
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE artifacts (id INTEGER PRIMARY KEY)")
-        assert _migrate.create_fresh(engine) is False
+        with db.transaction(write=True) as conn:
+            conn.execute("CREATE TABLE artifacts (id INTEGER PRIMARY KEY)")
+        assert _migrate.create_fresh(db) is False
     finally:
-        engine.dispose()
+        db.close()
+
+
+def test_the_embedded_ddl_is_generated_from_the_models() -> None:
+    from conveyor.metadata.sql import _ddl
+
+    assert _ddl.SCHEMA_MODULE.read_text(encoding="utf-8") == _ddl.render_module(), (
+        "models.py changed: run `python -m conveyor.metadata.sql._ddl` and commit _schema.py"
+    )

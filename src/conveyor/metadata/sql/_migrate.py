@@ -1,4 +1,5 @@
-"""Schema migrations of the SQL lineage store: a cheap revision check, Alembic only when needed."""
+"""Schema of the SQL lineage store: a cheap revision check, the head schema from embedded DDL
+for a new database, Alembic (and SQLAlchemy) only when an older database must be migrated."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import sqlalchemy as sa
-
 from conveyor.errors import StoreError
-from conveyor.metadata.sql._engine import WRITE
+from conveyor.metadata.sql._db import Conn, Database
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from alembic.config import Config
 
 __all__ = [
@@ -37,32 +37,61 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key serialising migrations of one PostgreSQL database ("conv").
 _PG_LOCK_KEY = 0x636F6E76
 
+# What Alembic creates to record the revision (kept identical: Alembic reads it later).
+_VERSION_TABLE = (
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
+
+
+def _lock(conn: Conn, schema: str | None) -> None:
+    """Take PostgreSQL's migration lock (transaction-scoped) and create ``schema``; on SQLite
+    the write transaction (BEGIN IMMEDIATE) already is the lock."""
+    if not conn.sqlite:
+        conn.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+        if schema is not None:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+def current_revision(conn: Conn) -> str | None:
+    """The schema revision recorded in the database, or None for an empty database."""
+    if conn.sqlite:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+    else:
+        exists = conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _table_names(conn: Conn) -> set[str]:
+    if conn.sqlite:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+    return {name for (name,) in rows}
+
 
 @contextmanager
-def _migration_lock(engine: sa.Engine, schema: str | None) -> Iterator[sa.Connection]:
-    """A write transaction that holds the migration lock: SQLite's write lock (BEGIN
-    IMMEDIATE), or a PostgreSQL transaction-scoped advisory lock (creating ``schema``)."""
+def _sa_migration_lock(engine: sa.Engine, schema: str | None) -> Iterator[sa.Connection]:
+    """A SQLAlchemy write transaction holding the migration lock (for Alembic)."""
+    from conveyor.metadata.sql._sa import WRITE
+
     with engine.connect() as conn:
         conn.execution_options(**{WRITE: True})
         with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
-                if schema is not None:
-                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            _lock(_driver(conn), schema)
             yield conn
 
 
-def current_revision(conn: sa.Connection) -> str | None:
-    """The schema revision recorded in the database, or None for an empty database."""
-    if conn.dialect.name == "sqlite":
-        exists = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).first()
-    else:
-        exists = conn.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar()
-    if not exists:
-        return None
-    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+def _driver(conn: sa.Connection) -> Conn:
+    """The store's view of a SQLAlchemy connection's driver connection (same transaction)."""
+    return Conn(conn.connection.driver_connection, conn.dialect.name == "sqlite")
 
 
 def alembic_config(conn: sa.Connection) -> Config:
@@ -99,53 +128,49 @@ def migrate(
     """
     from alembic import command
 
-    with _migration_lock(engine, schema) as conn:
+    with _sa_migration_lock(engine, schema) as conn:
         if direction == "upgrade":
             target = HEAD_REVISION if revision == "head" else revision
-            if current_revision(conn) == target:
+            if current_revision(_driver(conn)) == target:
                 return
             command.upgrade(alembic_config(conn), revision)
         else:
             command.downgrade(alembic_config(conn), revision)
 
 
-def create_fresh(engine: sa.Engine, *, schema: str | None = None) -> bool:
-    """Create the head schema in an EMPTY database directly, then stamp it (Alembic's
-    "create_all, then stamp head" recipe): a new store costs milliseconds, not an Alembic run.
+def create_fresh(db: Database) -> bool:
+    """Create the head schema in an EMPTY database from the embedded DDL (``_schema.py``), then
+    stamp it as Alembic would: a new store costs milliseconds, and imports no SQLAlchemy.
 
     Returns False (and does nothing) when the database is not empty; migrate it instead.
     A test checks that this schema and the one the migration scripts build are identical.
     """
-    from conveyor.metadata.sql.models import metadata
+    from conveyor.metadata.sql._schema import DDL, TABLES
 
-    with _migration_lock(engine, schema) as conn:
+    with db.transaction(write=True) as conn:
+        _lock(conn, db.target.schema)
         if current_revision(conn) is not None:
             return False
-        existing = set(sa.inspect(conn).get_table_names())
-        if existing & set(metadata.tables):
+        if _table_names(conn) & set(TABLES):
             return False
-        metadata.create_all(conn, checkfirst=False)
-        conn.exec_driver_sql(
-            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-        )
-        conn.execute(
-            sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
-            {"v": HEAD_REVISION},
-        )
+        for statement in DDL[db.target.backend]:
+            conn.execute(statement)
+        conn.execute(_VERSION_TABLE)
+        conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (HEAD_REVISION,))
     return True
 
 
-def ensure_schema(engine: sa.Engine, *, schema: str | None = None) -> None:
+def ensure_schema(db: Database) -> None:
     """Create or upgrade the store's tables unless they are already at the head revision.
 
-    The common case (an up-to-date database) costs one small read and never imports Alembic;
-    an empty database gets the head schema directly (:func:`create_fresh`).
+    The common case (an up-to-date database) costs one small read; an empty database gets the
+    head schema directly (:func:`create_fresh`). Only an older database imports SQLAlchemy and
+    Alembic, to run the migration scripts.
 
     Raises:
         StoreError: the database was written by a newer Conveyor.
     """
-    with engine.connect() as conn, conn.begin():
+    with db.transaction(write=False) as conn:
         revision = current_revision(conn)
     if revision == HEAD_REVISION:
         return
@@ -154,6 +179,12 @@ def ensure_schema(engine: sa.Engine, *, schema: str | None = None) -> None:
             f"The metadata database is at schema revision {revision!r}, newer than this "
             f"Conveyor understands (head {HEAD_REVISION!r}). Upgrade conveyor-ml."
         )
-    if revision is None and create_fresh(engine, schema=schema):
+    if revision is None and create_fresh(db):
         return
-    migrate(engine, "head", schema=schema)
+    from conveyor.metadata.sql._sa import create_engine
+
+    engine = create_engine(db.target)
+    try:
+        migrate(engine, "head", schema=db.target.schema)
+    finally:
+        engine.dispose()

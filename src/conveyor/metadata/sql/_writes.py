@@ -1,15 +1,12 @@
-"""The hot write path: the rows one execution writes, as driver SQL built from the Core tables.
+"""The hot write path: the rows one execution writes.
 
-Recording an execution is the store's hottest operation (a runner does it for every task), so
-it skips SQLAlchemy's statement compilation and bind processing (15-20 us a statement) and
-sends plain SQL, built from the Core tables' columns, to the driver. The connection, the
-transaction (``BEGIN IMMEDIATE``) and the commit stay SQLAlchemy's. Values are converted the way
-the Core column types convert them (:class:`UtcDateTime`, ``JSON``), so rows read back through
-Core are identical.
+Recording an execution is the store's hottest operation (a runner does it for every task).
+Values are converted the way SQLAlchemy's column types of ``models.py`` converted them
+(``UtcDateTime``, ``JSON``), so rows written by any version read back identically.
 
 SQLite runs in-process: one statement per table on the sqlite3 connection itself. PostgreSQL
-pays a network round trip per statement, so all inserts of an execution go through
-``exec_driver_sql`` as one statement of data-modifying CTEs.
+pays a network round trip per statement, so all inserts of an execution go to psycopg as one
+statement of data-modifying CTEs.
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from conveyor.metadata.entities import (
     ArtifactRecord,
     ArtifactState,
@@ -27,8 +22,8 @@ from conveyor.metadata.entities import (
     ExecutionState,
     NewArtifact,
 )
+from conveyor.metadata.sql._db import Conn
 from conveyor.metadata.sql._engine import json_dumps
-from conveyor.metadata.sql.models import artifacts, associations, attributions, events, executions
 
 __all__ = ["Writer"]
 
@@ -38,8 +33,28 @@ _OUTPUT = EventType.OUTPUT.value
 Edge = tuple[str, int]  # (key, artifact_id)
 
 
-def _columns(table: sa.Table) -> list[str]:
-    return [c.name for c in table.columns if c is not table.autoincrement_column]
+# The columns each insert fills (the ids are assigned by the database).
+_EXECUTION_COLUMNS = [
+    "type_id",
+    "name",
+    "state",
+    "cache_key",
+    "properties",
+    "created_at",
+    "updated_at",
+]
+_ARTIFACT_COLUMNS = [
+    "type_id",
+    "uri",
+    "name",
+    "state",
+    "fingerprint",
+    "size_bytes",
+    "properties",
+    "created_at",
+    "updated_at",
+]
+_EVENT_COLUMNS = ["artifact_id", "execution_id", "type", "path", "created_at"]
 
 
 def _placeholders(mark: str, count: int) -> str:
@@ -56,8 +71,8 @@ class Writer:
     def __init__(self, dialect: str) -> None:
         self._sqlite = dialect == "sqlite"
         mark = "?" if self._sqlite else "%s"
-        self._execution_cols = _columns(executions)
-        self._artifact_cols = _columns(artifacts)
+        self._execution_cols = _EXECUTION_COLUMNS
+        self._artifact_cols = _ARTIFACT_COLUMNS
         self._execution_row = _placeholders(mark, len(self._execution_cols))
         self._artifact_row = _placeholders(mark, len(self._artifact_cols))
         self._insert_execution = (
@@ -67,20 +82,21 @@ class Writer:
         self._insert_artifact = (
             f"INSERT INTO artifacts ({', '.join(self._artifact_cols)}) VALUES {self._artifact_row}"
         )
-        event_cols = _columns(events)
+        event_cols = _EVENT_COLUMNS
         self._insert_events = (
             f"INSERT INTO events ({', '.join(event_cols)}) VALUES "
             f"{_placeholders(mark, len(event_cols))}"
         )
-        self._insert_associations = f"INSERT INTO associations VALUES ({mark}, {mark})"
+        self._insert_associations = (
+            f"INSERT INTO associations (execution_id, context_id) VALUES ({mark}, {mark})"
+        )
         self._insert_attributions = (
-            f"INSERT INTO attributions ({', '.join(_columns(attributions))}) "
+            "INSERT INTO attributions (artifact_id, context_id) "
             f"VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING"
         )
         self._contexts_of = f"SELECT context_id FROM associations WHERE execution_id = {mark}"
-        assert [c.name for c in associations.columns] == ["execution_id", "context_id"]
 
-    # --- values, converted as the Core column types would ------------------------------------
+    # --- values, converted as the SQLAlchemy column types did -------------------------------
     def _ts(self, value: datetime) -> Any:
         # SQLAlchemy's SQLite DATETIME text format, in UTC (see models.UtcDateTime).
         if self._sqlite:
@@ -141,7 +157,7 @@ class Writer:
     # --- the two operations -------------------------------------------------------------------
     def record(
         self,
-        conn: sa.Connection,
+        conn: Conn,
         *,
         type_id: int,
         name: str,
@@ -179,7 +195,7 @@ class Writer:
 
     def add_outputs(
         self,
-        conn: sa.Connection,
+        conn: Conn,
         execution_id: int,
         *,
         outputs: Sequence[NewArtifact],
@@ -205,13 +221,9 @@ class Writer:
 
     # --- SQLite: one statement per table ------------------------------------------------------
     @staticmethod
-    def _driver(conn: sa.Connection) -> Any:
-        """The sqlite3 connection under ``conn``, in the transaction SQLAlchemy began.
-
-        In-process statements cost about 2 us through sqlite3 and 8 us through
-        ``exec_driver_sql``; driver exceptions are translated by ``translate_errors``.
-        """
-        return conn.connection.driver_connection
+    def _driver(conn: Conn) -> Any:
+        """The sqlite3 connection under ``conn`` (in-process statements cost about 2 us)."""
+        return conn.raw
 
     def _sqlite_edges(
         self,
@@ -236,7 +248,7 @@ class Writer:
     # --- PostgreSQL: one statement ------------------------------------------------------------
     def _pg_write(
         self,
-        conn: sa.Connection,
+        conn: Conn,
         execution: tuple[Any, ...] | None,
         execution_id: int | None,
         associate: Sequence[int],
@@ -306,5 +318,5 @@ class Writer:
             )
         result = "SELECT (SELECT id FROM x), ARRAY(SELECT id FROM an ORDER BY n)"
         sql = f"WITH {', '.join(parts)} {result}"
-        execution_id_out, ids = conn.exec_driver_sql(sql, tuple(params)).one()
+        execution_id_out, ids = conn.raw.execute(sql, tuple(params)).fetchone()
         return execution_id_out, list(ids)

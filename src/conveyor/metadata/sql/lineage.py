@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import sqlalchemy as sa
-
 from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import EventType, LineageGraph
+from conveyor.metadata.sql._db import Conn
 from conveyor.metadata.sql._records import (
     ARTIFACT_COLUMNS,
     EVENT_COLUMNS,
     EXECUTION_COLUMNS,
     Records,
     chunks,
+    columns,
+    marks,
 )
-from conveyor.metadata.sql.models import artifacts, events, executions
 
 __all__ = ["INPUT_EVENTS", "OUTPUT_EVENTS", "lineage_graph", "walk_statement"]
 
 INPUT_EVENTS = tuple(t.value for t in EventType if t.is_input)
 OUTPUT_EVENTS = tuple(t.value for t in EventType if t.is_output)
+
+
+def _types(values: tuple[str, ...]) -> str:
+    # event type names are the enum's constants (letters and underscores): inlined
+    assert all(v.replace("_", "").isalpha() for v in values)
+    return ", ".join(f"'{v}'" for v in values)
 
 
 def walk_statement(
@@ -29,7 +35,7 @@ def walk_statement(
     max_depth: int | None,
     *,
     lateral: bool = False,
-) -> sa.Select[Any]:
+) -> tuple[str, list[int]]:
     """The events of every execution reached from an artifact, in one recursive query.
 
     Upstream, an artifact leads to the executions that output it and an execution to the
@@ -43,66 +49,64 @@ def walk_statement(
         lateral: write each hop as a ``LATERAL`` subquery (PostgreSQL). This pins the plan to
             index lookups per row of the walk, whatever the table statistics say; without it
             a freshly filled table can get a hash join that scans ``events`` once per hop.
+
+    Returns:
+        The SQL (``?`` placeholders) and its parameters.
     """
     if direction == "upstream":
-        enter, leave = OUTPUT_EVENTS, INPUT_EVENTS
+        enter, leave = _types(OUTPUT_EVENTS), _types(INPUT_EVENTS)
     else:
-        enter, leave = INPUT_EVENTS, OUTPUT_EVENTS
+        enter, leave = _types(INPUT_EVENTS), _types(OUTPUT_EVENTS)
     bounded = max_depth is not None
-
-    start_cols: list[sa.ColumnElement[Any]] = [events.c.execution_id]
-    if bounded:
-        start_cols.append(sa.literal(1, sa.Integer()).label("depth"))
-    start = sa.select(*start_cols).where(
-        events.c.artifact_id == artifact_id, events.c.type.in_(enter)
+    params: list[int] = [artifact_id]
+    start = (
+        f"SELECT events.execution_id{', 1' if bounded else ''} FROM events "
+        f"WHERE events.artifact_id = ? AND events.type IN ({enter})"
     )
-    walk = start.cte("walk", recursive=True)
-
-    hop_out = events.alias("hop_out")  # execution -> the artifacts it leads to
-    hop_in = events.alias("hop_in")  # artifact -> the next executions
-    out_on = sa.and_(hop_out.c.execution_id == walk.c.execution_id, hop_out.c.type.in_(leave))
     if lateral:
         # OFFSET 0 keeps PostgreSQL from flattening the subqueries back into a plain join.
-        out = sa.select(hop_out.c.artifact_id).where(out_on).offset(0).lateral("hop_out")
-        in_on = sa.and_(hop_in.c.artifact_id == out.c.artifact_id, hop_in.c.type.in_(enter))
-        nxt = sa.select(hop_in.c.execution_id).where(in_on).offset(0).lateral("hop_in")
-        step_from = walk.join(out, sa.true()).join(nxt, sa.true())
-        next_id = nxt.c.execution_id
-    else:
-        in_on = sa.and_(hop_in.c.artifact_id == hop_out.c.artifact_id, hop_in.c.type.in_(enter))
-        step_from = walk.join(hop_out, out_on).join(hop_in, in_on)
-        next_id = hop_in.c.execution_id
-    step_cols: list[sa.ColumnElement[Any]] = [next_id]
-    if bounded:
-        step_cols.append(walk.c.depth + 1)
-    step = sa.select(*step_cols).select_from(step_from)
-    if bounded:
-        step = step.where(walk.c.depth < max_depth)
-    # UNION (not UNION ALL) drops repeats, so the walk ends even on diamonds.
-    walk = walk.union(step)
-
-    if lateral:
-        reached = sa.select(walk.c.execution_id).distinct().subquery("reached")
-        fetched = (
-            sa.select(*EVENT_COLUMNS, events.c.id.label("event_id"))
-            .where(events.c.execution_id == reached.c.execution_id)
-            .offset(0)
-            .lateral("fetched")
+        hops = (
+            "FROM walk JOIN LATERAL (SELECT hop_out.artifact_id FROM events AS hop_out "
+            "WHERE hop_out.execution_id = walk.execution_id "
+            f"AND hop_out.type IN ({leave}) OFFSET 0) AS hop_out ON true "
+            "JOIN LATERAL (SELECT hop_in.execution_id FROM events AS hop_in "
+            "WHERE hop_in.artifact_id = hop_out.artifact_id "
+            f"AND hop_in.type IN ({enter}) OFFSET 0) AS hop_in ON true"
         )
+    else:
+        hops = (
+            "FROM walk JOIN events AS hop_out ON hop_out.execution_id = walk.execution_id "
+            f"AND hop_out.type IN ({leave}) "
+            "JOIN events AS hop_in ON hop_in.artifact_id = hop_out.artifact_id "
+            f"AND hop_in.type IN ({enter})"
+        )
+    step = f"SELECT hop_in.execution_id{', walk.depth + 1' if bounded else ''} {hops}"
+    if bounded:
+        step += " WHERE walk.depth < ?"
+        params.append(int(max_depth))  # type: ignore[arg-type]
+    # UNION (not UNION ALL) drops repeats, so the walk ends even on diamonds.
+    walk = (
+        f"WITH RECURSIVE walk(execution_id{', depth' if bounded else ''}) AS "
+        f"({start} UNION {step}) "
+    )
+    if lateral:
         return (
-            sa.select(*(fetched.c[c.name] for c in EVENT_COLUMNS))
-            .select_from(reached.join(fetched, sa.true()))
-            .order_by(fetched.c.event_id)
+            f"{walk}SELECT {columns(EVENT_COLUMNS, 'fetched')} "
+            "FROM (SELECT DISTINCT walk.execution_id FROM walk) AS reached "
+            f"JOIN LATERAL (SELECT {columns(EVENT_COLUMNS, 'events')}, events.id AS event_id "
+            "FROM events WHERE events.execution_id = reached.execution_id OFFSET 0) AS fetched "
+            "ON true ORDER BY fetched.event_id",
+            params,
         )
     return (
-        sa.select(*EVENT_COLUMNS)
-        .where(events.c.execution_id.in_(sa.select(walk.c.execution_id)))
-        .order_by(events.c.id)
+        f"{walk}SELECT {columns(EVENT_COLUMNS, 'events')} FROM events "
+        "WHERE events.execution_id IN (SELECT walk.execution_id FROM walk) ORDER BY events.id",
+        params,
     )
 
 
 def lineage_graph(
-    conn: sa.Connection,
+    conn: Conn,
     records: Records,
     artifact_id: int,
     direction: Literal["upstream", "downstream"],
@@ -114,12 +118,10 @@ def lineage_graph(
         NotFoundError: no artifact has this id.
     """
     leave = INPUT_EVENTS if direction == "upstream" else OUTPUT_EVENTS
-    lateral = conn.dialect.name == "postgresql"
-    rows = (
-        []
-        if max_depth == 0
-        else conn.execute(walk_statement(artifact_id, direction, max_depth, lateral=lateral)).all()
-    )
+    rows: list[Any] = []
+    if max_depth != 0:
+        sql, params = walk_statement(artifact_id, direction, max_depth, lateral=not conn.sqlite)
+        rows = conn.execute(sql, params).fetchall()
 
     execution_ids = sorted({r[1] for r in rows})
     artifact_ids = {artifact_id}
@@ -129,17 +131,17 @@ def lineage_graph(
     kept = [r for r in rows if r[0] in artifact_ids]
 
     artifact_rows: list[Any] = []
+    select = f"SELECT {', '.join(ARTIFACT_COLUMNS)} FROM artifacts"
     for part in chunks(sorted(artifact_ids)):
-        artifact_rows += conn.execute(
-            sa.select(*ARTIFACT_COLUMNS).where(artifacts.c.id.in_(part)).order_by(artifacts.c.id)
-        ).all()
+        query = f"{select} WHERE id IN ({marks(len(part))}) ORDER BY id"
+        artifact_rows += conn.execute(query, part).fetchall()
     if all(r[0] != artifact_id for r in artifact_rows):
         raise NotFoundError(f"No artifact with id {artifact_id!r} in the metadata store.")
     execution_rows: list[Any] = []
+    select = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions"
     for part in chunks(execution_ids):
-        execution_rows += conn.execute(
-            sa.select(*EXECUTION_COLUMNS).where(executions.c.id.in_(part)).order_by(executions.c.id)
-        ).all()
+        query = f"{select} WHERE id IN ({marks(len(part))}) ORDER BY id"
+        execution_rows += conn.execute(query, part).fetchall()
     return LineageGraph(
         artifacts=tuple(records.artifacts(conn, artifact_rows)),
         executions=tuple(records.executions(conn, execution_rows)),

@@ -8,23 +8,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
 from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import MetricRecord
 from conveyor.metadata.sql._base import SqlStoreBase, utc_now
-from conveyor.metadata.sql.models import metrics
+from conveyor.metadata.sql._db import Conn
+from conveyor.metadata.sql._records import marks
 
 __all__ = ["MetricsMixin"]
 
-_COLUMNS = (
-    metrics.c.context_id,
-    metrics.c.execution_id,
-    metrics.c.name,
-    metrics.c.value,
-    metrics.c.step,
-    metrics.c.timestamp,
-)
+_COLUMNS = "context_id, execution_id, name, value, step, timestamp"
+_INSERT = f"INSERT INTO metrics ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def _row(record: MetricRecord) -> tuple[Any, ...]:
@@ -82,16 +75,8 @@ class MetricsMixin(SqlStoreBase):
                 self._merge_context_properties(conn, *context_properties)
             if not rows:
                 return
-            if conn.dialect.name == "sqlite":
-                # In-process executemany on the driver: about 1 us a row (Core: about 5 us).
-                conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
-                    "INSERT INTO metrics (context_id, execution_id, name, value, step, timestamp)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            else:
-                keys = [c.name for c in _COLUMNS]
-                conn.execute(sa.insert(metrics), [dict(zip(keys, r, strict=True)) for r in rows])
+            # SQLite: in-process executemany, about 1 us a row; psycopg pipelines the rows
+            conn.executemany(_INSERT, rows)
 
     def get_metrics(
         self,
@@ -107,32 +92,39 @@ class MetricsMixin(SqlStoreBase):
             >>> [m.value for m in store.get_metrics(context_id=run.id)]  # doctest: +SKIP
             [0.1]
         """
-        query = sa.select(*_COLUMNS)
+        where: list[str] = []
+        params: list[Any] = []
         if context_id is not None:
-            query = query.where(metrics.c.context_id == context_id)
+            where.append("context_id = ?")
+            params.append(context_id)
         if execution_id is not None:
-            query = query.where(metrics.c.execution_id == execution_id)
+            where.append("execution_id = ?")
+            params.append(execution_id)
         if names is not None:
             wanted = sorted(set(names))
             if not wanted:
                 return []
-            query = query.where(metrics.c.name.in_(wanted))
-        query = query.order_by(metrics.c.name, metrics.c.step, metrics.c.id)
+            where.append(f"name IN ({marks(len(wanted))})")
+            params += wanted
+        query = f"SELECT {_COLUMNS} FROM metrics"
+        if where:
+            query += f" WHERE {' AND '.join(where)}"
+        query += " ORDER BY name, step, id"
         with self._read("read metrics") as conn:
-            return [MetricRecord(*row) for row in conn.execute(query)]
+            return [MetricRecord(*row) for row in conn.execute(query, params).fetchall()]
 
     def _merge_context_properties(
-        self, conn: sa.Connection, context_id: int, properties: Mapping[str, Any]
+        self, conn: Conn, context_id: int, properties: Mapping[str, Any]
     ) -> None:
-        if conn.dialect.name == "sqlite" and all(_SIMPLE_KEY.match(k) for k in properties):
+        if conn.sqlite and all(_SIMPLE_KEY.match(k) for k in properties):
             # One statement: json_set replaces each top-level key in place (no read first).
             paths = ", ".join(f"'$.{k}', json(?)" for k in properties)
-            cursor = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            cursor = conn.execute(
                 f"UPDATE contexts SET properties = json_set(properties, {paths}), "
                 "updated_at = ? WHERE id = ?",
                 [
                     *(json.dumps(v) for v in properties.values()),
-                    self._writes._ts(utc_now()),
+                    self._records.ts_value(utc_now()),
                     context_id,
                 ],
             )

@@ -1,12 +1,10 @@
-"""SqlMetadataStore: the MetadataStore protocol on SQLite or PostgreSQL with SQLAlchemy Core."""
+"""SqlMetadataStore: the MetadataStore protocol on SQLite or PostgreSQL, in plain SQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
-
-import sqlalchemy as sa
 
 from conveyor.errors import NotFoundError
 from conveyor.metadata.entities import (
@@ -20,27 +18,39 @@ from conveyor.metadata.entities import (
     NewArtifact,
 )
 from conveyor.metadata.sql._base import SqlStoreBase, utc_now
+from conveyor.metadata.sql._db import Conn
+from conveyor.metadata.sql._engine import json_dumps
 from conveyor.metadata.sql._records import (
     ARTIFACT_COLUMNS,
     CONTEXT_COLUMNS,
     EVENT_COLUMNS,
     EXECUTION_COLUMNS,
-    Records,
     chunks,
+    columns,
+    marks,
 )
 from conveyor.metadata.sql.lineage import lineage_graph
 from conveyor.metadata.sql.metrics import MetricsMixin
-from conveyor.metadata.sql.models import (
-    artifacts,
-    associations,
-    attributions,
-    contexts,
-    events,
-    executions,
-    parent_contexts,
-)
 
 __all__ = ["SqlMetadataStore"]
+
+_CONTEXTS = f"SELECT {columns(CONTEXT_COLUMNS, 'c')} FROM contexts c"
+_EXECUTIONS = f"SELECT {columns(EXECUTION_COLUMNS, 'x')} FROM executions x"
+_ARTIFACTS = f"SELECT {columns(ARTIFACT_COLUMNS, 'a')} FROM artifacts a"
+_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
+_INSERT_CONTEXT = (
+    "INSERT INTO contexts (type_id, name, properties, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (type_id, name) DO NOTHING"
+)
+
+
+def _limit(limit: int | None, offset: int, sqlite: bool) -> tuple[str, list[int]]:
+    """LIMIT/OFFSET clauses and their values (SQLite needs a LIMIT before an OFFSET)."""
+    if limit is not None:
+        return (" LIMIT ? OFFSET ?", [limit, offset]) if offset else (" LIMIT ?", [limit])
+    if offset:
+        return (" LIMIT -1 OFFSET ?" if sqlite else " OFFSET ?"), [offset]
+    return "", []
 
 
 class SqlMetadataStore(MetricsMixin, SqlStoreBase):
@@ -82,16 +92,22 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
         type_id = self._type_id("context", type_name)
         parent_ids = list(dict.fromkeys(parents))
         now = utc_now()
-        insert = self._upsert(contexts).on_conflict_do_nothing(index_elements=["type_id", "name"])
+        ts = self._records.ts_value(now)
+        values = (type_id, name, json_dumps(dict(properties or {})), ts, ts)
+        # read-modify-write: lock the row (PostgreSQL; SQLite is serial)
+        lock = self._for_update if properties else ""
         with self._write(f"put the context {type_name}:{name!r}") as conn:
-            values = {"type_id": type_id, "name": name, "updated_at": now, "created_at": now}
-            conn.execute(insert, {**values, "properties": dict(properties or {})})
-            query = sa.select(*CONTEXT_COLUMNS).where(
-                contexts.c.type_id == type_id, contexts.c.name == name
-            )
-            if properties:  # read-modify-write: lock the row (PostgreSQL; SQLite is serial)
-                query = query.with_for_update()
-            row = conn.execute(query).one()
+            row = None
+            if conn.returning:  # a new context comes back from the insert itself
+                row = conn.execute(
+                    f"{_INSERT_CONTEXT} RETURNING {', '.join(CONTEXT_COLUMNS)}", values
+                ).fetchone()
+            else:
+                conn.execute(_INSERT_CONTEXT, values)
+            if row is None:
+                row = conn.execute(
+                    f"{_CONTEXTS} WHERE c.type_id = ? AND c.name = ?{lock}", (type_id, name)
+                ).fetchone()
             record = self._records.contexts(conn, [row])[0]
             if properties:
                 merged = {**record.properties, **properties}
@@ -101,8 +117,11 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
             if parent_ids:
                 if record.id in parent_ids:
                     raise ValueError(f"Context {record.id} cannot be its own parent.")
-                link = self._upsert(parent_contexts).on_conflict_do_nothing()
-                conn.execute(link, [{"context_id": record.id, "parent_id": p} for p in parent_ids])
+                conn.executemany(
+                    "INSERT INTO parent_contexts (context_id, parent_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [(record.id, p) for p in parent_ids],
+                )
         return record
 
     def update_context(self, context_id: int, properties: Mapping[str, Any]) -> ContextRecord:
@@ -113,9 +132,7 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
     def get_context(self, context_id: int) -> ContextRecord:
         """A context by id; :class:`NotFoundError` if absent."""
         with self._read(f"read the context {context_id!r}") as conn:
-            row = conn.execute(
-                sa.select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id)
-            ).first()
+            row = conn.execute(f"{_CONTEXTS} WHERE c.id = ?", (context_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"No context with id {context_id!r} in the metadata store.")
             return self._records.contexts(conn, [row])[0]
@@ -127,10 +144,8 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
             if type_id is None:
                 return None
             row = conn.execute(
-                sa.select(*CONTEXT_COLUMNS).where(
-                    contexts.c.type_id == type_id, contexts.c.name == name
-                )
-            ).first()
+                f"{_CONTEXTS} WHERE c.type_id = ? AND c.name = ?", (type_id, name)
+            ).fetchone()
             return None if row is None else self._records.contexts(conn, [row])[0]
 
     def list_contexts(
@@ -146,19 +161,24 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
             type_id = self._records.find_type(conn, "context", type_name)
             if type_id is None:
                 return []
-            query = sa.select(*CONTEXT_COLUMNS).where(contexts.c.type_id == type_id)
+            query, params = f"{_CONTEXTS} WHERE c.type_id = ?", [type_id]
             if parent_id is not None:
-                query = query.join(
-                    parent_contexts, parent_contexts.c.context_id == contexts.c.id
-                ).where(parent_contexts.c.parent_id == parent_id)
-            query = query.order_by(contexts.c.id.desc()).limit(limit).offset(offset or None)
-            return self._records.contexts(conn, conn.execute(query).all())
+                query = (
+                    f"{_CONTEXTS} JOIN parent_contexts p ON p.context_id = c.id "
+                    "WHERE c.type_id = ? AND p.parent_id = ?"
+                )
+                params.append(parent_id)
+            page, values = _limit(limit, offset, self._sqlite)
+            rows = conn.execute(f"{query} ORDER BY c.id DESC{page}", [*params, *values]).fetchall()
+            return self._records.contexts(conn, rows)
 
     def get_parent_contexts(self, context_id: int) -> list[ContextRecord]:
         """The parents of a context, in id order."""
         return self._linked_contexts(
-            parent_contexts.c.parent_id,
-            parent_contexts.c.context_id == context_id,
+            "parent_contexts",
+            "parent_id",
+            "context_id",
+            context_id,
             f"read the parents of context {context_id!r}",
         )
 
@@ -254,22 +274,25 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
 
     def _update_execution(
         self,
-        conn: sa.Connection,
+        conn: Conn,
         execution_id: int,
         values: dict[str, Any],
         properties: Mapping[str, Any] | None,
     ) -> None:
+        """``values`` maps columns to values; ``updated_at`` is an aware datetime."""
+        values["updated_at"] = self._records.ts_value(values["updated_at"])
         if properties:
-            current = conn.execute(
-                sa.select(executions.c.properties)
-                .where(executions.c.id == execution_id)
-                .with_for_update()
-            ).scalar()
-            if current is None:
+            row = conn.execute(
+                f"SELECT properties FROM executions WHERE id = ?{self._for_update}",
+                (execution_id,),
+            ).fetchone()
+            if row is None:
                 raise NotFoundError(f"No execution with id {execution_id!r} in the metadata store.")
-            values["properties"] = {**current, **properties}
+            current = self._records.properties(row[0])
+            values["properties"] = json_dumps({**current, **properties})
+        assignments = ", ".join(f"{column} = ?" for column in values)
         result = conn.execute(
-            sa.update(executions).where(executions.c.id == execution_id).values(values)
+            f"UPDATE executions SET {assignments} WHERE id = ?", [*values.values(), execution_id]
         )
         if result.rowcount == 0:
             raise NotFoundError(f"No execution with id {execution_id!r} in the metadata store.")
@@ -290,9 +313,8 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
 
     def get_execution(self, execution_id: int) -> ExecutionRecord:
         """An execution by id; :class:`NotFoundError` if absent."""
-        query = sa.select(*EXECUTION_COLUMNS).where(executions.c.id == execution_id)
         with self._read(f"read the execution {execution_id!r}") as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(f"{_EXECUTIONS} WHERE x.id = ?", (execution_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"No execution with id {execution_id!r} in the metadata store.")
             return self._records.executions(conn, [row])[0]
@@ -307,63 +329,60 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
         limit: int | None = None,
     ) -> list[ExecutionRecord]:
         """Executions matching every given filter, newest first."""
-        query = sa.select(*EXECUTION_COLUMNS)
+        query, where, params = _EXECUTIONS, [], list[Any]()
         if context_id is not None:
-            query = query.join(associations, associations.c.execution_id == executions.c.id).where(
-                associations.c.context_id == context_id
-            )
+            query += " JOIN associations s ON s.execution_id = x.id"
+            where.append("s.context_id = ?")
+            params.append(context_id)
         if name is not None:
-            query = query.where(executions.c.name == name)
+            where.append("x.name = ?")
+            params.append(name)
         if states is not None:
-            query = query.where(executions.c.state.in_([ExecutionState(s).value for s in states]))
+            wanted = [ExecutionState(s).value for s in states]
+            if not wanted:
+                return []
+            where.append(f"x.state IN ({marks(len(wanted))})")
+            params += wanted
         if cache_key is not None:
-            query = query.where(executions.c.cache_key == cache_key)
-        query = query.order_by(executions.c.id.desc()).limit(limit)
+            where.append("x.cache_key = ?")
+            params.append(cache_key)
+        if where:
+            query += f" WHERE {' AND '.join(where)}"
+        page, values = _limit(limit, 0, self._sqlite)
         with self._read("list executions") as conn:
-            return self._records.executions(conn, conn.execute(query).all())
+            rows = conn.execute(f"{query} ORDER BY x.id DESC{page}", [*params, *values]).fetchall()
+            return self._records.executions(conn, rows)
 
     def get_execution_contexts(self, execution_id: int) -> list[ContextRecord]:
         """The contexts an execution is associated with, in id order."""
         return self._linked_contexts(
-            associations.c.context_id,
-            associations.c.execution_id == execution_id,
+            "associations",
+            "context_id",
+            "execution_id",
+            execution_id,
             f"read the contexts of execution {execution_id!r}",
         )
 
     def _linked_contexts(
-        self, link: sa.Column[Any], where: sa.ColumnElement[bool], action: str
+        self, table: str, link: str, key: str, value: int, action: str
     ) -> list[ContextRecord]:
-        """Contexts reached through a link table's column ``link``, in id order."""
-        query = (
-            sa.select(*CONTEXT_COLUMNS)
-            .join(link.table, link == contexts.c.id)
-            .where(where)
-            .order_by(contexts.c.id)
-        )
+        """Contexts whose id is ``table.link`` in the rows where ``table.key = value``."""
+        query = f"{_CONTEXTS} JOIN {table} k ON k.{link} = c.id WHERE k.{key} = ? ORDER BY c.id"
         with self._read(action) as conn:
-            return self._records.contexts(conn, conn.execute(query).all())
+            return self._records.contexts(conn, conn.execute(query, (value,)).fetchall())
 
     def find_cached_execution(self, cache_key: str) -> ExecutionRecord | None:
         """The newest COMPLETE execution recorded with ``cache_key``, or None."""
-        query = (
-            sa.select(*EXECUTION_COLUMNS)
-            .where(
-                executions.c.cache_key == cache_key,
-                executions.c.state == ExecutionState.COMPLETE.value,
-            )
-            .order_by(executions.c.id.desc())
-            .limit(1)
-        )
+        query = f"{_EXECUTIONS} WHERE x.cache_key = ? AND x.state = ? ORDER BY x.id DESC LIMIT 1"
         with self._read("look up the cache") as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, (cache_key, ExecutionState.COMPLETE.value)).fetchone()
             return None if row is None else self._records.executions(conn, [row])[0]
 
     # --- artifacts and events ---------------------------------------------------------------
     def get_artifact(self, artifact_id: int) -> ArtifactRecord:
         """An artifact by id; :class:`NotFoundError` if absent."""
-        query = sa.select(*ARTIFACT_COLUMNS).where(artifacts.c.id == artifact_id)
         with self._read(f"read the artifact {artifact_id!r}") as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(f"{_ARTIFACTS} WHERE a.id = ?", (artifact_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"No artifact with id {artifact_id!r} in the metadata store.")
             return self._records.artifacts(conn, [row])[0]
@@ -374,8 +393,8 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
         rows: list[Any] = []
         with self._read("read artifacts") as conn:
             for part in chunks(ids):
-                query = sa.select(*ARTIFACT_COLUMNS).where(artifacts.c.id.in_(part))
-                rows += conn.execute(query.order_by(artifacts.c.id)).all()
+                query = f"{_ARTIFACTS} WHERE a.id IN ({marks(len(part))}) ORDER BY a.id"
+                rows += conn.execute(query, part).fetchall()
             return self._records.artifacts(conn, rows)
 
     def list_artifacts(
@@ -386,35 +405,42 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
         limit: int | None = None,
     ) -> list[ArtifactRecord]:
         """Artifacts matching the filters, newest first."""
-        query = sa.select(*ARTIFACT_COLUMNS)
+        query, where, params = _ARTIFACTS, [], []
         if context_id is not None:
-            query = query.join(attributions, attributions.c.artifact_id == artifacts.c.id).where(
-                attributions.c.context_id == context_id
-            )
-        query = query.order_by(artifacts.c.id.desc()).limit(limit)
+            query += " JOIN attributions t ON t.artifact_id = a.id"
+            where.append("t.context_id = ?")
+            params.append(context_id)
+        page, values = _limit(limit, 0, self._sqlite)
         with self._read("list artifacts") as conn:
             if type_name is not None:
                 type_id = self._records.find_type(conn, "artifact", type_name)
                 if type_id is None:
                     return []
-                query = query.where(artifacts.c.type_id == type_id)
-            return self._records.artifacts(conn, conn.execute(query).all())
+                where.append("a.type_id = ?")
+                params.append(type_id)
+            if where:
+                query += f" WHERE {' AND '.join(where)}"
+            rows = conn.execute(f"{query} ORDER BY a.id DESC{page}", [*params, *values]).fetchall()
+            return self._records.artifacts(conn, rows)
 
     def set_artifact_state(self, artifact_ids: Iterable[int], state: ArtifactState) -> None:
         """Change the state of artifacts; :class:`NotFoundError` (no change) if one is absent."""
         ids = sorted(set(artifact_ids))
-        values = {"state": ArtifactState(state).value, "updated_at": utc_now()}
+        values = [ArtifactState(state).value, self._records.ts_value(utc_now())]
         with self._write(f"set artifacts to {state.value}") as conn:
             changed = 0
+            found: set[int] = set()
             for part in chunks(ids):
                 result = conn.execute(
-                    sa.update(artifacts).where(artifacts.c.id.in_(part)).values(values)
+                    "UPDATE artifacts SET state = ?, updated_at = ? "
+                    f"WHERE id IN ({marks(len(part))})",
+                    [*values, *part],
                 )
                 changed += result.rowcount
             if changed != len(ids):
-                found = set(
-                    conn.execute(sa.select(artifacts.c.id).where(artifacts.c.id.in_(ids))).scalars()
-                )
+                for part in chunks(ids):
+                    query = f"SELECT id FROM artifacts WHERE id IN ({marks(len(part))})"
+                    found.update(i for (i,) in conn.execute(query, part).fetchall())
                 missing = [i for i in ids if i not in found]
                 raise NotFoundError(
                     f"No artifact with id {missing[0]!r} in the metadata store "
@@ -428,16 +454,18 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
         artifact_ids: Iterable[int] | None = None,
     ) -> list[EventRecord]:
         """Events touching any of the given executions or artifacts, in one query."""
-        conditions: list[sa.ColumnElement[bool]] = []
-        if execution_ids is not None:
-            conditions.append(events.c.execution_id.in_(sorted(set(execution_ids))))
-        if artifact_ids is not None:
-            conditions.append(events.c.artifact_id.in_(sorted(set(artifact_ids))))
+        conditions: list[str] = []
+        params: list[int] = []
+        for column, ids in (("execution_id", execution_ids), ("artifact_id", artifact_ids)):
+            if ids is not None:
+                wanted = sorted(set(ids))
+                conditions.append(f"{column} IN ({marks(len(wanted))})" if wanted else "1 = 0")
+                params += wanted
         if not conditions:
             return []
-        query = sa.select(*EVENT_COLUMNS).where(sa.or_(*conditions)).order_by(events.c.id)
+        query = f"{_EVENTS} WHERE {' OR '.join(conditions)} ORDER BY id"
         with self._read("read events") as conn:
-            return Records.events(conn.execute(query).all())
+            return self._records.events(conn.execute(query, params).fetchall())
 
     # --- lineage ----------------------------------------------------------------------------
     def lineage(

@@ -27,7 +27,8 @@ def _main() -> None:
         return
     # The alembic command line (e.g. `alembic revision --autogenerate` while developing):
     # the store URI comes from -x uri=... or sqlalchemy.url.
-    from conveyor.metadata.sql._engine import create_engine, parse_uri
+    from conveyor.metadata.sql._engine import parse_uri
+    from conveyor.metadata.sql._sa import create_engine
 
     uri = context.get_x_argument(as_dictionary=True).get("uri") or context.config.get_main_option(
         "sqlalchemy.url"
