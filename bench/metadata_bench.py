@@ -60,32 +60,20 @@ def _reset(uri: str) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     elif uri.startswith("postgres") and "schema=" in uri:
-        import sqlalchemy as sa
+        import psycopg
 
         schema = uri.split("schema=")[1].split("&")[0]
-        base = uri.split("?")[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        engine.dispose()
+        with psycopg.connect(uri.split("?")[0], autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _set_synchronous(store: Any, level: str) -> None:
     """Make every connection of ``store`` use ``PRAGMA synchronous = level`` (checked)."""
-    from sqlalchemy import event
-
-    engine = store._engine  # the bench reaches in: the store has no option for this
-
-    def pragma(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute(f"PRAGMA synchronous = {level}")
-
-    event.listen(engine, "connect", pragma)  # after the store's own listener
-    if store._write_conn is not None:
-        store._write_conn.close()
-        store._write_conn = None
-    engine.dispose()
-    with store._writer.connect() as conn:
-        found = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    db = store._db  # the bench reaches in: the store has no option for this
+    db.connect_hooks.append(lambda raw: raw.execute(f"PRAGMA synchronous = {level}"))
+    db.close()  # reconnect with the hook (after the store's own setup)
+    with db.transaction(write=True) as conn:
+        found = conn.execute("PRAGMA synchronous").fetchone()[0]
     expected = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}[level]
     if found != expected:
         raise SystemExit(f"PRAGMA synchronous is {found}, not {expected} ({level})")

@@ -24,10 +24,12 @@ loaded = sorted(m for m in sys.modules if m.startswith(prefixes))
 print(json.dumps({"code": code, "loaded": loaded}))
 """
 
-# the PostgreSQL dialect (and asyncio's SSL through it), the warm agent's client, the data and
-# model stacks behind `conveyor data`, `show` and `runs compare`
+# SQLAlchemy and Alembic (the store talks to sqlite3 directly; they load only to migrate an
+# older database), the warm agent's client, the data and model stacks behind `conveyor data`,
+# `show` and `runs compare`
 _NOT_NEEDED = [
-    "sqlalchemy.dialects.postgresql",
+    "alembic",
+    "sqlalchemy",
     "conveyor.cli.agent",
     "conveyor.cli.compare",
     "conveyor.cli.data_validate",

@@ -87,8 +87,8 @@ def test_sqlite_fresh_file_concurrent_first_connect_migrates_once(tmp_path: Path
     _run_writers(uri, 5)
     _check_all_recorded(uri, 5)
     store = SqlMetadataStore(uri)
-    with store._engine.connect() as conn:
-        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    with store._db.transaction(write=False) as conn:
+        versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
     store.close()
     assert versions == [(HEAD_REVISION,)]
 
