@@ -98,9 +98,10 @@ def test_metadata_bench_side_uses_the_durability_it_compares(load_bench, tmp_pat
     store = connect(f"sqlite:///{tmp_path / 'm.db'}")
     try:
         metadata_bench._set_synchronous(store, sync)
-        with store._writer.connect() as conn:
-            level = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-        assert level == {"NORMAL": 1, "FULL": 2}[sync]
+        for write in (True, False):  # the kept writer and a reader
+            with store._db.transaction(write=write) as conn:
+                level = conn.execute("PRAGMA synchronous").fetchone()[0]
+            assert level == {"NORMAL": 1, "FULL": 2}[sync]
         finals = metadata_bench.record_runs(store, 0, 2, 5)
         _, wrong = metadata_bench.lineage(store, finals, 3, 5)
         assert wrong == ""
