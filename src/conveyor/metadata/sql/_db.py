@@ -58,7 +58,7 @@ class Conn:
             self.execute = self._pg_execute
             self.executemany = self._pg_executemany
 
-    def _pg_execute(self, sql: str, params: Any = ()) -> Any:
+    def _pg_execute(self, sql: str, params: Any = None) -> Any:
         return self.raw.execute(_pg_sql(sql), params)
 
     def _pg_executemany(self, sql: str, rows: Any) -> Any:
