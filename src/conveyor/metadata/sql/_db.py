@@ -205,10 +205,10 @@ class Database:
         raw.execute("BEGIN IMMEDIATE" if write and self.sqlite else "BEGIN")
         try:
             yield Conn(raw, self.sqlite)
+            raw.execute("COMMIT")
         except BaseException:
-            _rollback(raw, self.sqlite)
+            _rollback(raw, self.sqlite)  # also after a failed COMMIT: the connection is reused
             raise
-        raw.execute("COMMIT")
 
     def _checkout(self) -> Any:
         with self._idle_lock:

@@ -99,9 +99,10 @@ class SqlMetadataStore(MetricsMixin, SqlStoreBase):
         with self._write(f"put the context {type_name}:{name!r}") as conn:
             row = None
             if conn.returning:  # a new context comes back from the insert itself
-                row = conn.execute(
+                returned = conn.execute(
                     f"{_INSERT_CONTEXT} RETURNING {', '.join(CONTEXT_COLUMNS)}", values
-                ).fetchone()
+                ).fetchall()  # drained: the statement is finished before the next one
+                row = returned[0] if returned else None
             else:
                 conn.execute(_INSERT_CONTEXT, values)
             if row is None:
