@@ -26,6 +26,7 @@ What is measured, honestly:
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
@@ -567,6 +568,13 @@ def scratch_dir(prefix: str, keep: bool) -> Iterator[Path]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def compile_conveyor() -> None:
+    """Write the bytecode of Conveyor's sources that changed since the last ``make setup``,
+    as ``pip install`` does for every installed package (the anchors' included): otherwise,
+    with ``PYTHONDONTWRITEBYTECODE`` set, every timed run would compile those files again."""
+    compileall.compile_dir(str(REPO / "src" / "conveyor"), quiet=1)
+
+
 def run_rounds(
     cases: list[C],
     fills: list[C],
@@ -577,6 +585,7 @@ def run_rounds(
 ) -> Rounds[R] | None:
     """Run the untimed ``fills``, then ``args.warmup`` untimed and ``args.reps`` timed rounds
     of every case, round-robin (the first case rotates every round); None if a fill failed."""
+    compile_conveyor()
     loadavg_before = load_averages()
     print(f"load average before: {loadavg_before}; scratch {scratch}", flush=True)
     for fill in fills:
