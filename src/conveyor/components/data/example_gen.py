@@ -11,19 +11,21 @@ the same.
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from conveyor._internal.paths import is_remote
-from conveyor.data.io import CsvOptions, expand_paths, feature_types, read_sql, read_table
+from conveyor.data.files import expand_paths
 from conveyor.data.spans import has_placeholders, resolve_pattern
-from conveyor.data.splits import normalize_ratios, split_table
 from conveyor.dsl import Output, component
 from conveyor.errors import ArtifactError
 from conveyor.storage import content_digest
 from conveyor.types import Examples
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Arrow and the readers are imported in the steps' bodies: a pipeline file imports this module
+# even when every step comes from the cache (the cache key needs only the files' digests).
 
 __all__ = ["example_gen", "sql_example_gen"]
 
@@ -38,6 +40,10 @@ def _write(
     ratios: dict[str, float] | None,
     extra: dict[str, Any],
 ) -> int:
+    import pyarrow.parquet as pq
+
+    from conveyor.data.io import feature_types
+
     os.makedirs(examples.path, exist_ok=True)
     counts: dict[str, int] = {}
     schema = next(iter(parts.values())).schema
@@ -178,6 +184,9 @@ def example_gen(
         >>> sorted(example_gen.spec.output_artifacts)
         ['examples']
     """
+    from conveyor.data.io import CsvOptions, read_table
+    from conveyor.data.splits import normalize_ratios, split_table
+
     csv = CsvOptions.create(
         header=header,
         column_names=column_names,
@@ -258,6 +267,9 @@ def sql_example_gen(
         >>> "query" in sql_example_gen.spec.input_parameters
         True
     """
+    from conveyor.data.io import read_sql
+    from conveyor.data.splits import normalize_ratios, split_table
+
     ratios = normalize_ratios(split_ratios or {"train": 0.8, "eval": 0.2})
     table = read_sql(url, query, column_types=column_types)
     if split_key is not None and split_key not in table.column_names:

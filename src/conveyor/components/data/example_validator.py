@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 from conveyor.components.data.schema_gen import read_statistics
-from conveyor.data.model import Anomalies
-from conveyor.data.schema import load_schema, select_split
-from conveyor.data.validate import anomalies_to_text, anomaly_count, validate_statistics
 from conveyor.dsl import Input, Output, component
 from conveyor.types import ExampleAnomalies, ExampleStatistics, Schema
+
+if TYPE_CHECKING:
+    from conveyor.data.model import Anomalies
 
 __all__ = ["AnomaliesFoundError", "example_validator"]
 
@@ -55,6 +56,9 @@ def example_validator(
         >>> example_validator(statistics=stats.outputs["statistics"],
         ...                   schema=imported.outputs["schema"])  # doctest: +SKIP
     """
+    from conveyor.data.schema import load_schema, select_split
+    from conveyor.data.validate import anomalies_to_text, anomaly_count, validate_statistics
+
     stats = select_split(read_statistics(statistics.path), split)
     previous = (
         select_split(read_statistics(baseline_statistics.path), split)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from typing import TYPE_CHECKING
 
 from conveyor.components.data.statistics_gen import STATISTICS_FILE
-from conveyor.data.model import StatisticsCollection
-from conveyor.data.schema import infer_schema, load_schema, save_schema
-from conveyor.data.tfx_schema import PBTXT_SUFFIXES
 from conveyor.dsl import Input, Output, component
 from conveyor.types import ExampleStatistics, Schema
+
+if TYPE_CHECKING:
+    from conveyor.data.model import StatisticsCollection
 
 __all__ = ["import_schema_gen", "read_statistics", "schema_gen"]
 
@@ -24,6 +25,8 @@ def read_statistics(path: str) -> StatisticsCollection:
     Example:
         >>> stats = read_statistics(statistics.path)  # doctest: +SKIP
     """
+    from conveyor.data.model import StatisticsCollection
+
     file = os.path.join(path, STATISTICS_FILE) if os.path.isdir(path) else path
     with open(file, encoding="utf-8") as fh:
         return StatisticsCollection.from_dict(json.load(fh))
@@ -44,6 +47,8 @@ def schema_gen(
         >>> stats = statistics_gen(examples=gen.outputs["examples"])  # doctest: +SKIP
         >>> schema_gen(statistics=stats.outputs["statistics"])  # doctest: +SKIP
     """
+    from conveyor.data.schema import infer_schema, save_schema
+
     inferred = infer_schema(
         read_statistics(statistics.path), split=split, infer_ranges=infer_ranges
     )
@@ -65,6 +70,9 @@ def import_schema_gen(schema_file: str, schema: Output[Schema]) -> None:
     Example:
         >>> import_schema_gen(schema_file="schema.yaml")  # doctest: +SKIP
     """
+    from conveyor.data.schema import load_schema, save_schema
+    from conveyor.data.tfx_schema import PBTXT_SUFFIXES
+
     curated = load_schema(schema_file)
     os.makedirs(schema.path, exist_ok=True)
     dest = os.path.join(schema.path, SCHEMA_FILE)

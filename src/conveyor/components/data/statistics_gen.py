@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-from conveyor.data.render import statistics_html
-from conveyor.data.stats import statistics_of_examples
 from conveyor.dsl import Input, Output, component
 from conveyor.types import Examples, ExampleStatistics
 
@@ -38,6 +36,9 @@ def statistics_gen(
         >>> gen = example_gen(input_path="data/*.csv")  # doctest: +SKIP
         >>> statistics_gen(examples=gen.outputs["examples"], slice_by=["sex"])  # doctest: +SKIP
     """
+    from conveyor.data.render import statistics_html
+    from conveyor.data.stats import statistics_of_examples  # Arrow: only when the step runs
+
     splits = examples.split_names
     stats = statistics_of_examples(
         examples.path,

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from conveyor.components.model.transform import read_split
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
 from conveyor.execution.context import current_pipeline
 from conveyor.execution.data_use import uses_of_split
-from conveyor.model.blessing import SEEN_SPLIT_POLICIES, Blessing, decide_blessing
-from conveyor.model.bootstrap import BootstrapResult, Predictions, bootstrap_metrics
-from conveyor.model.evaluation import OVERALL, EvalConfig, evaluate_slices
-from conveyor.model.fairness import default_fairness_metrics, fairness_report
-from conveyor.model.saved import LoadedModel, load_model
-from conveyor.model.slicing import slice_groups
 from conveyor.types import Examples, Model
 from conveyor.types.evaluation import ModelBlessing, ModelEvaluation
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from conveyor.model.blessing import Blessing
+    from conveyor.model.bootstrap import BootstrapResult, Predictions
+    from conveyor.model.evaluation import EvalConfig
+    from conveyor.model.saved import LoadedModel
 
 __all__ = ["evaluator"]
 
@@ -28,6 +27,8 @@ FORMAT_VERSION = 1
 
 
 def _config(eval_config: dict[str, Any] | None) -> EvalConfig:
+    from conveyor.model.evaluation import EvalConfig
+
     try:
         return EvalConfig.from_dict(eval_config or {})
     except (ValueError, TypeError) as exc:
@@ -35,6 +36,10 @@ def _config(eval_config: dict[str, Any] | None) -> EvalConfig:
 
 
 def _labels(table: pa.Table, model: LoadedModel) -> tuple[pa.Table, np.ndarray]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     label = model.manifest.label
     if label not in table.column_names:
         raise ArtifactError(
@@ -58,6 +63,10 @@ def _labels(table: pa.Table, model: LoadedModel) -> tuple[pa.Table, np.ndarray]:
 
 
 def _predict(model: LoadedModel, table: pa.Table, who: str) -> Predictions:
+    import numpy as np
+
+    from conveyor.model.bootstrap import Predictions
+
     try:
         if model.manifest.task == "regression":
             return Predictions(np.asarray(model.predict(table), dtype=np.float64))
@@ -167,6 +176,15 @@ def evaluator(
         ...                                       {"metric": "roc_auc", "change_absolute": -0.01}]}
         ...           )  # doctest: +SKIP
     """
+    import numpy as np
+
+    from conveyor.model.blessing import SEEN_SPLIT_POLICIES, decide_blessing
+    from conveyor.model.bootstrap import bootstrap_metrics
+    from conveyor.model.evaluation import OVERALL, evaluate_slices
+    from conveyor.model.fairness import default_fairness_metrics, fairness_report
+    from conveyor.model.saved import load_model
+    from conveyor.model.slicing import slice_groups
+
     config = _config(eval_config)
     if seen_split_policy not in SEEN_SPLIT_POLICIES:
         raise ValueError(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from conveyor.components.model.transform import read_split
 from conveyor.dsl import Input, Output, component
-from conveyor.model.infra import InfraCheck, InfraResult, validate_model
-from conveyor.model.saved import manifest_json
 from conveyor.types import Examples, InfraBlessing, Model, ModelBlessing
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from conveyor.model.infra import InfraResult
 
 __all__ = ["infra_validator", "request_rows"]
 
@@ -26,6 +26,9 @@ def request_rows(table: pa.Table, manifest: dict[str, Any], count: int) -> pa.Ta
     out if the model needs anything else); without a readable signature, every column but
     the label.
     """
+    import numpy as np
+    import pyarrow as pa
+
     inputs = [i.get("name") for i in manifest.get("signature", {}).get("inputs", [])]
     columns = [c for c in table.column_names if c in inputs]
     if not columns:
@@ -99,6 +102,9 @@ def infra_validator(
         >>> result.outputs("infra_validator").parameters["Output"]  # doctest: +SKIP
         True
     """
+    from conveyor.model.infra import InfraCheck, InfraResult, validate_model
+    from conveyor.model.saved import manifest_json
+
     check = InfraCheck(
         num_requests=num_requests,
         batch_size=batch_size,

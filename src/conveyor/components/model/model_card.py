@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
 from conveyor.execution.context import current_pipeline, current_run_id, current_task
-from conveyor.model.card import ModelCardText, build_model_card, default_sensitive_features
-from conveyor.model.card_html import render_model_card_html
-from conveyor.model.saved import manifest_json
 from conveyor.types import Examples, Model
 from conveyor.types.evaluation import InfraBlessing, ModelBlessing, ModelCard, ModelEvaluation
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["model_card_generator"]
 
@@ -39,6 +37,8 @@ def _model_info(model: Model, evaluated: dict[str, Any]) -> dict[str, Any]:
             f"fingerprint {theirs!r}), but the card's model is {model.uri!r} (artifact {our_id}, "
             f"fingerprint {ours!r}). Connect the same model to the Evaluator and the card"
         )
+    from conveyor.model.saved import manifest_json
+
     manifest = manifest_json(model.path)
     meta = model.metadata
     inputs = (manifest.get("signature") or {}).get("inputs") or []
@@ -129,6 +129,9 @@ def model_card_generator(
         ...                              "mitigation_strategy": "Recall gap gated at 0.1"}],
         ...     sensitive_features=["sex", "race"])  # doctest: +SKIP
     """
+    from conveyor.model.card import ModelCardText, build_model_card, default_sensitive_features
+    from conveyor.model.card_html import render_model_card_html  # Jinja2
+
     doc = evaluation.read() if os.path.isfile(evaluation.file) else {}
     if not isinstance(doc.get("slices"), dict):
         raise ArtifactError(

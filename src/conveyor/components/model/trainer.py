@@ -5,30 +5,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from conveyor._internal.importing import import_object
-from conveyor.components.model.data import TrainingData, split_matrices, training_data
-from conveyor.data.model import DataSchema
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.context import log_task_metric
 from conveyor.execution.data_use import record_data_use
-from conveyor.model.metrics import evaluate, main_metric
-from conveyor.model.presets import (
-    create_estimator,
-    eval_set_kwargs,
-    predict_for_task,
-    uses_early_stopping,
-)
-from conveyor.model.saved import check_signature, save_model
-from conveyor.model.transform import FittedTransform
-from conveyor.model.validation import check_holdout, check_validation, describe, holdout_mask
 from conveyor.types import Examples, Metrics, Model, Schema
 from conveyor.types.model import TransformGraph
 from conveyor.types.tuning import HyperParameters
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from conveyor.components.model.data import TrainingData
+    from conveyor.data.model import DataSchema
+    from conveyor.model.transform import FittedTransform
 
 __all__ = ["TrainerContext", "Validation", "trainer"]
 
@@ -116,6 +109,8 @@ class TrainerContext:
 
 
 def _fit_preset(ctx: TrainerContext, preset: str) -> Any:
+    from conveyor.model.presets import create_estimator, eval_set_kwargs, uses_early_stopping
+
     estimator, resolved = create_estimator(preset, ctx.task, ctx.hyperparameters)
     kwargs: dict[str, Any] = {}
     x_fit, y_fit = ctx.x_train, ctx.y_train
@@ -156,6 +151,9 @@ def _validation(
     train_split: str,
     unseen_labels: str,
 ) -> Validation:
+    from conveyor.components.model.data import split_matrices
+    from conveyor.model.validation import check_holdout, describe, holdout_mask
+
     detail = describe(validation, fraction, 2, split, train_split)
     if validation == "split":
         assert split is not None
@@ -221,6 +219,12 @@ def trainer(
         ...         transform_graph=tf.outputs["transform_graph"], label="income_gt_50k",
         ...         preset="xgboost", hyperparameters={"max_depth": 4})  # doctest: +SKIP
     """
+    from conveyor.components.model.data import training_data
+    from conveyor.model.metrics import evaluate, main_metric
+    from conveyor.model.presets import predict_for_task
+    from conveyor.model.saved import check_signature, save_model
+    from conveyor.model.validation import check_validation
+
     check_validation(validation, validation_fraction, 2, validation_split, allow_cv=False)
     if hyperparameters_artifact is not None:
         tuned = hyperparameters_artifact.read()

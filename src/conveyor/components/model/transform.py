@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from conveyor.data.schema import load_schema
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
-from conveyor.model.transform import TransformOptions, fit_transform
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# The model stage's modules import Arrow, NumPy and the learning libraries in the steps' bodies:
+# a pipeline file imports them even when every step comes from the cache.
 
 __all__ = ["read_schema", "read_split", "transform"]
 
@@ -26,6 +27,8 @@ def read_split(examples: Examples, split: str) -> pa.Table:
     Raises:
         ArtifactError: the split does not exist (naming the splits that do).
     """
+    import pyarrow.parquet as pq
+
     folder = examples.split_path(split)
     if not os.path.isdir(folder):
         raise ArtifactError(
@@ -37,6 +40,8 @@ def read_split(examples: Examples, split: str) -> pa.Table:
 
 def read_schema(schema: Schema) -> Any:
     """The ``DataSchema`` of a ``Schema`` artifact (a folder with schema.yaml, or the file)."""
+    from conveyor.data.schema import load_schema
+
     path = schema.path
     return load_schema(os.path.join(path, SCHEMA_FILE) if os.path.isdir(path) else path)
 
@@ -71,6 +76,10 @@ def transform(
         >>> tf = transform(examples=gen.outputs["examples"], schema=sg.outputs["schema"],
         ...                label="income_gt_50k", encodings={"age": "bucketize"})  # doctest: +SKIP
     """
+    import pyarrow.parquet as pq
+
+    from conveyor.model.transform import TransformOptions, fit_transform
+
     options = TransformOptions(
         categorical=categorical,
         encodings=dict(encodings or {}),

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from conveyor.components.model.data import TrainingData, split_matrices, training_data
 from conveyor.dsl import Input, Output, component
 from conveyor.execution.data_use import record_data_use
-from conveyor.model.tuning import tune
-from conveyor.model.validation import check_holdout, check_validation, describe, holdout_mask
-from conveyor.model.validation import cv_folds as make_folds
 from conveyor.types import Examples, Schema
 from conveyor.types.model import TransformGraph
 from conveyor.types.tuning import HyperParameters, TunerResults
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from conveyor.components.model.data import TrainingData
 
 __all__ = ["tuner"]
 
@@ -66,6 +65,11 @@ def tuner(
         ...       search_space={"xgboost": {"max_depth": {"type": "int", "low": 2,
         ...                                               "high": 6}}})  # doctest: +SKIP
     """
+    from conveyor.components.model.data import split_matrices, training_data
+    from conveyor.model.tuning import tune
+    from conveyor.model.validation import check_validation, describe, holdout_mask
+    from conveyor.model.validation import cv_folds as make_folds
+
     check_validation(validation, validation_fraction, cv_folds, validation_split)
     data = training_data(
         examples, schema, label, transform_graph, task, train_split, None, unseen_labels
@@ -132,6 +136,10 @@ def tuner(
 def _check_holdout(data: TrainingData, valid: np.ndarray, fraction: float) -> None:
     """Refuse a holdout that leaves the fit part or the validation part empty, or a class
     out of the fit part (its trials could not predict it)."""
+    import numpy as np
+
+    from conveyor.model.validation import check_holdout
+
     check_holdout(valid, fraction, ". Change the fraction or use validation='cv'")
     if data.classes is not None:
         missing = sorted(set(range(len(data.classes))) - set(np.unique(data.y_train[~valid])))
