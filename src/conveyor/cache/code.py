@@ -72,7 +72,9 @@ _FUNC_CACHE: dict[int, tuple[Any, CodeFingerprint]] = {}
 
 
 def _imported(source: str) -> frozenset[str]:
-    """Top-level names of the absolute imports anywhere in ``source`` (function bodies too)."""
+    """The modules the absolute imports anywhere in ``source`` name (function bodies too):
+    ``import a.b`` names ``a.b``; ``from a import b`` names ``a`` and ``a.b`` (``b`` may be a
+    module)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -80,9 +82,10 @@ def _imported(source: str) -> frozenset[str]:
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name.partition(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.partition(".")[0])
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return frozenset(found)
 
 
@@ -191,6 +194,14 @@ class _Walker:
         self.modules: set[str] = set()
         self.seen: set[int] = set()
 
+    def add_imports(self, names: frozenset[str]) -> None:
+        """The top-level modules of ``names``; for a Conveyor module that computes results,
+        the libraries its code imports (a step may call Conveyor's library code)."""
+        for name in names:
+            self.modules.add(name.partition(".")[0])
+            if name.startswith(_COMPUTE_PACKAGES):
+                self.modules.update(_conveyor_imports(name))
+
     def label(self, path: str) -> str:
         path = os.path.abspath(path)
         if self.root and path.startswith(self.root + os.sep):
@@ -203,12 +214,12 @@ class _Walker:
             return
         self.seen.add(id(module))
         if not is_local_file(path):
-            self.modules.add(module.__name__.partition(".")[0])
+            self.add_imports(frozenset({module.__name__}))
             return
         assert path is not None
         digest, imported = _file_digest(path)
         self.parts[f"file:{self.label(path)}"] = digest
-        self.modules.update(imported)
+        self.add_imports(imported)
         for value in list(vars(module).values()):
             self.add_object(value, home=module.__name__)
 
@@ -234,7 +245,7 @@ class _Walker:
             return
         source = _function_source(func)
         self.parts[f"function:{func.__module__}.{func.__qualname__}"] = digest_text(source)
-        self.modules.update(_imported(source))
+        self.add_imports(_imported(source))
         home = func.__module__
         for name in sorted(_names(func.__code__)):
             if name not in func.__globals__:
@@ -261,7 +272,7 @@ class _Walker:
         except (OSError, TypeError):
             return
         self.parts[f"class:{cls.__module__}.{cls.__qualname__}"] = digest_text(source)
-        self.modules.update(_imported(textwrap.dedent(source)))
+        self.add_imports(_imported(textwrap.dedent(source)))
         for member in vars(cls).values():
             if isinstance(member, types.FunctionType):
                 for name in sorted(_names(member.__code__)):

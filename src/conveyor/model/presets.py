@@ -7,6 +7,7 @@ import difflib
 import importlib
 import inspect
 import math
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,21 @@ def resolve_preset(name: str, task: str) -> Preset:
     return preset
 
 
+def _library(module: str) -> types.ModuleType:
+    """The module a preset's estimator class is in. XGBoost and LightGBM are imported by
+    statement, not by name: a step's cache key holds the versions of the libraries its code
+    imports, and :mod:`conveyor.cache.code` finds them by their import statements."""
+    if module == "lightgbm":
+        import lightgbm
+
+        return lightgbm
+    if module == "xgboost":
+        import xgboost
+
+        return xgboost
+    return importlib.import_module(module)  # scikit-learn: imported by statement above too
+
+
 def create_estimator(
     name: str, task: str, hyperparameters: Mapping[str, Any] | None = None
 ) -> tuple[Any, Preset]:
@@ -143,7 +159,7 @@ def create_estimator(
     """
     preset = resolve_preset(name, task)
     module, _, qualname = preset.classes[task].partition(":")
-    cls = getattr(importlib.import_module(module), qualname)
+    cls = getattr(_library(module), qualname)
     params = {**preset.defaults, **dict(hyperparameters or {})}
     allowed = set(cls().get_params(deep=False)) | preset.extra_parameters
     for key, value in params.items():

@@ -130,3 +130,43 @@ def test_a_standard_component_counts_the_libraries_conveyor_computes_with() -> N
     for dist in ("scikit-learn", "lightgbm", "numpy", "pyarrow"):
         assert versions[dist] == importlib.metadata.version(dist)
     assert versions["conveyor-ml"] == VERSION
+
+
+def test_a_component_that_builds_estimators_by_name_counts_their_libraries() -> None:
+    # the census tuner searches LightGBM: its estimators are made from preset names
+    from conveyor.components.model.tuner import tuner
+
+    versions = distribution_versions(code_fingerprint(tuner).modules)
+
+    for dist in ("lightgbm", "optuna", "scikit-learn", "numpy", "pyarrow"):
+        assert versions[dist] == importlib.metadata.version(dist)
+
+
+def test_project_code_calling_conveyors_library_code_counts_the_libraries_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conveyor_steps_lib.py").write_text(
+        textwrap.dedent(
+            """
+            from conveyor.data.io import read_table
+
+            def in_body(y, p):
+                from conveyor.model.metrics import evaluate
+
+                return evaluate("classification", y, p, None)
+
+            def at_module_level(path):
+                return read_table(path)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import conveyor_steps_lib as steps  # type: ignore[import-not-found]
+
+    body = distribution_versions(code_fingerprint(steps.in_body).modules)
+    module = distribution_versions(code_fingerprint(steps.at_module_level).modules)
+
+    # scikit-learn is imported in the body of conveyor.model.metrics.evaluate
+    assert body["scikit-learn"] == importlib.metadata.version("scikit-learn")
+    assert module["pyarrow"] == importlib.metadata.version("pyarrow")
+    sys.modules.pop("conveyor_steps_lib", None)
