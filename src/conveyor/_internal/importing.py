@@ -1,15 +1,30 @@
-"""Import user code: a pipeline file by path, a function by module and qualified name."""
+"""Import user code: a pipeline file by path, a function by module and qualified name; where
+a function is defined."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import types
 from typing import Any
 
-__all__ = ["import_file", "import_object"]
+__all__ = ["definition_site", "import_file", "import_object"]
+
+
+def definition_site(func: Any) -> tuple[str | None, int | None]:
+    """The file and first line (its first decorator's) of a function's definition, as
+    ``inspect.getsourcelines`` tells them, or ``(None, None)`` when its source is unknown.
+
+    Without tokenizing the function's block (which ``getsourcelines`` does to return it):
+    every component and pipeline decorated in a pipeline file asks, cached runs too.
+    """
+    try:
+        return inspect.getsourcefile(func), inspect.findsource(func)[1] + 1
+    except (OSError, TypeError):
+        return None, None
 
 
 def import_file(path: str) -> types.ModuleType:

@@ -9,6 +9,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
+from conveyor._internal.importing import definition_site
 from conveyor._internal.names import name_problem
 from conveyor.dsl.annotations import (
     artifact_class,
@@ -33,13 +34,6 @@ __all__ = ["Component", "component"]
 
 SINGLE_OUTPUT = "Output"
 """Name of the output parameter holding a component's return value."""
-
-
-def _where(fn: Callable[..., Any]) -> tuple[str | None, int | None]:
-    try:
-        return inspect.getsourcefile(fn), inspect.getsourcelines(fn)[1]
-    except (OSError, TypeError):
-        return None, None
 
 
 def module_root(module_name: str, source_file: str | None) -> str | None:
@@ -218,7 +212,7 @@ def _build(
     packages: tuple[str, ...],
     base_image: str | None,
 ) -> Component:
-    source_file, lineno = _where(func)
+    source_file, lineno = definition_site(func)
 
     def fail(message: str) -> DefinitionError:
         return DefinitionError(message, source_file=source_file, lineno=lineno)

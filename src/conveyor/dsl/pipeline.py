@@ -7,6 +7,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, overload
 
+from conveyor._internal.importing import definition_site
 from conveyor._internal.names import name_problem
 from conveyor.dsl.annotations import (
     coerce_value,
@@ -36,7 +37,7 @@ class Pipeline:
     def __init__(self, func: Callable[..., Any], name: str, description: str):
         problem = name_problem("pipeline name", name)
         if problem is not None:
-            source_file, lineno = _where(func)
+            source_file, lineno = definition_site(func)
             raise InvalidNameError(
                 f"{problem}. Pass another @pipeline(name=...)",
                 source_file=source_file,
@@ -67,16 +68,9 @@ class Pipeline:
         return f"<pipeline {self.name!r}>"
 
 
-def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
-    try:
-        return inspect.getsourcefile(func), inspect.getsourcelines(func)[1]
-    except (OSError, TypeError):
-        return None, None
-
-
 def _pipeline_params(p: Pipeline) -> dict[str, ParameterSpec]:
     func = p.python_func
-    source_file, lineno = _where(func)
+    source_file, lineno = definition_site(func)
     try:
         hints = typing.get_type_hints(func)
     except Exception as exc:
@@ -131,7 +125,7 @@ def build_pipeline(p: Pipeline) -> PipelineSpec:
     params = _pipeline_params(p)
     with building(p.name, params) as builder:
         p.python_func(**{k: PipelineParam(k, v) for k, v in params.items()})
-    source_file, lineno = _where(p.python_func)
+    source_file, lineno = definition_site(p.python_func)
     if not builder.tasks:
         raise DefinitionError(
             f"Pipeline {p.name!r} has no tasks: call components inside it",
