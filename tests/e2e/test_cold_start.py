@@ -26,9 +26,10 @@ print(json.dumps({"code": code, "loaded": loaded}))
 
 # SQLAlchemy and Alembic (the store talks to sqlite3 directly; they load only to migrate an
 # older database), the warm agent's client, the data and model stacks behind `conveyor data`,
-# `show` and `runs compare`
+# `show` and `runs compare`, and Rich (output that is not a terminal is written without it)
 _NOT_NEEDED = [
     "alembic",
+    "rich",
     "sqlalchemy",
     "conveyor.cli.agent",
     "conveyor.cli.compare",

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -32,25 +32,25 @@ def _console(stderr: bool = False) -> Any:
 
 
 def _errors(fn: F) -> F:
-    """Map Conveyor errors to a clean message and the documented exit code."""
+    """Map Conveyor errors to a clean message and the documented exit code (Rich loads only
+    to print one)."""
 
-    from rich.markup import escape
+    def fail(label: str, exc: Exception, code: int) -> NoReturn:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[bold red]{label}:[/] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(code)
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (DefinitionError, ConfigError, CompilationError) as exc:
-            _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            sys.exit(EXIT_USAGE)
+            fail("error", exc, EXIT_USAGE)
         except NotFoundError as exc:
-            _console(stderr=True).print(
-                f"[bold red]not found:[/] {escape(str(exc))}", soft_wrap=True
-            )
-            sys.exit(EXIT_USAGE)
+            fail("not found", exc, EXIT_USAGE)
         except ConveyorError as exc:
-            _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            sys.exit(EXIT_FAILED)
+            fail("error", exc, EXIT_FAILED)
 
     return wrapper  # type: ignore[return-value]
 

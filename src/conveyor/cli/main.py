@@ -204,9 +204,9 @@ def run(
 
         reporter = _JsonReporter()
     elif axes is None:
-        from conveyor.cli.render import ConsoleReporter
+        from conveyor.cli.render import ConsoleReporter, run_console
 
-        reporter = ConsoleReporter(_console(), show_logs=not quiet)
+        reporter = ConsoleReporter(run_console(), show_logs=not quiet)
     orch = local_orchestrator(
         settings,
         workers=workers,

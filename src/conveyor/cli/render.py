@@ -1,18 +1,17 @@
-"""Rich rendering for people: the live run view, tables of runs, artifacts and lineage."""
+"""Rendering for people: the live run view, tables of runs, artifacts and lineage.
+
+Rich loads only for a terminal: output to a file, a pipe or CI is plain text written without
+it (:func:`run_console`), exactly what Rich would write there, at a fraction of the start-up.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 from collections.abc import Mapping
-from typing import Any
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from conveyor.execution.results import RunInfo, TaskResult
 from conveyor.ir.spec import PipelineSpec
@@ -20,7 +19,21 @@ from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.local import RunResult
 from conveyor.orchestrator.reporter import RunReporter
 
-__all__ = ["ConsoleReporter", "format_time", "short_uri", "state_text"]
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
+
+__all__ = [
+    "ConsoleReporter",
+    "PlainConsole",
+    "format_time",
+    "rich_would_be_plain",
+    "run_console",
+    "short_uri",
+    "state_text",
+]
 
 _STYLE = {
     "COMPLETE": ("✓", "green"),
@@ -35,6 +48,8 @@ _STYLE = {
 
 def state_text(state: str) -> Text:
     """A coloured state label."""
+    from rich.text import Text
+
     mark, style = _STYLE.get(state, ("?", ""))
     return Text(f"{mark} {state.lower()}", style=style)
 
@@ -48,10 +63,53 @@ def format_time(ts: Any) -> str:
     return "" if ts is None else str(ts)
 
 
+def rich_would_be_plain(stream: TextIO) -> bool:
+    """Whether a Rich ``Console(file=stream)`` would surely not be a terminal here.
+
+    Rich's own test (``Console.is_terminal``, Rich 13 to 15): ``TTY_COMPATIBLE=0`` -> no,
+    ``=1`` -> yes; else ``FORCE_COLOR`` set -> yes unless empty; else ``stream.isatty()``.
+    (Its other checks, IDLE and Jupyter, only ever answer no.) When this returns False the
+    caller asks Rich itself; a test holds the two to the same answers.
+    """
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "0"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color == ""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except ValueError:  # a closed stream
+        return True
+
+
+class PlainConsole:
+    """What :class:`ConsoleReporter` uses of a Rich console when output is not a terminal:
+    the stream it writes plain lines to."""
+
+    is_terminal = False
+
+    def __init__(self, file: TextIO) -> None:
+        self.file = file
+
+
+def run_console(stderr: bool = False) -> Console | PlainConsole:
+    """The console of a run's progress: plain when Rich would not see a terminal (no Rich
+    import), else a Rich console. The stream is bound now: an in-process run redirects
+    ``sys.stdout`` into the step's log, and the view must keep writing to the real one."""
+    stream = sys.stderr if stderr else sys.stdout
+    if rich_would_be_plain(stream):
+        return PlainConsole(stream)
+    from rich.console import Console
+
+    return Console(file=stream, highlight=False)
+
+
 class ConsoleReporter(RunReporter):
     """The live progress view of ``conveyor run``: one row per step, logs streamed above."""
 
-    def __init__(self, console: Console, *, show_logs: bool = True):
+    def __init__(self, console: Console | PlainConsole, *, show_logs: bool = True):
         self.console = console
         self.show_logs = show_logs
         self.live: Live | None = None
@@ -74,13 +132,15 @@ class ConsoleReporter(RunReporter):
         if self.plain:
             self._write(f"Run {run.run_id} of pipeline {spec.name}: {size}")
         else:
-            self.console.print(
+            from rich.live import Live
+            from rich.markup import escape
+
+            self._rich.print(
                 f"[bold]Run[/] [cyan]{run.run_id}[/] of pipeline [bold]{escape(spec.name)}[/]: "
                 f"{size}"
             )
-        if self.console.is_terminal:
             self.live = Live(
-                self._table(), console=self.console, refresh_per_second=8, transient=True
+                self._table(), console=self._rich, refresh_per_second=8, transient=True
             )
             self.live.start()
 
@@ -133,11 +193,19 @@ class ConsoleReporter(RunReporter):
                 mark = _STYLE.get(result.state.value, ("?", ""))[0]
                 self._write(f"{mark} {result.state.value.lower()}  {result.task}{took}{extra}")
             else:
+                from rich.text import Text
+
                 line = Text.assemble(
                     state_text(result.state.value), f"  {result.task}{took}{extra}"
                 )
-                self.console.print(line, highlight=False)
+                self._rich.print(line, highlight=False)
         self._refresh()
+
+    @property
+    def _rich(self) -> Console:
+        """The Rich console (only a terminal has one)."""
+        assert not isinstance(self.console, PlainConsole)
+        return self.console
 
     @property
     def plain(self) -> bool:
@@ -161,7 +229,9 @@ class ConsoleReporter(RunReporter):
         if self.plain:
             self._write(f"{task} │ {line}")
         else:
-            self.console.print(Text.assemble((f"{task} │ ", "dim"), line), highlight=False)
+            from rich.text import Text
+
+            self._rich.print(Text.assemble((f"{task} │ ", "dim"), line), highlight=False)
 
     def _flush_partial(self, task: str) -> None:
         rest = self._partial.pop(task, "")
@@ -173,32 +243,31 @@ class ConsoleReporter(RunReporter):
         if self.live is not None:
             self.live.stop()
             self.live = None
+        took = f"{result.duration_seconds:.2f}s"
         if self.plain:
             self._write(self._plain_summary(result))
-        else:
-            self.console.print(self._summary(result))
-        for task in result.failed_tasks:
-            r = result.tasks[task]
-            if self.plain:
+            for task in result.failed_tasks:
+                r = result.tasks[task]
                 self._write(f"\nStep {task} failed: {r.error or ''}")
                 if r.traceback:
                     self._write(r.traceback.rstrip())
                 if r.log_path:
                     self._write(f"log: {r.log_path}")
-                continue
-            self.console.print(
-                f"\n[bold red]Step {escape(task)} failed:[/] {escape(r.error or '')}"
-            )
-            if r.traceback:
-                self.console.print(Text(r.traceback.rstrip(), style="red"))
-            if r.log_path:
-                self.console.print(f"[dim]log: {escape(r.log_path)}[/]")
-        took = f"{result.duration_seconds:.2f}s"
-        if self.plain:
             self._write(f"\nRun {result.run_id} {result.state.lower()} in {took}")
             return
+        from rich.markup import escape
+        from rich.text import Text
+
+        self._rich.print(self._summary(result))
+        for task in result.failed_tasks:
+            r = result.tasks[task]
+            self._rich.print(f"\n[bold red]Step {escape(task)} failed:[/] {escape(r.error or '')}")
+            if r.traceback:
+                self._rich.print(Text(r.traceback.rstrip(), style="red"))
+            if r.log_path:
+                self._rich.print(f"[dim]log: {escape(r.log_path)}[/]")
         colour = {"COMPLETE": "green", "FAILED": "red"}.get(result.state, "yellow")
-        self.console.print(
+        self._rich.print(
             f"\nRun [cyan]{result.run_id}[/] [{colour}]{result.state.lower()}[/] in {took}"
         )
 
@@ -207,6 +276,10 @@ class ConsoleReporter(RunReporter):
             self.live.update(self._table())
 
     def _table(self) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("step")
         table.add_column("state")
@@ -248,6 +321,9 @@ class ConsoleReporter(RunReporter):
         )
 
     def _summary(self, result: RunResult) -> Table:
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=None, header_style="bold", box=None, pad_edge=False)
         table.add_column("step")
         table.add_column("state")
@@ -280,6 +356,8 @@ def _plain_outputs(artifacts: Mapping[str, Any], parameters: Mapping[str, Any]) 
 
 
 def _outputs_text(artifacts: Mapping[str, Any], parameters: Mapping[str, Any]) -> str:
+    from rich.markup import escape
+
     parts = [f"{escape(k)} = {escape(str(v))}" for k, v in sorted(parameters.items())]
     parts += [f"{escape(k)} → {escape(short_uri(a.uri))}" for k, a in sorted(artifacts.items())]
     return "\n".join(parts)
