@@ -95,6 +95,7 @@ _IMPORT_LINE = re.compile(  # matched line by line: 3x faster than finditer(re.M
     r"[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+([\w., \t]*)|import[ \t]+([\w., \t]+))"
 )
 _SCANS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+_CLOSURES: dict[str, frozenset[str]] = {}
 
 
 def _conveyor_file(module: str) -> str | None:
@@ -138,6 +139,9 @@ def _conveyor_imports(module: str) -> frozenset[str]:
     module and the Conveyor modules it imports from the packages that compute results
     (components, data, model, types), followed transitively. A fast line scan, memoised per
     process: Conveyor's files change only with its version, which the key holds anyway."""
+    known = _CLOSURES.get(module)
+    if known is not None:
+        return known
     libraries: set[str] = set()
     todo, seen = [module], {module}
     while todo:
@@ -147,7 +151,8 @@ def _conveyor_imports(module: str) -> frozenset[str]:
             if name not in seen:
                 seen.add(name)
                 todo.append(name)
-    return frozenset(libraries)
+    found = _CLOSURES[module] = frozenset(libraries)
+    return found
 
 
 def _file_digest(path: str) -> tuple[str, frozenset[str]]:

@@ -44,6 +44,7 @@ _DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
 # (site folder, mtime) -> its .dist-info folders, and top-level module -> those installing it
 _SITES: dict[tuple[str, int], list[str]] = {}
 _INDEXES: dict[tuple[str, int], dict[str, list[str]]] = {}
+_NAMES: dict[tuple[str, int], dict[str, list[str]]] = {}
 
 
 def _stamp(site: str) -> int:
@@ -93,6 +94,17 @@ def _dist_infos(site: str, stamp: int) -> list[str]:
     return found
 
 
+def _by_name(site: str, stamp: int) -> dict[str, list[str]]:
+    """The site's .dist-info folders by normalised distribution name (built once per state)."""
+    found = _NAMES.get((site, stamp))
+    if found is None:
+        found = {}
+        for info in _dist_infos(site, stamp):
+            found.setdefault(_normalise(os.path.basename(info).split("-")[0]), []).append(info)
+        _NAMES[(site, stamp)] = found
+    return found
+
+
 def _provides(dist_info: str, top: str, head_only: bool = False) -> bool:
     """Whether the distribution at ``dist_info`` installs the top-level module ``top``
     (``head_only``: look at the start of its file list only, where a package's files are)."""
@@ -116,8 +128,7 @@ def _providers(top: str, site: str, stamp: int) -> tuple[str, ...]:
     infos = _dist_infos(site, stamp)
     if not infos:  # project code or the standard library: no distribution
         return ()
-    wanted = _normalise(top)
-    named = [p for p in infos if _normalise(os.path.basename(p).split("-")[0]) == wanted]
+    named = _by_name(site, stamp).get(_normalise(top), [])
     for head_only in (True, False):
         hits = [p for p in named if _provides(p, top, head_only)]
         if hits:
