@@ -18,7 +18,6 @@ the same keys at top level or under ``[conveyor]``.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -73,6 +72,8 @@ class Settings:
         assert config_file is not None
         from_file: dict[str, Any] = {}
         if os.path.isfile(config_file):
+            import tomllib
+
             try:
                 with open(config_file, "rb") as fh:
                     data = tomllib.load(fh)

@@ -12,13 +12,15 @@ then SIGKILL after a grace period, and is reaped.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # ctypes loads when a step first runs: a cached run needs none
+    import ctypes
 
 __all__ = ["descendants", "end_processes", "kill_tree", "stat_fields", "step_processes"]
 
@@ -36,6 +38,8 @@ def _prctl(option: int, arg: Any) -> bool:
         return False
     try:
         if _libc is None:
+            import ctypes
+
             _libc = ctypes.CDLL(None, use_errno=True)
         return bool(_libc.prctl(option, arg, 0, 0, 0) == 0)
     except (OSError, AttributeError):  # pragma: no cover - exotic libc
@@ -43,6 +47,8 @@ def _prctl(option: int, arg: Any) -> bool:
 
 
 def _subreaper() -> bool:
+    import ctypes
+
     value = ctypes.c_int(0)
     _prctl(_PR_GET_CHILD_SUBREAPER, ctypes.pointer(value))
     return bool(value.value)

@@ -63,6 +63,7 @@ class Component:
         self.name = spec.name
         self.plan_outputs: Callable[..., Mapping[str, str]] | None = None
         self.cache_inputs: Callable[..., Mapping[str, str]] | None = None
+        self.in_process = False
         self._output_names = output_names
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
@@ -110,6 +111,7 @@ def component(
     base_image: str | None = None,
     plan_outputs: Callable[..., Mapping[str, str]] | None = None,
     cache_inputs: Callable[..., Mapping[str, str]] | None = None,
+    in_process: bool = False,
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
 
@@ -133,6 +135,7 @@ def component(
     base_image: str | None = None,
     plan_outputs: Callable[..., Mapping[str, str]] | None = None,
     cache_inputs: Callable[..., Mapping[str, str]] | None = None,
+    in_process: bool = False,
 ) -> Component | Callable[[Callable[..., Any]], Component]:
     """Declare a component from a typed function.
 
@@ -164,6 +167,11 @@ def component(
             external input (``{"data/a.csv": "sha256:..."}``). The digests join the cache
             key, so the step is reused while those bytes are the same and reruns when one
             changes ("input file:data/a.csv: content changed"). Not part of the IR.
+        in_process: run this step in the orchestrator's own process, as ``--in-process``
+            runs every step, never in a worker: for a short step that only reads the
+            metadata store (a resolver such as ``latest_blessed_model``), which a worker
+            would cost more to start than the step takes. Results are the same either way.
+            Not part of the IR; a local run honours it.
 
     Example:
         >>> from conveyor import Dataset, Output, component
@@ -195,6 +203,7 @@ def component(
         )
         built.plan_outputs = plan_outputs
         built.cache_inputs = cache_inputs
+        built.in_process = in_process
         return built
 
     return wrap(func) if func is not None else wrap

@@ -54,6 +54,8 @@ class PreparedTask:
     """The pipeline task this is an instance of (``train`` for ``train[2]``)."""
     scope: dict[str, int] = field(default_factory=dict)
     """Iteration index by enclosing ``parallel_for``/``loop`` group."""
+    in_process: bool = False
+    """The component asks to run in the orchestrator's process (``@component(in_process=)``)."""
 
     @property
     def spec_task(self) -> str:
@@ -224,4 +226,5 @@ def prepare_task(
         origin,
         base_task=base_task if base_task != task else None,
         scope=dict(scope or {}),
+        in_process=bool(getattr(obj, "in_process", False)),
     )

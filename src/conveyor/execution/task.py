@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -165,7 +164,7 @@ def run_prepared(
         {
             "started_at": started,
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": os.uname().nodename,
             "resources": {
                 "cpu": tspec.resources.cpu,
                 "memory": tspec.resources.memory,

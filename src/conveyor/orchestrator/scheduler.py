@@ -100,7 +100,7 @@ class Scheduler:
                 found = self._prepare(decision)
                 if found is None:
                     continue
-                if self.pool is None:
+                if self.pool is None or found[0].in_process:
                     self._run_inline(*found)
                 else:
                     self._enqueue(*found)

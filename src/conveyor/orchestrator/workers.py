@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import faulthandler
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor._internal.openmp import configure_openmp
 from conveyor._internal.processes import kill_tree
@@ -28,6 +21,11 @@ from conveyor.execution.task import run_prepared
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata.entities import ExecutionState
 from conveyor.orchestrator.logs import capture_fds
+
+if TYPE_CHECKING:  # multiprocessing loads when the first worker starts: a cached run needs none
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkContext
+    from multiprocessing.process import BaseProcess
 
 __all__ = ["Job", "WorkerConfig", "WorkerEvent", "WorkerPool", "start_method"]
 
@@ -77,6 +75,8 @@ def _die_with_parent(parent_pid: int) -> None:
     """Ask Linux to SIGKILL this worker when the orchestrator dies (even by kill -9), so no
     orphan keeps computing; its RUNNING execution is reconciled by the next run."""
     if sys.platform.startswith("linux"):
+        import ctypes
+
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -95,6 +95,8 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, parent_pid: int) -> None:
     # live progress view writes to stdout) must never block this process.
     sys.stdout = fd_stream(1)
     sys.stderr = fd_stream(2)
+    import faulthandler
+
     faulthandler.enable()  # a native crash leaves its Python stack in the step's log
     # Steps share the cores: OpenMP threads must not spin long while they wait.
     configure_openmp()
@@ -244,6 +246,8 @@ class _SpawnedProcess:
     """A fresh ``python`` worker with the multiprocessing.Process surface the pool uses."""
 
     def __init__(self, conn_fd: int) -> None:
+        import subprocess
+
         env = dict(os.environ)
         paths = [p for p in sys.path if p and os.path.isdir(p)]
         env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -258,6 +262,8 @@ class _SpawnedProcess:
         return self._popen.poll() is None
 
     def join(self, timeout: float | None = None) -> None:
+        import subprocess
+
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout)
         if self._popen.returncode is not None and self.sentinel >= 0:
@@ -271,6 +277,8 @@ class _SpawnedProcess:
 
 def _spawned_main(conn_fd: int) -> None:
     """Entry point of a spawned worker: read the config from the pipe, then serve."""
+    from multiprocessing.connection import Connection
+
     conn = Connection(conn_fd)
     parent_pid = os.getppid()
     cfg: WorkerConfig = conn.recv()
@@ -291,7 +299,7 @@ class WorkerPool:
         if method not in (None, "fork", "spawn"):
             raise ValueError(f"Worker start method must be 'fork' or 'spawn', got {method!r}")
         self.method = method
-        self._ctx = multiprocessing.get_context("fork")
+        self._ctx: ForkContext | None = None
         self._workers: list[_Worker] = []
 
     def _start(self) -> None:
@@ -303,6 +311,10 @@ class WorkerPool:
         self._workers = [self._spawn() for _ in range(self.size)]
 
     def _spawn(self) -> _Worker:
+        if self._ctx is None:
+            import multiprocessing
+
+            self._ctx = multiprocessing.get_context("fork")
         parent, child = self._ctx.Pipe()
         if self.method == "spawn":
             spawned = _SpawnedProcess(child.fileno())
@@ -349,6 +361,8 @@ class WorkerPool:
         if deadline is not None:
             remaining = max(0.0, deadline - time.monotonic())
             timeout = remaining if timeout is None else min(timeout, remaining)
+        import multiprocessing.connection
+
         ready = multiprocessing.connection.wait(waitables, timeout)
         events: list[WorkerEvent] = []
         for w in list(self._workers):

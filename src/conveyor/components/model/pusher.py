@@ -60,7 +60,7 @@ def _resolve(source: str, exclude: str | None, pipeline: str | None) -> tuple[An
     return None
 
 
-@component(cache=False)
+@component(cache=False, in_process=True)  # reads metadata: not worth a worker
 def latest_blessed_model(
     model: Input[Model],
     baseline: Output[Model],
