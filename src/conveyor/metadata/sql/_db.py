@@ -9,12 +9,12 @@ front), ``BEGIN`` otherwise, then ``COMMIT`` or ``ROLLBACK``.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from conveyor.errors import StoreError
@@ -141,9 +141,9 @@ class Database:
         self._shared: Any = None  # the sqlite:// connection, or the kept writer of a file
         if self.sqlite and not self.memory:
             assert target.database is not None
-            folder = Path(target.database).expanduser().parent
+            folder = os.path.dirname(os.path.expanduser(target.database)) or "."
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
             except OSError as exc:
                 raise StoreError(
                     f"Cannot create the folder {str(folder)!r} for the metadata store "
@@ -153,7 +153,7 @@ class Database:
     def connect(self) -> Any:
         """A new driver connection, set up for the store (autocommit: transactions are ours)."""
         if self.sqlite:
-            path = ":memory:" if self.memory else str(Path(str(self.target.database)).expanduser())
+            path = ":memory:" if self.memory else os.path.expanduser(str(self.target.database))
             raw: Any = sqlite3.connect(
                 path,
                 timeout=_engine.BUSY_TIMEOUT_MS / 1000,

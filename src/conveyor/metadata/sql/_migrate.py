@@ -3,9 +3,9 @@ for a new database, Alembic (and SQLAlchemy) only when an older database must be
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from conveyor.errors import StoreError
@@ -32,7 +32,7 @@ REVISIONS = ("0001", "0002")
 HEAD_REVISION = REVISIONS[-1]
 """The schema revision this version of Conveyor reads and writes."""
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 # pg_advisory_xact_lock key serialising migrations of one PostgreSQL database ("conv").
 _PG_LOCK_KEY = 0x636F6E76
