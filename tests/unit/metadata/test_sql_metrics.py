@@ -34,7 +34,7 @@ def test_store_at_revision_0001_upgrades_to_metrics_keeping_its_data(tmp_path: P
         store.log_metrics([MetricRecord(run.id, eid, "loss", 0.25, 3, 10.0)])
         assert store.get_metrics(context_id=run.id)[0].value == 0.25
         with store._db.transaction(write=False) as conn:
-            assert _migrate.current_revision(conn) == HEAD_REVISION == "0002"
+            assert _migrate.current_revision(conn) == HEAD_REVISION
 
 
 def test_downgrade_to_0001_drops_only_the_metrics_table(tmp_path: Path) -> None:

@@ -7,20 +7,36 @@ from __future__ import annotations
 __all__ = ["DDL", "TABLES"]
 
 TABLES = (
+    "registered_models",
     "types",
     "artifacts",
     "contexts",
     "executions",
+    "model_alias_history",
     "associations",
     "attributions",
     "events",
     "metrics",
+    "model_versions",
     "parent_contexts",
+    "model_aliases",
 )
 """The tables of the head schema, in creation order."""
 
 DDL: dict[str, tuple[str, ...]] = {
     "sqlite": (
+        """
+CREATE TABLE registered_models (
+    id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    description TEXT NOT NULL,
+    tags JSON NOT NULL,
+    created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    CONSTRAINT pk_registered_models PRIMARY KEY (id),
+    CONSTRAINT uq_registered_models_name UNIQUE (name)
+)
+""",
         """
 CREATE TABLE types (
     id INTEGER NOT NULL,
@@ -84,6 +100,25 @@ CREATE INDEX ix_executions_cache_key_state ON executions (cache_key, state)
 """,
         """
 CREATE INDEX ix_executions_name ON executions (name)
+""",
+        """
+CREATE TABLE model_alias_history (
+    id INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    alias VARCHAR NOT NULL,
+    from_version INTEGER,
+    to_version INTEGER,
+    changed_at DATETIME NOT NULL,
+    actor VARCHAR NOT NULL,
+    reason TEXT NOT NULL,
+    forced BOOLEAN NOT NULL,
+    CONSTRAINT pk_model_alias_history PRIMARY KEY (id),
+    CONSTRAINT fk_model_alias_history_model_id_registered_models FOREIGN KEY(model_id)
+        REFERENCES registered_models (id)
+)
+""",
+        """
+CREATE INDEX ix_model_alias_history_time ON model_alias_history (model_id, alias, changed_at)
 """,
         """
 CREATE TABLE associations (
@@ -159,6 +194,26 @@ CREATE INDEX ix_metrics_context_id_name_step ON metrics (context_id, name, step)
 CREATE INDEX ix_metrics_execution_id_name ON metrics (execution_id, name)
 """,
         """
+CREATE TABLE model_versions (
+    id INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    artifact_id INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    tags JSON NOT NULL,
+    created_at DATETIME NOT NULL,
+    CONSTRAINT pk_model_versions PRIMARY KEY (id),
+    CONSTRAINT uq_model_versions_model_id_version UNIQUE (model_id, version),
+    CONSTRAINT fk_model_versions_model_id_registered_models FOREIGN KEY(model_id)
+        REFERENCES registered_models (id),
+    CONSTRAINT fk_model_versions_artifact_id_artifacts FOREIGN KEY(artifact_id)
+        REFERENCES artifacts (id)
+)
+""",
+        """
+CREATE INDEX ix_model_versions_artifact_id ON model_versions (artifact_id)
+""",
+        """
 CREATE TABLE parent_contexts (
     context_id INTEGER NOT NULL,
     parent_id INTEGER NOT NULL,
@@ -173,8 +228,35 @@ CREATE TABLE parent_contexts (
         """
 CREATE INDEX ix_parent_contexts_parent_id ON parent_contexts (parent_id)
 """,
+        """
+CREATE TABLE model_aliases (
+    id INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    alias VARCHAR NOT NULL,
+    version_id INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL,
+    CONSTRAINT pk_model_aliases PRIMARY KEY (id),
+    CONSTRAINT uq_model_aliases_model_id_alias UNIQUE (model_id, alias),
+    CONSTRAINT fk_model_aliases_model_id_registered_models FOREIGN KEY(model_id)
+        REFERENCES registered_models (id),
+    CONSTRAINT fk_model_aliases_version_id_model_versions FOREIGN KEY(version_id)
+        REFERENCES model_versions (id)
+)
+""",
     ),
     "postgresql": (
+        """
+CREATE TABLE registered_models (
+    id BIGSERIAL NOT NULL,
+    name VARCHAR NOT NULL,
+    description TEXT NOT NULL,
+    tags JSON NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_registered_models PRIMARY KEY (id),
+    CONSTRAINT uq_registered_models_name UNIQUE (name)
+)
+""",
         """
 CREATE TABLE types (
     id BIGSERIAL NOT NULL,
@@ -238,6 +320,25 @@ CREATE INDEX ix_executions_cache_key_state ON executions (cache_key, state)
 """,
         """
 CREATE INDEX ix_executions_name ON executions (name)
+""",
+        """
+CREATE TABLE model_alias_history (
+    id BIGSERIAL NOT NULL,
+    model_id BIGINT NOT NULL,
+    alias VARCHAR NOT NULL,
+    from_version INTEGER,
+    to_version INTEGER,
+    changed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    actor VARCHAR NOT NULL,
+    reason TEXT NOT NULL,
+    forced BOOLEAN NOT NULL,
+    CONSTRAINT pk_model_alias_history PRIMARY KEY (id),
+    CONSTRAINT fk_model_alias_history_model_id_registered_models FOREIGN KEY(model_id)
+        REFERENCES registered_models (id)
+)
+""",
+        """
+CREATE INDEX ix_model_alias_history_time ON model_alias_history (model_id, alias, changed_at)
 """,
         """
 CREATE TABLE associations (
@@ -311,6 +412,26 @@ CREATE INDEX ix_metrics_context_id_name_step ON metrics (context_id, name, step)
 CREATE INDEX ix_metrics_execution_id_name ON metrics (execution_id, name)
 """,
         """
+CREATE TABLE model_versions (
+    id BIGSERIAL NOT NULL,
+    model_id BIGINT NOT NULL,
+    version INTEGER NOT NULL,
+    artifact_id BIGINT NOT NULL,
+    description TEXT NOT NULL,
+    tags JSON NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_model_versions PRIMARY KEY (id),
+    CONSTRAINT uq_model_versions_model_id_version UNIQUE (model_id, version),
+    CONSTRAINT fk_model_versions_model_id_registered_models FOREIGN KEY(model_id)
+        REFERENCES registered_models (id),
+    CONSTRAINT fk_model_versions_artifact_id_artifacts FOREIGN KEY(artifact_id)
+        REFERENCES artifacts (id)
+)
+""",
+        """
+CREATE INDEX ix_model_versions_artifact_id ON model_versions (artifact_id)
+""",
+        """
 CREATE TABLE parent_contexts (
     context_id BIGINT NOT NULL,
     parent_id BIGINT NOT NULL,
@@ -323,6 +444,21 @@ CREATE TABLE parent_contexts (
 """,
         """
 CREATE INDEX ix_parent_contexts_parent_id ON parent_contexts (parent_id)
+""",
+        """
+CREATE TABLE model_aliases (
+    id BIGSERIAL NOT NULL,
+    model_id BIGINT NOT NULL,
+    alias VARCHAR NOT NULL,
+    version_id BIGINT NOT NULL,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_model_aliases PRIMARY KEY (id),
+    CONSTRAINT uq_model_aliases_model_id_alias UNIQUE (model_id, alias),
+    CONSTRAINT fk_model_aliases_model_id_registered_models FOREIGN KEY(model_id)
+        REFERENCES registered_models (id),
+    CONSTRAINT fk_model_aliases_version_id_model_versions FOREIGN KEY(version_id)
+        REFERENCES model_versions (id)
+)
 """,
     ),
 }

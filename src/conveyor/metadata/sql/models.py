@@ -19,7 +19,11 @@ __all__ = [
     "executions",
     "metadata",
     "metrics",
+    "model_alias_history",
+    "model_aliases",
+    "model_versions",
     "parent_contexts",
+    "registered_models",
     "types",
 ]
 
@@ -180,4 +184,58 @@ metrics = sa.Table(
     sa.Column("timestamp", sa.Float(precision=53), nullable=False),
     sa.Index(None, "context_id", "name", "step"),
     sa.Index(None, "execution_id", "name"),
+)
+
+# The model registry (revision 0003): named models, their numbered versions (each bound to a
+# Model artifact), aliases pointing at versions, and every alias change ever made. History rows
+# keep version NUMBERS (immutable per model), so they read without a join and outlive nothing.
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("tags", sa.JSON(), nullable=False),
+    *_timestamps(),
+    sa.UniqueConstraint("name"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("model_id", Id, sa.ForeignKey("registered_models.id"), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("artifact_id", Id, sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("tags", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("model_id", "version"),
+    sa.Index(None, "artifact_id"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("model_id", Id, sa.ForeignKey("registered_models.id"), nullable=False),
+    sa.Column("alias", sa.String(), nullable=False),
+    sa.Column("version_id", Id, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("model_id", "alias"),
+)
+
+model_alias_history = sa.Table(
+    "model_alias_history",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("model_id", Id, sa.ForeignKey("registered_models.id"), nullable=False),
+    sa.Column("alias", sa.String(), nullable=False),
+    sa.Column("from_version", sa.Integer(), nullable=True),  # None: the alias was new
+    sa.Column("to_version", sa.Integer(), nullable=True),  # None: the alias was deleted
+    sa.Column("changed_at", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("forced", sa.Boolean(), nullable=False),
+    sa.Index("ix_model_alias_history_time", "model_id", "alias", "changed_at"),
 )
