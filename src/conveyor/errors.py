@@ -13,6 +13,7 @@
     ├── ArtifactError              artifact bytes cannot be staged, read, written or verified
     │   └── ArtifactNotFoundError
     ├── InputError                 (also a TypeError) rows of a kind a model cannot predict on
+    ├── UnblessedModelError        an alias move to a model no evaluation blessed, not forced
     ├── StoreError                 the metadata store failed (database, migration)
     │   ├── NotFoundError          (also a LookupError) no such artifact / execution / context / run
     │   └── AlreadyExistsError
@@ -48,6 +49,7 @@ __all__ = [
     "StoreError",
     "SweepError",
     "TaskTimeoutError",
+    "UnblessedModelError",
 ]
 
 
@@ -121,6 +123,11 @@ class ArtifactNotFoundError(ArtifactError):
 
 class InputError(ConveyorError, TypeError):
     """Data handed to a loaded model is of a kind it cannot take (what it takes is named)."""
+
+
+class UnblessedModelError(ConveyorError):
+    """An alias move (``promote``) to a model version no evaluation blessed; pass
+    ``force=True`` with a reason (recorded in the alias history) to move it anyway."""
 
 
 class StoreError(ConveyorError):

@@ -141,6 +141,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoreError",
         "SweepError",
         "TaskTimeoutError",
+        "UnblessedModelError",
     ],
     "conveyor.cache": [
         "CacheHit",
@@ -215,7 +216,9 @@ EXPORTS: dict[str, list[str]] = {
         "check_artifact_store",
         "check_component",
         "check_metadata_store",
+        "check_model_registry",
         "metadata_store_checks",
+        "model_registry_checks",
     ],
 }
 

@@ -112,7 +112,8 @@ class Records:
     def __init__(self, sqlite: bool) -> None:
         self.type_ids: dict[tuple[str, str], int] = {}
         self.type_names: dict[int, str] = {}
-        self._ts = _sqlite_ts if sqlite else _pg_ts
+        self._ts = self.ts = _sqlite_ts if sqlite else _pg_ts
+        """A timestamp column's value as an aware UTC datetime."""
         self._json = json.loads if sqlite else _pg_json
         self.ts_value = _sqlite_ts_value if sqlite else _pg_ts_value
         """A timestamp (aware) as the value to bind for a timestamp column."""

@@ -31,6 +31,7 @@ from conveyor.metadata.sql._records import (
 )
 from conveyor.metadata.sql.lineage import lineage_graph
 from conveyor.metadata.sql.metrics import MetricsMixin
+from conveyor.metadata.sql.registry import RegistryMixin
 
 __all__ = ["SqlMetadataStore"]
 
@@ -53,8 +54,9 @@ def _limit(limit: int | None, offset: int, sqlite: bool) -> tuple[str, list[int]
     return "", []
 
 
-class SqlMetadataStore(MetricsMixin, SqlStoreBase):
+class SqlMetadataStore(RegistryMixin, MetricsMixin, SqlStoreBase):
     """A lineage store in a SQL database: SQLite (a file, or ``sqlite://`` in memory) or PostgreSQL.
+    It is also a :class:`~conveyor.metadata.registry.ModelRegistry` (named models and aliases).
 
     Every write method is one transaction. On SQLite, writers take the write lock up front
     (``BEGIN IMMEDIATE``) and wait up to 30 s for it, so many processes can record into one
