@@ -31,8 +31,7 @@ if TYPE_CHECKING:
         component,
         pipeline,
     )
-    from conveyor.model.saved import load_model
-    from conveyor.runner import run, sweep
+    from conveyor.runner import load_model, run, sweep
     from conveyor.tracking import end_run, log_metric, log_metrics, log_params, start_run
     from conveyor.types import HTML, Artifact, Dataset, Markdown, Metrics, Model
 
@@ -56,7 +55,7 @@ _EXPORTS = {
     "RunStatus": "conveyor.dsl",
     "component": "conveyor.dsl",
     "end_run": "conveyor.tracking",
-    "load_model": "conveyor.model.saved",
+    "load_model": "conveyor.runner",
     "log_metric": "conveyor.tracking",
     "log_metrics": "conveyor.tracking",
     "log_params": "conveyor.tracking",

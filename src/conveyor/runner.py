@@ -1,5 +1,7 @@
 """``conveyor.run`` and ``conveyor.sweep``: run a pipeline from Python (a script or a
-notebook) with the settings, once or once per combination of parameter values."""
+notebook) with the settings, once or once per combination of parameter values; and
+``conveyor.load_model``, which also resolves ``models:/`` references through the settings'
+metadata store."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ import difflib
 import itertools
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.config import Settings
 from conveyor.dsl.pipeline import Pipeline
@@ -19,13 +22,19 @@ from conveyor.execution.params import resolve_parameters
 from conveyor.ir.spec import PipelineSpec
 from conveyor.orchestrator import LocalOrchestrator, RunReporter, RunResult
 
+if TYPE_CHECKING:
+    from conveyor.data.model import DataSchema
+    from conveyor.model.saved import LoadedModel
+
 __all__ = [
     "MAX_COMBINATIONS",
     "Sweep",
     "SweepPoint",
     "default_experiment",
+    "load_model",
     "local_orchestrator",
     "plan_sweep",
+    "resolve_model_uri",
     "run",
     "run_sweep",
     "sweep",
@@ -275,3 +284,71 @@ def sweep(
         settings, workers=workers, in_process=in_process, use_cache=use_cache, reporter=reporter
     ) as orch:
         return run_sweep(orch, spec, planned, properties={"launcher": "python"})
+
+
+def resolve_model_uri(uri: str, *, settings: Settings | None = None) -> str:
+    """The files of the model version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``
+    URI names, looked up in the settings' metadata store; any other URI comes back unchanged.
+
+    Raises:
+        ConfigError: a ``models:/`` URI of neither form.
+        NotFoundError: no such model, alias or version (the message names which).
+        ArtifactNotFoundError: the version's artifact files are gone.
+
+    Example:
+        >>> resolve_model_uri("models:/census@champion")  # doctest: +SKIP
+        '/home/me/.conveyor/artifacts/census/trainer/model/...'
+    """
+    from conveyor.metadata.registry import MODELS_SCHEME, ModelRegistry
+
+    if not uri.startswith(MODELS_SCHEME):
+        return uri
+    from conveyor.errors import ArtifactNotFoundError, StoreError
+    from conveyor.metadata import connect
+
+    settings = settings or Settings.load()
+    store = connect(settings.metadata_url)
+    try:
+        if not isinstance(store, ModelRegistry):
+            raise StoreError(
+                f"The metadata store {settings.metadata_url!r} has no model registry; "
+                "models:/ URIs need the built-in SQLite or PostgreSQL store."
+            )
+        version = store.resolve_model(uri)
+    finally:
+        store.close()
+    path = version.uri[len("file://") :] if version.uri.startswith("file://") else version.uri
+    if "://" not in path and not os.path.exists(path):
+        raise ArtifactNotFoundError(
+            f"{uri} is version {version.version} of {version.model_name!r}, artifact "
+            f"{version.artifact_id} at {version.uri!r}, whose files are gone. Point the alias "
+            "at another version (`conveyor models alias`) or restore the files."
+        )
+    return version.uri
+
+
+def load_model(
+    uri: Any, *, schema: DataSchema | None = None, settings: Settings | None = None
+) -> LoadedModel:
+    """Load a model saved by the Trainer: a folder, a ``Model`` artifact, or a registered
+    version, ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (see ``docs/registry.md``).
+
+    Args:
+        uri: the model folder, a ``Model`` artifact, or a ``models:/`` URI.
+        schema: when given, the model is refused unless its signature matches it.
+        settings: where the registry is (default: ``Settings.load()``), for ``models:/``.
+
+    Raises:
+        ArtifactError: not a Conveyor model, an unreadable file, or a signature mismatch.
+        NotFoundError: a ``models:/`` URI names no registered model, alias or version.
+
+    Example:
+        >>> import conveyor
+        >>> model = conveyor.load_model("models:/census@champion")  # doctest: +SKIP
+        >>> model.predict({"age": [39], ...})  # doctest: +SKIP
+    """
+    from conveyor.model.saved import load_model as load_saved
+
+    if isinstance(uri, str):
+        uri = resolve_model_uri(uri, settings=settings)
+    return load_saved(uri, schema=schema)
