@@ -38,7 +38,7 @@ def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
-_LAZY_COMMANDS = ("artifacts", "data", "lineage", "runs", "show")
+_LAZY_COMMANDS = ("artifacts", "data", "lineage", "models", "runs", "show")
 """Commands whose modules load only when used: they import the data and model stacks, which
 a plain ``conveyor run`` never needs (its start-up is most of a small run's time)."""
 
@@ -55,6 +55,10 @@ def _load_command(name: str) -> click.Command:
         from conveyor.cli.show import show
 
         return show
+    if name == "models":
+        from conveyor.cli.models import models
+
+        return models
     from conveyor.cli.data import data
     from conveyor.cli.data_validate import (
         convert_schema_command,
