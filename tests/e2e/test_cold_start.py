@@ -34,6 +34,7 @@ _NOT_NEEDED = [
     "conveyor.cli.agent",
     "conveyor.cli.compare",
     "conveyor.cli.data_validate",
+    "conveyor.cli.models",
     "conveyor.cli.show",
     "conveyor.data",
     "conveyor.model",
