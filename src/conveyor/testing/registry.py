@@ -181,6 +181,40 @@ def check_unblessed_move_is_refused_and_forced_is_recorded(factory: StoreFactory
         else:
             raise AssertionError("an unblessed version took an alias")
         assert reg.alias_history(f"{p}-m") == [], "a refused move left a history row"
+        # a blessing of ANOTHER model, where this one was only the baseline, does not count
+        candidate = model_artifact(store, p, "candidate")
+        store.record_execution(
+            "conveyor.Evaluator",
+            "evaluate-candidate",
+            COMPLETE,
+            inputs=[("model", candidate), ("baseline_model", judged)],
+            outputs=[
+                NewArtifact(
+                    key="blessing",
+                    type_name=BLESSING_TYPE,
+                    uri=f"mem://{p}/blessing",
+                    properties={"blessed": True},
+                )
+            ],
+        )
+        assert not reg.is_blessed(judged), "a baseline took its challenger's blessing"
+        stale = model_artifact(store, p, "stale")
+        store.record_execution(
+            "conveyor.Evaluator",
+            "evaluate-stale",
+            COMPLETE,
+            inputs=[("model", stale)],
+            outputs=[
+                NewArtifact(
+                    key="blessing",
+                    type_name=BLESSING_TYPE,
+                    uri=f"mem://{p}/stale-blessing",
+                    properties={"blessed": True, "model_fingerprint": "another model"},
+                )
+            ],
+        )
+        assert not reg.is_blessed(stale), "a blessing of other bytes counted"
+        assert reg.is_blessed(candidate)
         try:
             reg.set_alias(f"{p}-m", "champion", 1, force=True, reason=" ")
         except ValueError:
