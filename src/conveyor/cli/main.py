@@ -38,7 +38,7 @@ def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
-_LAZY_COMMANDS = ("artifacts", "data", "lineage", "models", "runs", "show")
+_LAZY_COMMANDS = ("artifacts", "data", "lineage", "models", "predict", "runs", "show")
 """Commands whose modules load only when used: they import the data and model stacks, which
 a plain ``conveyor run`` never needs (its start-up is most of a small run's time)."""
 
@@ -51,6 +51,10 @@ def _load_command(name: str) -> click.Command:
         inspect.runs.add_command(compare)
         command: click.Command = getattr(inspect, name)
         return command
+    if name == "predict":
+        from conveyor.cli.predict import predict
+
+        return predict
     if name == "show":
         from conveyor.cli.show import show
 

@@ -238,6 +238,20 @@ class LoadedModel:
         index = np.asarray(self.estimator.predict(x)).astype(np.int64)
         return np.asarray(self.classes, dtype=object)[index]
 
+    def predict_scores(self, data: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """What :meth:`predict` and :meth:`predict_proba` give, from one pass of the transform:
+        regression values or class indices into :attr:`classes`, and the class probabilities
+        (None for regressors and classifiers without ``predict_proba``)."""
+        x = self._matrix(data)
+        if self.manifest.task == "regression":
+            return np.asarray(self.estimator.predict(x), dtype=np.float64), None
+        if not hasattr(self.estimator, "predict_proba"):
+            return np.asarray(self.estimator.predict(x)).astype(np.int64), None
+        proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
+        if isinstance(self.estimator, _LightGBMBooster):  # its predict is this argmax
+            return np.argmax(proba, axis=1).astype(np.int64), proba
+        return np.asarray(self.estimator.predict(x)).astype(np.int64), proba
+
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities (rows x classes, in :attr:`classes` order) for classifiers."""
         if self.manifest.task != "classification" or not hasattr(self.estimator, "predict_proba"):
