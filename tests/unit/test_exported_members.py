@@ -104,6 +104,7 @@ EXPORTS: dict[str, list[str]] = {
         "ExampleStatistics",
         "Examples",
         "HyperParameters",
+        "InferenceResult",
         "InfraBlessing",
         "Markdown",
         "Metrics",

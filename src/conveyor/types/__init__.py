@@ -21,7 +21,7 @@ from conveyor.types.evaluation import (
     ModelEvaluation,
     PushedModel,
 )
-from conveyor.types.model import TransformGraph
+from conveyor.types.model import InferenceResult, TransformGraph
 from conveyor.types.tuning import HyperParameters, TunerResults
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ExampleStatistics",
     "Examples",
     "HyperParameters",
+    "InferenceResult",
     "InfraBlessing",
     "Markdown",
     "Metrics",

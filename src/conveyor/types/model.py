@@ -1,4 +1,5 @@
-"""Artifact types of the Model stage: TransformGraph (the fitted preprocessing)."""
+"""Artifact types of the Model stage: TransformGraph (the fitted preprocessing) and
+InferenceResult (a model's predictions on examples)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 
 from conveyor.types.artifacts import Artifact
 
-__all__ = ["TransformGraph"]
+__all__ = ["InferenceResult", "TransformGraph"]
 
 TRANSFORM_FILE = "transform.json"
 
@@ -32,3 +33,23 @@ class TransformGraph(Artifact):
     def transform_file(self) -> str:
         """The JSON file holding the fitted transform."""
         return os.path.join(self.path, TRANSFORM_FILE)
+
+
+class InferenceResult(Artifact):
+    """A model's predictions on a split of examples: ``<path>/<split>/part-NNNNN.parquet``.
+
+    Each file holds, row for row with the example file of the same name, the id column (when
+    one was given), ``prediction`` and, for classifiers, ``probability_<class>`` per class.
+    Metadata: ``split``, ``row_counts`` (split -> rows), ``columns``, ``model_uri``.
+
+    Example:
+        >>> InferenceResult.type_id()
+        'conveyor.InferenceResult@1.0.0'
+    """
+
+    schema_title = "conveyor.InferenceResult"
+    description = "A model's predictions (and class probabilities) on a split of examples."
+
+    def split_path(self, split: str) -> str:
+        """The folder holding the Parquet files of ``split``."""
+        return os.path.join(self.path, split)

@@ -1,6 +1,8 @@
-"""Model-stage components: Transform, Tuner, Trainer, and the gate to production: baseline
-resolution, Evaluator, InfraValidator, ModelCard generator and Pusher."""
+"""Model-stage components: Transform, Tuner, Trainer, the gate to production: baseline
+resolution, Evaluator, InfraValidator, ModelCard generator and Pusher, and the BulkInferrer
+(batch scoring)."""
 
+from conveyor.components.model.bulk_inferrer import bulk_inferrer
 from conveyor.components.model.evaluator import evaluator
 from conveyor.components.model.infra_validator import infra_validator
 from conveyor.components.model.model_card import model_card_generator
@@ -10,6 +12,7 @@ from conveyor.components.model.transform import transform
 from conveyor.components.model.tuner import tuner
 
 __all__ = [
+    "bulk_inferrer",
     "evaluator",
     "infra_validator",
     "latest_blessed_model",
