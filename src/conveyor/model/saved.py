@@ -85,11 +85,14 @@ def save_model(
     task: str,
     label: str,
     classes: Sequence[Any] | None = None,
+    schema: DataSchema | None = None,
 ) -> ModelManifest:
     """Save a fitted ``estimator`` with its ``transform`` as a Conveyor model folder.
 
     The estimator is fitted on ``transform``'s outputs; for classification it predicts class
-    indices into ``classes`` (``predict_proba`` columns are in that order).
+    indices into ``classes`` (``predict_proba`` columns are in that order). With the
+    training ``schema``, a string input whose schema pins a domain records its ``values`` in
+    the signature (``conveyor serve`` refuses requests outside it).
 
     Example:
         >>> save_model(model.path, clf, fitted, task="classification", label="species",
@@ -126,7 +129,7 @@ def save_model(
         task=task,
         label=label,
         signature={
-            "inputs": [{"name": k, "type": v} for k, v in transform.inputs.items()],
+            "inputs": [_input(k, v, schema) for k, v in transform.inputs.items()],
             "outputs": outputs,
         },
         classes=list(classes) if classes is not None else None,
@@ -136,6 +139,15 @@ def save_model(
     with open(os.path.join(path, MANIFEST_FILE), "w", encoding="utf-8") as fh:
         json.dump(manifest.to_dict(), fh, indent=1, default=_json_default)
     return manifest
+
+
+def _input(name: str, type_: str, schema: DataSchema | None) -> dict[str, Any]:
+    """A signature input, with the schema's domain of a categorical string when it has one."""
+    item: dict[str, Any] = {"name": name, "type": type_}
+    feature = None if schema is None else schema.feature(name)
+    if feature is not None and feature.values is not None and type_ == "STRING":
+        item["values"] = list(feature.values)
+    return item
 
 
 def _json_default(value: Any) -> Any:

@@ -84,3 +84,15 @@ def test_saved_model_refuses_input_missing_a_signature_column(tmp_path):
 def test_load_model_explains_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(ArtifactError, match="not a Conveyor model"):
         load_model(str(tmp_path))
+
+
+def test_saved_model_records_the_schema_domain_of_string_inputs(tmp_path):
+    fitted = fit_transform(TABLE, SCHEMA, "y")
+    estimator, _ = create_estimator("sklearn:LogisticRegression", "classification", {})
+    estimator.fit(fitted.matrix(TABLE), np.searchsorted(CLASSES, Y))
+    manifest = save_model(str(tmp_path / "m"), estimator, fitted, task="classification",
+                          label="y", classes=CLASSES, schema=SCHEMA)  # fmt: skip
+    assert manifest.signature["inputs"] == [
+        {"name": "x", "type": "FLOAT"}, {"name": "c", "type": "STRING", "values": ["a", "b"]},
+    ]  # fmt: skip
+    assert load_model(str(tmp_path / "m")).signature == manifest.signature

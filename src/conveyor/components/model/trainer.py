@@ -289,7 +289,13 @@ def trainer(
     for key, value in scores.items():
         metrics.log_metric(key, value)
     manifest = save_model(
-        model.path, estimator, data.fitted, task=data.task, label=label, classes=data.classes
+        model.path,
+        estimator,
+        data.fitted,
+        task=data.task,
+        label=label,
+        classes=data.classes,
+        schema=data.schema,
     )
     # refuse a model that does not match its schema (the manifest holds the signature)
     check_signature(manifest.signature, data.schema, model.path)
