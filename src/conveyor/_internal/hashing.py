@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Collection
 from typing import Any
 
 __all__ = ["digest_bytes", "digest_json", "digest_path", "digest_text"]
@@ -38,8 +39,9 @@ def _file_digest(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def digest_path(path: str) -> tuple[str, int]:
-    """``(digest, total_size)`` of a file, or of a folder's tree (relative paths + contents).
+def digest_path(path: str, *, exclude: Collection[str] = ()) -> tuple[str, int]:
+    """``(digest, total_size)`` of a file, or of a folder's tree (relative paths + contents);
+    ``exclude`` names relative paths of the tree left out (a marker written after the digest).
 
     Two folders with the same files at the same relative paths have the same digest, wherever
     they are; file modes and timestamps do not count.
@@ -57,6 +59,8 @@ def digest_path(path: str) -> tuple[str, int]:
         for name in filenames:
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, path).replace(os.sep, "/")
+            if rel in exclude:
+                continue
             hexd, size = _file_digest(full)
             total += size
             entries.append((rel, hexd))
