@@ -38,6 +38,11 @@ _NOT_NEEDED = [
     "conveyor.cli.show",
     "conveyor.data",
     "conveyor.model",
+    "conveyor.cli.serve",
+    "conveyor.serve",
+    "fastapi",
+    "starlette",
+    "uvicorn",
 ]
 
 

@@ -38,7 +38,7 @@ def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
-_LAZY_COMMANDS = ("artifacts", "data", "lineage", "models", "predict", "runs", "show")
+_LAZY_COMMANDS = ("artifacts", "data", "lineage", "models", "predict", "runs", "serve", "show")
 """Commands whose modules load only when used: they import the data and model stacks, which
 a plain ``conveyor run`` never needs (its start-up is most of a small run's time)."""
 
@@ -63,6 +63,10 @@ def _load_command(name: str) -> click.Command:
         from conveyor.cli.models import models
 
         return models
+    if name == "serve":
+        from conveyor.cli.serve import serve
+
+        return serve
     from conveyor.cli.data import data
     from conveyor.cli.data_validate import (
         convert_schema_command,

@@ -1,0 +1,184 @@
+"""Prediction requests: parse the JSON body and check it against the model's signature.
+
+A body is ``{"rows": [{feature: value, ...}, ...]}`` or ``{"columns": {feature: [...]}}``.
+Every input of the signature must be given (``null`` is a missing value, imputed as in
+training), no other field may be, each value must have the input's logical type, and a
+string input whose training schema pinned a domain must take one of its values. Problems are
+collected, not stopped at: each names its row, its field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "BadRequest", "Problem", "columns_of", "parse_json"]
+
+MAX_DEPTH = 32
+"""Deepest JSON nesting a body may have (a valid one has 3 or 4 levels)."""
+MAX_PROBLEMS = 100
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class BadRequest(Exception):
+    """A body that is not a prediction request (its HTTP status and a message)."""
+
+    def __init__(self, status: int, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One field-level problem: the row (``None``: the whole column), the field, the message."""
+
+    row: int | None
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+def _constant(name: str) -> Any:
+    raise BadRequest(400, f"The body holds {name}, which is not JSON; send numbers or null")
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of ``body``.
+
+    Raises:
+        BadRequest: 400 for an empty body, bytes that are not UTF-8 JSON, NaN or Infinity,
+            numbers too large, or nesting deeper than :data:`MAX_DEPTH`.
+    """
+    if not body.strip():
+        raise BadRequest(400, 'Empty body: send {"rows": [...]} or {"columns": {...}}')
+    depth = _depth(body)
+    if depth > MAX_DEPTH:
+        raise BadRequest(400, f"The JSON nests {depth} levels deep; at most {MAX_DEPTH}")
+    try:
+        return json.loads(body, parse_constant=_constant)
+    except BadRequest:
+        raise
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise BadRequest(400, f"The body is not valid JSON: {exc}") from None
+
+
+def _depth(body: bytes) -> int:
+    """Deepest bracket nesting outside strings (a cheap scan before the parser recurses)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def columns_of(data: Any, inputs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """The request ``data`` as columns of the signature ``inputs``, checked.
+
+    Raises:
+        BadRequest: 400 when ``data`` has neither form, 422 with the field-level problems.
+    """
+    if not isinstance(data, dict) or len(data) != 1 or not ({"rows", "columns"} & set(data)):
+        raise BadRequest(
+            400, 'The body must be one JSON object: {"rows": [{...}, ...]} or {"columns": {...}}'
+        )
+    names = [str(i["name"]) for i in inputs]
+    problems: list[Problem] = []
+    if "rows" in data:
+        rows = data["rows"]
+        if not isinstance(rows, list) or not rows:
+            raise BadRequest(400, '"rows" must be a non-empty list of objects')
+        columns: dict[str, list[Any]] = {n: [] for n in names}
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                problems.append(Problem(i, "", f"a row must be an object, got {_kind(row)}"))
+                continue
+            problems += [Problem(i, n, "missing field") for n in names if n not in row]
+            problems += [Problem(i, k, "unknown field") for k in row if k not in columns]
+            for n in names:
+                columns[n].append(row.get(n))
+    else:
+        given = data["columns"]
+        if not isinstance(given, dict):
+            raise BadRequest(400, '"columns" must be an object of lists')
+        problems += [Problem(None, n, "missing field") for n in names if n not in given]
+        problems += [Problem(None, k, "unknown field") for k in given if k not in names]
+        lengths = {len(v) for v in given.values() if isinstance(v, list)}
+        bad = [k for k, v in given.items() if not isinstance(v, list)]
+        problems += [Problem(None, k, "a column must be a list of values") for k in bad]
+        if len(lengths) > 1 or lengths == {0}:
+            raise BadRequest(400, f"Columns must be non-empty lists of one length, got {lengths}")
+        if problems:
+            raise BadRequest(422, "The request does not match the model's inputs", problems)
+        columns = {n: list(given[n]) for n in names}
+    for item in inputs:
+        name = str(item["name"])
+        for i, value in enumerate(columns[name]):
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            message = _check(value, str(item["type"]), item.get("values"))
+            if message is not None:
+                problems.append(Problem(i, name, message))
+    if problems:
+        problems.sort(key=lambda p: -1 if p.row is None else p.row)  # stable: by row, then field
+        raise BadRequest(422, "The request does not match the model's inputs", problems)
+    return columns
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else type(value).__name__
+
+
+def _check(value: Any, type_: str, domain: Sequence[str] | None) -> str | None:
+    """Why ``value`` is not a ``type_`` value (``None``: it is, or it is missing)."""
+    if value is None:
+        return None
+    shown = _kind(value)
+    got = f"got {json.dumps(value)[:60] if shown in ('str', 'int', 'float', 'bool') else shown}"
+    if type_ == "FLOAT":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected a number, {got}"
+        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            return f"expected a number in float range, {got}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"expected a finite number, {got}"
+        return None
+    if type_ == "INT":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected an integer, {got}"
+        if not _INT64[0] <= value <= _INT64[1]:
+            return f"expected a 64-bit integer, {got}"
+        return None
+    if type_ == "BOOL":
+        return None if isinstance(value, bool) else f"expected true or false, {got}"
+    if not isinstance(value, str):
+        return f"expected a string, {got}"
+    if domain is not None and value not in domain:
+        shown = ", ".join(json.dumps(v) for v in list(domain)[:10])
+        more = f" ({len(domain)} values)" if len(domain) > 10 else ""
+        return f"expected one of {shown}{more}, {got}"
+    return None
