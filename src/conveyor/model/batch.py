@@ -141,6 +141,8 @@ def score_file(
         )
     started = time.perf_counter()
     total = total_rows(source, in_fmt)
+    if progress is not None:
+        progress(0, total)
     chunks = iter_chunks(source, in_fmt, needed, types, chunk_rows=chunk_rows, csv=csv)
     with AtomicSink(output, out_fmt) as sink, ThreadPoolExecutor(workers) as pool:
         pending: deque[Future[pa.Table]] = deque()

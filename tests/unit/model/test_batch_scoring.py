@@ -272,3 +272,25 @@ def _wide_rows(n: int) -> pa.Table:
             "text": [f"some longer free text for row {i:09d}" for i in range(n)],
         }
     )
+
+
+def test_fsspec_urls_in_and_out(model: LoadedModel, tmp_path: Path) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    rows = _rows(200)
+    local = _write(rows, tmp_path / "in.csv")
+    fs.put(local, "/batch-test/in.csv")
+    score_file(model, "memory://batch-test/in.csv", "memory://batch-test/out.jsonl", id_column="id")
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls("/batch-test", detail=False)) == [
+        "in.csv",
+        "out.jsonl",
+    ]
+    with fs.open("/batch-test/out.jsonl", "r") as fh:
+        got = [json.loads(line) for line in fh]
+    assert [r["prediction"] for r in got] == list(model.predict(rows))
+    assert [r["id"] for r in got] == rows.column("id").to_pylist()
+    with pytest.raises(ArtifactError, match="no column"):
+        score_file(model, "memory://batch-test/out.jsonl", "memory://batch-test/bad.parquet")
+    assert "bad.parquet" not in str(fs.ls("/batch-test", detail=False))
+    fs.rm("/batch-test", recursive=True)
