@@ -98,11 +98,14 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "conveyor", "serve", *args]
 
 
-def _start(model: Path, *extra: str, host: str = "127.0.0.1") -> Server:
+def _start(
+    model: Path | str, *extra: str, host: str = "127.0.0.1", env: dict[str, str] | None = None
+) -> Server:
     port = _free_port()
     proc = subprocess.Popen(
         _cli(str(model), "--host", host, "--port", str(port), *extra),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=None if env is None else {**os.environ, **env},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -326,7 +329,7 @@ def test_a_model_changed_after_its_push_is_refused(tmp_path):
     refused = subprocess.run(_cli(str(version), "--port", str(_free_port())),
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert refused.returncode == 1
-    assert "Refusing to serve" in refused.stderr and "push the model again" in refused.stderr
+    assert "Refusing to serve" in refused.stderr and "was recorded for it" in refused.stderr
 
 
 def test_several_workers_answer_and_sigterm_stops_them(pushed):
@@ -336,3 +339,40 @@ def test_several_workers_answer_and_sigterm_stops_them(pushed):
             assert _predict(srv, {"rows": ROWS}).status_code == 200
     finally:
         srv.stop()
+
+
+def test_a_registered_version_is_served_under_its_name_and_number(tmp_path):
+    from conveyor.config import Settings
+    from conveyor.metadata import ExecutionState, NewArtifact
+    from conveyor.metadata.sql import SqlMetadataStore
+    from conveyor.testing.registry import bless
+
+    folder = _push(tmp_path, "unused")
+    (folder / "conveyor_push.json").unlink()  # a trainer's folder: no push record
+    home = {"CONVEYOR_HOME": str(tmp_path / "home")}
+    settings = Settings.load(env=home, cwd=str(tmp_path))
+    with SqlMetadataStore(settings.metadata_url) as store:
+        store.register_model("churn")
+        _, [model] = store.record_execution(
+            "Trainer", "trainer", ExecutionState.COMPLETE,
+            outputs=[NewArtifact("model", "conveyor.Model@1.0.0", str(folder),
+                                 fingerprint=content_digest(str(folder)))],
+        )  # fmt: skip
+        bless(store, model.id)
+        store.create_model_version("churn", model.id)
+        store.set_alias("churn", "champion", 1)
+    srv = _start("models:/churn@champion", env=home)
+    try:
+        response = httpx.post(f"{srv.url}/v1/models/churn:predict", json={"rows": ROWS})
+        assert response.status_code == 200, response.text
+        assert response.json()["version"] == "1"
+        assert response.json()["predictions"] == load_model(str(folder)).predict(ROWS).tolist()
+    finally:
+        srv.stop()
+    missing = subprocess.run(_cli("models:/churn@staging"), capture_output=True, text=True,
+                             env={**os.environ, **home}, timeout=60)  # fmt: skip
+    assert missing.returncode == 2 and "staging" in missing.stderr
+    (folder / "transform" / "transform.json").write_text("{}")
+    changed = subprocess.run(_cli("models:/churn/1"), capture_output=True, text=True,
+                             env={**os.environ, **home}, timeout=60)  # fmt: skip
+    assert changed.returncode == 1 and "Refusing to serve" in changed.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from conveyor.cli._common import _console, _errors
+from conveyor.cli._common import _console, _errors, _settings
 
 __all__ = ["serve"]
 
@@ -36,7 +36,7 @@ def serve(
     token: str | None,
     insecure: bool,
 ) -> None:
-    """Serve MODEL (a trainer's model folder or a pushed version) over HTTP.
+    """Serve MODEL (a trainer's model folder, a pushed version or models:/NAME@ALIAS) over HTTP.
 
     POST /v1/models/NAME:predict with {"rows": [...]} or {"columns": {...}}; probes at
     /healthz and /readyz, Prometheus metrics at /metrics, the API at /docs. Stops cleanly on
@@ -54,7 +54,8 @@ def serve(
             f"--host {host} is reachable from other machines: give --token SECRET (clients "
             "send Authorization: Bearer SECRET) or --insecure to serve without one"
         )
-    config = prepare(model, token=token, max_body_bytes=max_body_bytes)
+    metadata_url = _settings().metadata_url if model.startswith("models:/") else None
+    config = prepare(model, token=token, max_body_bytes=max_body_bytes, metadata_url=metadata_url)
     err = _console(stderr=True)
     if insecure and not is_loopback(host):
         err.print(

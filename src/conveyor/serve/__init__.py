@@ -6,6 +6,12 @@ contract); nothing on the path of ``conveyor run`` imports it.
 
 from __future__ import annotations
 
-from conveyor.serve.source import ModelSource, check_digest, describe, model_source
+from conveyor.serve.source import (
+    ModelSource,
+    check_digest,
+    describe,
+    model_source,
+    open_source,
+)
 
-__all__ = ["ModelSource", "check_digest", "describe", "model_source"]
+__all__ = ["ModelSource", "check_digest", "describe", "model_source", "open_source"]

@@ -198,9 +198,11 @@ def _predict(model: LoadedModel, columns: dict[str, list[Any]]) -> dict[str, Any
     table = pa.table(
         {n: pa.array(v, type=_ARROW.get(types[n], pa.string())) for n, v in columns.items()}
     )
-    answer: dict[str, Any] = {"predictions": _plain(model.predict(table))}
-    if model.manifest.task == "classification" and hasattr(model.estimator, "predict_proba"):
-        proba = model.predict_proba(table)
+    scores, proba = model.predict_scores(table)  # one pass of the transform for both
+    if model.manifest.task == "classification":
+        scores = np.asarray(model.classes, dtype=object)[scores]
+    answer: dict[str, Any] = {"predictions": _plain(scores)}
+    if proba is not None:
         labels = [str(c) for c in model.classes or []]
         answer["probabilities"] = [dict(zip(labels, row, strict=True)) for row in proba.tolist()]
     return answer

@@ -11,7 +11,7 @@ from types import FrameType
 
 from conveyor.model.saved import load_model
 from conveyor.serve.app import CONFIG_ENV, ServeConfig, config_dict
-from conveyor.serve.source import check_digest, describe, model_source
+from conveyor.serve.source import check_digest, open_source
 
 __all__ = ["is_loopback", "prepare", "serve"]
 
@@ -26,14 +26,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def prepare(spec: str, *, token: str | None, max_body_bytes: int) -> ServeConfig:
+def prepare(
+    spec: str, *, token: str | None, max_body_bytes: int, metadata_url: str | None = None
+) -> ServeConfig:
     """Resolve ``spec``, check the recorded digest and load the model once, so a model that
     cannot be served is refused before any port is bound.
 
     Raises:
         ArtifactError: no model there, its digest does not match, or it cannot be loaded.
+        NotFoundError: ``spec`` names a registered model, alias or version that is not.
     """
-    source = describe(model_source(spec))
+    source = open_source(spec, metadata_url=metadata_url)
     check_digest(source)
     load_model(source.path)
     return ServeConfig(

@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor._internal.hashing import digest_path
-from conveyor.errors import ArtifactError
+from conveyor.errors import ArtifactError, ConfigError, StoreError
 from conveyor.model.saved import MANIFEST_FILE
 
-__all__ = ["PUSH_MARKER", "ModelSource", "check_digest", "model_source"]
+__all__ = [
+    "MODELS_SCHEME",
+    "PUSH_MARKER",
+    "ModelSource",
+    "check_digest",
+    "model_source",
+    "open_source",
+]
+
+MODELS_SCHEME = "models:/"
 
 PUSH_MARKER = "conveyor_push.json"
 """Written by the Pusher into each pushed version (kept in step with components/model/pusher)."""
@@ -28,21 +37,66 @@ class ModelSource:
     recorded_digest: str | None
 
 
-def model_source(spec: str) -> str:
-    """The local model folder that ``spec`` names (today a folder path or ``file://`` URL).
+def model_source(spec: str, *, metadata_url: str | None = None) -> str:
+    """The local model folder that ``spec`` names: a folder path, a ``file://`` URL, or a
+    registered version ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (looked up in the
+    metadata store at ``metadata_url``).
 
     Raises:
         ArtifactError: ``spec`` is not a local folder holding a Conveyor model.
+        NotFoundError: no such registered model, alias or version.
 
     Example:
         >>> model_source("serving/census/1733580000")  # doctest: +SKIP
         '/home/me/project/serving/census/1733580000'
     """
-    path = os.path.abspath(spec.removeprefix("file://"))
+    return open_source(spec, metadata_url=metadata_url).path
+
+
+def open_source(spec: str, *, metadata_url: str | None = None) -> ModelSource:
+    """What :func:`model_source` resolves, with the name, version and recorded digest: a
+    registered version is served under its model's name and version number, with the
+    digest the store recorded for its ``Model`` artifact; a folder as :func:`describe` says.
+    """
+    if spec.startswith(MODELS_SCHEME):
+        return _registered(spec, metadata_url)
+    return describe(_folder(spec, spec))
+
+
+def _registered(spec: str, metadata_url: str | None) -> ModelSource:
+    from conveyor.metadata import connect
+    from conveyor.metadata.registry import ModelRegistry
+
+    if metadata_url is None:
+        raise ConfigError(f"{spec} names a registered model; give the metadata store's URL")
+    store = connect(metadata_url)
+    try:
+        if not isinstance(store, ModelRegistry):
+            raise StoreError(
+                f"The metadata store {metadata_url!r} has no model registry; models:/ URIs "
+                "need the built-in SQLite or PostgreSQL store"
+            )
+        version = store.resolve_model(spec)
+        artifact = store.get_artifact(version.artifact_id)
+    finally:
+        store.close()
+    if "://" in version.uri and not version.uri.startswith("file://"):
+        raise ArtifactError(
+            f"{spec} is version {version.version} of {version.model_name!r} at {version.uri!r}; "
+            "conveyor serve reads local folders only. Copy the files to a local folder and "
+            "serve that"
+        )
+    path = _folder(version.uri, spec)
+    return ModelSource(path, version.model_name, str(version.version), artifact.fingerprint)
+
+
+def _folder(location: str, spec: str) -> str:
+    path = os.path.abspath(location.removeprefix("file://"))
     if not os.path.isdir(path):
         raise ArtifactError(
-            f"Cannot serve {spec!r}: no such folder. Give the model folder a trainer wrote "
-            "(an artifact's path) or a pushed version (serving/<model>/<version>)"
+            f"Cannot serve {spec!r}: no folder at {path!r}. Give the model folder a trainer "
+            "wrote (an artifact's path), a pushed version (serving/<model>/<version>) or a "
+            "registered version (models:/NAME@ALIAS)"
         )
     if not os.path.isfile(os.path.join(path, MANIFEST_FILE)):
         raise ArtifactError(
@@ -93,7 +147,8 @@ def check_digest(source: ModelSource) -> str:
     if source.recorded_digest is not None and actual != source.recorded_digest:
         raise ArtifactError(
             f"Refusing to serve {source.path!r}: its files have digest {actual}, but "
-            f"{PUSH_MARKER} records {source.recorded_digest} for the model that was pushed. "
-            "The folder was changed after the push; push the model again"
+            f"{source.recorded_digest} was recorded for it (by the push, or by the metadata "
+            "store for a registered version). The files were changed since; push or "
+            "register the model again"
         )
     return actual
