@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "BadRequest", "Problem", "columns_of", "parse_json"]
+__all__ = ["BadRequest", "Problem", "columns_of", "parse_json"]
 
-MAX_DEPTH = 32
-"""Deepest JSON nesting a body may have (a valid one has 3 or 4 levels)."""
 MAX_PROBLEMS = 100
+"""Problems reported at most (a request with more stops being checked there)."""
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -55,41 +54,18 @@ def parse_json(body: bytes) -> Any:
 
     Raises:
         BadRequest: 400 for an empty body, bytes that are not UTF-8 JSON, NaN or Infinity,
-            numbers too large, or nesting deeper than :data:`MAX_DEPTH`.
+            numbers too long to read, or nesting deeper than the parser's recursion limit.
     """
     if not body.strip():
         raise BadRequest(400, 'Empty body: send {"rows": [...]} or {"columns": {...}}')
-    depth = _depth(body)
-    if depth > MAX_DEPTH:
-        raise BadRequest(400, f"The JSON nests {depth} levels deep; at most {MAX_DEPTH}")
     try:
         return json.loads(body, parse_constant=_constant)
     except BadRequest:
         raise
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+    except RecursionError:  # the C parser guards its recursion: no crash, this error
+        raise BadRequest(400, "The JSON is nested too deeply to read") from None
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
         raise BadRequest(400, f"The body is not valid JSON: {exc}") from None
-
-
-def _depth(body: bytes) -> int:
-    """Deepest bracket nesting outside strings (a cheap scan before the parser recurses)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
 
 
 def columns_of(data: Any, inputs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -132,16 +108,19 @@ def columns_of(data: Any, inputs: Sequence[Mapping[str, Any]]) -> dict[str, list
             raise BadRequest(422, "The request does not match the model's inputs", problems)
         columns = {n: list(given[n]) for n in names}
     for item in inputs:
-        name = str(item["name"])
+        name, type_ = str(item["name"]), str(item["type"])
+        domain = None if item.get("values") is None else frozenset(item["values"])
         for i, value in enumerate(columns[name]):
-            if len(problems) >= MAX_PROBLEMS:
-                break
-            message = _check(value, str(item["type"]), item.get("values"))
+            message = _check(value, type_, domain)
             if message is not None:
                 problems.append(Problem(i, name, message))
+                if len(problems) >= MAX_PROBLEMS:
+                    break
     if problems:
         problems.sort(key=lambda p: -1 if p.row is None else p.row)  # stable: by row, then field
-        raise BadRequest(422, "The request does not match the model's inputs", problems)
+        raise BadRequest(
+            422, "The request does not match the model's inputs", problems[:MAX_PROBLEMS]
+        )
     return columns
 
 
@@ -153,32 +132,38 @@ def _kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else type(value).__name__
 
 
-def _check(value: Any, type_: str, domain: Sequence[str] | None) -> str | None:
-    """Why ``value`` is not a ``type_`` value (``None``: it is, or it is missing)."""
+def _got(value: Any) -> str:
+    shown = _kind(value)
+    return f"got {json.dumps(value)[:60] if shown in ('str', 'int', 'float', 'bool') else shown}"
+
+
+def _check(value: Any, type_: str, domain: Collection[str] | None) -> str | None:
+    """Why ``value`` is not a ``type_`` value (``None``: it is, or it is missing); the message
+    is built only for a value that fails (this runs once per value of a request)."""
+    kind = type(value)
     if value is None:
         return None
-    shown = _kind(value)
-    got = f"got {json.dumps(value)[:60] if shown in ('str', 'int', 'float', 'bool') else shown}"
     if type_ == "FLOAT":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"expected a number, {got}"
-        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
-            return f"expected a number in float range, {got}"
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"expected a finite number, {got}"
-        return None
+        if kind is float:
+            return None if math.isfinite(value) else f"expected a finite number, {_got(value)}"
+        if kind is int:
+            if _INT64[0] <= value <= _INT64[1]:
+                return None
+            return f"expected a number in float range, {_got(value)}"
+        return f"expected a number, {_got(value)}"
     if type_ == "INT":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"expected an integer, {got}"
-        if not _INT64[0] <= value <= _INT64[1]:
-            return f"expected a 64-bit integer, {got}"
-        return None
+        if kind is not int:
+            return f"expected an integer, {_got(value)}"
+        return (
+            None if _INT64[0] <= value <= _INT64[1] else f"expected a 64-bit integer, {_got(value)}"
+        )
     if type_ == "BOOL":
-        return None if isinstance(value, bool) else f"expected true or false, {got}"
-    if not isinstance(value, str):
-        return f"expected a string, {got}"
+        return None if kind is bool else f"expected true or false, {_got(value)}"
+    if kind is not str:
+        return f"expected a string, {_got(value)}"
     if domain is not None and value not in domain:
-        shown = ", ".join(json.dumps(v) for v in list(domain)[:10])
-        more = f" ({len(domain)} values)" if len(domain) > 10 else ""
-        return f"expected one of {shown}{more}, {got}"
+        values = sorted(domain)
+        shown = ", ".join(json.dumps(v) for v in values[:10])
+        more = f" ({len(values)} values)" if len(values) > 10 else ""
+        return f"expected one of {shown}{more}, {_got(value)}"
     return None
