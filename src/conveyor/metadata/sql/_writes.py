@@ -24,6 +24,7 @@ from conveyor.metadata.entities import (
 )
 from conveyor.metadata.sql._db import Conn
 from conveyor.metadata.sql._engine import json_dumps
+from conveyor.metadata.sql._records import ARTIFACT_COLUMNS, EVENT_COLUMNS, EXECUTION_COLUMNS
 
 __all__ = ["Writer"]
 
@@ -33,28 +34,10 @@ _OUTPUT = EventType.OUTPUT.value
 Edge = tuple[str, int]  # (key, artifact_id)
 
 
-# The columns each insert fills (the ids are assigned by the database).
-_EXECUTION_COLUMNS = [
-    "type_id",
-    "name",
-    "state",
-    "cache_key",
-    "properties",
-    "created_at",
-    "updated_at",
-]
-_ARTIFACT_COLUMNS = [
-    "type_id",
-    "uri",
-    "name",
-    "state",
-    "fingerprint",
-    "size_bytes",
-    "properties",
-    "created_at",
-    "updated_at",
-]
-_EVENT_COLUMNS = ["artifact_id", "execution_id", "type", "path", "created_at"]
+# The columns each insert fills: the columns read back, without the id the database assigns.
+_EXECUTION_COLUMNS = [c for c in EXECUTION_COLUMNS if c != "id"]
+_ARTIFACT_COLUMNS = [c for c in ARTIFACT_COLUMNS if c != "id"]
+_EVENT_COLUMNS = list(EVENT_COLUMNS)
 
 
 def _placeholders(mark: str, count: int) -> str:
