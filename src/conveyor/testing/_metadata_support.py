@@ -5,11 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from conveyor.metadata import ArtifactRecord, ExecutionState, MetadataStore, NewArtifact
 
-__all__ = ["COMPLETE", "MISSING_ID", "StoreFactory", "artifact", "check_lineage_cases", "ids"]
+__all__ = [
+    "COMPLETE",
+    "MISSING_ID",
+    "StoreFactory",
+    "artifact",
+    "check_lineage_cases",
+    "ids",
+    "raises",
+]
+
+E = TypeVar("E", bound=BaseException)
 
 StoreFactory = Callable[[], MetadataStore]
 """Returns a new open store each time it is called."""
@@ -108,3 +118,12 @@ def check_lineage_cases(factory: StoreFactory, cases: str) -> None:
             assert all(isinstance(a, ArtifactRecord) for a in graph.artifacts)
             for ev in graph.events:
                 assert ev.artifact_id in got_a and ev.execution_id in got_x, f"dangling {ev}"
+
+
+def raises(kind: type[E], call: Callable[[], object], what: str) -> E:
+    """The ``kind`` error that ``call()`` raises; AssertionError naming ``what`` if none."""
+    try:
+        call()
+    except kind as exc:
+        return exc
+    raise AssertionError(f"{what} did not raise {kind.__name__}")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from conveyor.errors import AlreadyExistsError, ConfigError, NotFoundError, UnblessedModelError
 from conveyor.metadata import MetadataStore, NewArtifact
 from conveyor.metadata.registry import ModelRegistry
-from conveyor.testing._metadata_support import COMPLETE, StoreFactory, open_store
+from conveyor.testing._metadata_support import COMPLETE, StoreFactory, open_store, raises
 
 __all__ = [
     "REGISTRY_CHECKS",
@@ -111,12 +112,9 @@ def check_register_and_version(factory: StoreFactory) -> None:
         model = reg.register_model(f"{p}-m", description="d", tags={"team": "a"})
         assert (model.name, model.description, model.tags) == (f"{p}-m", "d", {"team": "a"})
         assert model.latest_version is None and model.aliases == {}
-        try:
-            reg.register_model(f"{p}-m")
-        except AlreadyExistsError:
-            pass
-        else:
-            raise AssertionError("registering a model twice did not raise AlreadyExistsError")
+        raises(
+            AlreadyExistsError, lambda: reg.register_model(f"{p}-m"), "registering a model twice"
+        )
         assert reg.register_model(f"{p}-m", exist_ok=True).id == model.id
         a, b = model_artifact(store, p, "a"), model_artifact(store, p, "b")
         v1 = reg.create_model_version(f"{p}-m", a, description="first")
@@ -139,12 +137,8 @@ def check_register_and_version(factory: StoreFactory) -> None:
             lambda: reg.create_model_version(f"{p}-missing", a),
         ]
         for call in calls:
-            try:
-                call()
-            except NotFoundError as exc:
-                assert f"{p}-m" in str(exc) or "9" in str(exc), exc
-            else:
-                raise AssertionError("a missing model or version did not raise NotFoundError")
+            exc = raises(NotFoundError, call, "a missing model or version")
+            assert f"{p}-m" in str(exc) or "9" in str(exc), exc
 
 
 @_check
@@ -156,12 +150,10 @@ def check_version_needs_a_live_model_artifact(factory: StoreFactory) -> None:
         _, [data] = store.record_execution(
             f"{p}.T", "t", COMPLETE, outputs=[NewArtifact("d", f"{p}.Data", f"mem://{p}/d")]
         )
-        try:
-            reg.create_model_version(f"{p}-m", data.id)
-        except ValueError as exc:
-            assert "Model" in str(exc), exc
-        else:
-            raise AssertionError("a version was bound to a non-Model artifact")
+        exc = raises(
+            ValueError, lambda: reg.create_model_version(f"{p}-m", data.id), "a non-Model version"
+        )
+        assert "Model" in str(exc), exc
         assert reg.list_model_versions(f"{p}-m") == []
 
 
@@ -174,12 +166,12 @@ def check_unblessed_move_is_refused_and_forced_is_recorded(factory: StoreFactory
         judged = model_artifact(store, p, "judged")
         bless(store, judged, blessed=False)
         reg.create_model_version(f"{p}-m", judged)
-        try:
-            reg.set_alias(f"{p}-m", "champion", 1)
-        except UnblessedModelError as exc:
-            assert "force" in str(exc), exc
-        else:
-            raise AssertionError("an unblessed version took an alias")
+        exc = raises(
+            UnblessedModelError,
+            lambda: reg.set_alias(f"{p}-m", "champion", 1),
+            "an unblessed version taking an alias",
+        )
+        assert "force" in str(exc), exc
         assert reg.alias_history(f"{p}-m") == [], "a refused move left a history row"
         # a blessing of ANOTHER model, where this one was only the baseline, does not count
         candidate = model_artifact(store, p, "candidate")
@@ -215,12 +207,11 @@ def check_unblessed_move_is_refused_and_forced_is_recorded(factory: StoreFactory
         )
         assert not reg.is_blessed(stale), "a blessing of other bytes counted"
         assert reg.is_blessed(candidate)
-        try:
-            reg.set_alias(f"{p}-m", "champion", 1, force=True, reason=" ")
-        except ValueError:
-            pass
-        else:
-            raise AssertionError("a forced move without a reason was accepted")
+        raises(
+            ValueError,
+            lambda: reg.set_alias(f"{p}-m", "champion", 1, force=True, reason=" "),
+            "a forced move without a reason",
+        )
         change = reg.set_alias(f"{p}-m", "champion", 1, force=True, reason="hotfix", actor="tester")
         assert (change.forced, change.reason, change.actor) == (True, "hotfix", "tester")
         [row] = reg.alias_history(f"{p}-m", "champion")
@@ -264,18 +255,11 @@ def check_blessed_moves_resolve_and_roll_back(factory: StoreFactory) -> None:
             (f"{name}/7", "7"),
             (f"{p}-nope@champion", f"{p}-nope"),
         ):
-            try:
-                reg.resolve_model(ref)
-            except NotFoundError as exc:
-                assert missing in str(exc), (ref, str(exc))
-            else:
-                raise AssertionError(f"resolve_model({ref!r}) did not raise NotFoundError")
-        try:
-            reg.resolve_model(f"{name}")
-        except ConfigError:
-            pass
-        else:
-            raise AssertionError("a reference without @alias or /version was accepted")
+            exc = raises(NotFoundError, partial(reg.resolve_model, ref), f"resolve_model({ref!r})")
+            assert missing in str(exc), (ref, str(exc))
+        raises(
+            ConfigError, lambda: reg.resolve_model(name), "a reference without @alias or /version"
+        )
 
 
 @_check
