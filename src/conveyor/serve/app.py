@@ -19,14 +19,13 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from conveyor.model.saved import LoadedModel, load_model
 from conveyor.serve.metrics import Metrics
+from conveyor.serve.predict import predict_columns
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
 
 __all__ = ["CONFIG_ENV", "ServeConfig", "app_from_env", "create_app"]
@@ -38,7 +37,6 @@ OPEN_ROUTES = ("/healthz", "/readyz")
 PREDICT_ROUTE = "/v1/models/{name}:predict"
 LOAD_WAIT = 30.0
 """Seconds a prediction waits for the model of a worker that is still loading it (then 503)."""
-_ARROW = {"FLOAT": pa.float64(), "INT": pa.int64(), "BOOL": pa.bool_()}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -146,7 +144,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
         except BadRequest as exc:
             problems = [p.to_dict() for p in exc.problems]
             return _error(exc.status, exc.message, **({"problems": problems} if problems else {}))
-        answer = await run_in_threadpool(_predict, model, columns)
+        answer = await run_in_threadpool(predict_columns, model, columns)
         return JSONResponse({**answer, "model": config.name, "version": config.version})
 
     return _Guard(app, state, config.token)
@@ -191,25 +189,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BadRequest(413, f"The body exceeds {limit} bytes, the most this server takes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _predict(model: LoadedModel, columns: dict[str, list[Any]]) -> dict[str, Any]:
-    types = {str(i["name"]): str(i["type"]) for i in model.signature["inputs"]}
-    table = pa.table(
-        {n: pa.array(v, type=_ARROW.get(types[n], pa.string())) for n, v in columns.items()}
-    )
-    scores, proba = model.predict_scores(table)  # one pass of the transform for both
-    if model.manifest.task == "classification":
-        scores = np.asarray(model.classes, dtype=object)[scores]
-    answer: dict[str, Any] = {"predictions": _plain(scores)}
-    if proba is not None:
-        labels = [str(c) for c in model.classes or []]
-        answer["probabilities"] = [dict(zip(labels, row, strict=True)) for row in proba.tolist()]
-    return answer
-
-
-def _plain(values: np.ndarray) -> list[Any]:
-    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
 
 
 class _Guard:
