@@ -51,7 +51,8 @@ def _data(rows: int, folder: str) -> str:
     return out
 
 
-def _model(folder: str) -> str:
+def census_model(folder: str, rows: int = 50_000) -> str:
+    """A LightGBM census classifier trained on ``rows`` rows, saved (once) under ``folder``."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -64,8 +65,9 @@ def _model(folder: str) -> str:
     path = os.path.join(folder, "model")
     if os.path.exists(os.path.join(path, "conveyor_model.json")):
         return path
-    train = os.path.join(folder, "train_50000.parquet")
-    _make(50_000, train)
+    os.makedirs(folder, exist_ok=True)
+    train = os.path.join(folder, f"train_{rows}.parquet")
+    _make(rows, train)
     table = pq.read_table(train)
     fitted = fit_transform(table, infer_schema(compute_statistics(table, split="train")), LABEL)
     estimator, _ = create_estimator("lightgbm", "classification", {})
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)
-    model = _model(args.data_dir)
+    model = census_model(args.data_dir)
     data = _data(args.rows, args.data_dir)
     out = os.path.join(args.data_dir, "scored.parquet")
     command = [
