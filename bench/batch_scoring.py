@@ -69,10 +69,12 @@ def census_model(folder: str, rows: int = 50_000) -> str:
     train = os.path.join(folder, f"train_{rows}.parquet")
     _make(rows, train)
     table = pq.read_table(train)
-    fitted = fit_transform(table, infer_schema(compute_statistics(table, split="train")), LABEL)
+    schema = infer_schema(compute_statistics(table, split="train"))
+    fitted = fit_transform(table, schema, LABEL)
     estimator, _ = create_estimator("lightgbm", "classification", {})
     estimator.fit(fitted.matrix(table), np.asarray(table.column(LABEL), dtype=np.int64))
-    save_model(path, estimator, fitted, task="classification", label=LABEL, classes=[0, 1])
+    save_model(path, estimator, fitted, task="classification", label=LABEL, classes=[0, 1],
+               schema=schema)  # fmt: skip
     return path
 
 

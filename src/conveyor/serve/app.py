@@ -23,8 +23,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from conveyor.model.saved import LoadedModel, load_model
+from conveyor.model.saved import LoadedModel, load_model, manifest_json
 from conveyor.serve.metrics import Metrics
+from conveyor.serve.openapi import describe_predict
 from conveyor.serve.predict import predict_columns
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
 
@@ -128,7 +129,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
     async def docs() -> HTMLResponse:
         return HTMLResponse(_docs_page(app.openapi()))
 
-    @app.post(PREDICT_ROUTE, openapi_extra={"requestBody": _REQUEST_BODY})
+    @app.post(PREDICT_ROUTE)
     async def predict(name: str, request: Request) -> Response:
         """Predictions for rows (``{"rows": [...]}``) or columns (``{"columns": {...}}``)."""
         if name != config.name:
@@ -147,30 +148,8 @@ def create_app(config: ServeConfig) -> ASGIApp:
         answer = await run_in_threadpool(predict_columns, model, columns)
         return JSONResponse({**answer, "model": config.name, "version": config.version})
 
+    describe_predict(app, PREDICT_ROUTE, manifest_json(config.path).get("signature") or {})
     return _Guard(app, state, config.token)
-
-
-_REQUEST_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "oneOf": [
-                    {
-                        "type": "object",
-                        "properties": {"rows": {"type": "array", "items": {"type": "object"}}},
-                        "required": ["rows"],
-                    },
-                    {
-                        "type": "object",
-                        "properties": {"columns": {"type": "object"}},
-                        "required": ["columns"],
-                    },
-                ]
-            }
-        }
-    },
-}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
