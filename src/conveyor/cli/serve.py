@@ -23,6 +23,21 @@ __all__ = ["serve"]
 )  # fmt: skip
 @click.option("--token", default=None, help="Bearer token every request but the probes needs.")
 @click.option(
+    "--log-predictions", "log_rate", type=click.FloatRange(0, 1, min_open=True), default=None,
+    is_flag=False, flag_value=1.0, metavar="[RATE]",
+    help="Log the inputs and answers of this fraction of requests (all when no RATE is "
+    "given) to Parquet under --log-dir.",
+)  # fmt: skip
+@click.option(
+    "--log-dir", default=None, metavar="DIR",
+    help="Where predictions are logged, a folder or fsspec URL (default: prediction_logs "
+    "under the artifact root); one folder per model and version.",
+)  # fmt: skip
+@click.option(
+    "--log-rotate-seconds", default=300.0, show_default=True, type=click.FloatRange(1),
+    help="Publish each prediction log file once it is this old (also at 64 MB and on shutdown).",
+)  # fmt: skip
+@click.option(
     "--insecure", is_flag=True,
     help="Serve off loopback without a token: anyone who reaches the port may predict.",
 )  # fmt: skip
@@ -34,6 +49,9 @@ def serve(
     workers: int,
     max_body_bytes: int,
     token: str | None,
+    log_rate: float | None,
+    log_dir: str | None,
+    log_rotate_seconds: float,
     insecure: bool,
 ) -> None:
     """Serve MODEL (a trainer's model folder, a pushed version or models:/NAME@ALIAS) over HTTP.
@@ -55,7 +73,14 @@ def serve(
             "send Authorization: Bearer SECRET) or --insecure to serve without one"
         )
     metadata_url = _settings().metadata_url if model.startswith("models:/") else None
-    config = prepare(model, token=token, max_body_bytes=max_body_bytes, metadata_url=metadata_url)
+    if log_dir is not None and log_rate is None:
+        log_rate = 1.0  # a folder given: log every request unless a rate is
+    if log_rate is not None and log_dir is None:
+        log_dir = _settings().artifact_root.rstrip("/") + "/prediction_logs"
+    config = prepare(
+        model, token=token, max_body_bytes=max_body_bytes, metadata_url=metadata_url,
+        log_dir=log_dir, log_rate=log_rate or 1.0, log_rotate_seconds=log_rotate_seconds,
+    )  # fmt: skip
     err = _console(stderr=True)
     if insecure and not is_loopback(host):
         err.print(
@@ -67,4 +92,10 @@ def serve(
         f"Serving model {config.name!r}{version} from {config.path} at "
         f"http://{host}:{port}/v1/models/{config.name}:predict"
     )
+    if config.log_dir is not None:
+        err.print(
+            f"Logging {config.log_rate * 100:g}% of requests to {config.log_dir}/{config.name}/"
+            f"{config.version or 'unversioned'}",
+            soft_wrap=True,
+        )
     run_server(config, host=host, port=port, workers=workers)

@@ -27,6 +27,7 @@ from conveyor.model.saved import LoadedModel, load_model, manifest_json
 from conveyor.serve.metrics import Metrics
 from conveyor.serve.openapi import describe_predict
 from conveyor.serve.predict import predict_columns
+from conveyor.serve.predlog import PredictionLog
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
 
 __all__ = ["CONFIG_ENV", "ServeConfig", "app_from_env", "create_app"]
@@ -49,13 +50,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 @dataclass(frozen=True)
 class ServeConfig:
     """What a server process serves: the model folder, its name and version, the bearer
-    token (``None``: no token), and the largest request body in bytes."""
+    token (``None``: no token), the largest request body in bytes, and where predictions
+    are logged (``log_dir``, ``None``: not logged), at which rate, and how often a log file
+    is closed and published."""
 
     path: str
     name: str
     version: str | None = None
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
+    log_dir: str | None = None
+    log_rate: float = 1.0
+    log_rotate_seconds: float = 300.0
 
 
 def app_from_env() -> ASGIApp:
@@ -72,10 +78,19 @@ class _State:
         self.error: str | None = None
         self.loaded = threading.Event()
         self.metrics = Metrics()
+        self.log = (
+            None
+            if config.log_dir is None
+            else PredictionLog(
+                config.log_dir, rate=config.log_rate, rotate_seconds=config.log_rotate_seconds
+            )
+        )
 
     def load(self) -> None:
         try:
             self.model = load_model(self.config.path)
+            if self.log is not None:
+                self.log.set_input_types(self.model.signature["inputs"])
         except Exception as exc:  # reported by /readyz and predict, not raised in a thread
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -95,6 +110,8 @@ def create_app(config: ServeConfig) -> ASGIApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=state.load, name="conveyor-load-model", daemon=True).start()
         yield
+        if state.log is not None:  # publish the open log files before the process ends
+            await run_in_threadpool(state.log.close)
 
     app = FastAPI(
         title=f"Conveyor model server: {config.name}",
@@ -146,6 +163,11 @@ def create_app(config: ServeConfig) -> ASGIApp:
             problems = [p.to_dict() for p in exc.problems]
             return _error(exc.status, exc.message, **({"problems": problems} if problems else {}))
         answer = await run_in_threadpool(predict_columns, model, columns)
+        if state.log is not None:  # non-blocking: sampled, buffered, written in the background
+            state.log.record(
+                model=config.name, version=config.version, role="primary", columns=columns,
+                outputs=answer,
+            )  # fmt: skip
         return JSONResponse({**answer, "model": config.name, "version": config.version})
 
     describe_predict(app, PREDICT_ROUTE, manifest_json(config.path).get("signature") or {})

@@ -1,0 +1,139 @@
+"""``conveyor serve --log-predictions``: a real server in a subprocess logs what it answers to
+Parquet, one file per worker process, published on a graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
+from conveyor.data.prediction_logs import is_log_file
+from conveyor.model.presets import create_estimator
+from conveyor.model.saved import save_model
+from conveyor.model.transform import fit_transform
+
+pytestmark = pytest.mark.slow
+
+SCHEMA = DataSchema(
+    [
+        FeatureSchema("x", FeatureType.FLOAT),
+        FeatureSchema("c", FeatureType.STRING, values=["a", "b"]),
+        FeatureSchema("y", FeatureType.STRING),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    c = rng.choice(["a", "b"], 200)
+    table = pa.table({"x": x, "c": c, "y": np.where(x + (c == "a") > 0.5, "yes", "no")})
+    fitted = fit_transform(table, SCHEMA, "y")
+    estimator, _ = create_estimator("sklearn:LogisticRegression", "classification", {})
+    estimator.fit(fitted.matrix(table), np.searchsorted(["no", "yes"], table.column("y")))
+    path = tmp_path_factory.mktemp("models") / "toy"
+    save_model(str(path), estimator, fitted, task="classification", label="y",
+               classes=["no", "yes"], schema=SCHEMA)  # fmt: skip
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(
+    model: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "serve", str(model), "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited {proc.returncode}: {proc.communicate()[0]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"server not ready in 60 s: {proc.communicate()[0]}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    output = proc.communicate()[0]
+    assert code == 0, output
+    return output
+
+
+def test_every_answer_is_logged_by_each_worker_and_published_at_shutdown(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    logs = tmp_path / "logs"
+    proc, url = _serve(model_dir, "--workers", "2", "--log-predictions", "--log-dir", str(logs))
+    sent: list[tuple[float, str]] = []
+    with httpx.Client(timeout=30) as client:
+        for i in range(60):  # new connections: both workers answer some
+            client.headers["Connection"] = "close"
+            row = {"x": float(i), "c": "ab"[i % 2]}
+            answer = client.post(f"{url}/v1/models/toy:predict", json={"rows": [row]})
+            assert answer.status_code == 200, answer.text
+            sent.append((row["x"], answer.json()["predictions"][0]))
+        refused = client.post(f"{url}/v1/models/toy:predict", json={"rows": [{"x": 1}]})
+        assert refused.status_code == 422
+    output = _stop(proc)
+    assert f"Logging 100% of requests to {logs}/toy/unversioned" in output
+    folder = logs / "toy" / "unversioned"
+    files = sorted(folder.iterdir())
+    assert files and all(is_log_file(f.name) for f in files), files  # no temporary file left
+    pids = {f.name.split("-")[-2] for f in files}
+    assert len(pids) == len(files)  # one file per worker process, named after it
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    inputs = table.column("inputs").combine_chunks().field("x").to_pylist()
+    outputs = table.column("outputs").combine_chunks().field("predictions").to_pylist()
+    logged = sorted(zip(inputs, outputs, strict=True))
+    assert logged == sorted(sent)  # each answered row once, the refused one never
+    assert set(table.column("role").to_pylist()) == {"primary"}
+
+
+def test_a_sampled_log_under_the_artifact_root_by_default(model_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    proc, url = _serve(model_dir, "--log-predictions", "0.5",
+                       env={"CONVEYOR_ARTIFACT_ROOT": str(root)})  # fmt: skip
+    with httpx.Client(timeout=30) as client:
+        for i in range(100):
+            body = {"rows": [{"x": float(i), "c": "a"}]}
+            assert client.post(f"{url}/v1/models/toy:predict", json=body).status_code == 200
+    _stop(proc)
+    [file] = (root / "prediction_logs" / "toy" / "unversioned").iterdir()
+    assert 20 < pq.read_table(file).num_rows < 80
+
+
+def test_a_bad_rate_is_a_usage_error(model_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "conveyor", "serve", str(model_dir), "--log-predictions", "2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--log-predictions" in done.stderr and "0<x<=1" in done.stderr.replace(" ", "")
