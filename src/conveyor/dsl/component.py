@@ -63,6 +63,7 @@ class Component:
         self.name = spec.name
         self.plan_outputs: Callable[..., Mapping[str, str]] | None = None
         self.cache_inputs: Callable[..., Mapping[str, str]] | None = None
+        self.check_params: Callable[[Mapping[str, Any]], None] | None = None
         self.in_process = False
         self._output_names = output_names
         self.__doc__ = func.__doc__
@@ -111,6 +112,7 @@ def component(
     base_image: str | None = None,
     plan_outputs: Callable[..., Mapping[str, str]] | None = None,
     cache_inputs: Callable[..., Mapping[str, str]] | None = None,
+    check_params: Callable[[Mapping[str, Any]], None] | None = None,
     in_process: bool = False,
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
@@ -135,6 +137,7 @@ def component(
     base_image: str | None = None,
     plan_outputs: Callable[..., Mapping[str, str]] | None = None,
     cache_inputs: Callable[..., Mapping[str, str]] | None = None,
+    check_params: Callable[[Mapping[str, Any]], None] | None = None,
     in_process: bool = False,
 ) -> Component | Callable[[Callable[..., Any]], Component]:
     """Declare a component from a typed function.
@@ -167,6 +170,10 @@ def component(
             external input (``{"data/a.csv": "sha256:..."}``). The digests join the cache
             key, so the step is reused while those bytes are the same and reruns when one
             changes ("input file:data/a.csv: content changed"). Not part of the IR.
+        check_params: a function called when a pipeline adds the task, with the task's
+            literal parameter values (defaults included; values bound to pipeline parameters
+            or upstream outputs are left out); a ``ValueError`` it raises refuses the pipeline
+            at the caller's line, so a bad name fails before anything runs. Not part of the IR.
         in_process: run this step in the orchestrator's own process, as ``--in-process``
             runs every step, never in a worker: for a short step that only reads the
             metadata store (a resolver such as ``latest_blessed_model``), which a worker
@@ -203,6 +210,7 @@ def component(
         )
         built.plan_outputs = plan_outputs
         built.cache_inputs = cache_inputs
+        built.check_params = check_params
         built.in_process = in_process
         return built
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -20,6 +20,7 @@ from conveyor.dsl.conditions import ConditionExpr, RuntimeValue, caller_location
 from conveyor.errors import DefinitionError, PipelineValidationError
 from conveyor.ir.spec import (
     ArtifactSpec,
+    ComponentSpec,
     Constant,
     ListRef,
     OneOfRef,
@@ -413,6 +414,8 @@ def add_task(component: Component, kwargs: dict[str, Any], frame: FrameType | No
                 f"missing required input {key!r} ({aspec.type}). Connect it to an upstream "
                 f"output, e.g. {key}=other_task.outputs['...']"
             )
+    if component.check_params is not None:
+        _check_params(component.check_params, spec, bound, fail)
     task = Task(builder, task_name, component, bound, group)
     builder.tasks[task_name] = task
     builder.branches = None  # an Elif or Else must follow its If directly
@@ -538,3 +541,23 @@ def _bind_param(site: BindSite, value: Any, pspec: ParameterSpec) -> ValueRef:
     if pspec.enum is not None and value is not None and value not in pspec.enum:
         raise site.fail(f"parameter {key!r} must be one of {list(pspec.enum)!r}, got {value!r}")
     return Constant(coerce_value(value, pspec.type))
+
+
+def _check_params(
+    check: Callable[[Mapping[str, Any]], None],
+    spec: ComponentSpec,
+    bound: Mapping[str, ValueRef],
+    fail: Callable[[str], PipelineValidationError],
+) -> None:
+    """Run a component's ``check_params`` on the literal parameter values of a new task."""
+    values: dict[str, Any] = {}
+    for key, pspec in spec.input_parameters.items():
+        ref = bound.get(key)
+        if isinstance(ref, Constant):
+            values[key] = ref.value
+        elif ref is None and pspec.has_default:
+            values[key] = pspec.default
+    try:
+        check(values)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
