@@ -11,9 +11,12 @@ The tuner picks LightGBM's hyperparameters on a validation part of the train spl
 a stable row hash), never on the eval split: the evaluator judges the model on eval, and it
 checks through lineage that nothing chose the model on it (a warning otherwise).
 
-The model goes to ``serving/census/<version>/`` only when the evaluator blessed it (value
-thresholds overall and per sex, no drop against the production model) and it passed infra
-validation; every run writes a model card (``model_card.html``) either way.
+The model goes to ``serving/census/<version>/`` and into the model registry, as the next
+version of ``census`` with the ``champion`` alias moved to it, only when the evaluator blessed
+it (value thresholds overall and per sex, no drop against the production model: the version
+``models:/census@champion`` points at) and it passed infra validation; every run writes a
+model card (``model_card.html``) either way. ``conveyor models history census`` shows the
+alias moves; ``conveyor serve models:/census@champion`` serves the champion.
 """
 
 from __future__ import annotations
@@ -87,10 +90,12 @@ def census(
     search_space: dict[str, Any] = SEARCH_SPACE,
     n_trials: int = 4,
     push_destination: str = "serving/census",
+    registered_model: str = "census",
 ):
     """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform -> Tuner (on
-    a validation part of train) -> Trainer -> Evaluator (on eval, against the production
-    model), beside it InfraValidator -> ModelCard -> Pusher (only when both blessed it)."""
+    a validation part of train) -> Trainer -> Evaluator (on eval, against the registry's
+    champion), beside it InfraValidator -> ModelCard -> Pusher (only when both blessed it:
+    to the serving folder and the registry, moving ``champion``)."""
     examples = example_gen(input_pattern=pattern).outputs["examples"]
     stats = statistics_gen(examples=examples, slice_by=["sex", "race"]).outputs["statistics"]
     schema = schema_gen(statistics=stats, split="train").outputs["schema"]
@@ -112,7 +117,10 @@ def census(
         label="income_gt_50k",
         hyperparameters_artifact=tuned.outputs["best_hyperparameters"],
     ).outputs["model"]
-    baseline = latest_blessed_model(model=model).outputs["baseline"]
+    # the production model: the version the registry's champion alias points at
+    baseline = latest_blessed_model(
+        model=model, source="registry", registered_model=registered_model, alias="champion"
+    ).outputs["baseline"]
     evaluation = evaluator(
         examples=examples, model=model, baseline_model=baseline, eval_config=EVAL_CONFIG
     )
@@ -133,4 +141,6 @@ def census(
         model_blessing=evaluation.outputs["blessing"],
         infra_blessing=infra.outputs["blessing"],
         push_destination=push_destination,
+        registered_model=registered_model,
+        alias="champion",
     )

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,21 @@ def _show(folder: Path, artifact_id: int) -> str:
         check=True,
     )
     return proc.stdout
+
+
+def _models(folder: Path, *args: str) -> Any:
+    """``conveyor models ARGS --json`` in the example's folder, parsed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(CONVEYOR_HOME=str(folder / ".conveyor"), CONVEYOR_AGENT="off")
+    proc = subprocess.run(
+        [sys.executable, "-m", "conveyor", "models", *args, "--json"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
 
 
 def _run(folder: Path, *args: str) -> dict:
@@ -96,6 +112,12 @@ def test_census_example_runs_on_generated_data(tmp_path):
     assert blessing["warnings"] == [] and tasks["tuner"]["state"] == "COMPLETE"
     versions = list((folder / "serving" / "census").iterdir())
     assert len(versions) == 1 and (versions[0] / "conveyor_model.json").exists()
+    # ... and registered as census version 1, bound to the trainer's model, now the champion
+    model_id = tasks["trainer"]["outputs"]["artifacts"]["model"]["id"]
+    registered = _models(folder, "versions", "census")
+    assert [(v["version"], v["artifact_id"], v["aliases"]) for v in registered] == [
+        (1, model_id, ["champion"])
+    ]
     card_uri = tasks["model_card_generator"]["outputs"]["artifacts"]["card"]["uri"]
     card = Path(card_uri) / "model_card.html"
     assert "census-income" in card.read_text() and (Path(card_uri) / "model_card.json").exists()
@@ -116,3 +138,5 @@ def test_census_example_runs_on_generated_data(tmp_path):
         "CACHED"
     }
     assert len(list((folder / "serving" / "census").iterdir())) == 1
+    assert len(_models(folder, "versions", "census")) == 1
+    assert len(_models(folder, "history", "census")) == 1

@@ -112,6 +112,7 @@ EXPORTS: dict[str, list[str]] = {
         "ModelBlessing",
         "ModelCard",
         "ModelEvaluation",
+        "OnnxModel",
         "PushedModel",
         "Schema",
         "TransformGraph",

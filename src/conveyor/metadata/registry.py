@@ -23,6 +23,7 @@ __all__ = [
     "ModelRegistry",
     "ModelVersion",
     "RegisteredModel",
+    "check_registry_name",
     "parse_model_ref",
 ]
 
@@ -125,6 +126,34 @@ def parse_model_ref(ref: str) -> ModelRef:
         f"{ref!r} is not a model reference. Write models:/NAME@ALIAS (e.g. "
         "models:/census@champion) or models:/NAME/VERSION (e.g. models:/census/3)."
     )
+
+
+def check_registry_name(kind: str, value: str) -> None:
+    """Refuse a model name (``kind`` "model") or alias (``kind`` "alias") that a reference
+    could not carry: empty, edge spaces, ``@`` or ``/``, ``models:`` in front, or an alias
+    that reads as a version number.
+
+    Raises:
+        ValueError: the name, with what is wrong and why.
+
+    Example:
+        >>> check_registry_name("alias", "champion")
+        >>> check_registry_name("model", "census/v2")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: The model name 'census/v2' may not contain '@' or '/': ...
+    """
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise ValueError(
+            f"A {kind} name must be a non-empty string without edge spaces, got {value!r}."
+        )
+    if "@" in value or "/" in value or value.startswith("models:"):
+        raise ValueError(
+            f"The {kind} name {value!r} may not contain '@' or '/': they separate the parts "
+            "of a reference (models:/NAME@ALIAS, models:/NAME/VERSION)."
+        )
+    if kind == "alias" and value.isdigit():
+        raise ValueError(f"An alias may not be a number ({value!r}): it would read as a version.")
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from conveyor.types.evaluation import (
     ModelEvaluation,
     PushedModel,
 )
-from conveyor.types.model import InferenceResult, TransformGraph
+from conveyor.types.model import InferenceResult, OnnxModel, TransformGraph
 from conveyor.types.tuning import HyperParameters, TunerResults
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "ModelBlessing",
     "ModelCard",
     "ModelEvaluation",
+    "OnnxModel",
     "PushedModel",
     "Schema",
     "TransformGraph",

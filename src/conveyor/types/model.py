@@ -1,5 +1,5 @@
-"""Artifact types of the Model stage: TransformGraph (the fitted preprocessing) and
-InferenceResult (a model's predictions on examples)."""
+"""Artifact types of the Model stage: TransformGraph (the fitted preprocessing),
+InferenceResult (a model's predictions on examples) and OnnxModel (a model exported to ONNX)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 
 from conveyor.types.artifacts import Artifact
 
-__all__ = ["InferenceResult", "TransformGraph"]
+__all__ = ["InferenceResult", "OnnxModel", "TransformGraph"]
 
 TRANSFORM_FILE = "transform.json"
+ONNX_FILE = "model.onnx"
 
 
 class TransformGraph(Artifact):
@@ -53,3 +54,32 @@ class InferenceResult(Artifact):
     def split_path(self, split: str) -> str:
         """The folder holding the Parquet files of ``split``."""
         return os.path.join(self.path, split)
+
+
+class OnnxModel(Artifact):
+    """A model exported to ONNX, its transform included: ``<path>/model.onnx`` (absent when
+    the model could not be converted) and ``<path>/onnx_export.json`` (the outcome).
+
+    Metadata: ``converted`` (bool), ``reason`` (why not, when not), ``converter``,
+    ``opset``, ``model_fingerprint``, ``model_artifact_id``, and the parity check against the
+    model on eval rows: ``parity_rows``, ``parity_max_abs_diff``, ``parity_max_rel_diff``,
+    ``parity_label_agreement``,
+    ``parity_tolerance``, ``parity_min_agreement``, ``parity_passed``.
+
+    Example:
+        >>> OnnxModel(metadata={"converted": True, "parity_passed": True}).usable
+        True
+    """
+
+    schema_title = "conveyor.OnnxModel"
+    description = "A model exported to ONNX (with its transform), checked against the model."
+
+    @property
+    def onnx_file(self) -> str:
+        """The ONNX model file."""
+        return os.path.join(self.path, ONNX_FILE)
+
+    @property
+    def usable(self) -> bool:
+        """Whether it was converted and its answers matched the model's (parity passed)."""
+        return bool(self.metadata.get("converted")) and bool(self.metadata.get("parity_passed"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from conveyor.metadata.registry import check_registry_name as check_name
+
 __all__ = [
     "AT",
     "BLESSINGS",
@@ -63,17 +65,3 @@ def default_actor() -> str:
     except (KeyError, OSError):  # no login name in a container
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
     return f"{user}@{os.uname().nodename} pid {os.getpid()}"
-
-
-def check_name(kind: str, value: str) -> None:
-    if not isinstance(value, str) or not value or value != value.strip():
-        raise ValueError(
-            f"A {kind} name must be a non-empty string without edge spaces, got {value!r}."
-        )
-    if "@" in value or "/" in value or value.startswith("models:"):
-        raise ValueError(
-            f"The {kind} name {value!r} may not contain '@' or '/': they separate the parts "
-            "of a reference (models:/NAME@ALIAS, models:/NAME/VERSION)."
-        )
-    if kind == "alias" and value.isdigit():
-        raise ValueError(f"An alias may not be a number ({value!r}): it would read as a version.")
