@@ -6,6 +6,8 @@ export shipped beside the push (or the reason it was not), and one run on Postgr
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,20 @@ def _run(orch: LocalOrchestrator, **params: Any) -> RunResult:
     errors = {t: r.error for t, r in result.tasks.items() if r.error}
     assert result.failed_tasks == [], errors
     return result
+
+
+def _show(home: Path, artifact_id: Any) -> str:
+    """``conveyor show ID`` on the test's home, as a user would read it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(CONVEYOR_HOME=str(home), CONVEYOR_AGENT="off", COLUMNS="300")
+    proc = subprocess.run(
+        [sys.executable, "-m", "conveyor", "show", str(artifact_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout
 
 
 def _pushed(result: RunResult) -> dict[str, Any]:
@@ -179,6 +195,10 @@ def test_pusher_ships_the_onnx_export_beside_the_version_and_tags_it(
     prediction, proba = session.run(None, onnx_inputs(model, rows))
     assert list(prediction) == list(model.predict(rows))
     assert np.abs(proba - model.predict_proba(rows)).max() < 1e-4
+    shown = _show(home, result.outputs("onnx_exporter").artifacts["onnx_model"].id)
+    assert "converted by onnxmltools, parity passed" in shown and "label agreement 1.0000" in shown
+    pushed_id = result.outputs("pusher").artifacts["pushed_model"].id
+    assert f"ONNX: {onnx_file}" in _show(home, pushed_id)
     store = connect(metadata_url)
     try:
         tags = store.get_model_version("penguins", 1).tags
@@ -205,6 +225,12 @@ def test_a_model_that_cannot_be_exported_is_still_pushed_and_says_why(
     pushed = _pushed(result)
     assert pushed["pushed"] is True and pushed["registered_version"] == 1
     assert pushed["onnx_pushed"] is False and "hash-encoded" in pushed["onnx_reason"]
+    # conveyor show reads a push into the registry alone, and the export's refusal
+    shown = _show(home, result.outputs("pusher").artifacts["pushed_model"].id)
+    assert "pushed registered as models:/penguins/1" in shown
+    assert "penguins@champion: - -> 1" in shown
+    assert "ONNX not pushed: " in shown and "['name'] are hash-encoded" in shown
+    assert "not converted" in _show(home, export.id)
 
 
 def test_an_unblessed_model_is_neither_registered_nor_given_the_alias(

@@ -16,6 +16,7 @@ from conveyor.types.evaluation import (
     INFRA_FILE,
     PUSH_FILE,
 )
+from conveyor.types.model import ONNX_EXPORT_FILE, ONNX_FILE
 
 __all__ = ["MODEL_VIEWS"]
 
@@ -119,11 +120,52 @@ def _show_infra(art: Any, console: Any) -> None:
 
 
 def _show_push(art: Any, console: Any) -> None:
+    from rich.markup import escape
+
     doc = _read(art, PUSH_FILE)
-    if doc.get("pushed"):
-        console.print(f"PushedModel #{art.id}: [green]pushed[/] to {doc['pushed_destination']}")
-    else:
-        console.print(f"PushedModel #{art.id}: [red]not pushed[/]: {doc.get('reason')}")
+    if not doc.get("pushed"):
+        reason = escape(str(doc.get("reason")))
+        console.print(f"PushedModel #{art.id}: [red]not pushed[/]: {reason}")
+        return
+    targets = []
+    if doc.get("pushed_destination"):
+        targets.append(f"to {doc['pushed_destination']}")
+    if doc.get("registered_uri"):
+        reused = "" if doc.get("registered_new", True) else " (the version of the same model)"
+        targets.append(f"registered as {doc['registered_uri']}{reused}")
+    console.print(f"PushedModel #{art.id}: [green]pushed[/] {escape(', '.join(targets))}")
+    if doc.get("alias"):
+        ref = f"{doc['registered_model']}@{doc['alias']}"
+        if doc.get("alias_moved"):
+            before = doc.get("alias_from_version") or "-"
+            console.print(f"  {escape(ref)}: {before} -> {doc['registered_version']}")
+        else:
+            console.print(f"  {escape(ref)} already pointed at {doc['registered_version']}")
+    if doc.get("onnx_pushed"):
+        where = doc.get("onnx_destination") or doc.get("onnx_uri")
+        console.print(f"  ONNX: {escape(str(where))}")
+    elif "onnx_pushed" in doc:
+        console.print(f"  ONNX not pushed: {escape(str(doc.get('onnx_reason')))}")
+
+
+def _show_onnx(art: Any, console: Any) -> None:
+    from rich.markup import escape
+
+    doc = _read(art, ONNX_EXPORT_FILE)
+    if not doc.get("converted"):
+        reason = escape(str(doc.get("reason")))
+        console.print(f"OnnxModel #{art.id}: [red]not converted[/]: {reason}")
+        return
+    state = "[green]parity passed[/]" if doc.get("parity_passed") else "[red]parity failed[/]"
+    console.print(f"OnnxModel #{art.id}: converted by {doc.get('converter')}, {state}")
+    console.print(f"  {os.path.join(art.uri, ONNX_FILE)} ({doc.get('size_bytes')} bytes)")
+    console.print(
+        f"  on {doc.get('parity_rows')} rows: max diff "
+        f"{doc.get('parity_max_rel_diff', 0):.3g} (tolerance {doc.get('parity_tolerance')}), "
+        f"label agreement {_number(doc.get('parity_label_agreement'))}"
+    )
+    if doc.get("reason"):
+        console.print(f"  {escape(str(doc['reason']))}")
 
 
 def _show_card(art: Any, console: Any) -> None:
@@ -139,6 +181,7 @@ MODEL_VIEWS = {
     "conveyor.ModelBlessing": _show_blessing,
     "conveyor.InfraBlessing": _show_infra,
     "conveyor.PushedModel": _show_push,
+    "conveyor.OnnxModel": _show_onnx,
     "conveyor.ModelCard": _show_card,
 }
 """Views of the gate's artifact types, by type title."""

@@ -133,7 +133,10 @@ class PushedModel(_JsonArtifact):
     """The outcome of a push: ``<path>/push.json`` (where the model went, or why not).
 
     Metadata: ``pushed``, ``pushed_destination``, ``pushed_version``, ``reason``,
-    ``model_uri``, ``model_fingerprint``, ``pipeline``.
+    ``model_uri``, ``model_fingerprint``, ``pipeline``; into the registry also
+    ``registered_model``, ``registered_version``, ``registered_uri``, ``registered_new``,
+    ``alias``, ``alias_moved``, ``alias_from_version``; with an ONNX export ``onnx_pushed``,
+    ``onnx_reason`` or ``onnx_destination``, ``onnx_uri`` and its ``parity_*`` figures.
 
     Example:
         >>> PushedModel(metadata={"pushed": False}).pushed

@@ -11,6 +11,7 @@ __all__ = ["InferenceResult", "OnnxModel", "TransformGraph"]
 
 TRANSFORM_FILE = "transform.json"
 ONNX_FILE = "model.onnx"
+ONNX_EXPORT_FILE = "onnx_export.json"
 
 
 class TransformGraph(Artifact):

@@ -17,11 +17,9 @@ from typing import Any
 from conveyor.dsl import Input, Output, component
 from conveyor.errors import ArtifactError
 from conveyor.types import Examples, Model
-from conveyor.types.model import OnnxModel
+from conveyor.types.model import ONNX_EXPORT_FILE, OnnxModel
 
 __all__ = ["onnx_exporter"]
-
-EXPORT_FILE = "onnx_export.json"
 
 
 def _eval_rows(examples: Examples, split: str, rows: int) -> Any:
@@ -113,7 +111,7 @@ def onnx_exporter(
                 f"{parity.max_rel_diff:.3g} (tolerance {tolerance}), label agreement "
                 f"{parity.label_agreement:.4f} (minimum {min_agreement})"
             )
-    with open(os.path.join(onnx_model.path, EXPORT_FILE), "w", encoding="utf-8") as fh:
+    with open(os.path.join(onnx_model.path, ONNX_EXPORT_FILE), "w", encoding="utf-8") as fh:
         json.dump(record, fh, indent=2, sort_keys=True)
     onnx_model.metadata.update(record)
     return onnx_model.usable
