@@ -208,6 +208,29 @@ def test_pusher_ships_the_onnx_export_beside_the_version_and_tags_it(
         store.close()
 
 
+def test_a_push_to_an_fsspec_url_uploads_the_onnx_export_beside_the_version(
+    home: Path, metadata_url: str
+) -> None:
+    import fsspec
+
+    orch = _orchestrator(home, metadata_url)
+    try:
+        result = _run(orch, push_destination="memory://cv-push/penguins")
+    finally:
+        orch.metadata.close()
+    pushed = _pushed(result)
+    version = pushed["pushed_version"]
+    fs = fsspec.filesystem("memory")
+    assert fs.exists(f"/cv-push/penguins/{version}/conveyor_push.json")
+    assert pushed["onnx_destination"] == f"{pushed['pushed_destination']}.onnx"
+    with fs.open(f"/cv-push/penguins/{version}.onnx", "rb") as fh:
+        uploaded = fh.read()
+    onnx_model = result.outputs("onnx_exporter").artifacts["onnx_model"]
+    with open(os.path.join(onnx_model.uri.removeprefix("file://"), "model.onnx"), "rb") as fh:
+        assert uploaded == fh.read()
+    fs.rm("/cv-push", recursive=True)
+
+
 def test_a_model_that_cannot_be_exported_is_still_pushed_and_says_why(
     home: Path, metadata_url: str
 ) -> None:
