@@ -11,9 +11,12 @@ import click
 
 from conveyor.cli._common import _console, _echo_json, _errors
 from conveyor.cli._csv import csv_options
+from conveyor.cli._predlogs import log_options
 
 if TYPE_CHECKING:
     from conveyor.data.csv_options import CsvOptions
+    from conveyor.data.model import StatisticsCollection
+    from conveyor.data.prediction_logs import LogSelection
 
 __all__ = ["data"]
 
@@ -24,7 +27,15 @@ def data() -> None:
 
 
 @data.command()
-@click.argument("source", nargs=-1, required=True)
+@click.argument("source", nargs=-1)
+@click.option(
+    "--from-predictions",
+    "log_dir",
+    default=None,
+    metavar="DIR",
+    help="Statistics of the model inputs logged by conveyor serve --log-predictions under DIR "
+    "(instead of SOURCE): the serving data for skew checks.",
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the JSON here."
 )
@@ -43,20 +54,23 @@ def data() -> None:
     help="Also compute statistics per value of COL (repeatable).",
 )
 @click.option("--weight", default=None, metavar="COL", help="Numeric column of example weights.")
-@click.option("--split", default="all", show_default=True, help="Name of the data set.")
+@click.option("--split", default=None, help="Name of the data set (default all; serving for logs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON only.")
 @csv_options
+@log_options
 @_errors
 def stats(
     source: Sequence[str],
+    log_dir: str | None,
     output: str | None,
     html_path: str | None,
     slices: Sequence[str],
     weight: str | None,
-    split: str,
+    split: str | None,
     as_json: bool,
     csv: CsvOptions,
     file_format: str,
+    logs: LogSelection,
 ) -> None:
     """Compute statistics of SOURCE (files, folders or globs) and print a table.
 
@@ -65,23 +79,18 @@ def stats(
     A headerless file with '?' for missing values and ', ' between fields (UCI adult.data):
     conveyor data stats adult.data --format csv --no-header --column-names age,workclass,...
     --delimiter ', ' --null-value '?'
-    """
-    from conveyor.data.stats import compute_statistics
-    from conveyor.errors import ArtifactNotFoundError
 
-    try:
-        result = compute_statistics(
-            list(source),
-            split=split,
-            slice_by=slices,
-            weight_column=weight,
-            csv=csv,
-            format=file_format,
-        )
-    except ArtifactNotFoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="SOURCE") from exc
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    What a server logged (conveyor serve --log-predictions), over a time window:
+    conveyor data stats --from-predictions prediction_logs/census --since 1d -o serving.json
+    """
+    if bool(source) == bool(log_dir):
+        raise click.UsageError("Give SOURCE files or --from-predictions DIR (one of the two)")
+    if log_dir is not None:
+        if slices or weight:
+            raise click.UsageError("--slice and --weight apply to SOURCE files, not to logs")
+        result = _log_statistics(log_dir, logs, split or "serving")
+    else:
+        result = _file_statistics(source, split or "all", slices, weight, csv, file_format)
     payload = result.to_dict()
     if output:
         _write(output, json.dumps(payload))
@@ -98,6 +107,42 @@ def stats(
     for path in (output, html_path):
         if path:
             _console().print(f"wrote {path}")
+
+
+def _file_statistics(
+    source: Sequence[str],
+    split: str,
+    slices: Sequence[str],
+    weight: str | None,
+    csv: CsvOptions,
+    file_format: str,
+) -> StatisticsCollection:
+    from conveyor.data.stats import compute_statistics
+    from conveyor.errors import ArtifactNotFoundError
+
+    try:
+        return compute_statistics(
+            list(source),
+            split=split,
+            slice_by=slices,
+            weight_column=weight,
+            csv=csv,
+            format=file_format,
+        )
+    except ArtifactNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="SOURCE") from exc
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _log_statistics(log_dir: str, logs: LogSelection, split: str) -> StatisticsCollection:
+    from conveyor.data.prediction_logs import statistics_of_prediction_logs
+    from conveyor.errors import ArtifactError
+
+    try:
+        return statistics_of_prediction_logs(log_dir, logs, split=split)
+    except ArtifactError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from-predictions") from exc
 
 
 def _write(path: str, text: str) -> None:

@@ -16,8 +16,14 @@ import click
 
 from conveyor.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _console, _echo_json
 from conveyor.cli._csv import csv_options
+from conveyor.cli._predlogs import log_options
 from conveyor.data.csv_options import CsvOptions
-from conveyor.data.model import DatasetStatistics, StatisticsCollection
+from conveyor.data.model import DataSchema, DatasetStatistics, StatisticsCollection
+from conveyor.data.prediction_logs import (
+    LogSelection,
+    is_prediction_log_dir,
+    statistics_of_prediction_logs,
+)
 from conveyor.data.schema import (
     DEFAULT_MAX_CATEGORICAL_VALUES,
     infer_schema,
@@ -54,10 +60,19 @@ def _is_statistics(path: str) -> str | None:
 
 
 def load_statistics(
-    path: str, csv: CsvOptions | None = None, file_format: str = "auto"
+    path: str,
+    csv: CsvOptions | None = None,
+    file_format: str = "auto",
+    logs: LogSelection | None = None,
 ) -> StatisticsCollection:
-    """Statistics from a ``statistics.json`` (or an ExampleStatistics folder), or computed
-    from a data file with ``conveyor.data.stats.compute_statistics`` (read with ``csv``)."""
+    """Statistics from a ``statistics.json`` (or an ExampleStatistics folder), of the model
+    inputs in a prediction log folder (the rows ``logs`` picks), or computed from a data
+    file with ``conveyor.data.stats.compute_statistics`` (read with ``csv``)."""
+    if is_prediction_log_dir(path):
+        try:
+            return statistics_of_prediction_logs(path, logs or LogSelection())
+        except ConveyorError as exc:
+            raise click.UsageError(str(exc)) from exc
     stats_file = _is_statistics(path)
     if stats_file is not None:
         try:
@@ -79,10 +94,14 @@ def load_statistics(
 
 
 def _dataset(
-    source: str, split: str | None, csv: CsvOptions, file_format: str
+    source: str,
+    split: str | None,
+    csv: CsvOptions,
+    file_format: str,
+    logs: LogSelection | None = None,
 ) -> DatasetStatistics:
     """The statistics of one split of ``source`` (see :func:`load_statistics`)."""
-    stats = load_statistics(source, csv, file_format)
+    stats = load_statistics(source, csv, file_format, logs)
     unsliced = [d for d in stats.datasets if d.slice is None]
     if split is None and len(unsliced) == 1:
         return unsliced[0]
@@ -146,11 +165,18 @@ def infer_schema_command(
     metavar="DATA_OR_STATS",
     help="The previous span: checks drift and the row-count change.",
 )
-@click.option("--serving", default=None, metavar="DATA_OR_STATS", help="Serving data: checks skew.")
+@click.option(
+    "--serving",
+    default=None,
+    metavar="DATA_STATS_OR_LOGS",
+    help="Serving data (a file, statistics, or a prediction log folder): checks "
+    "training/serving skew with the schema's skew_comparator thresholds.",
+)
 @click.option("--environment", default=None, help="E.g. SERVING: the label is not expected.")
 @click.option("--split", default=None, help="The split to check (default: the only one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the anomalies as JSON.")
 @csv_options
+@log_options
 def validate_command(
     data: str,
     schema_path: str,
@@ -161,19 +187,29 @@ def validate_command(
     as_json: bool,
     csv: CsvOptions,
     file_format: str,
+    logs: LogSelection,
 ) -> None:
-    """Validate DATA (a data file or a statistics.json) against a schema.
+    """Validate DATA (a data file, a statistics.json or a prediction log folder) against a
+    schema.
 
     Exits 1 when anything is anomalous, 0 when the data is clean, 2 on a usage error.
-    The CSV options apply to DATA, --baseline and --serving alike.
+    The CSV options apply to DATA, --baseline and --serving alike, the prediction log
+    options (--since, --until, --role, --model, --model-version) to any of them that is a
+    prediction log folder.
+
+    Training/serving skew of a served model's real traffic:
+    conveyor data validate train_stats.json --schema schema.yaml --serving
+    prediction_logs/census --since 1d
     """
     try:
         schema = load_schema(schema_path)
     except ConveyorError as exc:
         _fail(str(exc))
-    stats = _dataset(data, split, csv, file_format)
-    previous = _dataset(baseline, split, csv, file_format) if baseline else None
-    serving_stats = _dataset(serving, split, csv, file_format) if serving else None
+    stats = _dataset(data, split, csv, file_format, logs)
+    previous = _dataset(baseline, split, csv, file_format, logs) if baseline else None
+    serving_stats = _dataset(serving, split, csv, file_format, logs) if serving else None
+    if serving_stats is not None:
+        _warn_without_skew_comparators(schema)
     found = validate_statistics(
         stats, schema, environment=environment, previous=previous, serving=serving_stats
     )
@@ -183,6 +219,17 @@ def validate_command(
     else:
         print_anomalies(found, _console())
     sys.exit(EXIT_FAILED if anomaly_count(found) else EXIT_OK)
+
+
+def _warn_without_skew_comparators(schema: DataSchema) -> None:
+    if any(f.skew_comparator is not None for f in schema.features):
+        return
+    _console(stderr=True).print(
+        "[bold yellow]warning:[/] the schema sets no skew_comparator, so --serving checks no "
+        "skew. Add one to the features to compare, e.g. skew_comparator: {infinity_norm: "
+        "0.1} for a category, {jensen_shannon_divergence: 0.1} for a number",
+        soft_wrap=True,
+    )
 
 
 @click.command("convert-schema")

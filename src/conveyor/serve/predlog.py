@@ -269,7 +269,7 @@ class PredictionLog:
             rows = sum(e.rows for e in entries)
             try:
                 folder = self._folder(model, version)
-                self._append(folder, _table(entries, self._types))
+                self._append(folder, _table(entries, self._types), entries[0].timestamp)
                 with self._lock:
                     self._counts.rows_written += rows
             except Exception as exc:
@@ -296,7 +296,7 @@ class PredictionLog:
             )
         return "/".join([self._base.rstrip("/"), *parts])
 
-    def _append(self, folder: str, table: pa.Table) -> None:
+    def _append(self, folder: str, table: pa.Table, first: float) -> None:
         current = self._open.get(folder)
         if current is not None and not table.schema.equals(current.schema):
             if all(_fits(f.type, current.schema.field(f.name).type) for f in table.schema) and (
@@ -307,14 +307,15 @@ class PredictionLog:
                 self._publish(folder)  # a new shape (another output, a new type): a new file
                 current = None
         if current is None:
-            current = self._new_file(folder, table.schema)
+            current = self._new_file(folder, table.schema, first)
         current.writer.write_table(table)
         current.rows += table.num_rows
 
-    def _new_file(self, folder: str, schema: pa.Schema) -> _OpenFile:
+    def _new_file(self, folder: str, schema: pa.Schema, first: float) -> _OpenFile:
+        """A file named after the time of its first row (readers skip files by it)."""
         self._fs.makedirs(folder, exist_ok=True)
         self._sequence += 1
-        name = log_file_name(time.time(), self._host, self._pid, self._sequence)
+        name = log_file_name(first, self._host, self._pid, self._sequence)
         final = f"{folder}/{name}"
         temporary = f"{folder}/.{name}.tmp"
         handle = self._fs.open(temporary, "wb")
