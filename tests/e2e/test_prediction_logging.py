@@ -125,9 +125,15 @@ def test_a_sampled_log_under_the_artifact_root_by_default(model_dir: Path, tmp_p
         for i in range(100):
             body = {"rows": [{"x": float(i), "c": "a"}]}
             assert client.post(f"{url}/v1/models/toy:predict", json=body).status_code == 200
+        metrics = client.get(f"{url}/metrics").text
     _stop(proc)
+    counts = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if "prediction_log" in line
+                  and not line.startswith("#"))  # fmt: skip
+    logged = int(counts['conveyor_prediction_log_rows_total{outcome="logged"}'])
+    assert logged + int(counts["conveyor_prediction_log_requests_sampled_out_total"]) == 100
+    assert counts['conveyor_prediction_log_rows_total{outcome="dropped"}'] == "0"
     [file] = (root / "prediction_logs" / "toy" / "unversioned").iterdir()
-    assert 20 < pq.read_table(file).num_rows < 80
+    assert 20 < pq.read_table(file).num_rows == logged < 80
 
 
 def test_a_bad_rate_is_a_usage_error(model_dir: Path) -> None:

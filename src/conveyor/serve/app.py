@@ -137,10 +137,10 @@ def create_app(config: ServeConfig) -> ASGIApp:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        """Request counts, errors and latency in the Prometheus text format."""
-        return PlainTextResponse(
-            state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        """Request counts, errors and latency in the Prometheus text format (and what the
+        prediction log did, when predictions are logged)."""
+        text = state.metrics.render() + (state.log.prometheus() if state.log is not None else "")
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

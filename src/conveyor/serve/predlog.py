@@ -230,6 +230,34 @@ class PredictionLog:
                 "rows_buffered": self._buffered,
             }
 
+    def prometheus(self) -> str:
+        """:meth:`counts` in the Prometheus text format (appended to the server's /metrics).
+
+        Example:
+            >>> print(PredictionLog("/tmp/conveyor-doc-logs").prometheus().splitlines()[2])
+            conveyor_prediction_log_rows_total{outcome="logged"} 0
+        """
+        c = self.counts()
+        lines = [
+            "# HELP conveyor_prediction_log_rows_total Predicted rows the prediction log "
+            "took (logged), dropped (buffer full, or a write failed) and wrote.",
+            "# TYPE conveyor_prediction_log_rows_total counter",
+        ]
+        for outcome in ("logged", "dropped", "written"):
+            lines.append(
+                f'conveyor_prediction_log_rows_total{{outcome="{outcome}"}} {c[f"rows_{outcome}"]}'
+            )
+        for name, kind, value, text in (
+            ("requests_sampled_out_total", "counter", c["requests_sampled_out"],
+             "Requests left out by the sampling rate."),
+            ("files_total", "counter", c["files_written"], "Log files published."),
+            ("errors_total", "counter", c["errors"], "Failures to log or write."),
+            ("buffered_rows", "gauge", c["rows_buffered"], "Rows waiting to be written."),
+        ):  # fmt: skip
+            metric = f"conveyor_prediction_log_{name}"
+            lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}", f"{metric} {value}"]
+        return "\n".join(lines) + "\n"
+
     def close(self, timeout: float = 30.0) -> None:
         """Write what is buffered, publish the open files and stop the writer (idempotent)."""
         if os.getpid() != self._pid:
