@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
 from conveyor.model.presets import create_estimator
@@ -275,13 +276,28 @@ def test_metrics_count_requests_by_route_and_code(pushed):
         assert _predict(srv, {"rows": [{}]}).status_code == 422
         assert httpx.get(f"{srv.url}/nowhere").status_code == 404
         text = httpx.get(f"{srv.url}/metrics").text
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
         route = "/v1/models/{name}:predict"
-        assert f'conveyor_requests_total{{route="{route}",code="200"}} 3' in text
-        assert f'conveyor_requests_total{{route="{route}",code="422"}} 1' in text
-        assert 'conveyor_requests_total{route="other",code="404"} 1' in text
-        assert 'conveyor_errors_total{code="422"} 1' in text
-        assert f'conveyor_request_duration_seconds_count{{route="{route}"}} 4' in text
-        assert f'conveyor_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} 4' in text
+        served = (("model", "toy"), ("role", "primary"), ("version", "1700000000"))
+
+        def requests(route: str, code: str, labels: tuple[tuple[str, str], ...]) -> float:
+            key = tuple(sorted((("route", route), ("code", code), *labels)))
+            return samples[("conveyor_requests_total", key)]
+
+        assert requests(route, "200", served) == 3
+        assert requests(route, "422", served) == 1
+        unserved = (("model", ""), ("role", ""), ("version", ""))
+        assert requests("other", "404", unserved) == 1
+        assert samples[("conveyor_errors_total", (("code", "422"),))] == 1
+        latency = (("role", "primary"), ("route", route))
+        assert samples[("conveyor_request_duration_seconds_count", latency)] == 4
+        assert (
+            samples[("conveyor_request_duration_seconds_bucket", (("le", "+Inf"), *latency))] == 4
+        )
     finally:
         srv.stop()
 

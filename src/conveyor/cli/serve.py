@@ -15,7 +15,7 @@ __all__ = ["serve"]
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-    help="Worker processes (each loads the model and keeps its own metrics).",
+    help="Worker processes (each loads the model; /metrics counts them all).",
 )  # fmt: skip
 @click.option(
     "--max-body-bytes", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(1),
@@ -41,6 +41,21 @@ __all__ = ["serve"]
     "--insecure", is_flag=True,
     help="Serve off loopback without a token: anyone who reaches the port may predict.",
 )  # fmt: skip
+@click.option(
+    "--poll-seconds", default=0.0, show_default=True, type=click.FloatRange(0),
+    help="Ask the registry this often whether a models:/NAME@ALIAS moved, and swap the new "
+    "version in without dropping a request (0: never).",
+)  # fmt: skip
+@click.option(
+    "--canary", default=None, metavar="MODEL=PERCENT%",
+    help="A second model answering that share of the requests, e.g. "
+    "models:/census@challenger=10% (split by the X-Request-Key header, or at random).",
+)  # fmt: skip
+@click.option(
+    "--shadow", default=None, metavar="MODEL",
+    help="A model that scores every request off the response path; its answers are logged, "
+    "never returned.",
+)  # fmt: skip
 @_errors
 def serve(
     model: str,
@@ -53,13 +68,17 @@ def serve(
     log_dir: str | None,
     log_rotate_seconds: float,
     insecure: bool,
+    poll_seconds: float,
+    canary: str | None,
+    shadow: str | None,
 ) -> None:
     """Serve MODEL (a trainer's model folder, a pushed version or models:/NAME@ALIAS) over HTTP.
 
     POST /v1/models/NAME:predict with {"rows": [...]} or {"columns": {...}}; probes at
     /healthz and /readyz, Prometheus metrics at /metrics, the API at /docs. Stops cleanly on
-    SIGTERM or Ctrl-C.
+    SIGTERM or Ctrl-C; with --workers 2 or more, SIGHUP restarts the workers one by one.
     """
+    from conveyor.serve.routing import parse_canary
     from conveyor.serve.server import is_loopback, prepare
     from conveyor.serve.server import serve as run_server
 
@@ -72,7 +91,10 @@ def serve(
             f"--host {host} is reachable from other machines: give --token SECRET (clients "
             "send Authorization: Bearer SECRET) or --insecure to serve without one"
         )
-    metadata_url = _settings().metadata_url if model.startswith("models:/") else None
+    split = None if canary is None else parse_canary(canary)
+    specs = [model, *([] if split is None else [split[0]]), *([] if shadow is None else [shadow])]
+    registered = any(s.startswith("models:/") for s in specs)
+    metadata_url = _settings().metadata_url if registered else None
     if log_dir is not None and log_rate is None:
         log_rate = 1.0  # a folder given: log every request unless a rate is
     if log_rate is not None and log_dir is None:
@@ -80,6 +102,7 @@ def serve(
     config = prepare(
         model, token=token, max_body_bytes=max_body_bytes, metadata_url=metadata_url,
         log_dir=log_dir, log_rate=log_rate or 1.0, log_rotate_seconds=log_rotate_seconds,
+        poll_seconds=poll_seconds, canary=split, shadow=shadow,
     )  # fmt: skip
     err = _console(stderr=True)
     if insecure and not is_loopback(host):
@@ -98,4 +121,13 @@ def serve(
             f"{config.version or 'unversioned'}",
             soft_wrap=True,
         )
+    if config.canary is not None:
+        err.print(
+            f"Canary: {config.canary.uri or config.canary.path} version {config.canary.version} "
+            f"answers {config.canary_fraction:.1%} of the requests"
+        )
+    if config.shadow is not None:
+        err.print(f"Shadow: {config.shadow.uri or config.shadow.path} scores every request")
+    if config.poll_seconds > 0:
+        err.print(f"Polling the registry every {config.poll_seconds:g} s for alias moves")
     run_server(config, host=host, port=port, workers=workers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import logging
 import os
 import threading
 import time
@@ -20,15 +21,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from conveyor.model.saved import LoadedModel, load_model, manifest_json
-from conveyor.serve.metrics import Metrics
+from conveyor.model.saved import LoadedModel, manifest_json
+from conveyor.serve.metrics import CONTENT_TYPE, Metrics
 from conveyor.serve.openapi import describe_predict
 from conveyor.serve.predict import predict_columns
 from conveyor.serve.predlog import PredictionLog
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
+from conveyor.serve.routing import KEY_HEADER, goes_to_canary
+from conveyor.serve.shadow import LogRecorder, Recorder, Shadow
+from conveyor.serve.swap import Poller, Slot, Target
 
 __all__ = ["CONFIG_ENV", "ServeConfig", "app_from_env", "create_app"]
 
@@ -37,6 +41,8 @@ CONFIG_ENV = "CONVEYOR_SERVE_CONFIG"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 OPEN_ROUTES = ("/healthz", "/readyz")
 PREDICT_ROUTE = "/v1/models/{name}:predict"
+SERVED_KEY = "conveyor.served"
+"""The ASGI scope key where the predict route leaves the model, version and role that answered."""
 LOAD_WAIT = 30.0
 """Seconds a prediction waits for the model of a worker that is still loading it (then 503)."""
 
@@ -52,7 +58,13 @@ class ServeConfig:
     """What a server process serves: the model folder, its name and version, the bearer
     token (``None``: no token), the largest request body in bytes, and where predictions
     are logged (``log_dir``, ``None``: not logged), at which rate, and how often a log file
-    is closed and published."""
+    is closed and published.
+
+    ``uri`` is the ``models:/NAME@ALIAS`` the model came from: with ``poll_seconds`` > 0 each
+    worker asks the registry at ``metadata_url`` that often whether the alias moved, and
+    swaps the new version in. ``canary`` answers ``canary_fraction`` of the requests;
+    ``shadow`` scores every request off the response path (its answers logged).
+    """
 
     path: str
     name: str
@@ -62,21 +74,37 @@ class ServeConfig:
     log_dir: str | None = None
     log_rate: float = 1.0
     log_rotate_seconds: float = 300.0
+    uri: str | None = None
+    metadata_url: str | None = None
+    poll_seconds: float = 0.0
+    canary: Target | None = None
+    canary_fraction: float = 0.0
+    shadow: Target | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServeConfig:
+        """The config :func:`config_dict` wrote."""
+        roles = {
+            k: None if data.get(k) is None else Target(**data[k]) for k in ("canary", "shadow")
+        }
+        return cls(**{**data, **roles})
+
+    @property
+    def primary(self) -> Target:
+        return Target(self.path, self.name, self.version, self.uri)
 
 
 def app_from_env() -> ASGIApp:
     """The application configured by :data:`CONFIG_ENV` (uvicorn's factory in each worker)."""
-    return create_app(ServeConfig(**json.loads(os.environ[CONFIG_ENV])))
+    return create_app(ServeConfig.from_dict(json.loads(os.environ[CONFIG_ENV])))
 
 
 class _State:
-    """The model of this process, loaded in the background so the probes answer at once."""
+    """The models of this process (primary, canary, shadow), loaded in the background so the
+    probes answer at once, and swapped when their alias moves."""
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(self, config: ServeConfig, recorder: Recorder | None = None) -> None:
         self.config = config
-        self.model: LoadedModel | None = None
-        self.error: str | None = None
-        self.loaded = threading.Event()
         self.metrics = Metrics()
         self.log = (
             None
@@ -85,26 +113,62 @@ class _State:
                 config.log_dir, rate=config.log_rate, rotate_seconds=config.log_rotate_seconds
             )
         )
+        hooks = {
+            "on_swap": lambda role, v: self.metrics.swaps.labels(role, v).inc(),
+            "on_failure": lambda role, v: self.metrics.swap_failures.labels(role, v).inc(),
+        }
+        self.primary = Slot("primary", config.primary, **hooks)
+        self.canary = None if config.canary is None else Slot("canary", config.canary, **hooks)
+        shadow = None if config.shadow is None else Slot("shadow", config.shadow, **hooks)
+        self.slots = [s for s in (self.primary, self.canary, shadow) if s is not None]
+        self.shadow: Shadow | None = None
+        if shadow is not None:  # its answers go to the prediction log when there is one
+            count = self.metrics.shadow.labels
+            self.shadow = Shadow(
+                shadow, predict_columns, recorder or self.log or LogRecorder(),
+                lambda outcome: count(outcome).inc(),
+            )  # fmt: skip
+        self.loaded = threading.Event()
+
+    @property
+    def model(self) -> LoadedModel | None:
+        """The primary model serving now (``None`` until loaded)."""
+        served = self.primary.current
+        return None if served is None else served.model
+
+    @property
+    def error(self) -> str | None:
+        for slot in self.slots:
+            if slot.error is not None:
+                return slot.error if slot is self.primary else f"The {slot.role}: {slot.error}"
+        return None
 
     def load(self) -> None:
-        try:
-            self.model = load_model(self.config.path)
-            if self.log is not None:
-                self.log.set_input_types(self.model.signature["inputs"])
-        except Exception as exc:  # reported by /readyz and predict, not raised in a thread
-            self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.loaded.set()
+        follow = self.config.poll_seconds > 0
+        for slot in self.slots:
+            slot.load(self.config.metadata_url, follow=follow)
+            if self.log is not None and slot.current is not None:
+                self.log.set_input_types(slot.current.model.signature["inputs"])
+        self.loaded.set()
+        if self.shadow is not None:
+            self.shadow.start()
+        if follow and self.config.metadata_url is not None:
+            Poller(self.slots, self.config.metadata_url, self.config.poll_seconds).start()
+
+    def ready(self) -> bool:
+        return self.loaded.is_set() and all(s.current is not None for s in self.slots)
 
 
 def _error(code: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=code)
 
 
-def create_app(config: ServeConfig) -> ASGIApp:
+def create_app(config: ServeConfig, *, recorder: Recorder | None = None) -> ASGIApp:
     """The ASGI application serving the model of ``config`` (FastAPI inside the token check
-    and the metrics)."""
-    state = _State(config)
+    and the metrics); ``recorder`` receives the shadow model's answers (default: the
+    prediction log when predictions are logged, else the server's log)."""
+    _log_to_stderr()
+    state = _State(config, recorder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,17 +194,19 @@ def create_app(config: ServeConfig) -> ASGIApp:
     @app.get("/readyz")
     async def readyz() -> Response:
         """The model is loaded (503 while loading, or with the reason it could not be)."""
-        if state.model is not None:
+        if state.ready():
             return JSONResponse({"status": "ready", "model": config.name})
         status = "loading" if state.error is None else "failed"
         return _error(503, state.error or "The model is loading", status=status)
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        """Request counts, errors and latency in the Prometheus text format (and what the
-        prediction log did, when predictions are logged)."""
-        text = state.metrics.render() + (state.log.prometheus() if state.log is not None else "")
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+        """Request counts, errors and latency of the whole server in the Prometheus text
+        format (and what this worker's prediction log did, when predictions are logged)."""
+        text = state.metrics.render()
+        if state.log is not None:
+            text += state.log.prometheus().encode()
+        return Response(text, media_type=CONTENT_TYPE)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -153,9 +219,16 @@ def create_app(config: ServeConfig) -> ASGIApp:
             return _error(404, f"No model {name!r} here; this server serves {config.name!r}")
         if not state.loaded.is_set():  # a worker just started: wait for its model a while
             await run_in_threadpool(state.loaded.wait, LOAD_WAIT)
-        model = state.model
-        if model is None:
+        slot = state.primary
+        if state.canary is not None and goes_to_canary(
+            request.headers.get(KEY_HEADER), config.canary_fraction
+        ):
+            slot = state.canary
+        served = slot.current  # this request's model to the end, whatever a swap does
+        if served is None:
             return _error(503, state.error or "The model is loading; retry when /readyz is 200")
+        model = served.model
+        request.scope[SERVED_KEY] = (served.name, served.version or "", served.role)
         try:
             body = await _read_body(request, config.max_body_bytes)
             columns = columns_of(parse_json(body), model.signature["inputs"])
@@ -165,10 +238,14 @@ def create_app(config: ServeConfig) -> ASGIApp:
         answer = await run_in_threadpool(predict_columns, model, columns)
         if state.log is not None:  # non-blocking: sampled, buffered, written in the background
             state.log.record(
-                model=config.name, version=config.version, role="primary", columns=columns,
+                model=served.name, version=served.version, role=served.role, columns=columns,
                 outputs=answer,
             )  # fmt: skip
-        return JSONResponse({**answer, "model": config.name, "version": config.version})
+        if state.shadow is not None:
+            state.shadow.submit(columns)
+        return JSONResponse(
+            {**answer, "model": served.name, "version": served.version, "role": served.role}
+        )
 
     describe_predict(app, PREDICT_ROUTE, manifest_json(config.path).get("signature") or {})
     return _Guard(app, state, config.token)
@@ -231,7 +308,10 @@ class _Guard:
                 await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "other"
-            self.state.metrics.observe(route, status, time.perf_counter() - start)
+            model, version, role = scope.get(SERVED_KEY, ("", "", ""))
+            self.state.metrics.observe(
+                route, status, time.perf_counter() - start, model=model, version=version, role=role
+            )
 
 
 def _authorised(scope: Scope, token: str) -> bool:
@@ -259,6 +339,18 @@ def _docs_page(spec: dict[str, Any]) -> str:
         f"<body><h1>{title}</h1><p>The machine-readable API: "
         f"<a href='openapi.json'>openapi.json</a></p>{''.join(rows)}</body></html>"
     )
+
+
+def _log_to_stderr() -> None:
+    """Swaps, failed swaps and shadow answers are logged on standard error beside uvicorn's
+    lines (uvicorn configures only its own loggers)."""
+    log = logging.getLogger("conveyor.serve")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def config_dict(config: ServeConfig) -> dict[str, Any]:

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from conveyor._internal.hashing import digest_path
 from conveyor.errors import ArtifactError, ConfigError, StoreError
 from conveyor.model.saved import MANIFEST_FILE
+
+if TYPE_CHECKING:
+    from conveyor.metadata import MetadataStore
+    from conveyor.metadata.registry import ModelRegistry, ModelVersion
+
+    class ModelRegistryStore(MetadataStore, ModelRegistry, Protocol):
+        """A metadata store with a model registry (the built-in SQL store)."""
+
 
 __all__ = [
     "MODELS_SCHEME",
@@ -17,7 +25,9 @@ __all__ = [
     "ModelSource",
     "check_digest",
     "model_source",
+    "open_registry",
     "open_source",
+    "registered_source",
 ]
 
 MODELS_SCHEME = "models:/"
@@ -64,22 +74,38 @@ def open_source(spec: str, *, metadata_url: str | None = None) -> ModelSource:
 
 
 def _registered(spec: str, metadata_url: str | None) -> ModelSource:
+    if metadata_url is None:
+        raise ConfigError(f"{spec} names a registered model; give the metadata store's URL")
+    store = open_registry(metadata_url)
+    try:
+        return registered_source(store, store.resolve_model(spec), spec)
+    finally:
+        store.close()
+
+
+def open_registry(metadata_url: str) -> ModelRegistryStore:
+    """The metadata store at ``metadata_url``, checked to hold a model registry (close it).
+
+    Raises:
+        StoreError: the store has no model registry.
+    """
     from conveyor.metadata import connect
     from conveyor.metadata.registry import ModelRegistry
 
-    if metadata_url is None:
-        raise ConfigError(f"{spec} names a registered model; give the metadata store's URL")
     store = connect(metadata_url)
-    try:
-        if not isinstance(store, ModelRegistry):
-            raise StoreError(
-                f"The metadata store {metadata_url!r} has no model registry; models:/ URIs "
-                "need the built-in SQLite or PostgreSQL store"
-            )
-        version = store.resolve_model(spec)
-        artifact = store.get_artifact(version.artifact_id)
-    finally:
+    if not isinstance(store, ModelRegistry):
         store.close()
+        raise StoreError(
+            f"The metadata store {metadata_url!r} has no model registry; models:/ URIs "
+            "need the built-in SQLite or PostgreSQL store"
+        )
+    return cast("ModelRegistryStore", store)
+
+
+def registered_source(store: ModelRegistryStore, version: ModelVersion, spec: str) -> ModelSource:
+    """The folder of the registered ``version`` (which ``spec`` resolved to), served under its
+    model's name and version number, with the digest the store recorded for its artifact."""
+    artifact = store.get_artifact(version.artifact_id)
     if "://" in version.uri and not version.uri.startswith("file://"):
         raise ArtifactError(
             f"{spec} is version {version.version} of {version.model_name!r} at {version.uri!r}; "
