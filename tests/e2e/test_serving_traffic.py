@@ -337,19 +337,19 @@ def test_sighup_restarts_the_workers_under_load_without_a_failed_request(tmp_pat
 def test_sigterm_finishes_every_accepted_request(tmp_path):
     pushed = _push(tmp_path, "toy")
     srv = _start(tmp_path, str(pushed), "--workers", "2")
-    body = {"rows": ROWS * 5000}
+    body = {"rows": ROWS * 2500}  # 10,000 rows: long enough to be in flight at SIGTERM
     started = time.monotonic()
-    assert len(httpx.post(srv.url + PREDICT, json=body, timeout=60).json()["predictions"]) == 20000
+    assert len(httpx.post(srv.url + PREDICT, json=body, timeout=60).json()["predictions"]) == 10000
     alone = time.monotonic() - started
-    with ThreadPoolExecutor(6) as pool:
+    with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(httpx.post, srv.url + PREDICT, json=body, timeout=60)
-                   for _ in range(6)]  # fmt: skip
-        time.sleep(min(alone / 2, 1.0))  # sent and being answered
+                   for _ in range(4)]  # fmt: skip
+        time.sleep(max(0.3, min(alone, 1.0)))  # sent and accepted (2 idle workers accept at once)
         in_flight = sum(not f.done() for f in futures)
-        srv.stop()
-        responses = [f.result() for f in futures]
-    assert in_flight >= 3, f"only {in_flight} requests were in flight at SIGTERM"
-    assert [r.status_code for r in responses] == [200] * 6
-    assert all(len(r.json()["predictions"]) == 20000 for r in responses)
+        output = srv.stop()
+        outcomes = [f.exception() or f.result() for f in futures]
+    assert in_flight >= 2, f"only {in_flight} requests were in flight at SIGTERM (alone: {alone})"
+    assert [getattr(r, "status_code", r) for r in outcomes] == [200] * 4, output
+    assert all(len(r.json()["predictions"]) == 10000 for r in outcomes)
     with pytest.raises(httpx.ConnectError):
         httpx.post(srv.url + PREDICT, json={"rows": ROWS}, timeout=5)
