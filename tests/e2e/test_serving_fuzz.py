@@ -23,6 +23,7 @@ def test_generated_and_hostile_requests_get_no_5xx_and_memory_stays_flat(tmp_pat
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["requests"] == 300
+    assert len(report["rss_mb_every_tenth"]) == 11
     assert report["server_5xx"] == 0 and report["failures"] == []
     kinds = report["by_kind"]
     assert kinds["schemathesis positive POST"] > 20 and kinds["schemathesis negative POST"] > 20

@@ -98,7 +98,7 @@ class PartialStatistics:
             pa.types.is_integer(w.type) or pa.types.is_floating(w.type) or w.null_count == len(w)
         ):
             raise ValueError(f"Weight column {self.weight_column!r} must be numeric, not {w.type}")
-        return pc.fill_null(w.cast(pa.float64()), 0.0)
+        return pc.fill_null(w.cast(pa.float64(), safe=False), 0.0)
 
     def _update_slices(self, table: pa.Table, weights: pa.ChunkedArray | None, column: str) -> None:
         if column not in table.column_names:

@@ -85,7 +85,9 @@ def _bucket_codes(column: pa.Array, bounds: Sequence[float]) -> tuple[np.ndarray
             "with feature_keys instead"
         )
     values = np.asarray(
-        pc.fill_null(pc.cast(column, pa.float64()), math.nan).to_numpy(zero_copy_only=False),
+        pc.fill_null(pc.cast(column, pa.float64(), safe=False), math.nan).to_numpy(
+            zero_copy_only=False
+        ),
         dtype=np.float64,
     )
     edges = [-math.inf, *bounds, math.inf]

@@ -299,7 +299,8 @@ def _numbers(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
             col = pc.cast(col, pa.float64())
         except pa.ArrowInvalid as exc:
             raise ValueError(f"Expected numbers, got text that is not a number: {exc}") from exc
-    values = pc.fill_null(pc.cast(col, pa.float64()), float("nan"))
+    # unsafe: an integer past 2**53 rounds to the nearest float, as NumPy's astype does
+    values = pc.fill_null(pc.cast(col, pa.float64(), safe=False), float("nan"))
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 

@@ -126,3 +126,14 @@ def test_transform_options_reject_unknown_encodings():
         TransformOptions(encodings={"age": "embed"})
     with pytest.raises(ValueError, match="unknown feature"):
         fit_transform(TRAIN, SCHEMA, "y", TransformOptions(encodings={"agee": "scale"}))
+
+
+def test_integers_past_2_to_the_53_round_to_floats_instead_of_failing():
+    # found by the serving fuzz bench: a 64-bit integer a float64 cannot hold exactly
+    big = pa.table({"age": pa.array([2**62 + 1, 10], pa.int64()), "color": ["red", "red"],
+                    "note": ["a", "b"], "y": [1, 0]})  # fmt: skip
+    fitted = fit_transform(TRAIN, SCHEMA, "y")
+    step = fitted.step("age")
+    out = fitted.apply(big).column("age").to_pylist()
+    assert out[0] == pytest.approx((float(2**62) - 20) / step.params["std"])
+    assert np.isfinite(fit_transform(big, SCHEMA, "y").matrix(big)).all()  # fitted on them too

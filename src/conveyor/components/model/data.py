@@ -201,7 +201,7 @@ def _labels(
         table = table.filter(valid)
     y = table.column(label)
     if task == "regression":
-        return table, np.asarray(pc.cast(y, pa.float64()).to_numpy(), dtype=np.float64)
+        return table, np.asarray(pc.cast(y, pa.float64(), safe=False).to_numpy(), dtype=np.float64)
     index = pc.index_in(y, value_set=pa.array(classes, type=y.type))
     known = pc.is_valid(index)
     if int(pc.sum(known).as_py() or 0) < table.num_rows:

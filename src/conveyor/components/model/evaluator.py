@@ -49,7 +49,7 @@ def _labels(table: pa.Table, model: LoadedModel) -> tuple[pa.Table, np.ndarray]:
     table = table.filter(pc.is_valid(table.column(label)))
     y = table.column(label)
     if model.manifest.task == "regression":
-        return table, np.asarray(pc.cast(y, pa.float64()).to_numpy(), dtype=np.float64)
+        return table, np.asarray(pc.cast(y, pa.float64(), safe=False).to_numpy(), dtype=np.float64)
     classes = model.classes or []
     index = pc.index_in(y, value_set=pa.array(classes, type=y.type))
     unknown = int(pc.sum(pc.is_null(index)).as_py() or 0)
