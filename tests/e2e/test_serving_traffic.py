@@ -215,6 +215,13 @@ def test_bad_traffic_options_are_refused_before_serving(tmp_path):
                                  capture_output=True, text=True, timeout=60)  # fmt: skip
         assert refused.returncode == 2, refused.stderr
         assert says in refused.stderr and "Traceback" not in refused.stderr
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(not_a_dir)}
+    refused = subprocess.run(_cli(str(pushed), "--port", str(_free_port())), capture_output=True,
+                             text=True, timeout=60, env=env)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert "PROMETHEUS_MULTIPROC_DIR" in refused.stderr and "Traceback" not in refused.stderr
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +293,29 @@ def test_shadow_scores_every_request_and_never_answers(registry):
     assert len(logged) == 30
     assert {(e["model"], e["version"], e["rows"]) for e in logged} == {("toy", "3", len(ROWS))}
     assert all(len(e["predictions"]) == len(ROWS) for e in logged)
+
+
+def test_shadow_answers_go_to_the_prediction_log_under_its_own_version(registry, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp, home = registry
+    logs = tmp_path / "logs"
+    srv = _start(tmp, "models:/toy@champion", "--shadow", "models:/toy@candidate",
+                 "--log-predictions", "--log-dir", str(logs), env=home)  # fmt: skip
+    try:
+        for _ in range(10):
+            response = httpx.post(srv.url + PREDICT, json={"rows": ROWS}, timeout=30)
+            assert response.status_code == 200 and response.json()["role"] == "primary"
+        _wait(lambda: _total(_metrics(srv.url), "conveyor_shadow_requests_total") == 10,
+              "the shadow has seen every request")  # fmt: skip
+    finally:
+        srv.stop()  # publishes the log files
+    for version, role in (("1", "primary"), ("3", "shadow")):
+        table = pa.concat_tables([pq.read_table(f) for f in (logs / "toy" / version).iterdir()])
+        assert table.num_rows == 10 * len(ROWS)
+        assert set(table.column("role").to_pylist()) == {role}
+        assert set(table.column("version").to_pylist()) == {version}
 
 
 def test_metrics_count_the_requests_of_every_worker(tmp_path):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from conveyor.errors import ConfigError
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
@@ -31,11 +33,22 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def clear_multiproc_dir(path: str) -> None:
-    """Remove the count files a previous server left in ``path`` (only prometheus_client's
-    ``*.db`` files), so a new server starts from zero."""
-    for entry in os.listdir(path):
-        if entry.endswith(".db"):
-            os.remove(os.path.join(path, entry))
+    """Make ``path`` if needed and remove the count files a previous server left there
+    (only prometheus_client's ``*.db`` files), so a new server starts from zero.
+
+    Raises:
+        ConfigError: the directory cannot be made, read or cleared.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+        for entry in os.listdir(path):
+            if entry.endswith(".db"):
+                os.remove(os.path.join(path, entry))
+    except OSError as exc:
+        raise ConfigError(
+            f"{MULTIPROC_ENV}={path!r}: cannot keep the server's metrics there ({exc}). Set "
+            f"it to a writable directory of its own, or unset it (a temporary one is used)"
+        ) from exc
 
 
 class Metrics:
