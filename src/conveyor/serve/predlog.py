@@ -182,7 +182,8 @@ class PredictionLog:
             if os.getpid() != self._pid:
                 self._reset()
             if self.rate < 1.0 and self._random.random() >= self.rate:
-                self._counts.requests_sampled_out += 1
+                with self._lock:  # shadows and canaries may log from other threads
+                    self._counts.requests_sampled_out += 1
                 return
             rows = len(next(iter(columns.values()), ()))
             entry = _Entry(
@@ -209,8 +210,7 @@ class PredictionLog:
             if waiting >= _WAKE_ROWS:
                 self._wake.set()
         except Exception as exc:  # a log never fails a request
-            self._counts.errors += 1
-            self._counts.last_error = f"{type(exc).__name__}: {exc}"
+            self._failed(exc)
 
     def counts(self) -> dict[str, Any]:
         """What the log did in this process: requests logged and sampled out, rows logged,

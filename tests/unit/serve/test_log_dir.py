@@ -27,3 +27,15 @@ def test_a_log_folder_leading_outside_its_root_is_refused(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="Refusing to write at"):
         check_log_dir(str(root), "census", "3")
     assert list(outside.iterdir()) == []
+
+
+def test_a_log_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    with pytest.raises(ConfigError, match=r"Cannot create the prediction log folder .*--log-dir"):
+        check_log_dir(str(taken), "census", None)
+
+
+def test_a_local_log_dir_is_made_absolute_and_its_model_folder_created(tmp_path: Path) -> None:
+    assert check_log_dir(f"file://{tmp_path}/logs", "census", "3") == str(tmp_path / "logs")
+    assert (tmp_path / "logs" / "census" / "3").is_dir()
