@@ -15,6 +15,7 @@ import conveyor.model as cm
 from conveyor.components.model import trainer, transform
 from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
 from conveyor.data.schema import save_schema
+from conveyor.model.examples import read_examples
 from conveyor.testing import check_component
 
 PENGUINS = os.path.join(os.path.dirname(__file__), "..", "data", "penguins.csv")
@@ -66,6 +67,11 @@ def test_penguins_reach_95_percent_accuracy_and_the_model_round_trips(load, run_
     )
     metrics = _metrics(result)
     assert metrics["accuracy"] == pytest.approx(accuracy) and "eval_mlogloss" in metrics["series"]
+    # the trainer kept five training rows, as a request sends them: the signature's inputs
+    rows = read_examples(_path(model_ref))
+    assert rows is not None and len(rows) == 5
+    assert [list(r) for r in rows] == [[i["name"] for i in model.signature["inputs"]]] * 5
+    assert len(model.predict(rows)) == 5
 
 
 def test_transform_is_fitted_on_the_train_split_only(load, run_pipeline):

@@ -7,6 +7,8 @@ Layout::
     <model>/transform/transform.json   the fitted preprocessing (see conveyor.model.transform)
     <model>/model.json | model.txt | model.pkl   XGBoost JSON, LightGBM text, or a pickle
                                   (scikit-learn and custom estimators)
+    <model>/conveyor_examples.json   a few training rows as a request sends them (optional,
+                                  see conveyor.model.examples)
 
 :func:`load_model` returns a :class:`LoadedModel` that applies the bundled transform before
 predicting, so serving computes exactly the features training saw.
@@ -86,13 +88,16 @@ def save_model(
     label: str,
     classes: Sequence[Any] | None = None,
     schema: DataSchema | None = None,
+    examples: Any = None,
 ) -> ModelManifest:
     """Save a fitted ``estimator`` with its ``transform`` as a Conveyor model folder.
 
     The estimator is fitted on ``transform``'s outputs; for classification it predicts class
     indices into ``classes`` (``predict_proba`` columns are in that order). With the
     training ``schema``, a string input whose schema pins a domain records its ``values`` in
-    the signature (``conveyor serve`` refuses requests outside it).
+    the signature (``conveyor serve`` refuses requests outside it). With training rows as
+    ``examples`` (what ``predict`` takes), the first few that fit the signature are kept as
+    the model's example rows (``conveyor smoke-test`` sends them to a deployed server).
 
     Example:
         >>> save_model(model.path, clf, fitted, task="classification", label="species",
@@ -138,7 +143,16 @@ def save_model(
     )
     with open(os.path.join(path, MANIFEST_FILE), "w", encoding="utf-8") as fh:
         json.dump(manifest.to_dict(), fh, indent=1, default=_json_default)
+    if examples is not None:
+        _keep_examples(path, examples, manifest.signature["inputs"])
     return manifest
+
+
+def _keep_examples(path: str, data: Any, inputs: Sequence[Mapping[str, Any]]) -> None:
+    """Write the first training rows that fit the signature as the model's example rows."""
+    from conveyor.model.examples import example_rows, write_examples
+
+    write_examples(path, example_rows(data, inputs))
 
 
 def _input(name: str, type_: str, schema: DataSchema | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from conveyor.model.saved import LoadedModel, manifest_json
+from conveyor.serve.info import info_router
 from conveyor.serve.metrics import CONTENT_TYPE, Metrics
 from conveyor.serve.openapi import describe_predict
 from conveyor.serve.predict import predict_columns
@@ -185,6 +186,8 @@ def create_app(config: ServeConfig, *, recorder: Recorder | None = None) -> ASGI
         lifespan=lifespan,
     )
     app.state.conveyor = state
+    served = lambda: state.primary.current  # noqa: E731  (the info route follows a hot swap)
+    app.include_router(info_router(config.path, config.name, config.version, current=served))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -296,6 +296,7 @@ def trainer(
         label=label,
         classes=data.classes,
         schema=data.schema,
+        examples=_raw_rows(data.train, transform_graph),  # kept for smoke tests of a server
     )
     # refuse a model that does not match its schema (the manifest holds the signature)
     check_signature(manifest.signature, data.schema, model.path)
@@ -314,3 +315,13 @@ def trainer(
         eval_rows=len(data.y_eval),
     )
     return scores[key]
+
+
+def _raw_rows(train: pa.Table, transform_graph: TransformGraph | None) -> Any:
+    """Raw training rows to keep as the model's example rows: the train split, or, when the
+    examples are transformed, the raw rows the Transform kept beside its graph."""
+    if transform_graph is None:
+        return train
+    from conveyor.model.examples import read_examples
+
+    return read_examples(transform_graph.path)

@@ -90,8 +90,10 @@ def transform(
         preprocessing_fn=preprocessing_fn,
     )
     data_schema = read_schema(schema)
-    fitted = fit_transform(read_split(examples, train_split), data_schema, label, options)
+    train = read_split(examples, train_split)
+    fitted = fit_transform(train, data_schema, label, options)
     fitted.save(transform_graph.path)
+    _keep_raw_rows(train, fitted.inputs, transform_graph.path)
     transform_graph.metadata.update(
         label=label,
         train_split=train_split,
@@ -117,3 +119,12 @@ def transform(
         transformed=True,
     )
     return len(fitted.output_names)
+
+
+def _keep_raw_rows(train: pa.Table, inputs: dict[str, str], path: str) -> None:
+    """Keep the first raw train rows beside the graph: a model trained on the transformed
+    examples never sees raw rows, and keeps some of these as its example rows."""
+    from conveyor.model.examples import example_rows, write_examples
+
+    signature = [{"name": name, "type": type_} for name, type_ in inputs.items()]
+    write_examples(path, example_rows(train, signature, limit=50))
