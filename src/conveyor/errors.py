@@ -14,6 +14,7 @@
     │   └── ArtifactNotFoundError
     ├── InputError                 (also a TypeError) rows of a kind a model cannot predict on
     ├── UnblessedModelError        an alias move to a model no evaluation blessed, not forced
+    ├── DeploymentError            a model server that cannot be started, stopped or written out
     ├── StoreError                 the metadata store failed (database, migration)
     │   ├── NotFoundError          (also a LookupError) no such artifact / execution / context / run
     │   └── AlreadyExistsError
@@ -38,6 +39,7 @@ __all__ = [
     "ConfigError",
     "ConveyorError",
     "DefinitionError",
+    "DeploymentError",
     "ExecutionError",
     "InputError",
     "InvalidNameError",
@@ -128,6 +130,12 @@ class InputError(ConveyorError, TypeError):
 class UnblessedModelError(ConveyorError):
     """An alias move (``promote``) to a model version no evaluation blessed; pass
     ``force=True`` with a reason (recorded in the alias history) to move it anyway."""
+
+
+class DeploymentError(ConveyorError):
+    """A deployment cannot be made: a server that does not start or get ready (its log's
+    tail says why), one already running under that name, or a build context that cannot
+    be written."""
 
 
 class StoreError(ConveyorError):

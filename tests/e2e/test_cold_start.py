@@ -40,18 +40,21 @@ _NOT_NEEDED = [
     "conveyor.model",
     "conveyor.cli.serve",
     "conveyor.serve",
+    "conveyor.cli.deploy",
+    "conveyor.cli.smoke",
+    "conveyor.deploy",
     "fastapi",
     "starlette",
     "uvicorn",
 ]
 
 
-def _loaded(project: Path, *args: str) -> dict:
+def _loaded(project: Path, *args: str, prefixes: list[str] = _NOT_NEEDED) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     env["CONVEYOR_HOME"] = str(project / ".conveyor")
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
-        input=" ".join(_NOT_NEEDED),
+        input=" ".join(prefixes),
         cwd=project,
         env=env,
         capture_output=True,
@@ -83,3 +86,17 @@ def test_commands_that_load_late_still_run(project):
     shown = _loaded(project, "runs", "list", "--json")
     assert shown["code"] == 0
     assert "conveyor.cli.compare" in shown["loaded"]  # `runs` brings its subcommands
+
+
+# `conveyor deploy status|stop|logs` and `conveyor smoke-test` talk to processes and HTTP:
+# the web stack, the model stack and the data libraries stay unloaded
+_DEPLOY_NOT_NEEDED = ["conveyor.serve", "conveyor.model", "conveyor.data", "fastapi",
+                      "starlette", "uvicorn", "numpy", "pyarrow", "sklearn", "httpx"]  # fmt: skip
+
+
+def test_deploy_status_and_smoke_test_load_neither_the_web_nor_the_model_stack(project):
+    status = _loaded(project, "deploy", "status", "--json", prefixes=_DEPLOY_NOT_NEEDED)
+    assert status == {"code": 0, "loaded": []}
+    smoke = _loaded(project, "smoke-test", "http://127.0.0.1:9", "--json",
+                    prefixes=_DEPLOY_NOT_NEEDED)  # fmt: skip
+    assert smoke == {"code": 1, "loaded": []}  # nothing listens on port 9: the check fails

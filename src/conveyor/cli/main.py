@@ -38,7 +38,10 @@ def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
-_LAZY_COMMANDS = ("artifacts", "data", "lineage", "models", "predict", "runs", "serve", "show")
+_LAZY_COMMANDS = (
+    "artifacts", "data", "deploy", "lineage", "models", "predict", "runs", "serve", "show",
+    "smoke-test",
+)  # fmt: skip
 """Commands whose modules load only when used: they import the data and model stacks, which
 a plain ``conveyor run`` never needs (its start-up is most of a small run's time)."""
 
@@ -67,6 +70,14 @@ def _load_command(name: str) -> click.Command:
         from conveyor.cli.serve import serve
 
         return serve
+    if name == "deploy":
+        from conveyor.cli.deploy import deploy
+
+        return deploy
+    if name == "smoke-test":
+        from conveyor.cli.smoke import smoke_test
+
+        return smoke_test
     from conveyor.cli.data import data
     from conveyor.cli.data_validate import (
         convert_schema_command,

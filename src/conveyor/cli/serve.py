@@ -21,7 +21,10 @@ __all__ = ["serve"]
     "--max-body-bytes", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(1),
     help="Largest request body; larger ones get 413 unread.",
 )  # fmt: skip
-@click.option("--token", default=None, help="Bearer token every request but the probes needs.")
+@click.option(
+    "--token", default=None, envvar="CONVEYOR_SERVE_TOKEN",
+    help="Bearer token every request but the probes needs (or CONVEYOR_SERVE_TOKEN).",
+)  # fmt: skip
 @click.option(
     "--log-predictions", "log_rate", type=click.FloatRange(0, 1, min_open=True), default=None,
     is_flag=False, flag_value=1.0, metavar="[RATE]",
