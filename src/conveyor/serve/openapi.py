@@ -102,13 +102,14 @@ def _answer(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         },
         "model": {"type": "string"},
         "version": {"type": ["string", "null"]},
+        "role": {"type": "string", "enum": ["primary", "canary"]},
     }
     if any(o.get("name") == "probabilities" for o in outputs):
         properties["probabilities"] = {
             "type": "array",
             "items": {"type": "object", "additionalProperties": {"type": "number"}},
         }
-    return {"type": "object", "properties": properties, "required": ["predictions", "model"]}
+    return {"type": "object", "properties": properties, "required": ["predictions", "model", "role"]}
 
 
 def predict_operation(signature: Mapping[str, Any]) -> dict[str, Any]:
