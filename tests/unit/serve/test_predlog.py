@@ -180,3 +180,40 @@ def test_an_fsspec_url_is_a_log_root() -> None:
 def test_a_bad_rate_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"rate must be in \(0, 1\]"):
         PredictionLog(str(tmp_path), rate=0)
+
+
+def test_many_threads_at_once_every_row_is_written_or_counted_as_dropped(tmp_path: Path) -> None:
+    import threading
+
+    log = PredictionLog(str(tmp_path), max_buffered_rows=300, flush_seconds=0.01)
+
+    def flood() -> None:
+        for _ in range(500):
+            log.record(model="m", version="1", role="primary", columns=COLUMNS, outputs=OUTPUTS)
+
+    threads = [threading.Thread(target=flood) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.close()
+    counts = log.counts()
+    assert counts["rows_logged"] + counts["rows_dropped"] == 8 * 500 * 2
+    assert counts["rows_written"] == counts["rows_logged"] > 0 and counts["errors"] == 0
+    written = sum(pq.read_table(f).num_rows for f in _files(tmp_path))
+    assert written == counts["rows_written"]
+
+
+def test_a_failing_write_drops_and_counts_its_rows_and_logging_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "blocked").write_text("a file where the model's folder would go")
+    log = PredictionLog(str(tmp_path), flush_seconds=0.01)
+    log.record(model="blocked", version="1", role="primary", columns=COLUMNS, outputs=OUTPUTS)
+    deadline = time.monotonic() + 30
+    while log.counts()["errors"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    log.record(model="fine", version="1", role="primary", columns=COLUMNS, outputs=OUTPUTS)
+    log.close()
+    counts = log.counts()
+    assert (counts["rows_dropped"], counts["rows_written"], counts["errors"]) == (2, 2, 1)
+    assert [f.parent.name for f in _files(tmp_path) if f.suffix == ".parquet"] == ["1"]
