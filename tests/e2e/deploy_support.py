@@ -79,3 +79,33 @@ def wait_ready(proc: subprocess.Popen[str], url: str, seconds: float = 60) -> No
         time.sleep(0.1)
     proc.kill()
     raise AssertionError(f"server not ready in {seconds} s: {proc.communicate()[0]}")
+
+
+def register(home: Path, folders: list[Path], name: str = "toy") -> str:
+    """Register each model folder (a trainer's: its push record removed) as the next blessed
+    version of ``name`` in the metadata store of CONVEYOR_HOME ``home``; the store's URL."""
+    from conveyor.config import Settings
+    from conveyor.metadata import ExecutionState, NewArtifact
+    from conveyor.metadata.sql import SqlMetadataStore
+    from conveyor.testing.registry import bless
+
+    url = str(Settings.load(env={"CONVEYOR_HOME": str(home)}, cwd=str(home)).metadata_url)
+    with SqlMetadataStore(url) as store:
+        store.register_model(name)
+        for i, folder in enumerate(folders):
+            (folder / "conveyor_push.json").unlink(missing_ok=True)
+            _, [model] = store.record_execution(
+                "Trainer", f"trainer-{i}", ExecutionState.COMPLETE,
+                outputs=[NewArtifact("model", "conveyor.Model@1.0.0", str(folder),
+                                     fingerprint=content_digest(str(folder)))],
+            )  # fmt: skip
+            bless(store, model.id)
+            store.create_model_version(name, model.id)
+    return url
+
+
+def set_alias(url: str, alias: str, version: int, name: str = "toy") -> None:
+    from conveyor.metadata.sql import SqlMetadataStore
+
+    with SqlMetadataStore(url) as store:
+        store.set_alias(name, alias, version)

@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from deploy_support import push_model
+from deploy_support import push_model, register, set_alias
 
 from conveyor.model.examples import read_examples
 from conveyor.model.saved import manifest_json
+from conveyor.storage import content_digest
 
 pytestmark = pytest.mark.slow
 
@@ -198,3 +199,36 @@ def test_logs_follow_prints_until_the_server_exits(cli, project, model):
         cli("deploy", "stop", "followed")
     assert follower.returncode == 0
     assert "POST /v1/models/toy:predict" in out and "Application shutdown complete" in out
+
+
+def test_a_registered_alias_is_deployed_and_its_info_follows_a_hot_swap(cli, project, tmp_path):
+    home = project / ".conveyor"
+    first = push_model(tmp_path / "v1")
+    second = push_model(tmp_path / "v2", examples=False)  # saved before examples were kept
+    url = register(home, [first, second])
+    set_alias(url, "champion", 1)
+    refused = cli("deploy", "models:/toy@champion", "--target", "docker", "--poll-seconds", "1")
+    assert refused.returncode == 2 and "for --target local" in refused.stderr
+    started = cli("deploy", "models:/toy@champion", "--port", "0", "--name", "champ",
+                  "--poll-seconds", "0.2", "--json")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    base = json.loads(started.stdout)["url"]
+    try:
+        info = httpx.get(f"{base}/v1/models/toy").json()
+        assert info["version"] == "1" and info["examples"] == read_examples(str(first))
+        set_alias(url, "champion", 2)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/v1/models/toy").json()["version"] != "2":
+            assert time.monotonic() < deadline, "the info route never showed version 2"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/v1/models/toy").json()["examples"] is None
+        needs_rows = cli("smoke-test", base)
+        assert needs_rows.returncode == 2 and "--rows FILE" in needs_rows.stderr
+    finally:
+        assert cli("deploy", "stop", "champ").returncode == 0
+    # a registered version's build context carries the digest the store recorded
+    built = cli("deploy", "models:/toy/1", "--target", "docker", "-o", str(tmp_path / "ctx"),
+                "--json")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    marker = tmp_path / "ctx" / "models" / "toy" / "1" / "conveyor_push.json"
+    assert json.loads(marker.read_text())["model_fingerprint"] == content_digest(str(first))

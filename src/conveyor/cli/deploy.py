@@ -42,8 +42,9 @@ def deploy() -> None:
     """
 
 
-@deploy.command(name="start")
+@deploy.command(name="start", context_settings={"ignore_unknown_options": True})
 @click.argument("model")
+@click.argument("serve_args", nargs=-1, type=click.UNPROCESSED)
 @click.option(
     "--target", type=click.Choice(["local", "docker", "kubernetes"]), default="local",
     show_default=True,
@@ -89,16 +90,19 @@ def deploy() -> None:
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_errors
-def start(model: str, target: str, name: str | None, host: str | None, port: int, workers: int,
-          max_body_bytes: int, token: str | None, insecure: bool, wait_seconds: float,
-          output: str | None, image: str | None, replicas: int, cpu: str, memory: str,
-          token_secret: str | None, as_json: bool) -> None:  # fmt: skip
+def start(model: str, serve_args: tuple[str, ...], target: str, name: str | None,
+          host: str | None, port: int, workers: int, max_body_bytes: int, token: str | None,
+          insecure: bool, wait_seconds: float, output: str | None, image: str | None,
+          replicas: int, cpu: str, memory: str, token_secret: str | None,
+          as_json: bool) -> None:  # fmt: skip
     """Deploy MODEL (a model folder, a pushed version or models:/NAME@ALIAS) to a target.
 
     local starts conveyor serve in the background, waits for /readyz and records a PID file
     and a log under <home>/deployments/NAME/. docker writes a build context (Dockerfile,
     requirements, the model) whose CMD is the same conveyor serve; kubernetes adds
     kubernetes/deployment.yaml and kubernetes/inferenceservice.yaml for that image.
+    Other conveyor serve options (--poll-seconds, --canary, --log-predictions...) are
+    passed to the local server as given.
     """
     from conveyor.serve.source import open_source
 
@@ -110,9 +114,17 @@ def start(model: str, target: str, name: str | None, host: str | None, port: int
     name = name or source.name
     if target == "local":
         _check_local_only(image, token_secret, output, replicas, cpu, memory)
+        _check_serve_args(model, serve_args)
         _start_local(settings.home, model, name, host or "127.0.0.1", port, workers,
-                     max_body_bytes, token, insecure, wait_seconds, as_json)  # fmt: skip
+                     max_body_bytes, token, insecure, wait_seconds, as_json,
+                     serve_args)  # fmt: skip
         return
+    if serve_args:
+        raise click.UsageError(
+            f"Got unexpected {' '.join(serve_args)!r}: other conveyor serve options are for "
+            "--target local (the container serves its copy of the model with the command "
+            "in its Dockerfile)"
+        )
     if host is not None:
         raise click.UsageError("--host is for --target local: a container binds 0.0.0.0")
     if token is not None:
@@ -154,14 +166,27 @@ def _check_local_only(
         raise click.UsageError(f"{', '.join(given)}: only for --target docker or kubernetes")
 
 
+def _check_serve_args(model: str, serve_args: tuple[str, ...]) -> None:
+    """Refuse options ``conveyor serve`` would refuse, before a server is started."""
+    if not serve_args:
+        return
+    from conveyor.cli.serve import serve
+
+    try:
+        serve.make_context("conveyor serve", [model, *serve_args])
+    except click.ClickException as exc:
+        raise click.UsageError(f"conveyor serve options {' '.join(serve_args)!r}: {exc}") from None
+
+
 def _start_local(home: str, model: str, name: str, host: str, port: int, workers: int,
                  max_body_bytes: int, token: str | None, insecure: bool, wait_seconds: float,
-                 as_json: bool) -> None:  # fmt: skip
+                 as_json: bool, serve_args: tuple[str, ...]) -> None:  # fmt: skip
     from conveyor.deploy.local import start_local
 
     options: tuple[str, ...] = ("--workers", str(workers), "--max-body-bytes", str(max_body_bytes))
     if insecure:
         options += ("--insecure",)
+    options += serve_args
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}  # the token: --token only
     status = start_local(home, model, name=name, host=host, port=port, serve_options=options,
                          token=token, wait_seconds=wait_seconds, env=env)  # fmt: skip
