@@ -102,6 +102,9 @@ def test_every_answer_is_logged_by_each_worker_and_published_at_shutdown(
             sent.append((row["x"], answer.json()["predictions"][0]))
         refused = client.post(f"{url}/v1/models/toy:predict", json={"rows": [{"x": 1}]})
         assert refused.status_code == 422
+        tagged = client.post(f"{url}/v1/models/toy:predict", json={"rows": [{"x": -5.0, "c": "a"}]},
+                             headers={"X-Request-ID": "client-42"})  # fmt: skip
+        sent.append((-5.0, tagged.json()["predictions"][0]))
     output = _stop(proc)
     assert f"Logging 100% of requests to {logs}/toy/unversioned" in output
     folder = logs / "toy" / "unversioned"
@@ -115,6 +118,8 @@ def test_every_answer_is_logged_by_each_worker_and_published_at_shutdown(
     logged = sorted(zip(inputs, outputs, strict=True))
     assert logged == sorted(sent)  # each answered row once, the refused one never
     assert set(table.column("role").to_pylist()) == {"primary"}
+    ids = dict(zip(inputs, table.column("request_id").to_pylist(), strict=True))
+    assert ids[-5.0] == "client-42" and len(set(ids.values())) == len(sent)  # the client's id
 
 
 def test_a_sampled_log_under_the_artifact_root_by_default(model_dir: Path, tmp_path: Path) -> None:

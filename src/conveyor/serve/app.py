@@ -29,7 +29,7 @@ from conveyor.serve.info import info_router
 from conveyor.serve.metrics import CONTENT_TYPE, Metrics
 from conveyor.serve.openapi import describe_predict
 from conveyor.serve.predict import predict_columns
-from conveyor.serve.predlog import PredictionLog
+from conveyor.serve.predlog import REQUEST_ID_HEADER, PredictionLog
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
 from conveyor.serve.routing import KEY_HEADER, goes_to_canary
 from conveyor.serve.shadow import LogRecorder, Recorder, Shadow
@@ -242,7 +242,7 @@ def create_app(config: ServeConfig, *, recorder: Recorder | None = None) -> ASGI
         if state.log is not None:  # non-blocking: sampled, buffered, written in the background
             state.log.record(
                 model=served.name, version=served.version, role=served.role, columns=columns,
-                outputs=answer,
+                outputs=answer, request_id=request.headers.get(REQUEST_ID_HEADER),
             )  # fmt: skip
         if state.shadow is not None:
             state.shadow.submit(columns)

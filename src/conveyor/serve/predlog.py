@@ -31,7 +31,12 @@ import pyarrow.parquet as pq
 from conveyor._internal.paths import is_remote, segment_problem
 from conveyor.data.prediction_logs import INPUTS, OUTPUTS, ROLES, UNVERSIONED, log_file_name
 
-__all__ = ["DEFAULT_MAX_BUFFERED_ROWS", "PredictionLog"]
+__all__ = ["DEFAULT_MAX_BUFFERED_ROWS", "REQUEST_ID_HEADER", "PredictionLog"]
+
+REQUEST_ID_HEADER = "x-request-id"
+"""The request header whose value, when a client sends one, is the logged request id
+(``X-Request-ID``), so logs join with the client's own; at most ``MAX_REQUEST_ID`` chars."""
+MAX_REQUEST_ID = 128
 
 DEFAULT_MAX_BUFFERED_ROWS = 200_000
 """Rows held in memory at most, waiting to be written; past it, rows are dropped."""
@@ -176,7 +181,8 @@ class PredictionLog:
             columns: the request's inputs by feature, one value per row.
             outputs: the answer; entries holding one value per row (``predictions``,
                 ``probabilities``) are logged, others ignored.
-            request_id: the request's id (a fresh one when not given).
+            request_id: the request's id (a fresh one when not given or empty; cut to
+                ``MAX_REQUEST_ID`` characters).
         """
         try:
             if os.getpid() != self._pid:
@@ -188,7 +194,7 @@ class PredictionLog:
             rows = len(next(iter(columns.values()), ()))
             entry = _Entry(
                 time.time(),
-                request_id or uuid.uuid4().hex,
+                (request_id or "")[:MAX_REQUEST_ID] or uuid.uuid4().hex,
                 model,
                 version,
                 role if role in ROLES else str(role),
