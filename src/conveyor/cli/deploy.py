@@ -298,12 +298,13 @@ def logs(name: str, lines: int, follow: bool) -> None:
     from conveyor.deploy.local import follow_log, log_file, tail
 
     home = _settings().home
-    text = tail(log_file(home, name), lines)
-    if text:
-        click.echo(text)
+    log = log_file(home, name)
+    end = os.path.getsize(log) if os.path.exists(log) else 0
+    sys.stdout.write(tail(log, lines, end=end))  # then --follow goes on from that byte
+    sys.stdout.flush()
     if follow:
         try:
-            for chunk in follow_log(home, name):
+            for chunk in follow_log(home, name, start=end):
                 sys.stdout.write(chunk)
                 sys.stdout.flush()
         except KeyboardInterrupt:

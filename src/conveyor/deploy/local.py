@@ -193,7 +193,7 @@ def _wait_ready(
             _remove(os.path.join(folder, PID_FILE))
             raise DeploymentError(
                 f"Deployment {name!r}: the server exited with code {code} before it was "
-                f"ready. The end of its log ({log}):\n{tail(log, 20)}"
+                f"ready. The end of its log ({log}):\n{tail(log, 20).rstrip()}"
             )
         if http_json(f"{url}/readyz", timeout=2).status == 200:
             return
@@ -204,7 +204,7 @@ def _wait_ready(
             raise DeploymentError(
                 f"Deployment {name!r}: {url}/readyz did not answer 200 within {seconds:g} s, "
                 f"so the server was stopped; give more time with --wait. The end of its log "
-                f"({log}):\n{tail(log, 20)}"
+                f"({log}):\n{tail(log, 20).rstrip()}"
             )
         time.sleep(0.1)
 
@@ -370,25 +370,30 @@ def log_file(home: str, name: str) -> str:
     return os.path.join(folder, LOG_FILE)
 
 
-def tail(path: str, lines: int) -> str:
-    """The last ``lines`` lines of the file at ``path`` ('' when it is missing)."""
+def tail(path: str, lines: int, *, end: int | None = None) -> str:
+    """The last ``lines`` lines of the file at ``path`` (of its first ``end`` bytes), with
+    their line ends; '' when it is missing."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024 * max(1, lines // 100 + 1)))
-            data = fh.read()
+            size = fh.seek(0, os.SEEK_END) if end is None else end
+            start = max(0, size - 64 * 1024 * max(1, lines // 100 + 1))
+            fh.seek(start)
+            data = fh.read(size - start)
     except FileNotFoundError:
         return ""
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:]) if lines else ""
+    kept = data.decode("utf-8", "replace").splitlines(keepends=True)
+    return "".join(kept[-lines:]) if lines else ""
 
 
-def follow_log(home: str, name: str, *, poll: float = 0.2) -> Iterator[str]:
-    """The text appended to deployment ``name``'s log, as it comes, until its server exits."""
+def follow_log(
+    home: str, name: str, *, start: int | None = None, poll: float = 0.2
+) -> Iterator[str]:
+    """The text of deployment ``name``'s log from byte ``start`` (default: its end), as it
+    comes, until its server exits."""
     folder = deployment_dir(home, name)
     record = _record(folder, name)
     with open(os.path.join(folder, LOG_FILE), "rb") as fh:
-        fh.seek(0, os.SEEK_END)
+        fh.seek(0, os.SEEK_END) if start is None else fh.seek(start)
         while True:
             chunk = fh.read()
             if chunk:
