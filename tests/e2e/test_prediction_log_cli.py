@@ -123,3 +123,21 @@ def test_usage_errors_say_what_to_do(tmp_path: Path, args: list[str], message: s
     result = CliRunner().invoke(data, [logs if a == "LOGS" else a for a in args])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_stats_of_the_logged_answers(tmp_path: Path) -> None:
+    log = PredictionLog(str(tmp_path))
+    probabilities = [{"no": 0.9, "yes": 0.1}, {"no": 0.3, "yes": 0.7}]
+    outputs = {"predictions": ["no", "yes"], "probabilities": probabilities}
+    log.record(model="toy", version="1", role="primary", columns={"age": [30, 40]}, outputs=outputs)
+    log.close()
+    result = CliRunner().invoke(
+        data, ["stats", "--from-predictions", str(tmp_path), "--outputs", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    [answers] = json.loads(result.output)["datasets"]
+    features = {f["name"]: f for f in answers["features"]}
+    assert sorted(features) == ["predictions", "probabilities[no]", "probabilities[yes]"]
+    assert features["probabilities[yes]"]["numeric"]["mean"] == pytest.approx(0.4)
+    refused = CliRunner().invoke(data, ["stats", "x.csv", "--outputs"])
+    assert refused.exit_code == 2 and "--outputs applies to --from-predictions" in refused.output

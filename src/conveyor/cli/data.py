@@ -37,6 +37,12 @@ def data() -> None:
     "(instead of SOURCE): the serving data for skew checks.",
 )
 @click.option(
+    "--outputs",
+    is_flag=True,
+    help="With --from-predictions: the statistics of the logged answers (predictions, one "
+    "probabilities[CLASS] per class) instead of the inputs.",
+)
+@click.option(
     "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the JSON here."
 )
 @click.option(
@@ -62,6 +68,7 @@ def data() -> None:
 def stats(
     source: Sequence[str],
     log_dir: str | None,
+    outputs: bool,
     output: str | None,
     html_path: str | None,
     slices: Sequence[str],
@@ -88,8 +95,10 @@ def stats(
     if log_dir is not None:
         if slices or weight:
             raise click.UsageError("--slice and --weight apply to SOURCE files, not to logs")
-        result = _log_statistics(log_dir, logs, split or "serving")
+        result = _log_statistics(log_dir, logs, split or "serving", outputs)
     else:
+        if outputs:
+            raise click.UsageError("--outputs applies to --from-predictions only")
         result = _file_statistics(source, split or "all", slices, weight, csv, file_format)
     payload = result.to_dict()
     if output:
@@ -135,12 +144,15 @@ def _file_statistics(
         raise click.UsageError(str(exc)) from exc
 
 
-def _log_statistics(log_dir: str, logs: LogSelection, split: str) -> StatisticsCollection:
-    from conveyor.data.prediction_logs import statistics_of_prediction_logs
+def _log_statistics(
+    log_dir: str, logs: LogSelection, split: str, outputs: bool
+) -> StatisticsCollection:
+    from conveyor.data.prediction_logs import INPUTS, OUTPUTS, statistics_of_prediction_logs
     from conveyor.errors import ArtifactError
 
     try:
-        return statistics_of_prediction_logs(log_dir, logs, split=split)
+        part = OUTPUTS if outputs else INPUTS
+        return statistics_of_prediction_logs(log_dir, logs, split=split, part=part)
     except ArtifactError as exc:
         raise click.BadParameter(str(exc), param_hint="--from-predictions") from exc
 

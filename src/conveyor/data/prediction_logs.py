@@ -287,7 +287,26 @@ def read_prediction_logs(
                 f"({', '.join(sorted(map(str, models)))}): give one model's folder, or pick "
                 "one with --model"
             )
-        yield pa.Table.from_struct_array(table.column(part).combine_chunks())
+        flat = pa.Table.from_struct_array(table.column(part).combine_chunks())
+        yield _expand_maps(flat) if part == OUTPUTS else flat
+
+
+def _expand_maps(table: pa.Table) -> pa.Table:
+    """A map column (``probabilities``) as one column per key: ``probabilities[yes]``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_map(column.type):
+            columns[name] = column
+            continue
+        column = column.combine_chunks()
+        keys = pc.unique(column.keys).to_pylist()
+        for key in sorted(k for k in keys if k is not None):
+            columns[f"{name}[{key}]"] = pc.map_lookup(column, pa.scalar(key), "first")
+    return pa.table(columns)
 
 
 def statistics_of_prediction_logs(
@@ -296,10 +315,13 @@ def statistics_of_prediction_logs(
     *,
     split: str = "serving",
     column_types: Mapping[str, FeatureType | str] | None = None,
+    part: str = INPUTS,
 ) -> StatisticsCollection:
     """The statistics of the model's inputs logged under ``location`` (as
     :func:`read_prediction_logs` picks them), named ``split``: the serving statistics that
-    ``validate_statistics(..., serving=...)`` compares with training's to find skew.
+    ``validate_statistics(..., serving=...)`` compares with training's to find skew. With
+    ``part="outputs"``, those of its answers instead (``predictions``, and one
+    ``probabilities[CLASS]`` column per class), to follow prediction drift.
 
     Raises:
         ArtifactNotFoundError: no log folder, or no logged row in the selection.
@@ -309,7 +331,7 @@ def statistics_of_prediction_logs(
 
     state = PartialStatistics(split=split, column_types=column_types)
     files = 0
-    for table in read_prediction_logs(location, selection):
+    for table in read_prediction_logs(location, selection, part=part):
         state.update(table)
         files += 1
     if files == 0:
