@@ -38,6 +38,7 @@ __all__ = ["serve"]
 )  # fmt: skip
 @click.option(
     "--log-rotate-seconds", default=300.0, show_default=True, type=click.FloatRange(1),
+    metavar="SECONDS",
     help="Publish each prediction log file once it is this old (also at 64 MB and on shutdown).",
 )  # fmt: skip
 @click.option(

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conveyor._internal.paths import is_remote, segment_problem
-from conveyor.data.prediction_logs import INPUTS, OUTPUTS, ROLES, UNVERSIONED, log_file_name
+from conveyor.data.prediction_logs import INPUTS, OUTPUTS, UNVERSIONED, log_file_name
 
 __all__ = ["DEFAULT_MAX_BUFFERED_ROWS", "REQUEST_ID_HEADER", "PredictionLog"]
 
@@ -197,7 +197,7 @@ class PredictionLog:
                 (request_id or "")[:MAX_REQUEST_ID] or uuid.uuid4().hex,
                 model,
                 version,
-                role if role in ROLES else str(role),
+                role,
                 rows,
                 columns,
                 outputs,
