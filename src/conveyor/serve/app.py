@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import html
 import json
-import logging
 import os
 import threading
 import time
@@ -32,8 +31,8 @@ from conveyor.serve.predict import predict_columns
 from conveyor.serve.predlog import REQUEST_ID_HEADER, PredictionLog
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
 from conveyor.serve.routing import KEY_HEADER, goes_to_canary
-from conveyor.serve.shadow import LogRecorder, Recorder, Shadow
-from conveyor.serve.swap import Poller, Slot, Target
+from conveyor.serve.shadow import Shadow, ShadowConfig
+from conveyor.serve.swap import Poller, Slot, Target, log_to_stderr
 
 __all__ = ["CONFIG_ENV", "ServeConfig", "app_from_env", "create_app"]
 
@@ -101,10 +100,10 @@ def app_from_env() -> ASGIApp:
 
 
 class _State:
-    """The models of this process (primary, canary, shadow), loaded in the background so the
-    probes answer at once, and swapped when their alias moves."""
+    """The models of this process (primary, canary), loaded in the background so the probes
+    answer at once and swapped when their alias moves, and the shadow's process."""
 
-    def __init__(self, config: ServeConfig, recorder: Recorder | None = None) -> None:
+    def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.metrics = Metrics()
         self.log = (
@@ -120,13 +119,15 @@ class _State:
         }
         self.primary = Slot("primary", config.primary, **hooks)
         self.canary = None if config.canary is None else Slot("canary", config.canary, **hooks)
-        shadow = None if config.shadow is None else Slot("shadow", config.shadow, **hooks)
-        self.slots = [s for s in (self.primary, self.canary, shadow) if s is not None]
+        self.slots = [s for s in (self.primary, self.canary) if s is not None]
         self.shadow: Shadow | None = None
-        if shadow is not None:  # its answers go to the prediction log when there is one
+        if config.shadow is not None:  # its answers go to a prediction log when there is one
             count = self.metrics.shadow.labels
             self.shadow = Shadow(
-                shadow, predict_columns, recorder or self.log or LogRecorder(),
+                ShadowConfig(
+                    config.shadow, config.metadata_url, config.poll_seconds, config.log_dir,
+                    config.log_rate, config.log_rotate_seconds,
+                ),
                 lambda outcome: count(outcome).inc(),
             )  # fmt: skip
         self.loaded = threading.Event()
@@ -141,18 +142,18 @@ class _State:
     def error(self) -> str | None:
         for slot in self.slots:
             if slot.error is not None:
-                return slot.error if slot is self.primary else f"The {slot.role}: {slot.error}"
+                return slot.error if slot is self.primary else f"The canary: {slot.error}"
         return None
 
     def load(self) -> None:
+        if self.shadow is not None:  # it loads its model while this process loads its own
+            self.shadow.start()
         follow = self.config.poll_seconds > 0
         for slot in self.slots:
             slot.load(self.config.metadata_url, follow=follow)
             if self.log is not None and slot.current is not None:
                 self.log.set_input_types(slot.current.model.signature["inputs"])
         self.loaded.set()
-        if self.shadow is not None:
-            self.shadow.start()
         if follow and self.config.metadata_url is not None:
             Poller(self.slots, self.config.metadata_url, self.config.poll_seconds).start()
 
@@ -164,17 +165,18 @@ def _error(code: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=code)
 
 
-def create_app(config: ServeConfig, *, recorder: Recorder | None = None) -> ASGIApp:
+def create_app(config: ServeConfig) -> ASGIApp:
     """The ASGI application serving the model of ``config`` (FastAPI inside the token check
-    and the metrics); ``recorder`` receives the shadow model's answers (default: the
-    prediction log when predictions are logged, else the server's log)."""
-    _log_to_stderr()
-    state = _State(config, recorder)
+    and the metrics)."""
+    log_to_stderr()
+    state = _State(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=state.load, name="conveyor-load-model", daemon=True).start()
         yield
+        if state.shadow is not None:  # its log published, its process gone
+            await run_in_threadpool(state.shadow.stop)
         if state.log is not None:  # publish the open log files before the process ends
             await run_in_threadpool(state.log.close)
 
@@ -342,18 +344,6 @@ def _docs_page(spec: dict[str, Any]) -> str:
         f"<body><h1>{title}</h1><p>The machine-readable API: "
         f"<a href='openapi.json'>openapi.json</a></p>{''.join(rows)}</body></html>"
     )
-
-
-def _log_to_stderr() -> None:
-    """Swaps, failed swaps and shadow answers are logged on standard error beside uvicorn's
-    lines (uvicorn configures only its own loggers)."""
-    log = logging.getLogger("conveyor.serve")
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
 
 
 def config_dict(config: ServeConfig) -> dict[str, Any]:

@@ -31,9 +31,20 @@ from conveyor.serve.source import (
 if TYPE_CHECKING:
     from conveyor.serve.source import ModelRegistryStore
 
-__all__ = ["Poller", "Served", "Slot", "Target", "is_alias_uri"]
+__all__ = ["Poller", "Served", "Slot", "Target", "is_alias_uri", "log_to_stderr"]
 
 log = logging.getLogger("conveyor.serve")
+
+
+def log_to_stderr() -> None:
+    """Log swaps, failed swaps and shadow answers on standard error beside uvicorn's lines
+    (uvicorn configures only its own loggers)."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ queue, the worker config, and the slot swapped when a registry alias moves."""
 
 from __future__ import annotations
 
-import threading
+import queue
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,8 @@ import pytest
 from conveyor.errors import ConfigError
 from conveyor.serve.app import ServeConfig, config_dict
 from conveyor.serve.routing import goes_to_canary, key_share, parse_canary
-from conveyor.serve.shadow import Shadow
-from conveyor.serve.swap import Served, Slot, Target, is_alias_uri
+from conveyor.serve.shadow import LogRecorder, Shadow, ShadowConfig, score_forever
+from conveyor.serve.swap import Slot, Target, is_alias_uri
 
 
 @pytest.mark.parametrize(
@@ -65,58 +65,38 @@ def test_only_an_alias_can_move():
     assert not is_alias_uri(None)
 
 
-class _Blocking:
-    """A scorer that waits until released: the shadow is slower than the traffic."""
+def test_a_full_shadow_queue_drops_and_counts_and_the_process_logs_the_rest(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.seen: list[dict[str, list[Any]]] = []
-
-    def __call__(self, model: Any, columns: dict[str, list[Any]]) -> dict[str, Any]:
-        self.release.wait(30)
-        self.seen.append(columns)
-        return {"predictions": [0] * len(columns["x"])}
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def record(self, **entry: Any) -> None:
-        self.records.append(entry)
-
-
-def test_a_full_shadow_queue_drops_and_counts_without_blocking():
-    slot = Slot("shadow", Target("/m/3", "census", "3"))
-    slot.current = Served(model=None, name="census", version="3", role="shadow")  # type: ignore[arg-type]
-    scorer, recorder, counts = _Blocking(), _Recorder(), []
-    shadow = Shadow(slot, scorer, recorder, counts.append, capacity=2)
-    shadow.start()
+    _saved(tmp_path / "m", threshold=0.0)
+    counts: list[str] = []
+    config = ShadowConfig(Target(str(tmp_path / "m"), "m", "3"), log_dir=str(tmp_path / "logs"))
+    shadow = Shadow(config, counts.append, capacity=2)
     started = time.monotonic()
-    for i in range(10):  # one being scored, two queued, the rest dropped
-        shadow.submit({"x": [i]})
-    assert time.monotonic() - started < 5  # submit never waited for the scorer
-    assert counts.count("dropped") >= 7
-    scorer.release.set()
-    deadline = time.monotonic() + 30
-    while counts.count("scored") + counts.count("dropped") < 10 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert counts.count("scored") + counts.count("dropped") == 10
-    assert len(recorder.records) == counts.count("scored")
-    assert {(r["model"], r["version"], r["role"]) for r in recorder.records} == {
-        ("census", "3", "shadow")
-    }
+    for i in range(10):  # nobody reads yet: two queued, the rest dropped at once
+        shadow.submit({"x": [float(i), 0.5]})
+    assert time.monotonic() - started < 5
+    assert counts == ["dropped"] * 8
+    shadow.start()
+    shadow.stop()  # scores what is queued, publishes its log, exits
+    assert shadow.process.exitcode == 0
+    table = pa.concat_tables([pq.read_table(f) for f in (tmp_path / "logs" / "m" / "3").iterdir()])
+    assert table.num_rows == 4  # two requests of two rows
+    assert set(table.column("role").to_pylist()) == {"shadow"}
+    assert table.column("inputs").combine_chunks().field("x").to_pylist() == [0.0, 0.5, 1.0, 0.5]
 
 
 def test_a_failing_shadow_is_counted_not_raised():
     slot = Slot("shadow", Target("/nowhere", "census", "3"))  # never loaded
+    source: queue.Queue[dict[str, list[Any]]] = queue.Queue()
+    source.put({"x": [1]})
     counts: list[str] = []
-    shadow = Shadow(slot, _Blocking(), _Recorder(), counts.append)
-    shadow.start()
-    shadow.submit({"x": [1]})
-    deadline = time.monotonic() + 30
-    while not counts and time.monotonic() < deadline:
-        time.sleep(0.01)
+
+    def score(model: Any, columns: dict[str, list[Any]]) -> dict[str, Any]:
+        raise AssertionError("not called without a model")
+
+    score_forever(source, slot, score, LogRecorder(), counts.append, lambda: True)
     assert counts == ["failed"]
 
 
