@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -152,6 +153,12 @@ def test_bad_names_and_options_are_refused_before_anything_runs(cli, project, mo
     assert not (project / ".conveyor" / "outside").exists()
     image = cli("deploy", str(model), "--image", "x:1")
     assert image.returncode == 2 and "only for --target docker or kubernetes" in image.stderr
+    with socket.socket() as taken:  # a port another program listens on
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = cli("deploy", str(model), "--port", port)
+    assert busy.returncode == 1 and f"Port {port} on 127.0.0.1 is in use" in busy.stderr
     missing = cli("deploy", "stop", "nothing")
     assert missing.returncode == 2 and "No local deployment 'nothing'" in missing.stderr
     assert not (project / ".conveyor" / "deployments").exists()

@@ -99,6 +99,31 @@ def free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` (or one of its children: uvicorn's workers) listens on
+    ``port``."""
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            for conn in proc.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                    return True
+    except psutil.Error:
+        return False
+    return False
+
+
 def _probe_url(host: str, port: int) -> str:
     if host in ("0.0.0.0", "", "::"):
         host = "127.0.0.1"
@@ -143,10 +168,15 @@ def start_local(
             f"Deployment {name!r} is running already (pid {current.pid}, {current.url}): "
             f"stop it first (conveyor deploy stop {name}) or give another --name"
         )
-    os.makedirs(folder, exist_ok=True)
-    _remove(os.path.join(folder, PID_FILE))
     if port == 0:
         port = free_port(host)
+    elif not _port_free(host, port):
+        raise DeploymentError(
+            f"Port {port} on {host} is in use (another deployment? conveyor deploy status "
+            "lists them): give another --port, or --port 0 for a free one"
+        )
+    os.makedirs(folder, exist_ok=True)
+    _remove(os.path.join(folder, PID_FILE))
     if "://" not in model and not model.startswith("models:/"):
         model = os.path.abspath(model)
     command = [sys.executable, "-m", "conveyor", "serve", model, "--host", host,
@@ -177,15 +207,21 @@ def start_local(
     _write_json(os.path.join(folder, RECORD_FILE), record)
     with open(os.path.join(folder, PID_FILE), "w", encoding="utf-8") as fh:
         fh.write(f"{proc.pid}\n")
-    _wait_ready(proc, name, url, log, wait_seconds, folder)
+    _wait_ready(proc, name, (url, port), log, wait_seconds, folder)
     return local_status(home, name)
 
 
 def _wait_ready(
-    proc: subprocess.Popen[bytes], name: str, url: str, log: str, seconds: float, folder: str
+    proc: subprocess.Popen[bytes],
+    name: str,
+    address: tuple[str, int],
+    log: str,
+    seconds: float,
+    folder: str,
 ) -> None:
     from conveyor.deploy.smoke import http_json
 
+    url, port = address
     deadline = time.monotonic() + seconds
     while True:
         code = proc.poll()
@@ -195,8 +231,8 @@ def _wait_ready(
                 f"Deployment {name!r}: the server exited with code {code} before it was "
                 f"ready. The end of its log ({log}):\n{tail(log, 20).rstrip()}"
             )
-        if http_json(f"{url}/readyz", timeout=2).status == 200:
-            return
+        if http_json(f"{url}/readyz", timeout=2).status == 200 and _listens(proc.pid, port):
+            return  # ready, and the answer came from this server, not another on the port
         if time.monotonic() >= deadline:
             _terminate(proc.pid, 10.0)
             proc.wait()
