@@ -268,7 +268,11 @@ class LoadedModel:
         """What :meth:`predict` and :meth:`predict_proba` give, from one pass of the transform:
         regression values or class indices into :attr:`classes`, and the class probabilities
         (None for regressors and classifiers without ``predict_proba``)."""
-        x = self._matrix(data)
+        return self.matrix_scores(self._matrix(data))
+
+    def matrix_scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """What :meth:`predict_scores` gives, for features the bundled transform already made
+        (``self.transform.matrix(...)``, or the same from :mod:`conveyor.model.columns`)."""
         if self.manifest.task == "regression":
             return np.asarray(self.estimator.predict(x), dtype=np.float64), None
         if not hasattr(self.estimator, "predict_proba"):
