@@ -11,7 +11,6 @@ not valid UTF-8 (a lone surrogate).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -62,10 +61,9 @@ def columns_matrix(
 def _numbers(
     kind: str, p: Mapping[str, Any], values: Sequence[Any], out: np.ndarray, at: int
 ) -> bool:
-    for v in values:
-        if type(v) is int and not -_EXACT <= v <= _EXACT:
-            return False
-    x = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    x = np.array(values, dtype=np.float64)  # None becomes NaN
+    if np.any(np.abs(x) > _EXACT) and any(type(v) is int and abs(v) > _EXACT for v in values):
+        return False  # Arrow refuses such an integer as a float64: its path says how
     x = np.where(np.isfinite(x), x, p["impute"])
     if kind == "scale":
         out[:, at] = (x - p["mean"]) / p["std"]

@@ -27,7 +27,8 @@ from conveyor.model.saved import LoadedModel, manifest_json
 from conveyor.serve.info import info_router
 from conveyor.serve.metrics import CONTENT_TYPE, Metrics
 from conveyor.serve.openapi import describe_predict
-from conveyor.serve.predict import predict_columns
+from conveyor.serve.predict import AnswerResponse, predict_columns
+from conveyor.serve.predict import answer as predict_answer
 from conveyor.serve.predlog import REQUEST_ID_HEADER, PredictionLog
 from conveyor.serve.requests import BadRequest, columns_of, parse_json
 from conveyor.serve.routing import KEY_HEADER, goes_to_canary
@@ -240,7 +241,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
         except BadRequest as exc:
             problems = [p.to_dict() for p in exc.problems]
             return _error(exc.status, exc.message, **({"problems": problems} if problems else {}))
-        answer = await run_in_threadpool(predict_columns, model, columns)
+        answer = await predict_answer(model, columns)
         if state.log is not None:  # non-blocking: sampled, buffered, written in the background
             state.log.record(
                 model=served.name, version=served.version, role=served.role, columns=columns,
@@ -248,7 +249,7 @@ def create_app(config: ServeConfig) -> ASGIApp:
             )  # fmt: skip
         if state.shadow is not None:
             state.shadow.submit(columns)
-        return JSONResponse(
+        return AnswerResponse(
             {**answer, "model": served.name, "version": served.version, "role": served.role}
         )
 
