@@ -5,10 +5,11 @@ missed a target.
 targets (a few minutes in all on 2 idle cores, more with the anchors); ``--full`` runs the sizes
 the targets were set at (1M rows, 100,000 executions, 200,000-row census, more repetitions),
 which takes much longer. Every anchor whose venv exists under ``$VENVS`` (``~/venvs``) runs side
-by side: KFP and Kedro (orchestration, control flow), ML Metadata (``mlmd`` or ``tfx``), MLflow,
-TFDV (``tfdv`` or ``tfx``) and TFX (the census pipeline); a missing one makes its targets
-"indicative" (see bench/README.md for the venvs). ``--skip-anchors`` runs ours only. Each script
-runs in its own process with this interpreter; its output is printed as it comes.
+by side: KFP and Kedro (orchestration, control flow), ML Metadata (``mlmd`` or ``tfx``), MLflow
+(tracking, serving), TFDV (``tfdv`` or ``tfx``) and TFX (the census pipeline); a missing one
+makes its targets "indicative" (see bench/README.md for the venvs). ``--skip-anchors`` runs ours
+only. Each script runs in its own process with this interpreter; its output is printed as it
+comes.
 
     python bench/run_all.py
     python bench/run_all.py --only import_time orchestration --skip-anchors
@@ -34,6 +35,7 @@ SCRIPTS = (
     "data_stats",
     "census_pipeline",
     "evaluation_1m",
+    "serving",
 )
 QUICK = {  # small sizes (the default)
     "import_time": ["--reps", "10"],
@@ -45,6 +47,7 @@ QUICK = {  # small sizes (the default)
     "data_stats": [],
     "census_pipeline": ["--rows", "10000"],
     "evaluation_1m": None,  # its target is set at 1M rows: --full only
+    "serving": ["--reps", "2", "--duration", "5", "--no-census"],
 }
 FULL = {
     "import_time": ["--reps", "20"],
@@ -56,6 +59,7 @@ FULL = {
     "data_stats": ["--rows", "1000000", "--tfdv-csv"],
     "census_pipeline": ["--rows", "10000", "200000", "--reps", "3"],
     "evaluation_1m": [],
+    "serving": ["--reps", "3", "--duration", "10"],
 }
 SKIP_ANCHORS = {
     "orchestration": ["--skip-anchors"],
@@ -64,6 +68,7 @@ SKIP_ANCHORS = {
     "tracking_bench": ["--skip-anchors"],
     "data_stats": ["--skip-tfdv"],
     "census_pipeline": ["--skip-tfx"],
+    "serving": ["--skip-anchors"],
 }
 
 

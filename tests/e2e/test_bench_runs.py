@@ -104,3 +104,18 @@ def test_import_time_measures_building_a_pipeline(load_bench, tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "TASKS 2" in done.stdout
+
+
+def test_serving_bench_checks_the_answers_and_says_indicative_without_mlflow(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "serving.py"), "--reps", "1", "--duration", "1",
+         "--train-rows", "2000", "--no-census", "--venvs", str(tmp_path)],
+        capture_output=True, text=True, env={**os.environ, "CONVEYOR_AGENT": "off"}, timeout=600,
+    )  # fmt: skip
+    out = done.stdout
+    assert "MLflow: indicative: no mlflow venv" in out, out + done.stderr
+    assert "conveyor rep 1: {'startup_s'" in out and "c16_rps" in out, out + done.stderr
+    assert "[INDICATIVE] 1 row, concurrency 16: requests/s >= 3x MLflow's" in out
+    assert "[info] the floor: in-process load_model(...).predict" in out
+    # no run failed its check (the answers equal the in-process model's), nothing decided
+    assert done.returncode == 0, out + done.stderr
