@@ -9,6 +9,7 @@ promise the same matrix (then it also gives the same errors as before the fast p
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -82,9 +83,10 @@ def _finite(content: Any) -> bool:
     """Whether the predictions and probabilities of an answer are all finite (a finite sum
     says so; an overflowing one sends the answer to the standard encoder, which is right)."""
     try:
-        total = math.fsum(v for v in content.get("predictions", ()) if type(v) is float)
-        for row in content.get("probabilities", ()):
-            total += math.fsum(row.values())
+        predictions = content.get("predictions", ())
+        total = math.fsum(v for v in predictions if type(v) is float) if predictions else 0.0
+        rows = content.get("probabilities", ())
+        total += math.fsum(chain.from_iterable(map(dict.values, rows)))
     except (AttributeError, TypeError, ValueError, OverflowError):  # inf - inf, overflow
         return False
     return math.isfinite(total)
