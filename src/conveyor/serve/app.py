@@ -27,7 +27,7 @@ from conveyor.model.saved import LoadedModel, manifest_json
 from conveyor.serve.info import info_router
 from conveyor.serve.metrics import CONTENT_TYPE, Metrics
 from conveyor.serve.openapi import describe_predict
-from conveyor.serve.predict import AnswerResponse, predict_columns
+from conveyor.serve.predict import AnswerResponse
 from conveyor.serve.predict import answer as predict_answer
 from conveyor.serve.predlog import REQUEST_ID_HEADER, PredictionLog
 from conveyor.serve.requests import BadRequest, columns_of, parse_json

@@ -109,7 +109,11 @@ def _answer(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "type": "array",
             "items": {"type": "object", "additionalProperties": {"type": "number"}},
         }
-    return {"type": "object", "properties": properties, "required": ["predictions", "model", "role"]}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": ["predictions", "model", "role"],
+    }
 
 
 def predict_operation(signature: Mapping[str, Any]) -> dict[str, Any]:
