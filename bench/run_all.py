@@ -36,6 +36,9 @@ SCRIPTS = (
     "census_pipeline",
     "evaluation_1m",
     "serving",
+    "prediction_logging",
+    "serving_fuzz",
+    "batch_scoring",
 )
 QUICK = {  # small sizes (the default)
     "import_time": ["--reps", "10"],
@@ -48,6 +51,9 @@ QUICK = {  # small sizes (the default)
     "census_pipeline": ["--rows", "10000"],
     "evaluation_1m": None,  # its target is set at 1M rows: --full only
     "serving": ["--reps", "2", "--duration", "5", "--no-census"],
+    "prediction_logging": ["--rounds", "2", "--requests", "100"],
+    "serving_fuzz": ["--requests", "1000"],
+    "batch_scoring": ["--rows", "100000"],
 }
 FULL = {
     "import_time": ["--reps", "20"],
@@ -60,6 +66,9 @@ FULL = {
     "census_pipeline": ["--rows", "10000", "200000", "--reps", "3"],
     "evaluation_1m": [],
     "serving": ["--reps", "3", "--duration", "10"],
+    "prediction_logging": [],
+    "serving_fuzz": [],
+    "batch_scoring": ["--rows", "10000000"],
 }
 SKIP_ANCHORS = {
     "orchestration": ["--skip-anchors"],
