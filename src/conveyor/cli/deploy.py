@@ -79,6 +79,11 @@ def deploy() -> None:
 @click.option(
     "--image", default=None, help="Image tag (kubernetes) [default: conveyor-<name>:<version>]."
 )  # fmt: skip
+@click.option(
+    "--wheel", default=None, type=click.Path(dir_okay=False),
+    help="A conveyor-ml wheel to install in the image instead of the released version "
+    "(docker, kubernetes).",
+)  # fmt: skip
 @click.option("--replicas", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--cpu", default="500m", show_default=True, help="CPU requested per pod.")
 @click.option(
@@ -93,7 +98,7 @@ def deploy() -> None:
 def start(model: str, serve_args: tuple[str, ...], target: str, name: str | None,
           host: str | None, port: int, workers: int, max_body_bytes: int, token: str | None,
           insecure: bool, wait_seconds: float, output: str | None, image: str | None,
-          replicas: int, cpu: str, memory: str, token_secret: str | None,
+          wheel: str | None, replicas: int, cpu: str, memory: str, token_secret: str | None,
           as_json: bool) -> None:  # fmt: skip
     """Deploy MODEL (a model folder, a pushed version or models:/NAME@ALIAS) to a target.
 
@@ -113,7 +118,7 @@ def start(model: str, serve_args: tuple[str, ...], target: str, name: str | None
     source = open_source(model, metadata_url=metadata_url)
     name = name or source.name
     if target == "local":
-        _check_local_only(image, token_secret, output, replicas, cpu, memory)
+        _check_local_only(image, token_secret, output, wheel, replicas, cpu, memory)
         _check_serve_args(model, serve_args)
         _start_local(settings.home, model, name, host or "127.0.0.1", port, workers,
                      max_body_bytes, token, insecure, wait_seconds, as_json,
@@ -144,7 +149,7 @@ def start(model: str, serve_args: tuple[str, ...], target: str, name: str | None
     out = output or os.path.join(deployment_dir(settings.home, name), "build")
     image = image or f"conveyor-{name.lower()}:{source.version or 'latest'}"
     context = _write_files(target, out, source, digest, spec, name, image, replicas, cpu,
-                           memory, token_secret)  # fmt: skip
+                           memory, token_secret, wheel)  # fmt: skip
     if as_json:
         _echo_json({"target": target, "name": name, **context})
         return
@@ -155,11 +160,11 @@ def start(model: str, serve_args: tuple[str, ...], target: str, name: str | None
 
 
 def _check_local_only(
-    image: str | None, token_secret: str | None, output: str | None, replicas: int, cpu: str,
-    memory: str,
+    image: str | None, token_secret: str | None, output: str | None, wheel: str | None,
+    replicas: int, cpu: str, memory: str,
 ) -> None:  # fmt: skip
     given = [opt for opt, value in (("--image", image), ("--token-secret", token_secret),
-             ("--output", output)) if value is not None]  # fmt: skip
+             ("--output", output), ("--wheel", wheel)) if value is not None]  # fmt: skip
     given += [opt for opt, value, default in (("--replicas", replicas, 1), ("--cpu", cpu, "500m"),
               ("--memory", memory, "1Gi")) if value != default]  # fmt: skip
     if given:
@@ -202,7 +207,7 @@ def _start_local(home: str, model: str, name: str, host: str, port: int, workers
 
 def _write_files(target: str, out: str, source: Any, digest: str, spec: Any, name: str,
                  image: str, replicas: int, cpu: str, memory: str,
-                 token_secret: str | None) -> dict[str, Any]:  # fmt: skip
+                 token_secret: str | None, wheel: str | None) -> dict[str, Any]:  # fmt: skip
     from conveyor.deploy.docker import serve_command, write_context
     from conveyor.model.saved import manifest_json
 
@@ -228,8 +233,10 @@ def _write_files(target: str, out: str, source: Any, digest: str, spec: Any, nam
         }
     context = write_context(out, model_path=source.path, model_name=source.name,
                             version=version, digest=digest, manifest=manifest_json(source.path),
-                            spec=spec, image=image, extra=extra)  # fmt: skip
-    return {**context.to_dict(), "files": sorted(["Dockerfile", "requirements.txt", *extra])}
+                            spec=spec, image=image, extra=extra, wheel=wheel)  # fmt: skip
+    wheels = [] if wheel is None else [f"wheels/{os.path.basename(wheel)}"]
+    files = sorted(["Dockerfile", "requirements.txt", *extra, *wheels])
+    return {**context.to_dict(), "files": files}
 
 
 def _next_steps(target: str, context: dict[str, Any], spec: Any) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -47,6 +48,7 @@ CONTAINER_USER = 10001
 MARKER_FILE = ".conveyor-deploy.json"
 """Marks a folder this module wrote, which it may replace."""
 MODELS_DIR = "models"
+WHEELS_DIR = "wheels"
 WORKDIR = "/srv"
 _PACKAGES = {"sklearn": "scikit-learn", "xgboost": "xgboost-cpu", "lightgbm": "lightgbm"}
 _PUSH_MARKER = "conveyor_push.json"  # read by conveyor.serve.source (its PUSH_MARKER)
@@ -86,11 +88,12 @@ def health_command(port: int) -> list[str]:
     return ["python", "-c", probe]
 
 
-def requirements(manifest: Mapping[str, Any]) -> list[str]:
-    """The requirement lines: ``conveyor-ml`` at this installation's version and the
-    model's framework at the version its manifest records (a custom estimator's packages are
-    not known: a comment says to add them)."""
-    lines = [f"conveyor-ml=={importlib.metadata.version('conveyor-ml')}"]
+def requirements(manifest: Mapping[str, Any], *, conveyor: str | None = None) -> list[str]:
+    """The requirement lines: ``conveyor-ml`` at this installation's version (or the
+    requirement ``conveyor``, a wheel's path) and the model's framework at the version its
+    manifest records (a custom estimator's packages are not known: a comment says to add
+    them)."""
+    lines = [conveyor or f"conveyor-ml=={importlib.metadata.version('conveyor-ml')}"]
     framework = str(manifest.get("framework", ""))
     version = str(manifest.get("framework_version", "unknown"))
     package = _PACKAGES.get(framework)
@@ -133,6 +136,7 @@ def write_context(
     spec: ServeSpec,
     image: str,
     extra: Mapping[str, str] | None = None,
+    wheel: str | None = None,
 ) -> BuildContext:
     """Write the build context for the model folder ``model_path`` to ``out``, replacing a
     context written there before (never another folder's content).
@@ -147,6 +151,8 @@ def write_context(
         spec: how the container serves it.
         image: the image tag the comments suggest.
         extra: more files to write, by path relative to ``out`` (the Kubernetes manifests).
+        wheel: a conveyor-ml wheel to install instead of the released version (a build of
+            your own), copied into the context.
 
     Raises:
         DeploymentError: ``out`` holds files this module did not write, or cannot be written.
@@ -154,6 +160,7 @@ def write_context(
     """
     out = os.path.abspath(out)
     _check_replaceable(out)
+    wheel_name = None if wheel is None else _check_wheel(wheel)
     for part, kind in ((model_name, "model name"), (version or "unversioned", "version")):
         problem = name_problem(kind, part)
         if problem is not None:
@@ -171,10 +178,16 @@ def write_context(
         if version is not None:
             record["version"] = int(version) if version.isdigit() else version
         _write(os.path.join(target, _PUSH_MARKER), json.dumps(record, indent=2, sort_keys=True))
-        lines = requirements(manifest)
+        conveyor = None
+        if wheel is not None and wheel_name is not None:
+            os.makedirs(os.path.join(staging, WHEELS_DIR))
+            shutil.copyfile(wheel, os.path.join(staging, WHEELS_DIR, wheel_name))
+            conveyor = f"{WORKDIR}/{WHEELS_DIR}/{wheel_name}"
+        lines = requirements(manifest, conveyor=conveyor)
         _write(os.path.join(staging, "requirements.txt"), "\n".join(lines) + "\n")
         _write(os.path.join(staging, "Dockerfile"),
-               dockerfile(command, spec, image=image, model_dir=model_dir))  # fmt: skip
+               dockerfile(command, spec, image=image, model_dir=model_dir,
+                          wheels=wheel is not None))  # fmt: skip
         _write(os.path.join(staging, ".dockerignore"), f"{MARKER_FILE}\nkubernetes/\n")
         for relative, text in (extra or {}).items():
             path = inside(staging, os.path.join(staging, relative))
@@ -190,8 +203,11 @@ def write_context(
     return BuildContext(out, model_dir, command, image, lines)
 
 
-def dockerfile(command: list[str], spec: ServeSpec, *, image: str, model_dir: str) -> str:
-    """The Dockerfile's text."""
+def dockerfile(
+    command: list[str], spec: ServeSpec, *, image: str, model_dir: str, wheels: bool = False
+) -> str:
+    """The Dockerfile's text (``wheels``: the context has a ``wheels/`` folder to install
+    from)."""
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     token = "" if spec.insecure else " -e CONVEYOR_SERVE_TOKEN=<secret>"
     user = CONTAINER_USER
@@ -208,6 +224,7 @@ def dockerfile(command: list[str], spec: ServeSpec, *, image: str, model_dir: st
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 "
         "PIP_DISABLE_PIP_VERSION_CHECK=1 CONVEYOR_HOME=/tmp/conveyor",
         f"COPY requirements.txt {WORKDIR}/requirements.txt",
+        *([f"COPY {WHEELS_DIR} {WORKDIR}/{WHEELS_DIR}"] if wheels else []),
         f"RUN pip install --no-cache-dir -r {WORKDIR}/requirements.txt",
         f"RUN groupadd --gid {user} conveyor && useradd --uid {user} --gid {user} "
         "--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin conveyor",
@@ -220,6 +237,16 @@ def dockerfile(command: list[str], spec: ServeSpec, *, image: str, model_dir: st
         f"CMD {json.dumps(command)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _check_wheel(path: str) -> str:
+    name = os.path.basename(path)
+    if not os.path.isfile(path) or not re.fullmatch(r"conveyor_ml-[\w.!+-]+\.whl", name):
+        raise DeploymentError(
+            f"--wheel {path!r} is not a conveyor-ml wheel file (conveyor_ml-VERSION-...whl); "
+            "build one with: pip wheel --no-deps -w dist ."
+        )
+    return name
 
 
 def _check_replaceable(out: str) -> None:

@@ -80,3 +80,20 @@ def test_names_that_are_not_one_path_segment_are_refused(tmp_path):
         deployment_dir(str(tmp_path), "..")
     with pytest.raises(InvalidNameError, match="--name 'census-prod-2'"):
         check_name("Census_Prod.2", kubernetes=True)
+
+
+def test_a_wheel_of_your_own_is_copied_in_and_installed_instead_of_the_release(tmp_path):
+    wheel = tmp_path / "conveyor_ml-0.2.0.dev1-py3-none-any.whl"
+    wheel.write_bytes(b"PK not really a zip")
+    context = _write(tmp_path / "ctx", _model(tmp_path), wheel=str(wheel))
+    assert (tmp_path / "ctx" / "wheels" / wheel.name).read_bytes() == wheel.read_bytes()
+    assert context.requirements[0] == f"/srv/wheels/{wheel.name}"
+    steps = (tmp_path / "ctx" / "Dockerfile").read_text().splitlines()
+    assert steps.index("COPY wheels /srv/wheels") < next(
+        i for i, line in enumerate(steps) if line.startswith("RUN pip install")
+    )
+    other = tmp_path / "requests-2.0-py3-none-any.whl"
+    other.write_bytes(b"")
+    with pytest.raises(DeploymentError, match="not a conveyor-ml wheel"):
+        _write(tmp_path / "ctx2", _model(tmp_path / "m2"), wheel=str(other))
+    assert not (tmp_path / "ctx2").exists()
