@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -124,15 +125,25 @@ def _saved(folder: Path, threshold: float) -> str:
     return content_digest(str(folder))
 
 
-def test_a_slot_swaps_when_its_alias_moves_and_refuses_changed_files(tmp_path: Path):
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_slot_swaps_when_its_alias_moves_and_refuses_changed_files(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+):
     from conveyor.metadata import ExecutionState, NewArtifact
     from conveyor.metadata.sql import SqlMetadataStore
     from conveyor.serve.source import open_registry
     from conveyor.testing.registry import bless
 
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    url = (
+        f"sqlite:///{tmp_path / 'meta.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_uri")
+    )
+    name = f"m{uuid.uuid4().hex[:8]}"  # the PostgreSQL schema lasts the whole session
     with SqlMetadataStore(url) as store:
-        store.register_model("m")
+        store.register_model(name)
         for i in (1, 2, 3):
             folder = tmp_path / f"v{i}"
             digest = _saved(folder, threshold=i - 2)
@@ -142,12 +153,12 @@ def test_a_slot_swaps_when_its_alias_moves_and_refuses_changed_files(tmp_path: P
                                      fingerprint=digest)],
             )  # fmt: skip
             bless(store, model.id)
-            store.create_model_version("m", model.id)
-        store.set_alias("m", "champion", 1)
+            store.create_model_version(name, model.id)
+        store.set_alias(name, "champion", 1)
     (tmp_path / "v2" / "conveyor_model.json").write_text("{}")  # changed since registered
     swaps: list[tuple[str, str]] = []
     failures: list[tuple[str, str]] = []
-    target = Target(str(tmp_path / "v1"), "m", "1", "models:/m@champion")
+    target = Target(str(tmp_path / "v1"), name, "1", f"models:/{name}@champion")
     slot = Slot("primary", target, on_swap=lambda *a: swaps.append(a),
                 on_failure=lambda *a: failures.append(a))  # fmt: skip
     slot.load(url, follow=True)
@@ -157,13 +168,13 @@ def test_a_slot_swaps_when_its_alias_moves_and_refuses_changed_files(tmp_path: P
     try:
         assert not slot.refresh(registry)  # the alias has not moved
         with SqlMetadataStore(url) as store:
-            store.set_alias("m", "champion", 2)
+            store.set_alias(name, "champion", 2)
         assert not slot.refresh(registry)
         assert slot.current is first and failures == [("primary", "2")]
         assert not slot.refresh(registry)  # a failed version is not tried again
         assert failures == [("primary", "2")]
         with SqlMetadataStore(url) as store:
-            store.set_alias("m", "champion", 3)
+            store.set_alias(name, "champion", 3)
         assert slot.refresh(registry)
         assert slot.current is not None and slot.current.version == "3"
         assert swaps == [("primary", "3")]
