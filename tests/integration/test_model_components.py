@@ -74,6 +74,15 @@ def test_penguins_reach_95_percent_accuracy_and_the_model_round_trips(load, run_
     assert len(model.predict(rows)) == 5
 
 
+def test_a_model_trained_with_keep_example_rows_false_keeps_none(load, run_pipeline):
+    pipe = load("model_pipelines").model_stage
+    params = {"input_pattern": PENGUINS, "label": "species", "keep_example_rows": False}
+    result = run_pipeline(pipe, params)
+    assert result.failed_tasks == []
+    model = _path(result.outputs("trainer").artifacts["model"])
+    assert read_examples(model) is None and cm.load_model(model).classes is not None
+
+
 def test_transform_is_fitted_on_the_train_split_only(load, run_pipeline):
     result = run_pipeline(
         load("model_pipelines").model_stage, {"input_pattern": PENGUINS, "label": "species"}

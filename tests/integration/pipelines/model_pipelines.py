@@ -18,6 +18,7 @@ def model_stage(
     preset: str = "sklearn:LogisticRegression",
     hyperparameters: dict[str, Any] | None = None,
     run_fn: str | None = None,
+    keep_example_rows: bool = True,
 ):
     """Ingest, describe, infer a schema, transform (fit on train), train and evaluate."""
     examples = example_gen(input_pattern=input_pattern).outputs["examples"]
@@ -32,6 +33,7 @@ def model_stage(
         preset=preset,
         hyperparameters=hyperparameters,
         run_fn=run_fn,
+        keep_example_rows=keep_example_rows,
     )
 
 

@@ -187,6 +187,7 @@ def trainer(
     validation: str = "holdout",
     validation_fraction: float = 0.2,
     validation_split: str | None = None,
+    keep_example_rows: bool = True,
 ) -> float:
     """Train on ``train_split``, evaluate on ``eval_split``, save the model with its transform.
 
@@ -208,6 +209,10 @@ def trainer(
     carved by a stable row hash and stops on that part; ``validation="split"`` stops on
     ``validation_split``. A ``run_fn`` gets the same data from ``ctx.validation_data()``. The
     step records the data it stopped on (its execution's ``data_use``) for the Evaluator.
+
+    The model keeps five raw train rows as its example rows (``conveyor smoke-test`` sends
+    them; a server shows them to whoever has its token); ``keep_example_rows=False`` keeps
+    none, for training data that must not travel with the model.
 
     Returns the main eval metric: ROC AUC (binary), accuracy (multiclass) or RMSE
     (regression); every metric is in ``metrics``, training curves under ``series``, and the
@@ -296,7 +301,7 @@ def trainer(
         label=label,
         classes=data.classes,
         schema=data.schema,
-        examples=_raw_rows(data.train, transform_graph),  # kept for smoke tests of a server
+        examples=_raw_rows(data.train, transform_graph) if keep_example_rows else None,
     )
     # refuse a model that does not match its schema (the manifest holds the signature)
     check_signature(manifest.signature, data.schema, model.path)
