@@ -8,6 +8,7 @@ With a token, every route but the two probes needs ``Authorization: Bearer <toke
 
 from __future__ import annotations
 
+import gc
 import hmac
 import html
 import json
@@ -154,6 +155,7 @@ class _State:
             slot.load(self.config.metadata_url, follow=follow)
             if self.log is not None and slot.current is not None:
                 self.log.set_input_types(slot.current.model.signature["inputs"])
+        gc.freeze()  # what start-up made lives on: the collector no longer walks it
         self.loaded.set()
         if follow and self.config.metadata_url is not None:
             Poller(self.slots, self.config.metadata_url, self.config.poll_seconds).start()
