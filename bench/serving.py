@@ -238,10 +238,18 @@ def _targets(records: list[Record], status: str, side_by_side: bool) -> list[sha
         ("1 row, concurrency 16: requests/s", "c16_rps", "/s", True),
         ("1 row, concurrency 16: p50", "c16_p50_ms", "ms", False),
         ("1 row, concurrency 16: p99", "c16_p99_ms", "ms", False),
-        ("1,000 rows as objects (rows; dataframe_records), concurrency 1: p50", "batch_p50_ms",
-         "ms", False),
-        ("1,000 rows in columns (columns; dataframe_split), concurrency 1: p50", "split_p50_ms",
-         "ms", False),
+        (
+            "1,000 rows as objects (rows; dataframe_records), concurrency 1: p50",
+            "batch_p50_ms",
+            "ms",
+            False,
+        ),
+        (
+            "1,000 rows in columns (columns; dataframe_split), concurrency 1: p50",
+            "split_p50_ms",
+            "ms",
+            False,
+        ),
     ]
     for what, key, unit, higher in checks:
         ours = _median(records, "conveyor", key)
