@@ -57,12 +57,13 @@ def prepare(
     Raises:
         ArtifactError: no model there, its digest does not match, or it cannot be loaded.
         NotFoundError: ``spec`` names a registered model, alias or version that is not.
-        ConfigError: the predictions cannot be logged under ``log_dir``, or ``poll_seconds``
-            without any ``models:/NAME@ALIAS`` to poll.
+        ConfigError: the predictions cannot be logged under ``log_dir``, ``poll_seconds``
+            without any ``models:/NAME@ALIAS`` to poll, or a canary or shadow whose inputs
+            are not the primary's (names and types).
     """
-    primary = _target(spec, metadata_url)
-    canary_target = None if canary is None else _target(canary[0], metadata_url)
-    shadow_target = None if shadow is None else _target(shadow, metadata_url)
+    primary, inputs = _target(spec, metadata_url)
+    canary_target = None if canary is None else _second("--canary", canary[0], metadata_url, inputs)
+    shadow_target = None if shadow is None else _second("--shadow", shadow, metadata_url, inputs)
     targets = [t for t in (primary, canary_target, shadow_target) if t is not None]
     polled = [t.uri for t in targets if is_alias_uri(t.uri)]
     if poll_seconds > 0 and not polled:
@@ -91,12 +92,33 @@ def prepare(
     )
 
 
-def _target(spec: str, metadata_url: str | None) -> Target:
+def _target(spec: str, metadata_url: str | None) -> tuple[Target, list[tuple[str, str]]]:
     source = open_source(spec, metadata_url=metadata_url)
     check_digest(source)
-    load_model(source.path)
+    model = load_model(source.path)
     uri = spec if spec.startswith("models:/") else None
-    return Target(source.path, source.name, source.version, uri)
+    inputs = [(str(i["name"]), str(i["type"])) for i in model.signature["inputs"]]
+    return Target(source.path, source.name, source.version, uri), inputs
+
+
+def _second(
+    option: str, spec: str, metadata_url: str | None, primary: list[tuple[str, str]]
+) -> Target:
+    """The canary or shadow model, refused when it takes other inputs than the primary: the
+    same request goes to both."""
+    target, inputs = _target(spec, metadata_url)
+    if sorted(inputs) != sorted(primary):
+        ours, theirs = dict(primary), dict(inputs)
+        diff = [
+            f"{n}: {ours.get(n, 'absent')} in the primary, {theirs.get(n, 'absent')} here"
+            for n in sorted(set(ours) | set(theirs))
+            if ours.get(n) != theirs.get(n)
+        ]
+        raise ConfigError(
+            f"{option} {spec}: its inputs differ from the primary model's ({'; '.join(diff)}), "
+            "so it cannot answer the same requests. Give a version of the same model"
+        )
+    return target
 
 
 def check_log_dir(log_dir: str, name: str, version: str | None) -> str:

@@ -101,8 +101,25 @@ def test_a_failing_shadow_is_counted_not_raised():
     assert counts == ["failed"]
 
 
-def _saved(folder: Path, threshold: float) -> str:
-    """A small classifier saved at ``folder``; its digest."""
+def test_a_canary_or_shadow_must_take_the_primarys_inputs(tmp_path: Path):
+    from conveyor.serve.server import prepare
+
+    _saved(tmp_path / "a", threshold=0.0)
+    _saved(tmp_path / "b", threshold=1.0)
+    _saved(tmp_path / "c", threshold=0.0, feature="z")
+    config = prepare(str(tmp_path / "a"), token=None, max_body_bytes=100,
+                     canary=(str(tmp_path / "b"), 0.1), shadow=str(tmp_path / "b"))  # fmt: skip
+    assert config.canary is not None and config.canary.path == str(tmp_path / "b")
+    assert config.shadow is not None and config.canary_fraction == 0.1
+    for option in ("canary", "shadow"):
+        other = (str(tmp_path / "c"), 0.1) if option == "canary" else str(tmp_path / "c")
+        with pytest.raises(ConfigError, match=rf"--{option} .*x: FLOAT in the primary, absent "
+                           r"here; z: absent in the primary, FLOAT here"):  # fmt: skip
+            prepare(str(tmp_path / "a"), token=None, max_body_bytes=100, **{option: other})
+
+
+def _saved(folder: Path, threshold: float, feature: str = "x") -> str:
+    """A small classifier of one float input (``feature``) saved at ``folder``; its digest."""
     import numpy as np
     import pyarrow as pa
 
@@ -113,10 +130,10 @@ def _saved(folder: Path, threshold: float) -> str:
     from conveyor.storage import content_digest
 
     schema = DataSchema(
-        [FeatureSchema("x", FeatureType.FLOAT), FeatureSchema("y", FeatureType.STRING)]
+        [FeatureSchema(feature, FeatureType.FLOAT), FeatureSchema("y", FeatureType.STRING)]
     )
     x = np.linspace(-3, 3, 60)
-    table = pa.table({"x": x, "y": np.where(x > threshold, "yes", "no")})
+    table = pa.table({feature: x, "y": np.where(x > threshold, "yes", "no")})
     fitted = fit_transform(table, schema, "y")
     estimator, _ = create_estimator("sklearn:LogisticRegression", "classification", {})
     estimator.fit(fitted.matrix(table), (x > threshold).astype(int))
