@@ -12,6 +12,7 @@ not valid UTF-8 (a lone surrogate).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -85,13 +86,11 @@ def _strings(
                 except UnicodeEncodeError:
                     return False
         return True
-    vocabulary: dict[str, int] = {v: i for i, v in enumerate(p["vocabulary"])}
-    index = np.empty(len(values), dtype=np.int64)
-    for row, v in enumerate(values):
-        found = -1 if v is None else vocabulary.get(v, -1)
-        if found < 0 and v is not None and not _utf8(v):
+    vocabulary: dict[str | None, int] = {v: i for i, v in enumerate(p["vocabulary"])}
+    index = np.fromiter(map(vocabulary.get, values, repeat(-1)), np.int64, len(values))
+    for row in np.flatnonzero(index < 0).tolist():  # missing or unseen: Arrow must read it too
+        if values[row] is not None and not _utf8(values[row]):
             return False
-        index[row] = found
     if kind == "ordinal":  # 0 is out-of-vocabulary (unseen or missing)
         out[:, at] = index + 1
         return True

@@ -197,7 +197,11 @@ def _clean(values: list[Any], type_: str, domain: Collection[str] | None) -> boo
         return kinds <= {bool}
     if not kinds <= {str}:
         return False
-    return domain is None or all(v in domain for v in values if v is not None)
+    if domain is None:
+        return True
+    seen = set(values)
+    seen.discard(None)
+    return seen.issubset(domain)
 
 
 def _kind(value: Any) -> str:
