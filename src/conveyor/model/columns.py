@@ -23,7 +23,7 @@ __all__ = ["columns_matrix"]
 
 _NUMERIC_KINDS = ("scale", "bucketize", "impute")
 _STRING_KINDS = ("onehot", "ordinal", "hash")
-_EXACT = 2**53  # the largest integer magnitude a float64 holds exactly (Arrow's safe cast)
+_EXACT = 2**53  # the largest integer magnitude a float64 holds exactly
 
 
 def columns_matrix(
@@ -64,7 +64,7 @@ def _numbers(
 ) -> bool:
     x = np.array(values, dtype=np.float64)  # None becomes NaN
     if np.any(np.abs(x) > _EXACT) and any(type(v) is int and abs(v) > _EXACT for v in values):
-        return False  # Arrow refuses such an integer as a float64: its path says how
+        return False  # how such an integer becomes a float is the Arrow path's to say
     x = np.where(np.isfinite(x), x, p["impute"])
     if kind == "scale":
         out[:, at] = (x - p["mean"]) / p["std"]

@@ -57,9 +57,9 @@ def predict_columns(
 
 
 def _plain(values: np.ndarray) -> list[Any]:
-    plain = values.tolist()  # Python scalars, but for objects that were numpy scalars
+    plain: list[Any] = values.tolist()  # Python scalars, but objects stay what they were
     if values.dtype != object:
-        return list(plain)
+        return plain
     return [v.item() if isinstance(v, np.generic) else v for v in plain]
 
 
