@@ -37,6 +37,7 @@ SCRIPTS = (
     "evaluation_1m",
     "serving",
     "prediction_logging",
+    "serving_traffic",
     "serving_fuzz",
     "batch_scoring",
 )
@@ -52,6 +53,7 @@ QUICK = {  # small sizes (the default)
     "evaluation_1m": None,  # its target is set at 1M rows: --full only
     "serving": ["--reps", "2", "--duration", "5", "--no-census"],
     "prediction_logging": ["--rounds", "2", "--requests", "100"],
+    "serving_traffic": ["--rounds", "2", "--requests", "100"],
     "serving_fuzz": ["--requests", "1000"],
     "batch_scoring": ["--rows", "100000"],
 }
@@ -67,6 +69,7 @@ FULL = {
     "evaluation_1m": [],
     "serving": ["--reps", "3", "--duration", "10"],
     "prediction_logging": [],
+    "serving_traffic": [],
     "serving_fuzz": [],
     "batch_scoring": ["--rows", "10000000"],
 }
