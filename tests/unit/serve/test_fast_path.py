@@ -211,3 +211,71 @@ def test_an_answer_json_cannot_hold_is_refused_as_before(bad):
 def test_huge_finite_answers_are_rendered(tmp_path: Path):
     content = {"predictions": [1.7e308, 1.7e308]}  # their sum overflows: the plain encoder
     assert json.loads(AnswerResponse(content).body) == content
+
+
+def _guards(model: LoadedModel, token: str | None) -> tuple[Any, Any]:
+    """The server's application (predict straight to its endpoint) and the same application
+    with every request through FastAPI."""
+    from conveyor.serve.app import ServeConfig, _Guard, create_app
+
+    config = ServeConfig(path=model.path, name="m", version="7", token=token, max_body_bytes=4096)
+    direct = create_app(config)
+    direct.app.state.conveyor.load()  # what the lifespan's thread does
+    assert direct.predict is not None
+    return direct, _Guard(direct.app, direct.state, token, None)
+
+
+ROUTE_CASES = [
+    ("POST", "/v1/models/m:predict", json.dumps({"rows": [GOOD]}).encode()),
+    ("POST", "/v1/models/m:predict", json.dumps({"columns": CASES["missing"]}).encode()),
+    ("POST", "/v1/models/m:predict", json.dumps({"rows": [{**GOOD, "n": 1.5, "z": 1}]}).encode()),
+    ("POST", "/v1/models/m:predict", b""),
+    ("POST", "/v1/models/m:predict", b"{"),
+    ("POST", "/v1/models/m:predict", b"[" + b"1," * 5000 + b"1]"),  # over the 4,096 bytes
+    ("POST", "/v1/models/other:predict", b"{}"),
+    ("POST", "/v1/models/m:predictx", b"{}"),
+    ("GET", "/v1/models/m:predict", b""),
+    ("PUT", "/v1/models/m:predict", b"{}"),
+    ("GET", "/healthz", b""),
+]
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_predict_straight_to_its_endpoint_answers_as_through_fastapi(models, token):
+    import asyncio
+
+    import httpx
+
+    direct, plain = _guards(models["default"], token)
+
+    async def answers(app: Any) -> list[tuple[int, str | None, Any]]:
+        transport = httpx.ASGITransport(app=app)
+        got = []
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for auth in ({}, {"Authorization": "Bearer s3cret"}):
+                for method, path, body in ROUTE_CASES:
+                    r = await client.request(method, path, content=body, headers=auth)
+                    kind = r.headers.get("content-type")
+                    got.append(
+                        (r.status_code, kind, r.json() if "json" in (kind or "") else r.text)
+                    )
+        return got
+
+    through_fastapi: list[tuple[str, str]] = []
+    fastapi_app = direct.app
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        through_fastapi.append((scope["method"], scope["path"]))
+        await fastapi_app(scope, receive, send)
+
+    direct.app = counted
+    fast, reference = asyncio.run(answers(direct)), asyncio.run(answers(plain))
+    assert fast == reference
+    statuses = {status for status, _, _ in fast}
+    assert {200, 400, 404, 405, 413, 422} | ({401} if token else set()) <= statuses
+    # the predict posts went straight to the endpoint, the rest through FastAPI
+    assert all(not (m == "POST" and p.endswith(":predict")) for m, p in through_fastapi)
+    assert ("GET", "/healthz") in through_fastapi and (
+        "PUT",
+        "/v1/models/m:predict",
+    ) in through_fastapi
