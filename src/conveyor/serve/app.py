@@ -332,7 +332,6 @@ class _Guard:
                 route, status, time.perf_counter() - start, model=model, version=version, role=role
             )
 
-
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.predict
         if route is not None and scope["method"] == "POST":
