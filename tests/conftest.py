@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -15,6 +16,13 @@ from conveyor._internal.openmp import configure_openmp
 
 # Tests run two at a time (xdist) and train boosted models: OpenMP threads must not spin long.
 configure_openmp()
+
+# The Ctrl-C tests send SIGINT to the commands they start, as a terminal does. A suite started
+# in the background by a non-interactive shell (`make test &`, nohup) inherits SIGINT ignored,
+# and every command it starts would inherit that too and never see the Ctrl-C: give them the
+# disposition a terminal's foreground process has.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 PG_SERVER = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
