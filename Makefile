@@ -29,6 +29,13 @@ run: $(STAMP) bytecode
 	cd examples/iterative && ../../$(BIN)/conveyor run pipeline.py
 	cd examples/census && mkdir -p data && ../../$(BIN)/python ../../bench/make_tabular.py --rows 20000 \
 		--out data/census.csv && ../../$(BIN)/conveyor run pipeline.py
+	# the census champion answers requests: deployed in the background, smoke-tested, stopped
+	cd examples/census && ../../$(BIN)/conveyor deploy models:/census@champion --name census-demo \
+		--port 0 --json > .conveyor/deployed.json && \
+		../../$(BIN)/conveyor smoke-test "$$(../../$(BIN)/python -c \
+		'import json; print(json.load(open(".conveyor/deployed.json"))["url"])')"; \
+		status=$$?; ../../$(BIN)/conveyor deploy stop census-demo; exit $$status
+	cd examples/serving_skew && ../../$(BIN)/python skew_loop.py --port 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
