@@ -50,4 +50,6 @@ bench: $(STAMP) bytecode
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .conveyor examples/*/.conveyor
+	rm -rf $(VENV) .conveyor examples/*/.conveyor examples/census/data examples/census/serving \
+		examples/serving_skew/data examples/serving_skew/logs examples/serving_skew/models \
+		examples/serving_skew/schema.yaml examples/serving_skew/skew_report.json
