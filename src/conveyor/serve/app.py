@@ -21,9 +21,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from conveyor.model.saved import LoadedModel, manifest_json
@@ -340,7 +342,10 @@ class _Guard:
                 scope.update(child)
                 scope["app"] = self.app
                 request = Request(scope, receive)
-                response = await route.endpoint(child["path_params"]["name"], request)
+                try:
+                    response = await route.endpoint(child["path_params"]["name"], request)
+                except HTTPException as exc:  # as FastAPI's exception middleware answers it
+                    response = await http_exception_handler(request, exc)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -279,3 +279,25 @@ def test_predict_straight_to_its_endpoint_answers_as_through_fastapi(models, tok
         "PUT",
         "/v1/models/m:predict",
     ) in through_fastapi
+
+
+def test_an_http_exception_from_the_endpoint_is_answered_as_fastapi_answers_it(models):
+    import asyncio
+
+    import httpx
+    from starlette.exceptions import HTTPException
+
+    direct, _ = _guards(models["default"], None)
+
+    async def teapot(name: str, request: Any) -> Any:
+        raise HTTPException(418, f"no {name} here")
+
+    direct.predict.endpoint = teapot
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=direct)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post("/v1/models/m:predict", content=b"{}")
+
+    response = asyncio.run(post())
+    assert (response.status_code, response.json()) == (418, {"detail": "no m here"})
