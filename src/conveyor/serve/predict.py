@@ -51,9 +51,16 @@ def predict_columns(
         scores = np.asarray(model.classes, dtype=object)[scores]
     answer: dict[str, Any] = {"predictions": _plain(scores)}
     if proba is not None:
-        labels = [str(c) for c in model.classes or []]
-        answer["probabilities"] = list(map(dict, map(zip, repeat(labels), proba.tolist())))
+        answer["probabilities"] = _by_label([str(c) for c in model.classes or []], proba)
     return answer
+
+
+def _by_label(labels: list[str], proba: np.ndarray) -> list[dict[str, float]]:
+    """One ``{label: probability}`` per row (two labels: a dict display, twice as fast)."""
+    if len(labels) == 2 and proba.ndim == 2 and proba.shape[1] == 2:
+        a, b = labels
+        return [{a: p, b: q} for p, q in zip(*proba.T.tolist(), strict=True)]
+    return list(map(dict, map(zip, repeat(labels), proba.tolist())))
 
 
 def _plain(values: np.ndarray) -> list[Any]:
@@ -82,13 +89,14 @@ class AnswerResponse(JSONResponse):
 
 
 def _finite(content: Any) -> bool:
-    """Whether the predictions and probabilities of an answer are all finite (a finite sum
-    says so; an overflowing one sends the answer to the standard encoder, which is right)."""
+    """Whether the predictions and probabilities of an answer are all finite: a NaN or an
+    infinity makes their sum NaN or infinite (so does an overflow, which only sends the
+    answer to the standard encoder, where it is rendered all the same)."""
     try:
         predictions = content.get("predictions", ())
-        total = math.fsum(v for v in predictions if type(v) is float) if predictions else 0.0
+        total = sum(v for v in predictions if type(v) is float) if predictions else 0.0
         rows = content.get("probabilities", ())
-        total += math.fsum(chain.from_iterable(map(dict.values, rows)))
-    except (AttributeError, TypeError, ValueError, OverflowError):  # inf - inf, overflow
+        total += sum(chain.from_iterable(map(dict.values, rows)))
+    except (AttributeError, TypeError):
         return False
     return math.isfinite(total)

@@ -301,3 +301,13 @@ def test_an_http_exception_from_the_endpoint_is_answered_as_fastapi_answers_it(m
 
     response = asyncio.run(post())
     assert (response.status_code, response.json()) == (418, {"detail": "no m here"})
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], ["a", "b", "c"], ["only"]])
+def test_probabilities_by_label_are_the_rows_zipped_with_the_labels(labels):
+    from conveyor.serve.predict import _by_label
+
+    proba = np.random.default_rng(0).random((5, len(labels)))
+    got = _by_label(labels, proba)
+    assert got == [dict(zip(labels, row, strict=True)) for row in proba.tolist()]
+    assert [list(row) for row in got] == [labels] * 5  # the labels' order, as before
