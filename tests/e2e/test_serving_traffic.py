@@ -367,9 +367,11 @@ def test_sighup_restarts_the_workers_under_load_without_a_failed_request(tmp_pat
 def test_sigterm_finishes_every_accepted_request(tmp_path):
     pushed = _push(tmp_path, "toy")
     srv = _start(tmp_path, str(pushed), "--workers", "2")
-    body = {"rows": ROWS * 2500}  # 10,000 rows: long enough to be in flight at SIGTERM
+    # 100,000 rows (5 MB): long enough to be in flight at SIGTERM (the server answers
+    # 10,000 rows in about 0.15 s, before the requests below could be signalled)
+    body = {"rows": ROWS * 25000}
     started = time.monotonic()
-    assert len(httpx.post(srv.url + PREDICT, json=body, timeout=60).json()["predictions"]) == 10000
+    assert len(httpx.post(srv.url + PREDICT, json=body, timeout=60).json()["predictions"]) == 100000
     alone = time.monotonic() - started
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(httpx.post, srv.url + PREDICT, json=body, timeout=60)
@@ -380,6 +382,6 @@ def test_sigterm_finishes_every_accepted_request(tmp_path):
         outcomes = [f.exception() or f.result() for f in futures]
     assert in_flight >= 2, f"only {in_flight} requests were in flight at SIGTERM (alone: {alone})"
     assert [getattr(r, "status_code", r) for r in outcomes] == [200] * 4, output
-    assert all(len(r.json()["predictions"]) == 10000 for r in outcomes)
+    assert all(len(r.json()["predictions"]) == 100000 for r in outcomes)
     with pytest.raises(httpx.ConnectError):
         httpx.post(srv.url + PREDICT, json={"rows": ROWS}, timeout=5)
