@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pytest
+from deploy_support import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.data.model import DataSchema, FeatureSchema, FeatureType
@@ -72,12 +72,6 @@ def _push(root: Path, name: str) -> Path:
     return version
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     proc: subprocess.Popen[str]
@@ -102,7 +96,7 @@ def _cli(*args: str) -> list[str]:
 def _start(
     model: Path | str, *extra: str, host: str = "127.0.0.1", env: dict[str, str] | None = None
 ) -> Server:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         _cli(str(model), "--host", host, "--port", str(port), *extra),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -342,7 +336,7 @@ def test_a_model_changed_after_its_push_is_refused(tmp_path):
     version = _push(tmp_path, "toy")
     manifest = version / "conveyor_model.json"
     manifest.write_text(manifest.read_text().replace('"label": "y"', '"label": "z"'))
-    refused = subprocess.run(_cli(str(version), "--port", str(_free_port())),
+    refused = subprocess.run(_cli(str(version), "--port", str(free_port())),
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert refused.returncode == 1
     assert "Refusing to serve" in refused.stderr and "was recorded for it" in refused.stderr

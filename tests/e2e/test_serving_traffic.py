@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+from deploy_support import free_port, register, set_alias
 from prometheus_client.parser import text_string_to_metric_families
-from test_serving import ROWS, _cli, _free_port, _push
+from test_serving import ROWS, _cli, _push
 
 from conveyor.serve.routing import key_share
-from conveyor.storage import content_digest
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ class Server:
 
 def _start(tmp: Path, model: str, *extra: str, env: dict[str, str] | None = None) -> Server:
     """The server, its output in a file (a busy server logs more than a pipe holds)."""
-    port = _free_port()
+    port = free_port()
     log = tmp / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -83,33 +83,8 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
 def _registry(tmp: Path, versions: int) -> tuple[dict[str, str], str]:
     """A metadata store (under its own CONVEYOR_HOME) where model ``toy`` has ``versions``
     blessed versions, each its own folder."""
-    from conveyor.config import Settings
-    from conveyor.metadata import ExecutionState, NewArtifact
-    from conveyor.metadata.sql import SqlMetadataStore
-    from conveyor.testing.registry import bless
-
-    home = {"CONVEYOR_HOME": str(tmp / "home")}
-    url = Settings.load(env=home, cwd=str(tmp)).metadata_url
-    with SqlMetadataStore(url) as store:
-        store.register_model("toy")
-        for i in range(1, versions + 1):
-            folder = _push(tmp / f"v{i}", "toy")
-            (folder / "conveyor_push.json").unlink()  # a trainer's folder: no push record
-            _, [model] = store.record_execution(
-                "Trainer", f"trainer-{i}", ExecutionState.COMPLETE,
-                outputs=[NewArtifact("model", "conveyor.Model@1.0.0", str(folder),
-                                     fingerprint=content_digest(str(folder)))],
-            )  # fmt: skip
-            bless(store, model.id)
-            store.create_model_version("toy", model.id)
-    return home, url
-
-
-def _alias(url: str, alias: str, version: int) -> None:
-    from conveyor.metadata.sql import SqlMetadataStore
-
-    with SqlMetadataStore(url) as store:
-        store.set_alias("toy", alias, version)
+    folders = [_push(tmp / f"v{i}", "toy") for i in range(1, versions + 1)]
+    return {"CONVEYOR_HOME": str(tmp / "home")}, register(tmp / "home", folders)
 
 
 def _metrics(url: str) -> list[tuple[str, dict[str, str], float]]:
@@ -164,7 +139,7 @@ def _failures(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_alias_moves_swap_the_model_under_load_without_a_failed_request(tmp_path, load):
     home, url = _registry(tmp_path, 4)
     (tmp_path / "v2" / "toy" / "1700000000" / "transform" / "transform.json").write_text("{}")
-    _alias(url, "champion", 1)
+    set_alias(url, "champion", 1)
     srv = _start(tmp_path, "models:/toy@champion", "--workers", "2", "--poll-seconds", "0.2",
                  env=home)  # fmt: skip
     try:
@@ -177,13 +152,13 @@ def test_alias_moves_swap_the_model_under_load_without_a_failed_request(tmp_path
             return set(last.values()) if len(last) == 4 else set()
 
         _wait(lambda: len(_lines(out)) >= 60, "the load runs")
-        _alias(url, "champion", 2)  # its files changed since registered: not swapped in
+        set_alias(url, "champion", 2)  # its files changed since registered: not swapped in
         _wait(lambda: _total(_metrics(srv.url), "conveyor_model_swap_failures_total",
                              version="2") == 2, "both workers refuse version 2")  # fmt: skip
         assert last_versions() == {"1"}
-        _alias(url, "champion", 3)
+        set_alias(url, "champion", 3)
         _wait(lambda: last_versions() == {"3"}, "every connection sees version 3")
-        _alias(url, "champion", 4)
+        set_alias(url, "champion", 4)
         _wait(lambda: last_versions() == {"4"}, "every connection sees version 4")
         seen = len(_lines(out))
         _wait(lambda: len(_lines(out)) >= seen + 40, "more requests after the swap")
@@ -211,14 +186,14 @@ def test_bad_traffic_options_are_refused_before_serving(tmp_path):
         (["--canary", "models:/toy@challenger"], "MODEL=PERCENT%"),
         (["--canary", f"{pushed}=150%"], "at most 100%"),
     ]:
-        refused = subprocess.run(_cli(str(pushed), "--port", str(_free_port()), *extra),
+        refused = subprocess.run(_cli(str(pushed), "--port", str(free_port()), *extra),
                                  capture_output=True, text=True, timeout=60)  # fmt: skip
         assert refused.returncode == 2, refused.stderr
         assert says in refused.stderr and "Traceback" not in refused.stderr
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(not_a_dir)}
-    refused = subprocess.run(_cli(str(pushed), "--port", str(_free_port())), capture_output=True,
+    refused = subprocess.run(_cli(str(pushed), "--port", str(free_port())), capture_output=True,
                              text=True, timeout=60, env=env)  # fmt: skip
     assert refused.returncode == 2, refused.stderr
     assert "PROMETHEUS_MULTIPROC_DIR" in refused.stderr and "Traceback" not in refused.stderr
@@ -228,9 +203,9 @@ def test_bad_traffic_options_are_refused_before_serving(tmp_path):
 def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     tmp = tmp_path_factory.mktemp("traffic")
     home, url = _registry(tmp, 3)
-    _alias(url, "champion", 1)
-    _alias(url, "challenger", 2)
-    _alias(url, "candidate", 3)
+    set_alias(url, "champion", 1)
+    set_alias(url, "challenger", 2)
+    set_alias(url, "candidate", 3)
     return tmp, home
 
 
