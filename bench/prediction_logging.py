@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,46 +29,12 @@ from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
+from _server import Server
 from batch_scoring import LABEL, census_model
 
 HERE = Path(__file__).resolve().parent
 MAX_RATIO = 1.10
 MIN_SLACK_MS = 0.5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``conveyor serve MODEL`` in a subprocess on a free loopback port."""
-
-    def __init__(self, model: str, *extra: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "serve", model, "--port", str(self.port), *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"conveyor serve exited {self.proc.returncode}: {self.proc.stderr}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.proc.kill()
-        sys.exit("conveyor serve did not get ready in 120 s")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        if self.proc.wait(timeout=60) != 0:
-            sys.exit(f"conveyor serve exited {self.proc.returncode} on SIGTERM")
 
 
 def _rows(folder: str, n: int) -> list[dict[str, Any]]:

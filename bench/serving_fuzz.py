@@ -28,9 +28,6 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,18 +40,13 @@ import httpx
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from _server import Server  # noqa: E402
 from batch_scoring import census_model  # noqa: E402
 
 NAME = "model"
 MAX_BODY = 10 * 1024 * 1024
 DOCUMENTED = {200, 400, 401, 404, 413, 422, 503}
 """The answers the predict route's OpenAPI description lists (the probes answer 200)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -80,26 +72,6 @@ def _tree_rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total / 1024
-
-
-def _start(model: str, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "serve", model, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the server exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    sys.exit("the server was not ready in 120 s")
 
 
 def _signature(model: str) -> list[dict[str, Any]]:
@@ -291,9 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.data_dir, exist_ok=True)
     model = census_model(os.path.join(args.data_dir, str(args.model_rows)), rows=args.model_rows)
     inputs = _signature(model)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = _start(model, port)
+    server = Server(model)
+    url, proc = server.url, server.proc
     rng = random.Random(args.seed)
     try:
         generated = schemathesis_cases(url, int(args.requests * args.schemathesis_share))
@@ -345,8 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         alive = proc.poll() is None
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            server.stop()  # gracefully, exit 0, after all that
     rss.append(end_rss)
     growth = end_rss - rss[len(rss) // 2]
     report = {

@@ -26,8 +26,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,52 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _server import Server
 from batch_scoring import census_model
-from prediction_logging import _free_port, _p, _rows
+from prediction_logging import _p, _rows
 
 TARGETS = {"canary": (1.10, 0.5), "shadow": (1.25, 1.0)}
 """Per side: the largest p50 ratio to the plain server's, or the slack in ms if larger."""
-
-
-class Server:
-    """``conveyor serve MODEL`` in a subprocess on a free loopback port, its output in a file
-    (the shadow's answers are logged there: more than a pipe holds)."""
-
-    def __init__(self, model: str, *extra: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        fd, self.log = tempfile.mkstemp(prefix="conveyor-traffic-bench-", suffix=".log")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "serve", model, "--port", str(self.port), *extra],
-            stdout=fd, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        os.close(fd)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"conveyor serve exited {self.proc.returncode}: {self._output()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.proc.kill()
-        sys.exit("conveyor serve did not get ready in 120 s")
-
-    def _output(self) -> str:
-        return Path(self.log).read_text(errors="replace")[-2000:]
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            sys.exit(f"conveyor serve did not stop in 60 s after SIGTERM: {self._output()}")
-        if code != 0:
-            sys.exit(f"conveyor serve exited {code} on SIGTERM: {self._output()}")
-        os.remove(self.log)
 
 
 def _post(client: httpx.Client, url: str, rows: list[dict[str, Any]]) -> tuple[float, str]:
