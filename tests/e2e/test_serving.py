@@ -151,6 +151,9 @@ def test_predictions_equal_the_in_process_model(server, pushed):
     assert [[p["no"], p["yes"]] for p in answer["probabilities"]] == proba.tolist()
     columns = {k: [r[k] for r in ROWS] for k in ROWS[0]}
     assert _predict(server, {"columns": columns}).json()["predictions"] == expected
+    # what pandas writes for an integer column with a missing value: 2.0 is the integer 2
+    floats = [{**r, "n": None if r["n"] is None else float(r["n"])} for r in ROWS]
+    assert _predict(server, {"rows": floats}).json() == answer
 
 
 def _problems(response: httpx.Response) -> list[tuple[int | None, str, str]]:

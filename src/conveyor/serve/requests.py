@@ -152,6 +152,8 @@ def _checked(
     for item in inputs:
         name, type_ = str(item["name"]), str(item["type"])
         domain = None if item.get("values") is None else frozenset(item["values"])
+        if type_ == "INT" and float in set(map(type, columns[name])):
+            columns[name] = [_whole(v) for v in columns[name]]
         if fast and _clean(
             columns[name], type_, domain
         ):  # one quick pass; messages only on a failure
@@ -168,6 +170,15 @@ def _checked(
             422, "The request does not match the model's inputs", problems[:MAX_PROBLEMS]
         )
     return columns
+
+
+def _whole(value: Any) -> Any:
+    """A float with no fraction in the 64-bit range as the integer it is (``3.0`` is JSON's
+    ``3``, and what pandas writes for an integer column with a missing value); any other
+    value as is, for the checks to judge."""
+    if type(value) is float and value.is_integer() and _INT64[0] <= value <= _INT64[1]:
+        return int(value)
+    return value
 
 
 def _same_keys(rows: list[Any], expected: set[str]) -> bool:

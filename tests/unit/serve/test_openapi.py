@@ -25,6 +25,8 @@ BODIES = [
     {"rows": [GOOD, dict.fromkeys(GOOD)]},  # null: a missing value
     {"columns": {k: [v, None] for k, v in GOOD.items()}},
     {"rows": [{**GOOD, "x": 2}]},  # an integer is a number
+    {"rows": [{**GOOD, "n": 2.0}]},  # a number with no fraction is an integer
+    {"rows": [{**GOOD, "n": 2.5}]},
     {"rows": []},
     {"rows": [{**GOOD, "c": "z"}]},  # outside the domain
     {"rows": [{**GOOD, "n": 1.5}]},
