@@ -279,18 +279,25 @@ def test_shadow_answers_go_to_the_prediction_log_under_its_own_version(registry,
     srv = _start(tmp, "models:/toy@champion", "--shadow", "models:/toy@candidate",
                  "--log-predictions", "--log-dir", str(logs), env=home)  # fmt: skip
     try:
-        for _ in range(10):
-            response = httpx.post(srv.url + PREDICT, json={"rows": ROWS}, timeout=30)
+        for i in range(10):  # half with the client's own request id, half without
+            headers = {"X-Request-ID": f"client-{i}"} if i % 2 else {}
+            response = httpx.post(srv.url + PREDICT, json={"rows": ROWS}, headers=headers,
+                                  timeout=30)  # fmt: skip
             assert response.status_code == 200 and response.json()["role"] == "primary"
         _wait(lambda: _total(_metrics(srv.url), "conveyor_shadow_requests_total") == 10,
               "the shadow has seen every request")  # fmt: skip
     finally:
         srv.stop()  # publishes the log files
+    ids = {}
     for version, role in (("1", "primary"), ("3", "shadow")):
         table = pa.concat_tables([pq.read_table(f) for f in (logs / "toy" / version).iterdir()])
         assert table.num_rows == 10 * len(ROWS)
         assert set(table.column("role").to_pylist()) == {role}
         assert set(table.column("version").to_pylist()) == {version}
+        ids[role] = set(table.column("request_id").to_pylist())
+    # the primary's and the shadow's rows of a request join on its id
+    assert ids["primary"] == ids["shadow"] and len(ids["primary"]) == 10
+    assert {f"client-{i}" for i in range(1, 10, 2)} <= ids["primary"]
 
 
 def test_metrics_count_the_requests_of_every_worker(tmp_path):

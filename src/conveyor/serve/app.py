@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -248,13 +249,16 @@ def create_app(config: ServeConfig) -> ASGIApp:
             problems = [p.to_dict() for p in exc.problems]
             return _error(exc.status, exc.message, **({"problems": problems} if problems else {}))
         answer = await predict_answer(model, columns)
+        request_id = None
+        if state.log is not None or state.shadow is not None:  # one id joins their log rows
+            request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         if state.log is not None:  # non-blocking: sampled, buffered, written in the background
             state.log.record(
                 model=served.name, version=served.version, role=served.role, columns=columns,
-                outputs=answer, request_id=request.headers.get(REQUEST_ID_HEADER),
+                outputs=answer, request_id=request_id,
             )  # fmt: skip
         if state.shadow is not None:
-            state.shadow.submit(columns)
+            state.shadow.submit(columns, request_id)
         return AnswerResponse(
             {**answer, "model": served.name, "version": served.version, "role": served.role}
         )

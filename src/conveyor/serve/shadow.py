@@ -51,6 +51,7 @@ class Recorder(Protocol):
         role: str,
         columns: dict[str, list[Any]],
         outputs: dict[str, Any],
+        request_id: str | None = None,
     ) -> None: ...
 
 
@@ -69,9 +70,11 @@ class LogRecorder:
         role: str,
         columns: dict[str, list[Any]],
         outputs: dict[str, Any],
+        request_id: str | None = None,
     ) -> None:
         rows = len(next(iter(columns.values()), []))
-        line = {"model": model, "version": version, "role": role, "rows": rows, **outputs}
+        line = {"model": model, "version": version, "role": role, "request_id": request_id,
+                "rows": rows, **outputs}  # fmt: skip
         self.log.info("%s", json.dumps(line, default=str))
 
 
@@ -109,11 +112,13 @@ def score_forever(
     log = logging.getLogger("conveyor.serve")
     while True:
         try:
-            columns = source.get(timeout=0.2)
+            item = source.get(timeout=0.2)
         except queue.Empty:
             if done():
                 return
             continue
+        # a request's columns, and its id (the primary's log row carries the same one)
+        columns, request_id = item if isinstance(item, tuple) else (item, None)
         served = slot.current
         try:
             if served is None:
@@ -121,7 +126,7 @@ def score_forever(
             outputs = score(served.model, columns)
             recorder.record(
                 model=served.name, version=served.version, role="shadow",
-                columns=columns, outputs=outputs,
+                columns=columns, outputs=outputs, request_id=request_id,
             )  # fmt: skip
         except Exception as exc:  # the shadow's failure is counted, never the primary's
             log.warning("The shadow model failed on a request: %s", exc)
@@ -139,7 +144,9 @@ class Shadow:
         self, config: ShadowConfig, count: Callable[[str], None], *, capacity: int = DEFAULT_QUEUE
     ) -> None:
         context = multiprocessing.get_context("spawn")  # no copy of the worker's threads
-        self.queue: multiprocessing.Queue[dict[str, list[Any]]] = context.Queue(capacity)
+        self.queue: multiprocessing.Queue[tuple[dict[str, list[Any]], str | None]] = context.Queue(
+            capacity
+        )
         self.queue.cancel_join_thread()  # a worker never waits at exit to feed a dead shadow
         self._stop = context.Event()
         self.count = count
@@ -151,10 +158,11 @@ class Shadow:
     def start(self) -> None:
         self.process.start()
 
-    def submit(self, columns: dict[str, list[Any]]) -> None:
-        """Hand a request's columns to the shadow; never blocks (drops when full)."""
+    def submit(self, columns: dict[str, list[Any]], request_id: str | None = None) -> None:
+        """Hand a request's columns (and its id, which the shadow's log row keeps) to the
+        shadow; never blocks (drops when full)."""
         try:
-            self.queue.put_nowait(columns)
+            self.queue.put_nowait((columns, request_id))
         except queue.Full:
             self.count("dropped")
 
