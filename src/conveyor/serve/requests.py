@@ -152,12 +152,12 @@ def _checked(
     for item in inputs:
         name, type_ = str(item["name"]), str(item["type"])
         domain = None if item.get("values") is None else frozenset(item["values"])
-        if type_ == "INT" and float in set(map(type, columns[name])):
-            columns[name] = [_whole(v) for v in columns[name]]
         if fast and _clean(
             columns[name], type_, domain
         ):  # one quick pass; messages only on a failure
             continue
+        if type_ == "INT":  # 2.0 is the integer 2 (not on the quick pass: it takes no floats)
+            columns[name] = [_whole(v) for v in columns[name]]
         for i, value in enumerate(columns[name]):
             message = _check(value, type_, domain)
             if message is not None:
