@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Server", "free_port"]
+__all__ = ["Server", "add_round_arguments", "free_port"]
 
 
 def free_port() -> int:
@@ -68,3 +69,14 @@ class Server:
         if code != 0:
             sys.exit(f"conveyor serve exited {code} on SIGTERM: {self.output()}")
         os.remove(self.log)
+
+
+def add_round_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a bench that compares servers in interleaved rounds of requests."""
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=200, help="1-row requests per round")
+    parser.add_argument("--batches", type=int, default=10, help="1,000-row requests per round")
+    parser.add_argument(
+        "--data-dir", default=os.path.join(tempfile.gettempdir(), "conveyor-batch-bench")
+    )
+    parser.add_argument("--json", default=None, help="also write the results here")

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
-from _server import Server
+from _server import Server, add_round_arguments
 from batch_scoring import LABEL, census_model
 
 HERE = Path(__file__).resolve().parent
@@ -80,13 +80,7 @@ def _p(values: list[float], q: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=200, help="1-row requests per round")
-    parser.add_argument("--batches", type=int, default=10, help="1,000-row requests per round")
-    parser.add_argument(
-        "--data-dir", default=os.path.join(tempfile.gettempdir(), "conveyor-batch-bench")
-    )
-    parser.add_argument("--json", default=None, help="also write the results here")
+    add_round_arguments(parser)
     args = parser.parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)
     model = census_model(args.data_dir)
