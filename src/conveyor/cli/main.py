@@ -39,8 +39,8 @@ def _run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 
 _LAZY_COMMANDS = (
-    "artifacts", "data", "deploy", "lineage", "models", "predict", "runs", "serve", "show",
-    "smoke-test",
+    "artifacts", "data", "deploy", "gc", "lineage", "models", "predict", "runs", "serve", "show",
+    "smoke-test", "ui",
 )  # fmt: skip
 """Commands whose modules load only when used: they import the data and model stacks, which
 a plain ``conveyor run`` never needs (its start-up is most of a small run's time)."""
@@ -50,8 +50,11 @@ def _load_command(name: str) -> click.Command:
     if name in ("runs", "artifacts", "lineage"):
         from conveyor.cli import inspect
         from conveyor.cli.compare import compare
+        from conveyor.cli.run_actions import ACTIONS
 
         inspect.runs.add_command(compare)
+        for action in ACTIONS:
+            inspect.runs.add_command(action)
         command: click.Command = getattr(inspect, name)
         return command
     if name == "predict":
@@ -74,6 +77,14 @@ def _load_command(name: str) -> click.Command:
         from conveyor.cli.deploy import deploy
 
         return deploy
+    if name == "ui":
+        from conveyor.cli.ui import ui
+
+        return ui
+    if name == "gc":
+        from conveyor.cli.gc import gc
+
+        return gc
     if name == "smoke-test":
         from conveyor.cli.smoke import smoke_test
 

@@ -1,0 +1,6 @@
+// The experiments page (to be built).
+import { h } from "../dom.js";
+
+export async function render(main) {
+  main.append(h("h1", {}, "experiments"), h("p", { class: "muted" }, "Not built yet."));
+}

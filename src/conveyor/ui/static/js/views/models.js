@@ -1,0 +1,6 @@
+// The models page (to be built).
+import { h } from "../dom.js";
+
+export async function render(main) {
+  main.append(h("h1", {}, "models"), h("p", { class: "muted" }, "Not built yet."));
+}

@@ -1,0 +1,6 @@
+// The run page (to be built).
+import { h } from "../dom.js";
+
+export async function render(main) {
+  main.append(h("h1", {}, "run"), h("p", { class: "muted" }, "Not built yet."));
+}

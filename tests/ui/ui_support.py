@@ -1,0 +1,114 @@
+"""Support of the UI tests: a real ``conveyor ui`` server in a subprocess over a project's
+stores, and headless Chromium (Debian's, found on PATH; never downloaded) with every request
+off the server refused, so a page that needed the internet would show it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "build" / "screenshots"
+PIPELINES = REPO / "tests" / "integration" / "pipelines"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str | None:
+    """The first Chromium-family browser on PATH, or None."""
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The test process's environment without its CONVEYOR_* settings, pointed at ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["CONVEYOR_HOME"] = str(home)
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class UIServer:
+    """A running ``conveyor ui``; ``client`` speaks its API (with the CSRF header)."""
+
+    url: str
+    project: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    log: Path
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(
+            base_url=self.url, timeout=30, headers={"X-Conveyor-CSRF": "test"}
+        )
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET /api/v1{path}, asserted 200, as JSON."""
+        response = self.client.get(f"/api/v1{path}", params=params)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
+
+    def conveyor(self, *args: str, timeout: float = 180, check: bool = True) -> Any:
+        """``python -m conveyor ARGS`` in the project, on the server's stores."""
+        done = subprocess.run(
+            [sys.executable, "-m", "conveyor", *args], cwd=self.project, env=self.env,
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if check:
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_ui(project: Path, *args: str, env: dict[str, str] | None = None) -> UIServer:
+    """``conveyor ui --port P ARGS`` in ``project`` (stores under project/.conveyor unless
+    ``env`` says otherwise), ready when its /healthz answers."""
+    port = free_port()
+    full = clean_env(project / ".conveyor", **(env or {}))
+    log = project / f"ui-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "ui", "--port", str(port), *args],
+            cwd=project, env=full, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = UIServer(f"http://127.0.0.1:{port}", project, full, proc, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"conveyor ui exited {proc.returncode}: {server.output()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"conveyor ui did not answer in 60 s: {server.output()}")
