@@ -202,7 +202,11 @@ EXPORTS: dict[str, list[str]] = {
     "conveyor.metadata": [
         "CONTEXT_EXPERIMENT",
         "CONTEXT_PIPELINE",
+        "CONTEXT_PIPELINE_VERSION",
         "CONTEXT_RUN",
+        "LIFECYCLE",
+        "LIFECYCLE_ARCHIVED",
+        "LIFECYCLE_DELETED",
         "ArtifactRecord",
         "ArtifactState",
         "ContextRecord",

@@ -228,7 +228,11 @@ def run(
     settings = _settings()
     spec, root = load_pipeline(pipeline)
     fixed = _params(params)
-    properties = {"launcher": "agent" if os.environ.get("CONVEYOR_AGENT_CHILD") else "cli"}
+    properties: dict[str, Any] = {
+        "launcher": "agent" if os.environ.get("CONVEYOR_AGENT_CHILD") else "cli",
+        # how to start this pipeline again (retry and clone from `conveyor runs` and the UI)
+        "source": {"target": pipeline, "cwd": os.getcwd()},
+    }
     reporter: RunReporter | None = None  # a sweep gives each of its runs a reporter of its own
     if axes is None and as_json:
 

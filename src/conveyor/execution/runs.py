@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 import uuid
@@ -9,18 +11,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from conveyor._internal.names import MAX_NAME_BYTES, name_problem
-from conveyor.errors import InvalidNameError
+from conveyor.errors import CompilationError, InvalidNameError
 from conveyor.execution.flow import NotRun
 from conveyor.execution.results import RunInfo, TaskResult
 from conveyor.ir.spec import (
     PipelineSpec,
 )
 from conveyor.metadata.entities import ExecutionState
-from conveyor.metadata.store import CONTEXT_EXPERIMENT, CONTEXT_PIPELINE, CONTEXT_RUN, MetadataStore
+from conveyor.metadata.store import (
+    CONTEXT_EXPERIMENT,
+    CONTEXT_PIPELINE,
+    CONTEXT_PIPELINE_VERSION,
+    CONTEXT_RUN,
+    MetadataStore,
+)
 
 __all__ = [
     "check_run_id",
     "code_root_for",
+    "ir_digest",
     "new_run_id",
     "open_run",
     "record_decision",
@@ -63,6 +72,37 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def ir_digest(spec: PipelineSpec) -> tuple[str, str] | None:
+    """``(digest, ir_json)`` of a pipeline's IR (``sha256:...`` of its deterministic JSON), or
+    None when the IR cannot be written as JSON (a NaN default: the run goes on without one)."""
+    from conveyor.ir.serialize import dumps
+
+    try:
+        text = dumps(spec)
+    except CompilationError:
+        return None
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest(), text
+
+
+def _pipeline_version(metadata: MetadataStore, spec: PipelineSpec, pipeline_id: int) -> int | None:
+    """The context of this IR version of the pipeline (created with the IR on first sight)."""
+    found = ir_digest(spec)
+    if found is None:
+        return None
+    digest, text = found
+    name = f"{spec.name}@{digest}"
+    ctx = metadata.find_context(CONTEXT_PIPELINE_VERSION, name)
+    if ctx is None:
+        ctx = metadata.put_context(
+            CONTEXT_PIPELINE_VERSION,
+            name,
+            {"pipeline": spec.name, "digest": digest, "ir": json.loads(text),
+             "created_at": time.time()},
+            parents=[pipeline_id],
+        )  # fmt: skip
+    return ctx.id
+
+
 def open_run(
     metadata: MetadataStore,
     spec: PipelineSpec,
@@ -79,12 +119,17 @@ def open_run(
         CONTEXT_PIPELINE, spec.name, {"ir_version": spec.ir_version}
     )
     parents = [pipeline_ctx.id]
+    version_id = _pipeline_version(metadata, spec, pipeline_ctx.id)
+    if version_id is not None:
+        parents.append(version_id)
     experiment_id = None
     if experiment:
         exp_ctx = metadata.put_context(CONTEXT_EXPERIMENT, experiment)
         experiment_id = exp_ctx.id
         parents.append(exp_ctx.id)
     props: dict[str, Any] = {"pipeline": spec.name, "parameters": dict(parameters or {})}
+    if version_id is not None:
+        props["ir_digest"] = metadata.get_context(version_id).properties.get("digest")
     if experiment:
         props["experiment"] = experiment
     props.update(properties or {})

@@ -20,14 +20,22 @@ from conveyor.metadata.entities import (
 from conveyor.metadata.store import (
     CONTEXT_EXPERIMENT,
     CONTEXT_PIPELINE,
+    CONTEXT_PIPELINE_VERSION,
     CONTEXT_RUN,
+    LIFECYCLE,
+    LIFECYCLE_ARCHIVED,
+    LIFECYCLE_DELETED,
     MetadataStore,
 )
 
 __all__ = [
     "CONTEXT_EXPERIMENT",
     "CONTEXT_PIPELINE",
+    "CONTEXT_PIPELINE_VERSION",
     "CONTEXT_RUN",
+    "LIFECYCLE",
+    "LIFECYCLE_ARCHIVED",
+    "LIFECYCLE_DELETED",
     "ArtifactRecord",
     "ArtifactState",
     "ContextRecord",

@@ -17,7 +17,16 @@ from conveyor.metadata.entities import (
     NewArtifact,
 )
 
-__all__ = ["CONTEXT_EXPERIMENT", "CONTEXT_PIPELINE", "CONTEXT_RUN", "MetadataStore"]
+__all__ = [
+    "CONTEXT_EXPERIMENT",
+    "CONTEXT_PIPELINE",
+    "CONTEXT_PIPELINE_VERSION",
+    "CONTEXT_RUN",
+    "LIFECYCLE",
+    "LIFECYCLE_ARCHIVED",
+    "LIFECYCLE_DELETED",
+    "MetadataStore",
+]
 
 CONTEXT_PIPELINE = "conveyor.Pipeline"
 """Context type of a pipeline (by name): every execution of every run of it."""
@@ -27,6 +36,19 @@ CONTEXT_RUN = "conveyor.PipelineRun"
 
 CONTEXT_EXPERIMENT = "conveyor.Experiment"
 """Context type of an experiment: runs grouped with ``--experiment``."""
+
+CONTEXT_PIPELINE_VERSION = "conveyor.PipelineVersion"
+"""Context type of one version of a pipeline: named ``<pipeline>@<IR digest>``, a child of the
+pipeline's context, with the IR itself in its ``ir`` property; a parent of each run of it."""
+
+LIFECYCLE = "lifecycle"
+"""The run property saying whether a run was archived or deleted (absent: an active run)."""
+
+LIFECYCLE_ARCHIVED = "archived"
+"""A run hidden from the default lists; restorable; its artifacts may be garbage-collected."""
+
+LIFECYCLE_DELETED = "deleted"
+"""A run the user deleted: listed nowhere by default; its artifacts may be garbage-collected."""
 
 
 @runtime_checkable
