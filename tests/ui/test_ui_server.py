@@ -15,6 +15,9 @@ from conveyor.ui.routes.system import redact_url
 
 def test_the_api_describes_itself_and_serves_the_pages_and_assets(ui_server: UIServer):
     info = ui_server.api("/info")
+    timed = ui_server.client.get("/api/v1/info")
+    assert timed.headers["server-timing"].startswith("app;dur=")
+    assert 0 < float(timed.headers["server-timing"].partition("dur=")[2]) < 60_000
     assert info["token_required"] is False
     assert info["metadata_url"].endswith("metadata.db")
     spec = ui_server.api("/openapi.json")

@@ -13,7 +13,8 @@
   value): another site can neither read the cookie nor send a custom header without a CORS
   preflight, which this server never grants. When the browser sends ``Origin``, it must name
   this server's host.
-- **Headers.** A Content-Security-Policy that allows only this server's own scripts and styles
+- **Headers.** ``Server-Timing: app;dur=MS`` (the server's own time, read by ``bench/ui.py``);
+  a Content-Security-Policy that allows only this server's own scripts and styles
   (no CDN, no inline script), ``frame-ancestors 'none'``, ``nosniff``, no referrer.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -87,6 +89,7 @@ class Guard:
     async def __call__(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        started = time.perf_counter()
         host = _host_name(request.headers.get("host", ""))
         if self.loopback and not is_loopback_host(host):
             return _refuse(
@@ -111,6 +114,8 @@ class Guard:
             if refusal is not None:
                 return refusal
         response = await call_next(request)
+        # the server's own time for this request (the UI benchmark reads it)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
