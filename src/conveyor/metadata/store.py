@@ -259,6 +259,20 @@ class MetadataStore(Protocol):
         insertion order (the history of each metric, ready to plot)."""
         ...
 
+    def metric_summaries(self, context_id: int) -> list[dict[str, Any]]:
+        """What was logged in a context, one dict per metric name ordered by name (a bounded
+        number of queries): ``name``, ``count``, ``first_step``, ``last_step``, ``last_value``,
+        ``min``, ``max``, ``execution_ids`` (``None`` for values logged by the run itself)."""
+        ...
+
+    def metric_points(
+        self, context_id: int, names: Iterable[str], *, by_time: bool = False
+    ) -> dict[str, list[tuple[int, float, float]]]:
+        """``{name: [(step, value, timestamp), ...]}`` of a context in one query, each series
+        ordered by step (``by_time``: timestamp), then insertion order; names with no point
+        left out. Plain tuples: fast enough to plot series of 100,000 points."""
+        ...
+
     # --- maintenance ------------------------------------------------------------------------
     def close(self) -> None:
         """Release connections. Safe to call twice."""

@@ -71,9 +71,44 @@ def check_log_metrics_many_in_one_call(factory: StoreFactory) -> None:
         assert got[-1].value == 4999.0
 
 
+def check_metric_summaries_and_points(factory: StoreFactory) -> None:
+    """Per-name summaries (count, steps, last value, who logged) and bare point series."""
+    with open_store(factory) as (store, p):
+        run = store.put_context(f"{p}.Run", "r")
+        other = store.put_context(f"{p}.Run", "other")
+        eid, _ = store.record_execution(f"{p}.T", "train", COMPLETE, contexts=[run.id])
+        store.log_metrics(
+            [MetricRecord(run.id, None, "loss", 5.0 - s, s, 100.0 + s) for s in (3, 1, 2)]
+            + [
+                MetricRecord(run.id, eid, "loss", 9.0, 4, 90.0),
+                MetricRecord(run.id, eid, "acc", 0.25, 0, 50.0),
+                MetricRecord(run.id, eid, "acc", 0.5, 0, 51.0),  # same step: last logged wins
+                MetricRecord(other.id, None, "loss", 7.0, 9, 1.0),
+            ]
+        )
+        got = store.metric_summaries(run.id)
+        assert [s["name"] for s in got] == ["acc", "loss"], got
+        acc, loss = got
+        assert (acc["count"], acc["first_step"], acc["last_step"]) == (2, 0, 0), acc
+        assert acc["last_value"] == 0.5 and acc["execution_ids"] == [eid], acc
+        assert (loss["count"], loss["first_step"], loss["last_step"]) == (4, 1, 4), loss
+        assert loss["last_value"] == 9.0 and (loss["min"], loss["max"]) == (2.0, 9.0), loss
+        assert loss["execution_ids"] == [None, eid], loss
+        assert store.metric_summaries(MISSING_ID) == []
+
+        points = store.metric_points(run.id, ["loss", "acc", "nope"])
+        assert set(points) == {"loss", "acc"}, points
+        assert points["loss"] == [(1, 4.0, 101.0), (2, 3.0, 102.0), (3, 2.0, 103.0), (4, 9.0, 90.0)]
+        assert all(type(s) is int and type(v) is float for s, v, _ in points["loss"])
+        by_time = store.metric_points(run.id, ["loss"], by_time=True)["loss"]
+        assert [s for s, _, _ in by_time] == [4, 1, 2, 3], by_time
+        assert store.metric_points(run.id, []) == {}
+
+
 METRIC_CHECKS = [
     check_metrics_round_trip,
     check_log_metrics_rejects_bad_records_atomically,
     check_log_metrics_many_in_one_call,
+    check_metric_summaries_and_points,
 ]
 """The metric checks, in the order they run."""

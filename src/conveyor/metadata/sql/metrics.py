@@ -41,6 +41,9 @@ def _row(record: MetricRecord) -> tuple[Any, ...]:
     )
 
 
+_LAST_CHUNK = 200
+"""Metric names whose last value one query looks up."""
+
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -112,6 +115,85 @@ class MetricsMixin(SqlStoreBase):
         query += " ORDER BY name, step, id"
         with self._read("read metrics") as conn:
             return [MetricRecord(*row) for row in conn.execute(query, params).fetchall()]
+
+    def metric_summaries(self, context_id: int) -> list[dict[str, Any]]:
+        """What was logged in a context, one dict per metric name: ``name``, ``count``,
+        ``first_step``, ``last_step``, ``last_value`` (the value at the last step, the last one
+        logged there), ``min``, ``max`` and ``execution_ids`` (the executions that logged it;
+        ``None`` for a tracked run's own values). One aggregate query, then one query of index
+        lookups per 200 names, whatever the number of values.
+
+        Example:
+            >>> store.metric_summaries(run.id)[0]["last_value"]  # doctest: +SKIP
+            0.1
+        """
+        grouped = (
+            "SELECT name, execution_id, COUNT(*), MIN(step), MAX(step), MIN(value), MAX(value) "
+            "FROM metrics WHERE context_id = ? GROUP BY name, execution_id"
+        )
+        with self._read("summarize metrics") as conn:
+            rows = conn.execute(grouped, [context_id]).fetchall()
+            ends: dict[str, int] = {}
+            for name, _, _, _, end, _, _ in rows:
+                ends[name] = max(ends.get(name, end), end)
+            lasts: dict[str, float] = {}
+            items = sorted(ends.items())
+            for start in range(0, len(items), _LAST_CHUNK):  # index lookups, not a scan
+                chunk = items[start : start + _LAST_CHUNK]
+                pairs = " OR ".join(["(name = ? AND step = ?)"] * len(chunk))
+                query = (
+                    f"SELECT name, value FROM metrics WHERE context_id = ? AND ({pairs}) "
+                    "ORDER BY id"
+                )
+                params = [context_id, *(v for pair in chunk for v in pair)]
+                lasts.update(conn.execute(query, params).fetchall())  # the last logged wins
+        out: dict[str, dict[str, Any]] = {}
+        for name, execution_id, count, first, end, low, high in rows:
+            entry = out.setdefault(
+                name,
+                {"name": name, "count": 0, "first_step": first, "last_step": end,
+                 "last_value": lasts.get(name), "min": low, "max": high, "execution_ids": []},
+            )  # fmt: skip
+            entry["count"] += int(count)
+            entry["first_step"] = min(entry["first_step"], first)
+            entry["last_step"] = max(entry["last_step"], end)
+            entry["min"] = min(entry["min"], low)
+            entry["max"] = max(entry["max"], high)
+            entry["execution_ids"].append(execution_id)
+        for entry in out.values():
+            entry["execution_ids"].sort(key=lambda e: (e is not None, e or 0))
+        return [out[name] for name in sorted(out)]
+
+    def metric_points(
+        self, context_id: int, names: Iterable[str], *, by_time: bool = False
+    ) -> dict[str, list[tuple[int, float, float]]]:
+        """The points of some metrics of a context as bare ``(step, value, timestamp)`` tuples
+        (no record objects: a 100,000-point series in a few tens of milliseconds), one query,
+        each series ordered by step (``by_time``: by timestamp), then insertion order. Names
+        with no point are left out.
+
+        Example:
+            >>> store.metric_points(run.id, ["loss"])["loss"][:1]  # doctest: +SKIP
+            [(0, 1.0, 1700000000.0)]
+        """
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        order = "timestamp" if by_time else "step"
+        query = (
+            "SELECT name, step, value, timestamp FROM metrics "
+            f"WHERE context_id = ? AND name IN ({marks(len(wanted))}) "
+            f"ORDER BY name, {order}, id"
+        )
+        out: dict[str, list[tuple[int, float, float]]] = {}
+        with self._read("read metric points") as conn:
+            rows = conn.execute(query, [context_id, *wanted]).fetchall()
+        for name, step, value, timestamp in rows:
+            series = out.get(name)
+            if series is None:
+                series = out[name] = []
+            series.append((step, value, timestamp))
+        return out
 
     def _merge_context_properties(
         self, conn: Conn, context_id: int, properties: Mapping[str, Any]

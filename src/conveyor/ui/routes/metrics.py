@@ -1,9 +1,173 @@
-"""API routes of the UI: metrics (to be built)."""
+"""Logged metrics (``conveyor.log_metric`` points): what a run logged, and series to plot.
+
+``GET /api/v1/runs/{run_id}/metrics``: each metric name of a run with its point count, first and
+last step, last value and the tasks that logged it.
+
+``GET /api/v1/metrics/series``: the points of some metrics of some runs, downsampled on the
+server to at most ``max_points`` per series by min/max per bucket (see :func:`downsample`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["router"]
+from fastapi import APIRouter, Depends, Query
+
+from conveyor.metadata.entities import ContextRecord
+from conveyor.metadata.store import CONTEXT_RUN, MetadataStore
+from conveyor.ui.context import UIContext, ui_context
+from conveyor.ui.routes.compare import check_run_ids, problem
+
+__all__ = ["MAX_NAMES", "downsample", "router"]
 
 router = APIRouter(tags=["metrics"])
+
+MAX_NAMES = 50
+"""Most metric names one series request takes."""
+
+MAX_POINTS = 20_000
+"""The largest ``max_points`` a series request may ask for."""
+
+_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
+
+
+def _find_run(store: MetadataStore, run_id: str) -> ContextRecord | None:
+    return store.find_context(CONTEXT_RUN, run_id)
+
+
+def _not_found(run_id: str) -> Any:
+    return problem(
+        404, f"No run {run_id!r}.", "Pick a run id from the runs page (or: conveyor runs list)."
+    )
+
+
+@router.get("/runs/{run_id}/metrics")
+def run_metrics(run_id: str, ctx: UIContext = Depends(ui_context)) -> Any:
+    """The metrics a run logged: ``{"run_id", "metrics": [{"name", "count", "first_step",
+    "last_step", "last_value", "min", "max", "tasks"}]}`` (``tasks``: the task instances that
+    logged it, ``null`` for a tracked run's own values). Three queries whatever the size."""
+    store = ctx.metadata
+    run = _find_run(store, run_id)
+    if run is None:
+        return _not_found(run_id)
+    summaries = store.metric_summaries(run.id)
+    names = {e.id: e.name for e in store.list_executions(context_id=run.id)}
+    metrics = []
+    for entry in summaries:
+        ids = entry.pop("execution_ids")
+        entry["tasks"] = sorted({names.get(i, str(i)) for i in ids if i is not None})
+        entry["logged_by_run"] = None in ids
+        metrics.append(entry)
+    return {"run_id": run_id, "metrics": metrics}
+
+
+def downsample(
+    points: Sequence[tuple[int, float, float]], max_points: int
+) -> list[tuple[int, float, float]]:
+    """At most ``max_points`` of ``points`` (kept in order): the first and the last, and in
+    each of ``(max_points - 2) // 2`` equal buckets (by position) its lowest and its highest
+    point, so a spike (or a dip) anywhere survives whatever the reduction.
+
+    Example:
+        >>> pts = [(s, 1.0 if s != 500 else 99.0, 0.0) for s in range(1000)]
+        >>> out = downsample(pts, 10)
+        >>> len(out) <= 10, (500, 99.0, 0.0) in out
+        (True, True)
+    """
+    count = len(points)
+    if count <= max_points:
+        return list(points)
+    if max_points < 4:
+        return [points[0], points[-1]][:max_points]
+    buckets = (max_points - 2) // 2
+    values = [p[1] for p in points]
+    get = values.__getitem__
+    inner = count - 2
+    keep = [0]
+    for b in range(buckets):
+        lo = 1 + (b * inner) // buckets
+        hi = 1 + ((b + 1) * inner) // buckets
+        if lo >= hi:
+            continue
+        span = range(lo, hi)
+        low = min(span, key=get)
+        high = max(span, key=get)
+        keep += sorted({low, high})
+    keep.append(count - 1)
+    return [points[i] for i in keep]
+
+
+def _series(points: list[tuple[int, float, float]], max_points: int) -> dict[str, Any]:
+    values = [p[1] for p in points]
+    start = min(p[2] for p in points)
+    kept = downsample(points, max_points)
+    return {
+        "count": len(points),
+        "min": min(values),
+        "max": max(values),
+        "first_time": start,
+        "step": [p[0] for p in kept],
+        "value": [p[1] for p in kept],
+        "time": [round(p[2] - start, 6) for p in kept],
+    }
+
+
+@router.get("/metrics/series")
+def metric_series(
+    runs: list[str] = Query(default=[], description="Run ids (1 to 20)."),
+    name: list[str] = Query(default=[], description="Metric names (1 to 50)."),
+    max_points: str = Query(default="1000", description="Most points returned per series."),
+    x: str = Query(default="step", description="Order points by `step` or by `time` logged."),
+    ctx: UIContext = Depends(ui_context),
+) -> Any:
+    """Per run, per metric name: ``{"count" (raw points), "min", "max", "first_time" (epoch
+    seconds of the first point), "step": [...], "value": [...], "time": [...] (seconds since
+    the first point)}``, at most ``max_points`` points kept by min/max per bucket. A run that
+    did not log a name has no entry for it. One query per run."""
+    ids, error = check_run_ids(runs)
+    if error is not None:
+        return error
+    names = list(dict.fromkeys(n for n in name if n))
+    if not names:
+        return problem(400, "No metric name given.", "Add ?name=METRIC (see /runs/RUN/metrics).")
+    if len(names) > MAX_NAMES:
+        return problem(
+            400,
+            f"{len(names)} metric names asked for; at most {MAX_NAMES} at once.",
+            "Ask for fewer names per request.",
+        )
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        return problem(
+            400,
+            f"Bad metric name {bad[0]!r}.",
+            "Names are 1 to 200 characters without control characters.",
+        )
+    limit = int(max_points) if max_points.strip().isdigit() else 0
+    if not 2 <= limit <= MAX_POINTS:
+        return problem(
+            400,
+            f"max_points={max_points!r} is not a whole number from 2 to {MAX_POINTS}.",
+            f"Give max_points between 2 and {MAX_POINTS} (default 1000).",
+        )
+    if x not in ("step", "time"):
+        return problem(400, f"x={x!r} is not an axis.", "Give x=step or x=time.")
+    store = ctx.metadata
+    contexts = []
+    for run_id in ids:
+        run = _find_run(store, run_id)
+        if run is None:
+            return _not_found(run_id)
+        contexts.append(run)
+    out = []
+    for run in contexts:
+        points = store.metric_points(run.id, names, by_time=x == "time")
+        out.append(
+            {
+                "run_id": run.name,
+                "series": {n: _series(points[n], limit) for n in names if n in points},
+            }
+        )
+    return {"x": x, "max_points": limit, "names": names, "runs": out}
