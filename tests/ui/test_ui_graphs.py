@@ -85,7 +85,9 @@ def test_the_static_graph_collapses_a_parallel_for_and_keeps_its_edges(flow: Mod
 def test_a_run_graph_counts_instances_by_state_and_opens_on_request(flow: ModuleType):
     spec = _spec(flow.fanout)
     runs = [_exec(1, "shards", "COMPLETE")]
-    runs += [_exec(2 + i, f"process[{i}]", "COMPLETE", scope={"parallel-for-1": i}) for i in range(3)]
+    runs += [
+        _exec(2 + i, f"process[{i}]", "COMPLETE", scope={"parallel-for-1": i}) for i in range(3)
+    ]
     runs.append(_exec(9, "process[3]", "FAILED", scope={"parallel-for-1": 3}))
     runs.append(_exec(10, "process[1]", "RUNNING", scope={"parallel-for-1": 1}))  # a retry
     instances = latest_instances(spec, runs)
@@ -147,7 +149,8 @@ def test_a_100_step_pipeline_is_100_nodes_drawn_quickly(ui_pipelines: ModuleType
     graph = run_graph(spec, latest_instances(spec, runs), finished=True)
     elapsed = time.perf_counter() - start
     assert len(graph["nodes"]) == 100
-    assert len(graph["edges"]) == len(task_edges(spec)) == 9 * 10 * 2  # each step of layers 2-10 has two parents
+    # each step of layers 2-10 has two parents
+    assert len(graph["edges"]) == len(task_edges(spec)) == 9 * 10 * 2
     assert {n["state"] for n in graph["nodes"]} == {"COMPLETE"}
     assert elapsed < 1.0, elapsed  # generous: a correctness guard, the bench times it
 
