@@ -39,6 +39,7 @@ from conveyor.errors import ConveyorError
 from conveyor.execution.context import current_task, log_task_metric
 from conveyor.metadata import CONTEXT_EXPERIMENT, CONTEXT_RUN, MetadataStore
 from conveyor.metadata.entities import MetricRecord
+from conveyor.metadata.runs import METRICS
 
 __all__ = ["TrackedRun", "end_run", "log_metric", "log_metrics", "log_params", "start_run"]
 
@@ -106,6 +107,8 @@ class TrackedRun:
         self._params = dict(params)
         self._params_dirty = False
         self._next_step: dict[str, int] = {}
+        self._last: dict[str, tuple[int, float]] = {}  # name -> (step, value) of its last step
+        self._last_dirty = False
         self._buffer: list[_Pending] = []
         self._lock = threading.Lock()  # guards _buffer, _params and _next_step
         self._flush_lock = threading.Lock()  # one writer at a time, batches in order
@@ -135,6 +138,10 @@ class TrackedRun:
             if step is None:
                 step = self._next_step.get(name, 0)
             self._next_step[name] = step + 1
+            last = self._last.get(name)
+            if last is None or step >= last[0]:
+                self._last[name] = (step, number)
+                self._last_dirty = True
             self._buffer.append((name, number, step, now))
             full = len(self._buffer) >= self._batch_size
         if full:
@@ -179,10 +186,14 @@ class TrackedRun:
                 pending, self._buffer = self._buffer, []
                 params = dict(self._params) if self._params_dirty else None
                 self._params_dirty = False
+                last = {n: v for n, (_, v) in self._last.items()} if self._last_dirty else None
+                self._last_dirty = False
             try:
                 props = dict(final or {})
                 if params is not None:
                     props["parameters"] = params
+                if last is not None:  # the final values, as a pipeline run records them
+                    props[METRICS] = last
                 if pending or props:
                     # values and the run's properties in ONE transaction
                     cid = self.context_id
@@ -195,6 +206,7 @@ class TrackedRun:
                 with self._lock:
                     self._buffer[:0] = pending
                     self._params_dirty = self._params_dirty or params is not None
+                    self._last_dirty = self._last_dirty or last is not None
                 self._warn(f"could not write {len(pending)} metric values ({exc})")
                 return False
         return True

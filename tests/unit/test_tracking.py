@@ -224,3 +224,24 @@ def test_tracking_flushes_at_interpreter_exit(tmp_path: Path, tail: str, state: 
         assert [m.step for m in got] == list(range(1000))
     finally:
         store.close()
+
+
+def test_tracking_records_the_final_values_as_a_pipeline_run_does(
+    spy: SpyStore, store: MetadataStore
+) -> None:
+    from conveyor.metadata.runs import METRICS, RunQuery, parse_predicate, run_metric_summary
+
+    with _start(spy, name="summary", flush_interval=60) as run:
+        run.log_metric("loss", 0.5)
+        run.log_metric("loss", 0.125, step=7)
+        run.log_metric("loss", 0.9, step=3)  # logged late, but not the last step
+        run.log_metrics({"acc": 0.75}, step=2)
+        assert run.flush()
+        running = store.get_context(run.context_id).properties
+        assert running[METRICS] == {"loss": 0.125, "acc": 0.75}  # filterable while it runs
+        run.log_metric("acc", 0.8)
+    props = store.get_context(run.context_id).properties
+    assert props[METRICS] == {"loss": 0.125, "acc": 0.8}
+    assert props[METRICS] == run_metric_summary(store, run.context_id)
+    found = store.search_runs(RunQuery(metrics=(parse_predicate("acc>0.79"),)))
+    assert [c.name for c in found.runs] == [run.run_id]

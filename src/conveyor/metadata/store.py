@@ -16,6 +16,7 @@ from conveyor.metadata.entities import (
     MetricRecord,
     NewArtifact,
 )
+from conveyor.metadata.runs import RunGroup, RunPage, RunQuery
 
 __all__ = [
     "CONTEXT_EXPERIMENT",
@@ -271,6 +272,21 @@ class MetadataStore(Protocol):
         """``{name: [(step, value, timestamp), ...]}`` of a context in one query, each series
         ordered by step (``by_time``: timestamp), then insertion order; names with no point
         left out. Plain tuples: fast enough to plot series of 100,000 points."""
+        ...
+
+    # --- runs -------------------------------------------------------------------------------
+    def search_runs(self, query: RunQuery) -> RunPage:
+        """One page of the runs (``CONTEXT_RUN`` contexts) matching ``query``, in its order,
+        and the number of runs that match; filtered, sorted and paged in the database.
+
+        Raises:
+            ValueError: a parameter or metric name outside the safe pattern.
+        """
+        ...
+
+    def summarize_runs(self, lifecycle: str = "active") -> list[RunGroup]:
+        """Run counts grouped by experiment, pipeline and state, with each group's newest
+        start (``lifecycle`` as in :class:`~conveyor.metadata.runs.RunQuery`)."""
         ...
 
     # --- maintenance ------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.errors import DefinitionError, RunInterrupted
+from conveyor.errors import DefinitionError, RunInterrupted, StoreError
 from conveyor.execution.params import resolve_parameters
 from conveyor.execution.results import TaskOutputs, TaskResult
 from conveyor.execution.runs import check_run_id, open_run
 from conveyor.ir.spec import PipelineSpec
 from conveyor.metadata import MetadataStore, connect
 from conveyor.metadata.entities import ExecutionState
+from conveyor.metadata.runs import METRICS, run_metric_summary
 from conveyor.metadata.store import CONTEXT_RUN
 from conveyor.orchestrator.driver import drive, interrupt
 from conveyor.orchestrator.owner import owner_alive, owner_identity
@@ -402,6 +403,12 @@ class LocalOrchestrator:
             props["error"] = "; ".join(failures)
         if sched.reporter.error is not None:  # the run went on without its output
             props["output_error"] = sched.reporter.error
+        try:  # final metric values, so that run lists filter and sort on them in SQL
+            metrics = run_metric_summary(self.metadata, sched.run.run_context_id)
+        except StoreError:  # the run's state matters more than its summary
+            metrics = {}
+        if metrics:
+            props[METRICS] = metrics
         self.metadata.update_context(sched.run.run_context_id, props)
         run = sched.run
         result = RunResult(

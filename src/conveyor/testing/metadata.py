@@ -32,6 +32,7 @@ from conveyor.testing._metadata_support import (
     open_store,
 )
 from conveyor.testing._metrics_checks import METRIC_CHECKS
+from conveyor.testing._run_search_checks import RUN_SEARCH_CHECKS
 
 __all__ = ["CHECKS", "Check", "StoreFactory", "check_metadata_store", "metadata_store_checks"]
 
@@ -449,6 +450,10 @@ def check_lineage_max_depth(factory: StoreFactory) -> None:
 # --- metrics (conveyor.testing._metrics_checks) ---------------------------------------------
 for _metric_check in METRIC_CHECKS:
     _check(_metric_check)
+
+# --- run search (conveyor.testing._run_search_checks) ---------------------------------------
+for _run_check in RUN_SEARCH_CHECKS:
+    _check(_run_check)
 
 
 @_check

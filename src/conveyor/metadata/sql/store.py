@@ -32,6 +32,7 @@ from conveyor.metadata.sql._records import (
 from conveyor.metadata.sql.lineage import lineage_graph
 from conveyor.metadata.sql.metrics import MetricsMixin
 from conveyor.metadata.sql.registry import RegistryMixin
+from conveyor.metadata.sql.run_search import RunSearchMixin
 
 __all__ = ["SqlMetadataStore"]
 
@@ -54,7 +55,7 @@ def _limit(limit: int | None, offset: int, sqlite: bool) -> tuple[str, list[int]
     return "", []
 
 
-class SqlMetadataStore(RegistryMixin, MetricsMixin, SqlStoreBase):
+class SqlMetadataStore(RunSearchMixin, RegistryMixin, MetricsMixin, SqlStoreBase):
     """A lineage store in a SQL database: SQLite (a file, or ``sqlite://`` in memory) or PostgreSQL.
     It is also a :class:`~conveyor.metadata.registry.ModelRegistry` (named models and aliases).
 
