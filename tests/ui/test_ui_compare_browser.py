@@ -1,0 +1,145 @@
+"""The compare and metric charts pages in headless Chromium, over a real server and two runs of
+a pipeline that logs a curve with ``conveyor.log_metric`` (one server, two runs per module)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_support import PIPELINES, UIServer, start_ui
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
+    project = tmp_path_factory.mktemp("compare-browser") / "project"
+    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    ui = start_ui(project)
+    yield ui
+    ui.stop()
+
+
+@pytest.fixture(scope="module")
+def two_runs(server: UIServer) -> tuple[str, str]:
+    def run(*args: str) -> str:
+        done = server.conveyor("run", "tracked.py:tracked", "--json", "-q", *args)
+        return str(json.loads(done.stdout)["run_id"])
+
+    return run("--param", "epochs=20"), run("--param", "epochs=30")
+
+
+@pytest.fixture
+def page(chromium: str, server: UIServer) -> Iterator[Any]:
+    """A Chromium page that may reach only the server (anything else fails the test)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        tab = context.new_page()
+        refused: list[str] = []
+        errors: list[str] = []
+
+        def guard(route: Any) -> None:
+            url = route.request.url
+            if url.startswith(server.url) or url.startswith("data:"):
+                route.continue_()
+            else:
+                refused.append(url)
+                route.abort()
+
+        tab.route("**/*", guard)
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.set_default_timeout(20_000)
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+    assert not refused, f"the UI asked for files off its server: {refused}"
+    assert not errors, f"errors on the page: {errors}"
+
+
+def test_compare_page_highlights_the_changed_parameter(
+    page: Any,
+    server: UIServer,
+    two_runs: tuple[str, str],
+    screenshot: Callable[[Any, str], Path],
+) -> None:
+    first, second = two_runs
+    page.goto(f"{server.url}/compare?runs={first}&runs={second}")
+    epochs = page.locator('tr[data-section="parameter"][data-name="epochs"]')
+    epochs.wait_for()
+    assert epochs.get_attribute("class") == "diff"
+    assert epochs.locator("td").all_inner_texts() == ["20", "30"]
+    same = page.locator('tr[data-section="metric"][data-name="accuracy"]')
+    assert same.get_attribute("data-differs") == "false" and same.get_attribute("class") is None
+    headers = page.locator("th.compare-run").evaluate_all("els => els.map(e => e.dataset.run)")
+    assert headers == [first, second]
+    screenshot(page, "compare")
+
+    page.locator("#compare-only").check()
+    page.wait_for_url("**only=1**")
+    page.locator('tr[data-name="accuracy"]').wait_for(state="detached")
+    rows = page.locator("tbody tr[data-differs]")
+    assert rows.count() >= 2
+    assert set(rows.evaluate_all("els => els.map(e => e.dataset.differs)")) == {"true"}
+
+    page.locator(f'th[data-run="{second}"] button.remove-run').click()
+    page.wait_for_function(f"!location.search.includes('{second}')")
+    page.locator(f'th[data-run="{second}"]').wait_for(state="detached")
+    page.locator("#compare-add").fill(second)
+    page.locator("#compare-controls button[type=submit]").click()
+    page.locator(f'th[data-run="{second}"]').wait_for()
+    assert page.evaluate("location.search").endswith(f"runs={second}&only=1")
+
+    page.goto(f"{server.url}/compare?runs={first}&runs=no-such-run")
+    assert "no-such-run" in page.locator(".error").inner_text()
+
+
+def test_charts_overlay_two_runs_with_smoothing(
+    page: Any,
+    server: UIServer,
+    two_runs: tuple[str, str],
+    screenshot: Callable[[Any, str], Path],
+) -> None:
+    first, second = two_runs
+    page.goto(f"{server.url}/charts?runs={first}&runs={second}&name=loss&smoothing=0")
+    canvas = page.locator('.chart-card[data-metric="loss"] canvas')
+    canvas.wait_for()
+    page.wait_for_function("document.querySelector('canvas').dataset.renderMs !== undefined")
+    assert int(canvas.get_attribute("data-points")) == 20 + 30  # every point of both runs
+    assert float(canvas.get_attribute("data-render-ms")) < 1000
+    assert page.locator(".chart-card").count() == 1  # only the named metric is drawn
+    names = page.locator("#chart-names input").evaluate_all("els => els.map(e => e.dataset.name)")
+    assert names == ["accuracy", "auc", "loss"]
+    assert page.locator("#chart-legend .legend-item").all_inner_texts() == [first, second]
+
+    before = canvas.screenshot()
+    page.locator("#chart-smoothing").fill("0.9")
+    page.wait_for_url("**smoothing=0.90**")
+    assert canvas.get_attribute("data-points") == str(2 * (20 + 30))  # raw faint + smoothed
+    assert canvas.screenshot() != before
+
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    tip = page.locator(".chart-tip")
+    tip.wait_for(state="visible")
+    text = tip.inner_text()
+    assert first in text and second in text and "smoothed" in text
+
+    page.locator("#chart-log").check()
+    page.wait_for_url("**log=1**")
+    page.locator('#chart-names input[data-name="accuracy"]').check()
+    page.locator('.chart-card[data-metric="accuracy"] canvas').wait_for()
+    page.mouse.move(0, 0)
+    screenshot(page, "charts")
+
+    page.locator("#chart-x").select_option("time")
+    page.wait_for_url("**x=time**")
+    page.locator('.chart-card[data-metric="loss"] canvas').wait_for()
+    assert page.locator(".chart-card").count() == 2
