@@ -6,9 +6,9 @@ targets (a few minutes in all on 2 idle cores, more with the anchors); ``--full`
 the targets were set at (1M rows, 100,000 executions, 200,000-row census, more repetitions),
 which takes much longer. Every anchor whose venv exists under ``$VENVS`` (``~/venvs``) runs side
 by side: KFP and Kedro (orchestration, control flow), ML Metadata (``mlmd`` or ``tfx``), MLflow
-(tracking, serving), TFDV (``tfdv`` or ``tfx``) and TFX (the census pipeline); a missing one
-makes its targets "indicative" (see bench/README.md for the venvs). ``--skip-anchors`` runs ours
-only. Each script runs in its own process with this interpreter; its output is printed as it
+(tracking, serving, the UI), TFDV (``tfdv`` or ``tfx``) and TFX (the census pipeline); a
+missing one makes its targets "indicative" (see bench/README.md for the venvs).
+``--skip-anchors`` runs ours only. Each script runs in its own process with this interpreter; its output is printed as it
 comes.
 
     python bench/run_all.py
@@ -40,6 +40,7 @@ SCRIPTS = (
     "serving_traffic",
     "serving_fuzz",
     "batch_scoring",
+    "ui",
 )
 QUICK = {  # small sizes (the default)
     "import_time": ["--reps", "10"],
@@ -56,6 +57,7 @@ QUICK = {  # small sizes (the default)
     "serving_traffic": ["--rounds", "2", "--requests", "100"],
     "serving_fuzz": ["--requests", "1000"],
     "batch_scoring": ["--rows", "100000"],
+    "ui": ["--runs", "1000", "--reps", "10", "--backend", "sqlite"],
 }
 FULL = {
     "import_time": ["--reps", "20"],
@@ -72,6 +74,7 @@ FULL = {
     "serving_traffic": [],
     "serving_fuzz": [],
     "batch_scoring": ["--rows", "10000000"],
+    "ui": ["--reps", "20"],
 }
 SKIP_ANCHORS = {
     "orchestration": ["--skip-anchors"],
@@ -81,6 +84,7 @@ SKIP_ANCHORS = {
     "data_stats": ["--skip-tfdv"],
     "census_pipeline": ["--skip-tfx"],
     "serving": ["--skip-anchors"],
+    "ui": ["--skip-anchor"],
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,33 @@ def test_serving_bench_checks_the_answers_and_says_indicative_without_mlflow(tmp
     assert "[info] the floor: in-process load_model(...).predict" in out
     # no run failed its check (the answers equal the in-process model's), nothing decided
     assert done.returncode == 0, out + done.stderr
+
+
+def test_ui_bench_runs_at_a_tiny_size_and_checks_the_answers(load_bench, tmp_path):
+    """200 runs on SQLite, no anchor: every case answered and checked (or not built yet), the
+    JSON written; the checks refuse a wrong total, a lost spike and too many points."""
+    out = tmp_path / "ui.json"
+    browser = [] if shutil.which("chromium") else ["--no-browser"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "ui.py"), "--runs", "200", "--backend", "sqlite",
+         "--skip-anchor", "--reps", "2", "--browser-reps", "1", "--json", str(out), *browser],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "CONVEYOR_AGENT": "off", "CONVEYOR_BENCH_CACHE": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    result = json.loads(out.read_text())
+    rows = {r["case"]: r for r in result["rows"]}
+    assert {"runs.default", "run.100_steps", "metrics.series_100k", "page/runs"} <= set(rows)
+    for row in rows.values():
+        assert row["status"] in ("ok", "not built"), row
+        if row["status"] == "ok":
+            assert row["n"] == 2 and row["p95_server_ms"] is not None, row
+    assert rows["page/runs"]["status"] == "ok" and rows["page/runs"]["pass"] is True
+    checks = load_bench("_ui_checks")
+    assert checks.total(201)({"total": 201, "runs": []}) is None
+    assert "not 201" in (checks.total(201)({"total": 200, "runs": []}) or "")
+    series = checks.series(3, 10)
+    good = {"count": 10, "points": [[0, 1.0], [5, 1000.0], [9, 1.5]]}
+    assert series(good) is None
+    assert "spike" in (series({"count": 10, "points": [[0, 1.0], [9, 1.5]]}) or "")
+    assert "more than" in (series({"count": 10, "points": [[i, 1000.0] for i in range(4)]}) or "")
