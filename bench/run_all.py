@@ -8,8 +8,8 @@ which takes much longer. Every anchor whose venv exists under ``$VENVS`` (``~/ve
 by side: KFP and Kedro (orchestration, control flow), ML Metadata (``mlmd`` or ``tfx``), MLflow
 (tracking, serving, the UI), TFDV (``tfdv`` or ``tfx``) and TFX (the census pipeline); a
 missing one makes its targets "indicative" (see bench/README.md for the venvs).
-``--skip-anchors`` runs ours only. Each script runs in its own process with this interpreter; its output is printed as it
-comes.
+``--skip-anchors`` runs ours only. Each script runs in its own process with this interpreter;
+its output is printed as it comes.
 
     python bench/run_all.py
     python bench/run_all.py --only import_time orchestration --skip-anchors
