@@ -61,12 +61,11 @@ def series(max_points: int, raw: int) -> Check:
         _walk(body, lists)
         if not lists:
             return "no points in the answer"
-        points = max(lists, key=len)
-        if len(points) > max_points:
-            return f"{len(points)} points, more than max_points={max_points}"
-        ys = [p[1] if isinstance(p, list) else p.get("value", p.get("y")) for p in points]
+        ys = max(lists, key=len)
+        if len(ys) > max_points:
+            return f"{len(ys)} points, more than max_points={max_points}"
         if SPIKE not in ys:
-            return f"the spike {SPIKE} is not among the {len(points)} points"
+            return f"the spike {SPIKE} is not among the {len(ys)} points"
         if raw not in _ints(body):
             return f"the raw count {raw} is not in the answer"
         return None
@@ -81,14 +80,22 @@ def _is_point(p: Any) -> bool:
     return isinstance(p, dict) and ("value" in p or "y" in p)
 
 
+def _ys(points: list[Any]) -> list[Any]:
+    return [p[1] if isinstance(p, list) else p.get("value", p.get("y")) for p in points]
+
+
 def _walk(node: Any, out: list[list[Any]]) -> None:
-    """Every list of points in the answer, into ``out``."""
+    """The values of every series in the answer, into ``out``: a column (``{"value": [y,
+    ...]}``), or a list of points (``[[x, y], ...]``, ``[{"value": y}, ...]``)."""
     if isinstance(node, dict):
+        column = node.get("value", node.get("values"))
+        if isinstance(column, list) and all(isinstance(y, int | float) for y in column[:3]):
+            out.append(column)
         for value in node.values():
             _walk(value, out)
     elif isinstance(node, list):
         if node and all(_is_point(p) for p in node[:3]):
-            out.append(node)
+            out.append(_ys(node))
         for value in node:
             if isinstance(value, dict | list):
                 _walk(value, out)
