@@ -15,6 +15,8 @@
     ├── InputError                 (also a TypeError) rows of a kind a model cannot predict on
     ├── UnblessedModelError        an alias move to a model no evaluation blessed, not forced
     ├── DeploymentError            a model server that cannot be started, stopped or written out
+    ├── ActionError                a run action that cannot be done as asked (carries ``fix``)
+    │   └── ActionConflict         the run's state forbids it (deleting a RUNNING run)
     ├── StoreError                 the metadata store failed (database, migration)
     │   ├── NotFoundError          (also a LookupError) no such artifact / execution / context / run
     │   └── AlreadyExistsError
@@ -31,6 +33,8 @@ Messages say what went wrong, where, and how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "ActionConflict",
+    "ActionError",
     "AlreadyExistsError",
     "ArtifactError",
     "ArtifactNotFoundError",
@@ -136,6 +140,29 @@ class DeploymentError(ConveyorError):
     """A deployment cannot be made: a server that does not start or get ready (its log's
     tail says why), one already running under that name, or a build context that cannot
     be written."""
+
+
+class ActionError(ConveyorError):
+    """A run action (archive, delete, retry, clone, terminate...) that cannot be done as asked:
+    a bad value (the UI's API answers 400).
+
+    Args:
+        message: what is wrong.
+        fix: how to get what was wanted.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(f"{message}. {fix}")
+        self.message = message
+        self.fix = fix
+
+
+class ActionConflict(ActionError):
+    """A run action the run's current state forbids, such as deleting a RUNNING run (409)."""
+
+    status = 409
 
 
 class StoreError(ConveyorError):

@@ -156,6 +156,38 @@ def reconcile_stale_runs(
     return fixed
 
 
+def _resumable(metadata: MetadataStore, ids: Sequence[str | None]) -> dict[str, int]:
+    """``{run_id: retries so far}`` of the runs to retry in place, each checked: it exists
+    and it ended FAILED or CANCELED."""
+    found: dict[str, int] = {}
+    for rid in ids:
+        if rid is None:
+            raise DefinitionError("A retry in place needs the run id of the run to retry")
+        ctx = metadata.find_context(CONTEXT_RUN, check_run_id(rid))
+        if ctx is None:
+            raise DefinitionError(f"No run {rid!r} to retry in the metadata store")
+        state = ctx.properties.get("state")
+        if state not in (RunState.FAILED, RunState.CANCELED):
+            raise DefinitionError(
+                f"Run {rid!r} is {state}; only a FAILED or CANCELED run can be retried "
+                "(clone it to run it again with other parameters)"
+            )
+        found[rid] = int(ctx.properties.get("retries") or 0)
+    return found
+
+
+def _reopened(retries: int, now: float) -> dict[str, Any]:
+    """The properties that reopen a retried run (what its last ending recorded is cleared)."""
+    return {
+        "retries": retries + 1,
+        "retried_at": now,
+        "finished_at": None,
+        "duration_seconds": None,
+        "error": None,
+        "failed_tasks": [],
+    }
+
+
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
@@ -247,13 +279,24 @@ class LocalOrchestrator:
         run_id: str | None = None,
         experiment: str | None = None,
         properties: Mapping[str, Any] | None = None,
+        resume: bool = False,
     ) -> RunResult:
         """Run ``spec`` to the end and return its result (a failed step does not raise).
 
-        ``properties`` are recorded on the run's context (e.g. who launched it).
+        ``properties`` are recorded on the run's context (e.g. who launched it). With
+        ``resume``, ``run_id`` names an existing FAILED or CANCELED run, retried in place: its
+        context is reopened (RUNNING, this process as owner, ``retries`` + 1, ``retried_at``)
+        and the task instances whose newest execution succeeded (COMPLETE, CACHED, or SKIPPED
+        by a condition) are taken as recorded, neither run again nor recorded again; the
+        failed, cancelled and never-run ones run.
         """
         return self.run_many(
-            spec, [parameters or {}], run_ids=[run_id], experiment=experiment, properties=properties
+            spec,
+            [parameters or {}],
+            run_ids=[run_id],
+            experiment=experiment,
+            properties=properties,
+            resume=resume,
         )[0]
 
     def run_many(
@@ -266,6 +309,7 @@ class LocalOrchestrator:
         properties: Mapping[str, Any] | None = None,
         run_properties: Sequence[Mapping[str, Any]] | None = None,
         reporters: Sequence[RunReporter] | None = None,
+        resume: bool = False,
     ) -> list[RunResult]:
         """Run ``spec`` once per parameter set, all at once on one worker pool.
 
@@ -293,9 +337,11 @@ class LocalOrchestrator:
         _ = self.storage  # fail now (e.g. s3:// without s3fs), before any run is recorded
         metadata = self.metadata
         reconcile_stale_runs(metadata, open_storage=lambda: self.storage)
+        retries = _resumable(metadata, ids) if resume else {}
         for rid in ids:
             if (
-                rid is not None
+                not resume
+                and rid is not None
                 and metadata.find_context(CONTEXT_RUN, check_run_id(rid)) is not None
             ):
                 raise DefinitionError(
@@ -343,11 +389,14 @@ class LocalOrchestrator:
                         "tasks": len(spec.tasks),
                         **(properties or {}),
                         **per_run[i],
+                        **(_reopened(retries[rid], t0) if rid in retries else {}),
                     },
                 )
                 started[run.run_id] = t0
                 reporter = reporters[i] if reporters is not None else self.reporter
                 sched = Scheduler(self, spec, run, vals, pool, shared, reporter)
+                if resume:
+                    sched.take_recorded()
                 sched.reporter.before_run(run, spec)
                 schedulers.append(sched)
             try:

@@ -16,12 +16,12 @@ from conveyor.cache.lookup import CacheLookup, find_cache_hit
 from conveyor.errors import ConveyorError, ExecutionError
 from conveyor.execution.explain import explain_miss
 from conveyor.execution.flow import Flow, Launch, NotRun
-from conveyor.execution.prepare import PreparedTask, prepare_task
+from conveyor.execution.prepare import PreparedTask, load_task_outputs, prepare_task
 from conveyor.execution.results import RunInfo, TaskOutputs, TaskResult
 from conveyor.execution.runs import record_decision, record_not_run
 from conveyor.execution.task import record_cache_hit, run_prepared
 from conveyor.ir.spec import PipelineSpec
-from conveyor.metadata.entities import ExecutionState
+from conveyor.metadata.entities import ExecutionRecord, ExecutionState
 from conveyor.orchestrator.logs import LogTail, tee_python_streams
 from conveyor.orchestrator.reporter import GuardedReporter, RunReporter, forwards_logs
 from conveyor.orchestrator.workers import Job, WorkerEvent, WorkerPool
@@ -79,6 +79,30 @@ class Scheduler:
         self.queue: deque[tuple[PreparedTask, str]] = deque()
         self.tails: dict[str, LogTail] = {}
         self.log_dir = path_under(os.path.join(orch.home, "logs"), run.run_id, error=ExecutionError)
+        self.recorded: dict[str, ExecutionRecord] = {}
+        """A retried run's newest execution of each instance (see :meth:`take_recorded`)."""
+
+    def take_recorded(self) -> None:
+        """Retry in place: the instances whose newest recorded execution in this run succeeded
+        (or was SKIPPED by a condition) are taken as they were when the flow reaches them."""
+        for ex in sorted(
+            self.orch.metadata.list_executions(context_id=self.run.run_context_id),
+            key=lambda e: e.id,
+        ):
+            self.recorded[ex.name] = ex
+
+    def _reuse(self, name: str, state: ExecutionState | None = None) -> TaskResult | None:
+        """The recorded result of ``name`` if it stands (a success; or ``state`` as decided)."""
+        ex = self.recorded.get(name)
+        if ex is None:
+            return None
+        if state is not None:
+            return TaskResult(name, ex.state, ex.id) if ex.state == state else None
+        if not ex.state.is_success:
+            return None
+        outputs = load_task_outputs(self.orch.metadata, self.run, name) or TaskOutputs()
+        cached = ex.state == ExecutionState.CACHED
+        return TaskResult(name, ex.state, ex.id, outputs, cached=cached, cache_key=ex.cache_key)
 
     @property
     def idle(self) -> bool:
@@ -95,7 +119,16 @@ class Scheduler:
             progressed = True
             for decision in decisions:
                 if isinstance(decision, NotRun):
-                    self._finish(record_decision(self.orch.metadata, self.run, self.spec, decision))
+                    kept = None
+                    if decision.state == ExecutionState.SKIPPED:
+                        kept = self._reuse(decision.name, ExecutionState.SKIPPED)
+                    self._finish(
+                        kept or record_decision(self.orch.metadata, self.run, self.spec, decision)
+                    )
+                    continue
+                reused = self._reuse(decision.instance.name) if self.recorded else None
+                if reused is not None:
+                    self._finish(reused)
                     continue
                 found = self._prepare(decision)
                 if found is None:
