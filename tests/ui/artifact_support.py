@@ -7,7 +7,10 @@ from __future__ import annotations
 import csv
 import re
 import shutil
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +83,18 @@ def start_gate(base: Path, metadata_url: str | None = None) -> Gate:
         server.stop()
         raise
     return Gate(server, match.group(1), dict(ids), url, project / ".conveyor" / "artifacts")
+
+
+@contextmanager
+def own_schema(pg_uri: str) -> Iterator[str]:
+    """A store URL on a PostgreSQL schema of its own (``pg_uri``'s is shared by the session),
+    dropped afterwards."""
+    import psycopg
+
+    server = pg_uri.partition("?")[0]
+    schema = f"cv_test_ui_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{server}?schema={schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

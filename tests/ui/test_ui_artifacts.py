@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artifact_support import MODEL, Gate, start_gate
+from artifact_support import MODEL, Gate, own_schema, start_gate
 
 from conveyor.metadata import ExecutionState, NewArtifact, connect
 
@@ -23,10 +23,16 @@ CARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 def gate(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gate]:
-    url = request.getfixturevalue("pg_uri") if request.param == "postgresql" else None
-    started = start_gate(tmp_path_factory.mktemp(f"gate-{request.param}"), url)
-    yield started
-    started.server.stop()
+    base = tmp_path_factory.mktemp(f"gate-{request.param}")
+    if request.param == "sqlite":
+        started = start_gate(base)
+        yield started
+        started.server.stop()
+        return
+    with own_schema(request.getfixturevalue("pg_uri")) as url:
+        started = start_gate(base, url)
+        yield started
+        started.server.stop()
 
 
 def refused(gate: Gate, route: str, status: int, **params: Any) -> dict[str, Any]:

@@ -105,13 +105,16 @@ def _answer(ctx: UIContext, graph: _Graph, focus: str, direction: str, depth: in
     for x in sorted(graph.executions.values(), key=lambda x: x.id):
         node_id = f"e{x.id}"
         run = runs.get(x.id)
+        label = str(x.properties.get("task", x.name))
+        comp = str(x.properties.get("component", label))
         nodes.append(
             {
                 "id": node_id,
                 "kind": "execution",
                 "execution_id": x.id,
-                "label": x.properties.get("task", x.name) if x.properties else x.name,
-                "sublabel": f"run {run}" if run else x.type_name,
+                "label": label,
+                "sublabel": f"execution #{x.id}" + (f" {comp}" if comp != label else ""),
+                "title": f"run {run}" if run else x.type_name,
                 "state": str(x.state),
                 "run": run,
                 "href": f"/runs/{run}" if run else None,

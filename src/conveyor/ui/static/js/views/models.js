@@ -1,6 +1,6 @@
 // The models page: the registered models (or, with none, the pushed models); one model's
 // versions with their blessing and evaluation, its aliases and the alias history.
-import { h, badge, fmtTime, fmtValue, link } from "../dom.js";
+import { h, fmtTime, fmtValue, link } from "../dom.js";
 import { get } from "../api.js";
 
 const when = (iso) => (iso ? fmtTime(Date.parse(iso) / 1000) : "");
@@ -35,7 +35,7 @@ async function renderList(main) {
 function blessingCell(v) {
   if (!v.blessing) return h("span", { class: "muted" }, "not evaluated");
   const b = v.blessing;
-  return h("span", {}, badge(b.blessed ? "COMPLETE" : "FAILED"), " ", b.blessed ? "blessed" : "not blessed",
+  return h("span", {}, h("span", { class: `badge ${b.blessed ? "COMPLETE" : "FAILED"}` }, b.blessed ? "blessed" : "not blessed"),
     h("div", { class: "muted" }, b.reason || "", b.forced ? " (forced)" : ""),
     link(`/artifacts/${b.artifact}`, `blessing #${b.artifact}`));
 }
