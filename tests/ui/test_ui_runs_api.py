@@ -115,9 +115,10 @@ def test_a_bad_filter_is_a_400_with_a_fix(
     assert words in body["error"] and body["fix"]
 
 
-def test_a_bad_page_size_is_refused(runs_server: UIServer) -> None:
-    for limit in (0, 501):
-        assert runs_server.client.get("/api/v1/runs", params={"limit": limit}).status_code == 422
+def test_a_bad_page_is_refused_with_a_fix(runs_server: UIServer) -> None:
+    for params in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
+        response = runs_server.client.get("/api/v1/runs", params=params)
+        assert response.status_code == 400 and "limit from 1 to 500" in response.json()["fix"]
 
 
 def test_experiments_count_their_runs_by_state(runs_server: UIServer) -> None:

@@ -196,6 +196,11 @@ def _query(
     offset: int,
 ) -> RunQuery | JSONResponse:
     """The store query of the request, or the 400 answer saying what is wrong."""
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        return _error(
+            f"limit={limit} offset={offset} is not a page.",
+            f"Give a limit from 1 to {MAX_LIMIT} and an offset of 0 or more.",
+        )
     states = tuple(dict.fromkeys(s.strip().upper() for s in state if s.strip()))
     unknown = [s for s in states if s not in RUN_STATES]
     if unknown:
@@ -251,8 +256,8 @@ def list_runs(
     metric: list[str] = Query([], description="Final metric predicates, e.g. auc>0.9."),
     q: str | None = Query(None, description="Part of the run id (any case)."),
     sort: str = Query("-started_at", description="Sort key; - for descending."),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(DEFAULT_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}."),
+    offset: int = Query(0, description="Runs skipped before the page."),
     ctx: UIContext = Depends(ui_context),
 ) -> Any:
     """A page of runs matching every filter, sorted, and how many match in all."""
