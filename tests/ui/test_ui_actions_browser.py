@@ -1,0 +1,191 @@
+"""The run actions and the gc page in headless Chromium on a real server: clone a run with a
+changed parameter and see the new run, terminate a long run (CANCELED, its exit handler ran),
+archive and restore a run (it leaves and returns to the runs list), and collect garbage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_support import PIPELINES, UIServer, start_ui
+
+from conveyor.metadata import CONTEXT_RUN, connect
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
+    project = tmp_path_factory.mktemp("actions-browser") / "project"
+    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    server = start_ui(project)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(chromium: str, server: UIServer) -> Iterator[Any]:
+    """A headless Chromium page on the module's server; requests elsewhere refused."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        refused: list[str] = []
+        errors: list[str] = []
+
+        def guard(route: Any) -> None:
+            url = route.request.url
+            if url.startswith(server.url) or url.startswith("data:"):
+                route.continue_()
+            else:
+                refused.append(url)
+                route.abort()
+
+        page.route("**/*", guard)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+        assert not refused and not errors, (refused, errors)
+
+
+def _props(server: UIServer, run_id: str) -> dict[str, Any] | None:
+    store = connect(f"sqlite:///{server.project}/.conveyor/metadata.db")
+    try:
+        ctx = store.find_context(CONTEXT_RUN, run_id)
+        return dict(ctx.properties) if ctx is not None else None
+    finally:
+        store.close()
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _open_run(page: Any, server: UIServer, run_id: str) -> Any:
+    """The run's page with its action bar (the run page places it; where that page is not
+    built, the bar is mounted on it from actions.js, the same module)."""
+    page.goto(f"{server.url}/runs/{run_id}")
+    bar = page.locator(f'.actions[data-run="{run_id}"]')
+    try:
+        bar.first.wait_for(timeout=5_000)
+    except Exception:
+        page.evaluate(
+            """async (id) => {
+                const { actionBar } = await import("/static/js/actions.js");
+                const run = await (await fetch(`/api/v1/runs/${encodeURIComponent(id)}`)).json();
+                document.getElementById("main").prepend(actionBar(run));
+            }""",
+            run_id,
+        )
+    bar.first.wait_for()
+    return bar.first
+
+
+def test_clone_a_run_with_a_changed_parameter(page: Any, server: UIServer, screenshot: Any):
+    server.conveyor("run", "basic.py:demo", "-p", "text=abc", "--run-id", "to-clone", "-q")
+    bar = _open_run(page, server, "to-clone")
+    assert bar.locator('[data-action="retry"]').count() == 0  # COMPLETE: nothing to retry
+    bar.locator('[data-action="clone"]').click()
+    dialog = page.locator("dialog.clone-dialog")
+    field = dialog.locator('input[data-param="C"]')
+    assert field.input_value() == "1"
+    field.fill("oops")
+    dialog.locator('[data-dialog-action="start"]').click()
+    dialog.locator(".action-error").wait_for()
+    assert "'C'" in dialog.locator(".action-error").inner_text()  # refused, named, not started
+    field.fill("2.5")
+    screenshot(page, "run-clone-dialog")
+    dialog.locator('[data-dialog-action="start"]').click()
+    page.wait_for_url("**/runs/*?starting=1")
+    new_id = page.url.split("/runs/")[1].split("?")[0]
+    assert new_id != "to-clone"
+    _wait(lambda: (_props(server, new_id) or {}).get("state") == "COMPLETE")
+    props = _props(server, new_id)
+    assert props is not None and props["parameters"] == {"text": "abc", "C": 2.5}
+    assert _props(server, "to-clone")["parameters"]["C"] == 1.0  # type: ignore[index]
+    page.goto(f"{server.url}/runs")
+    page.locator(f'tr[data-run="{new_id}"]').wait_for()  # the new run is listed
+
+
+def test_terminate_a_long_run(page: Any, server: UIServer, screenshot: Any, tmp_path: Path):
+    marker, status = tmp_path / "dozing", tmp_path / "status.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "run", "actions_pipelines.py:sleeper", "-p",
+         f"marker={marker}", "-p", f"path={status}", "--run-id", "long-run", "-q"],
+        cwd=server.project, env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait(marker.exists, 60)
+        bar = _open_run(page, server, "long-run")
+        assert bar.locator('[data-action="delete"]').count() == 0  # not while RUNNING
+        assert bar.locator('[data-action="archive"]').count() == 0
+        bar.locator('[data-action="terminate"]').click()
+        page.locator('dialog.confirm-dialog [data-dialog-action="terminate"]').click()
+        _wait(lambda: (_props(server, "long-run") or {}).get("state") == "CANCELED", 30)
+        assert proc.wait(30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert json.loads(status.read_text())["state"] == "CANCELED"  # the exit handler ran
+    bar = _open_run(page, server, "long-run")
+    bar.locator('[data-action="retry"]').wait_for()  # CANCELED: retry offered
+    assert bar.locator('[data-action="terminate"]').count() == 0
+    screenshot(page, "run-terminated")
+
+
+def test_archive_and_restore_a_run(page: Any, server: UIServer, screenshot: Any):
+    server.conveyor("run", "basic.py:demo", "-p", "text=keep", "--run-id", "shelved", "-q")
+    page.goto(f"{server.url}/runs")
+    page.locator('tr[data-run="shelved"]').wait_for()
+    bar = _open_run(page, server, "shelved")
+    bar.locator('[data-action="archive"]').click()
+    _wait(lambda: (_props(server, "shelved") or {}).get("lifecycle") == "archived", 10)
+    page.goto(f"{server.url}/runs")
+    page.locator("tr[data-run]").first.wait_for()
+    assert page.locator('tr[data-run="shelved"]').count() == 0  # left the default list
+    page.goto(f"{server.url}/runs?lifecycle=archived")
+    page.locator('tr[data-run="shelved"]').wait_for()
+    screenshot(page, "runs-archived")
+    bar = _open_run(page, server, "shelved")
+    bar.locator('[data-action="restore"]').click()
+    _wait(lambda: not (_props(server, "shelved") or {}).get("lifecycle"), 10)
+    page.goto(f"{server.url}/runs")
+    page.locator('tr[data-run="shelved"]').wait_for()  # back in the list
+
+
+def test_delete_shows_what_it_frees_and_gc_collects(page: Any, server: UIServer, screenshot: Any):
+    server.conveyor("run", "basic.py:demo", "-p", "text=bin", "--run-id", "binned", "-q")
+    bar = _open_run(page, server, "binned")
+    bar.locator('[data-action="delete"]').click()
+    frees = page.locator("dialog.delete-dialog .delete-frees")
+    assert frees.inner_text().startswith("4 artifact(s), ")
+    page.locator('dialog.delete-dialog [data-dialog-action="delete"]').click()
+    _wait(lambda: (_props(server, "binned") or {}).get("lifecycle") == "deleted", 10)
+    page.goto(f"{server.url}/gc")
+    page.locator('table.gc-plan tr[data-artifact]').first.wait_for()
+    uris = [server.api("/gc")["artifacts"][i]["uri"] for i in range(4)]
+    assert all(Path(u).exists() for u in uris)
+    assert page.locator(".gc-total").inner_text().endswith("B")
+    screenshot(page, "gc-plan")
+    page.locator('[data-action="collect"]').click()
+    page.locator(".gc-done").wait_for()
+    page.locator(".gc-empty").wait_for()
+    assert not any(Path(u).exists() for u in uris)
