@@ -46,6 +46,7 @@ function openDialog(title, body, buttons, cls = "") {
   }
   dialog.append(h("h2", {}, title), ...body, error, row);
   dialog.addEventListener("cancel", (ev) => { ev.preventDefault(); close(); });
+  dialog.addEventListener("input", () => { error.hidden = true; });
   document.body.append(dialog);
   dialog.showModal();
   return dialog;
