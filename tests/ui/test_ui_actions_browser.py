@@ -180,7 +180,7 @@ def test_delete_shows_what_it_frees_and_gc_collects(page: Any, server: UIServer,
     page.locator('dialog.delete-dialog [data-dialog-action="delete"]').click()
     _wait(lambda: (_props(server, "binned") or {}).get("lifecycle") == "deleted", 10)
     page.goto(f"{server.url}/gc")
-    page.locator('table.gc-plan tr[data-artifact]').first.wait_for()
+    page.locator("table.gc-plan tr[data-artifact]").first.wait_for()
     uris = [server.api("/gc")["artifacts"][i]["uri"] for i in range(4)]
     assert all(Path(u).exists() for u in uris)
     assert page.locator(".gc-total").inner_text().endswith("B")
