@@ -69,6 +69,8 @@ function featureRow(f, b) {
   const n = f.numeric || {};
   const total = f.count + f.missing;
   const missing = total ? (100 * f.missing) / total : 0;
+  const bTotal = b ? b.count + b.missing : 0;
+  const bMissing = bTotal ? (100 * b.missing) / bTotal : 0;
   const chart = f.histogram ? histogramSvg(f.histogram, b && b.histogram)
     : f.top_values ? topValuesSvg(f.top_values, b && b.top_values) : "";
   const pair = (x, y) => (b ? [fmtValue(x), h("br"), h("span", { class: "art-base" }, fmtValue(y))] : fmtValue(x));
@@ -76,8 +78,9 @@ function featureRow(f, b) {
   return h("tr", {},
     h("td", {}, h("b", {}, f.name), h("div", { class: "muted" }, f.type)),
     h("td", { class: "num" }, pair(f.count, b && b.count)),
-    h("td", { class: `num${missing > 10 ? " art-miss" : ""}` }, `${missing.toFixed(1)}%`),
-    h("td", { class: "num" }, f.numeric ? pair(n.mean, bn.mean) : f.unique !== undefined ? `${f.unique} unique` : ""),
+    h("td", { class: `num${missing > 10 ? " art-miss" : ""}` }, `${missing.toFixed(1)}%`,
+      b ? [h("br"), h("span", { class: "art-base" }, `${bMissing.toFixed(1)}%`)] : ""),
+    h("td", { class: "num" }, f.numeric ? pair(n.mean, bn.mean) : f.unique !== undefined ? pair(`${f.unique} unique`, b && `${b.unique} unique`) : ""),
     h("td", { class: "num" }, f.numeric ? pair(n.std, bn.std) : ""),
     h("td", { class: "num" }, f.numeric ? pair(n.min, bn.min) : ""),
     h("td", { class: "num" }, f.numeric ? pair(n.median, bn.median) : ""),

@@ -12,7 +12,8 @@ function go(href) { window.conveyorNavigate(href); }
 
 function execLink(x) {
   if (!x) return "";
-  return h("span", {}, x.run ? link(`/runs/${encodeURIComponent(x.run)}`, x.run) : "", " / ", h("b", {}, x.task), " ", badge(x.state));
+  return h("span", {}, x.run ? link(`/runs/${encodeURIComponent(x.run)}`, x.run) : "", " / ", h("b", {}, x.task), " ", badge(x.state),
+    " ", h("a", { class: "muted", href: `/lineage/execution/${x.id}` }, "lineage"));
 }
 
 function header(art) {
