@@ -289,6 +289,15 @@ class MetadataStore(Protocol):
         start (``lifecycle`` as in :class:`~conveyor.metadata.runs.RunQuery`)."""
         ...
 
+    def metric_series(
+        self, context_id: int, names: Iterable[str], *, max_points: int, by_time: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """Metrics of a context ready to plot: per name ``count``, ``min``, ``max``,
+        ``first_time`` and ``points`` (``(step, value, timestamp)`` in x order: step, or time
+        ``by_time``): all of them up to ``max_points``, else the lowest and the highest point of
+        each of ``max_points // 2`` equal x ranges. Names with no point left out."""
+        ...
+
     # --- maintenance ------------------------------------------------------------------------
     def close(self) -> None:
         """Release connections. Safe to call twice."""

@@ -105,10 +105,39 @@ def check_metric_summaries_and_points(factory: StoreFactory) -> None:
         assert store.metric_points(run.id, []) == {}
 
 
+def check_metric_series_keeps_extremes(factory: StoreFactory) -> None:
+    """A long series is cut to the lowest and highest point per x range: a spike survives,
+    at most max_points are kept, in x order; a short one comes whole."""
+    with open_store(factory) as (store, p):
+        run = store.put_context(f"{p}.Run", "r")
+        n = 1000
+        values = {s: float(s % 7) for s in range(n)}
+        values[613], values[77] = 500.0, -500.0
+        records = [MetricRecord(run.id, None, "x", v, s, 10.0 + s / 10) for s, v in values.items()]
+        records += [MetricRecord(run.id, None, "flat", 1.0, s, 10.0 + s) for s in range(n)]
+        records += [MetricRecord(run.id, None, "short", 2.0 - s, s, 5.0 - s) for s in range(3)]
+        store.log_metrics(records[::-1])
+        got = store.metric_series(run.id, ["x", "flat", "short", "nope"], max_points=40)
+        assert set(got) == {"x", "flat", "short"}, got
+        x = got["x"]
+        assert (x["count"], x["min"], x["max"], x["first_time"]) == (n, -500.0, 500.0, 10.0), x
+        steps = [pt[0] for pt in x["points"]]
+        assert 20 <= len(steps) <= 40 and steps == sorted(steps), steps
+        assert (613, 500.0, 71.3) in x["points"] and (77, -500.0, 17.7) in x["points"], x
+        assert all(values[s] == v for s, v, _ in x["points"])
+        assert [pt[0] for pt in got["flat"]["points"]] == list(range(0, n, n // 20))
+        assert got["short"]["points"] == [(0, 2.0, 5.0), (1, 1.0, 4.0), (2, 0.0, 3.0)]
+        by_time = store.metric_series(run.id, ["short"], max_points=40, by_time=True)["short"]
+        assert [pt[0] for pt in by_time["points"]] == [2, 1, 0], by_time
+        timed = store.metric_series(run.id, ["x"], max_points=40, by_time=True)["x"]["points"]
+        assert len(timed) <= 40 and (613, 500.0, 71.3) in timed, timed
+
+
 METRIC_CHECKS = [
     check_metrics_round_trip,
     check_log_metrics_rejects_bad_records_atomically,
     check_log_metrics_many_in_one_call,
     check_metric_summaries_and_points,
+    check_metric_series_keeps_extremes,
 ]
 """The metric checks, in the order they run."""

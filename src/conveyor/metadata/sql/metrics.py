@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from conveyor.errors import NotFoundError
@@ -13,6 +14,12 @@ from conveyor.metadata.entities import MetricRecord
 from conveyor.metadata.sql._base import SqlStoreBase, utc_now
 from conveyor.metadata.sql._db import Conn
 from conveyor.metadata.sql._records import marks
+from conveyor.metadata.sql._series import (
+    bucket_extremes,
+    pg_bucket_query,
+    span_of,
+    stats_query,
+)
 
 __all__ = ["MetricsMixin"]
 
@@ -176,23 +183,80 @@ class MetricsMixin(SqlStoreBase):
             >>> store.metric_points(run.id, ["loss"])["loss"][:1]  # doctest: +SKIP
             [(0, 1.0, 1700000000.0)]
         """
+        with self._read("read metric points") as conn:
+            return self._points(conn, context_id, sorted(set(names)), by_time)
+
+    def metric_series(
+        self, context_id: int, names: Iterable[str], *, max_points: int, by_time: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """Some metrics of a context ready to plot: per name ``count`` (points logged), ``min``,
+        ``max``, ``first_time`` and ``points`` (``(step, value, timestamp)`` ordered by step, or
+        by time ``by_time``): every point when there are at most ``max_points``, else the lowest
+        and highest point of each of ``max_points // 2`` equal ranges of x (spikes survive).
+        Names with no point are left out. One query, plus one per long series (PostgreSQL
+        reduces in SQL; SQLite reads bare tuples and reduces in Python).
+
+        Example:
+            >>> series = store.metric_series(run.id, ["loss"], max_points=1000)  # doctest: +SKIP
+            >>> series["loss"]["count"], len(series["loss"]["points"])  # doctest: +SKIP
+            (100000, 1000)
+        """
         wanted = sorted(set(names))
         if not wanted:
             return {}
-        order = "timestamp" if by_time else "step"
+        buckets = max(1, max_points // 2)
+        axis = 2 if by_time else 0
+        out: dict[str, dict[str, Any]] = {}
+        with self._read("read metric series") as conn:
+            if conn.sqlite:  # in process: bare tuples are cheap, a second scan is not
+                for name, points in self._points(conn, context_id, wanted, by_time).items():
+                    values = [p[1] for p in points]
+                    out[name] = {
+                        "count": len(points),
+                        "min": min(values),
+                        "max": max(values),
+                        "first_time": min(p[2] for p in points),
+                        "points": points
+                        if len(points) <= max_points
+                        else bucket_extremes(points, buckets, by_time=by_time),
+                    }
+                return out
+            stats = conn.execute(stats_query(len(wanted)), [context_id, *wanted]).fetchall()
+            short = []
+            for name, count, step0, step1, low, high, time0, time1 in stats:
+                out[name] = {"count": int(count), "min": low, "max": high, "first_time": time0}
+                if count <= max_points:
+                    short.append(name)
+                    continue
+                first, last = (time0, time1) if by_time else (step0, step1)
+                rows = conn.execute(
+                    pg_bucket_query(by_time),
+                    [context_id, name, first, buckets, span_of(first, last, by_time), buckets - 1],
+                ).fetchall()
+                kept = {(int(lo[1]), lo[0], lo[2]) for lo, _ in rows}
+                kept |= {(-int(hi[1]), hi[0], hi[2]) for _, hi in rows}
+                out[name]["points"] = sorted(kept, key=lambda p: (p[axis], p[0]))
+            for name, points in self._points(conn, context_id, short, by_time).items():
+                out[name]["points"] = points
+        return out
+
+    def _points(
+        self, conn: Conn, context_id: int, names: Sequence[str], by_time: bool
+    ) -> dict[str, list[tuple[int, float, float]]]:
+        """One query per name (its rows are the series as they come: no Python per row),
+        read in index order (step); by time, sorted here (nearly sorted already: cheap)."""
         query = (
-            "SELECT name, step, value, timestamp FROM metrics "
-            f"WHERE context_id = ? AND name IN ({marks(len(wanted))}) "
-            f"ORDER BY name, {order}, id"
+            "SELECT step, value, timestamp FROM metrics WHERE context_id = ? AND name = ? "
+            "ORDER BY step, id"
         )
         out: dict[str, list[tuple[int, float, float]]] = {}
-        with self._read("read metric points") as conn:
-            rows = conn.execute(query, [context_id, *wanted]).fetchall()
-        for name, step, value, timestamp in rows:
-            series = out.get(name)
-            if series is None:
-                series = out[name] = []
-            series.append((step, value, timestamp))
+        for name in names:
+            rows = conn.execute(query, [context_id, name]).fetchall()
+            if not rows:
+                continue
+            if by_time:
+                rows.sort(key=itemgetter(2))
+            out[name] = rows if isinstance(rows[0], tuple) else [tuple(r) for r in rows]
         return out
 
     def _merge_context_properties(

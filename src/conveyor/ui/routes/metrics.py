@@ -4,13 +4,13 @@
 last step, last value and the tasks that logged it.
 
 ``GET /api/v1/metrics/series``: the points of some metrics of some runs, downsampled on the
-server to at most ``max_points`` per series by min/max per bucket (see :func:`downsample`).
+server to at most ``max_points`` per series: the lowest and highest point of each of
+``max_points // 2`` equal ranges of x (``MetadataStore.metric_series``), so spikes survive.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -20,7 +20,7 @@ from conveyor.metadata.store import CONTEXT_RUN, MetadataStore
 from conveyor.ui.context import UIContext, ui_context
 from conveyor.ui.routes.compare import check_run_ids, problem
 
-__all__ = ["MAX_NAMES", "downsample", "router"]
+__all__ = ["MAX_NAMES", "router"]
 
 router = APIRouter(tags=["metrics"])
 
@@ -63,54 +63,17 @@ def run_metrics(run_id: str, ctx: UIContext = Depends(ui_context)) -> Any:
     return {"run_id": run_id, "metrics": metrics}
 
 
-def downsample(
-    points: Sequence[tuple[int, float, float]], max_points: int
-) -> list[tuple[int, float, float]]:
-    """At most ``max_points`` of ``points`` (kept in order): the first and the last, and in
-    each of ``(max_points - 2) // 2`` equal buckets (by position) its lowest and its highest
-    point, so a spike (or a dip) anywhere survives whatever the reduction.
-
-    Example:
-        >>> pts = [(s, 1.0 if s != 500 else 99.0, 0.0) for s in range(1000)]
-        >>> out = downsample(pts, 10)
-        >>> len(out) <= 10, (500, 99.0, 0.0) in out
-        (True, True)
-    """
-    count = len(points)
-    if count <= max_points:
-        return list(points)
-    if max_points < 4:
-        return [points[0], points[-1]][:max_points]
-    buckets = (max_points - 2) // 2
-    values = [p[1] for p in points]
-    get = values.__getitem__
-    inner = count - 2
-    keep = [0]
-    for b in range(buckets):
-        lo = 1 + (b * inner) // buckets
-        hi = 1 + ((b + 1) * inner) // buckets
-        if lo >= hi:
-            continue
-        span = range(lo, hi)
-        low = min(span, key=get)
-        high = max(span, key=get)
-        keep += sorted({low, high})
-    keep.append(count - 1)
-    return [points[i] for i in keep]
-
-
-def _series(points: list[tuple[int, float, float]], max_points: int) -> dict[str, Any]:
-    values = [p[1] for p in points]
-    start = min(p[2] for p in points)
-    kept = downsample(points, max_points)
+def _series(entry: dict[str, Any]) -> dict[str, Any]:
+    points = entry["points"]
+    start = entry["first_time"]
     return {
-        "count": len(points),
-        "min": min(values),
-        "max": max(values),
+        "count": entry["count"],
+        "min": entry["min"],
+        "max": entry["max"],
         "first_time": start,
-        "step": [p[0] for p in kept],
-        "value": [p[1] for p in kept],
-        "time": [round(p[2] - start, 6) for p in kept],
+        "step": [p[0] for p in points],
+        "value": [p[1] for p in points],
+        "time": [round(p[2] - start, 6) for p in points],
     }
 
 
@@ -124,8 +87,9 @@ def metric_series(
 ) -> Any:
     """Per run, per metric name: ``{"count" (raw points), "min", "max", "first_time" (epoch
     seconds of the first point), "step": [...], "value": [...], "time": [...] (seconds since
-    the first point)}``, at most ``max_points`` points kept by min/max per bucket. A run that
-    did not log a name has no entry for it. One query per run."""
+    the first point)}``: every point up to ``max_points``, else the lowest and highest point of
+    each of ``max_points // 2`` equal x ranges. A run that did not log a name has no entry for
+    it. A bounded number of queries per run."""
     ids, error = check_run_ids(runs)
     if error is not None:
         return error
@@ -163,11 +127,8 @@ def metric_series(
         contexts.append(run)
     out = []
     for run in contexts:
-        points = store.metric_points(run.id, names, by_time=x == "time")
+        found = store.metric_series(run.id, names, max_points=limit, by_time=x == "time")
         out.append(
-            {
-                "run_id": run.name,
-                "series": {n: _series(points[n], limit) for n in names if n in points},
-            }
+            {"run_id": run.name, "series": {n: _series(found[n]) for n in names if n in found}}
         )
     return {"x": x, "max_points": limit, "names": names, "runs": out}
