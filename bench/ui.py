@@ -271,6 +271,8 @@ def summary(case: Case, backend: str) -> dict[str, Any]:
         "p95_server_ms": pct(case.server_ms, 95),
         "p50_client_ms": pct(case.client_ms, 50),
         "p95_client_ms": pct(case.client_ms, 95),
+        "server_samples_ms": [round(x, 2) for x in case.server_ms],
+        "client_samples_ms": [round(x, 2) for x in case.client_ms],
     }
     if case.anchor is None:
         row["target"] = f"p95 server < {TARGET_MS:.0f} ms"

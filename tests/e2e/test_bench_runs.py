@@ -133,15 +133,18 @@ def test_ui_bench_runs_at_a_tiny_size_and_checks_the_answers(load_bench, tmp_pat
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "CONVEYOR_AGENT": "off", "CONVEYOR_BENCH_CACHE": str(tmp_path)},
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert out.exists(), done.stdout[-4000:] + done.stderr[-4000:]
     result = json.loads(out.read_text())
     rows = {r["case"]: r for r in result["rows"]}
+    # timings decide the exit status (a loaded machine may miss one): 1 exactly on a miss
+    missed = [r for r in result["rows"] + result["charts"] if r["pass"] is False]
+    assert done.returncode == (1 if missed else 0), done.stdout[-4000:] + done.stderr[-4000:]
     assert {"runs.default", "run.100_steps", "metrics.series_100k", "page/runs"} <= set(rows)
     for row in rows.values():
         assert row["status"] in ("ok", "not built"), row
         if row["status"] == "ok":
             assert row["n"] == 2 and row["p95_server_ms"] is not None, row
-    assert rows["page/runs"]["status"] == "ok" and rows["page/runs"]["pass"] is True
+    assert rows["page/runs"]["status"] == "ok" and rows["page/runs"]["pass"] is not None
     checks = load_bench("_ui_checks")
     assert checks.total(201)({"total": 201, "runs": []}) is None
     assert "not 201" in (checks.total(201)({"total": 200, "runs": []}) or "")
