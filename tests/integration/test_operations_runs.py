@@ -140,3 +140,23 @@ def test_terminate_cancels_the_run_and_its_exit_handler_runs(project: Project, t
     assert states["report"] == ExecutionState.COMPLETE
     again = project.conveyor("runs", "terminate", "s1")
     assert again.returncode == 1 and "not RUNNING" in again.stderr
+
+
+def test_retry_in_place_inside_a_parallel_for(project: Project, tmp_path: Path):
+    tally, gate = tmp_path / "tally", tmp_path / "gate"
+    params = ["-p", f"tally={tally}", "-p", f"gate={gate}"]
+    first = project.conveyor("run", "actions_pipelines.py:spread", *params, "--run-id", "sp")
+    assert first.returncode == 1, first.stderr
+    states = {e.name: e.state for e in project.executions("sp")}
+    assert states["piece[1]"] == ExecutionState.FAILED
+    assert states["piece[0]"] == states["piece[2]"] == ExecutionState.COMPLETE
+    gate.touch()
+    done = project.conveyor("runs", "retry", "sp", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["state"] == "COMPLETE"
+    assert result["tasks"]["total"]["outputs"]["parameters"] == {"Output": 30}
+    names = [e.name for e in project.executions("sp")]
+    assert names.count("piece[0]") == names.count("piece[2]") == names.count("pieces") == 1
+    assert names.count("piece[1]") == 2
+    assert sorted(tally.read_text().splitlines()) == ["piece 0", "piece 1", "piece 1", "piece 2"]

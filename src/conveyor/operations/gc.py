@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conveyor._internal.paths import is_remote, is_under
-from conveyor.metadata.entities import ArtifactRecord, ArtifactState
+from conveyor.metadata.entities import ArtifactRecord, ArtifactState, EventRecord
 from conveyor.metadata.registry import ModelRegistry
 from conveyor.metadata.sql.gc import artifacts_at_uris, executions_of_contexts
 from conveyor.metadata.store import (
@@ -93,6 +93,22 @@ class GcPlan:
             "collected": self.collected,
             "errors": list(self.errors),
         }
+
+
+_CHUNK = 5000
+"""Ids per store call (each backend bounds the parameters of one statement)."""
+
+
+def _events(metadata: MetadataStore, by: str, ids: list[int]) -> list[EventRecord]:
+    """``get_events`` of many executions or artifacts, a chunk of ids at a time."""
+    found: list[EventRecord] = []
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        if by == "execution_ids":
+            found += metadata.get_events(execution_ids=part)
+        else:
+            found += metadata.get_events(artifact_ids=part)
+    return found
 
 
 def _size(path: str) -> int:
@@ -170,17 +186,19 @@ def plan_gc(
     dead_executions = executions_of_contexts(metadata, gone)
     produced: dict[int, str] = {}  # artifact -> the run whose execution output it
     source_executions = [e for e, c in dead_executions.items() if c in sources]
-    for event in metadata.get_events(execution_ids=source_executions) if source_executions else []:
+    for event in _events(metadata, "execution_ids", source_executions):
         if event.type.is_output:
             produced.setdefault(event.artifact_id, sources[dead_executions[event.execution_id]])
     needed: set[int] = set()
-    for event in metadata.get_events(artifact_ids=list(produced)) if produced else []:
+    for event in _events(metadata, "artifact_ids", list(produced)):
         if event.execution_id not in dead_executions:
             needed.add(event.artifact_id)  # a kept run, a cache hit, or no run at all
     needed |= _model_protected(metadata) & set(produced)
+    remaining = sorted(set(produced) - needed)
     candidates = [
         a
-        for a in metadata.get_artifacts(sorted(set(produced) - needed))
+        for start in range(0, len(remaining), _CHUNK)
+        for a in metadata.get_artifacts(remaining[start : start + _CHUNK])
         if a.state != ArtifactState.DELETED and _under_root(storage, a.uri)
     ]
     chosen = {a.id for a in candidates}

@@ -78,3 +78,34 @@ def sleeper(marker: str = "/tmp/dozing", path: str = "/tmp/status.json", seconds
     r = report(status=conveyor.RunStatus, path=path)
     with conveyor.ExitHandler(r):
         doze(marker=marker, seconds=seconds)
+
+
+@component
+def pieces(n: int) -> list:
+    """The items of the fan-out, produced at run time."""
+    return list(range(n))
+
+
+@component
+def piece(i: int, gate: str, tally: str) -> int:
+    """Item 1 fails while the gate file is missing; every run is noted."""
+    with open(tally, "a") as fh:
+        fh.write(f"piece {i}\n")
+    if i == 1 and not os.path.exists(gate):
+        raise RuntimeError(f"the gate file {gate} is missing")
+    return i * 10
+
+
+@component
+def total(values: list) -> int:
+    """Fan-in."""
+    return sum(values)
+
+
+@pipeline(name="spread")
+def spread(n: int = 3, gate: str = "/tmp/gate", tally: str = "/tmp/tally"):
+    """A parallel-for of which one instance fails until the gate file exists, then a fan-in."""
+    p = pieces(n=n)
+    with conveyor.ParallelFor(p.output) as i:
+        one = piece(i=i, gate=gate, tally=tally)
+    total(values=conveyor.Collected(one.output))
