@@ -31,7 +31,7 @@ def _running(metadata: MetadataStore, run_id: str, **owner: Any) -> None:
 
 def test_a_run_on_another_host_is_refused(metadata: MetadataStore):
     _running(metadata, "far", host="another-host.example")
-    with pytest.raises(ActionConflict, match="another-host.example") as info:
+    with pytest.raises(ActionConflict, match=r"another-host\.example") as info:
         terminate_run(metadata, "far", wait_seconds=0)
     assert info.value.status == 409 and "that host" in info.value.fix
     assert metadata.find_context(CONTEXT_RUN, "far").properties["state"] == "RUNNING"
