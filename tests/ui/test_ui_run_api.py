@@ -63,7 +63,7 @@ def test_run_detail_shows_the_run_and_every_task_with_inputs_and_outputs(runs: A
     assert second["state"] == "COMPLETE" and second["latest"]
     assert second["cache"]["decision"] == "ran"
     assert second["cache"]["reason"] and second["cache"]["key"].startswith("sha256:")
-    assert second["parameters"] == {"seconds": 0.1, "x": 1}
+    assert second["parameters"] == {"seconds": 0.1, "x": 1, "label": "nap"}
     assert second["values"] == {"Output": 2}
     assert second["duration_seconds"] >= 0.1 and second["attempts"][0]["attempt"] == 1
     # the same run again: every step reused, and said so

@@ -59,10 +59,10 @@ def thousand(n: int = 1000):
 
 
 @component
-def nap(seconds: float, x: int = 0) -> int:
+def nap(seconds: float, x: int = 0, label: str = "nap") -> int:
     """Sleep, printing as it goes (the log tails while it runs)."""
     for tick in range(4):
-        print(f"nap {x}: tick {tick}", flush=True)
+        print(f"{label} {x}: tick {tick}", flush=True)
         time.sleep(seconds / 4)
     return x + 1
 
@@ -73,4 +73,4 @@ def naps(seconds: float = 1.5):
     first = nap(seconds=seconds)
     second = nap(seconds=seconds, x=first.output)
     nap(seconds=seconds, x=second.output)
-    nap(seconds=seconds, x=first.output).set_display_name("side")
+    nap(seconds=seconds, x=first.output, label="side").set_display_name("side")
