@@ -104,3 +104,14 @@ def test_binding_off_loopback_needs_a_token_or_insecure(project: Path):
 )
 def test_store_urls_are_shown_without_passwords(url: str, shown: str):
     assert redact_url(url) == shown
+
+
+def test_errors_say_what_and_how_to_fix(ui_server: UIServer):
+    missing = ui_server.client.get("/api/v1/no-such-route")
+    assert set(missing.json()) == {"error", "fix"}
+    unknown = ui_server.client.get("/api/v1/artifacts/987654")
+    assert unknown.status_code == 404 and set(unknown.json()) == {"error", "fix"}
+    invalid = ui_server.client.get("/api/v1/artifacts/not-a-number")
+    assert invalid.status_code == 422
+    body = invalid.json()
+    assert set(body) == {"error", "fix"} and "artifact_id" in body["error"]

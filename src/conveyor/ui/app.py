@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
@@ -56,11 +57,27 @@ def create_app(config: UIConfig) -> FastAPI:
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=404)
+        fix = "check the id or name (the lists under /api/v1 show what exists)"
+        return JSONResponse({"error": str(exc), "fix": fix}, status_code=404)
 
     @app.exception_handler(ConveyorError)
     async def _conveyor_error(request: Request, exc: ConveyorError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        fix = "correct the request as the error says"
+        return JSONResponse({"error": str(exc), "fix": fix}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse(
+            {
+                "error": "bad request: " + "; ".join(problems),
+                "fix": "see the route's parameters in /api/v1/openapi.json (docs/ui-api.md)",
+            },
+            status_code=422,
+        )
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
@@ -72,7 +89,10 @@ def create_app(config: UIConfig) -> FastAPI:
     async def _page(page: str) -> Any:
         """Every other path is a page of the single-page app (it routes in the browser)."""
         if page.startswith("api/"):
-            return JSONResponse({"error": f"no API route /{page}"}, status_code=404)
+            return JSONResponse(
+                {"error": f"no API route /{page}", "fix": "see /api/v1/openapi.json"},
+                status_code=404,
+            )
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
     return app
