@@ -167,3 +167,31 @@ def test_gc_plan_and_collect(server: UIServer):
     assert done.status_code == 200 and done.json()["collected"] is True
     assert not any(Path(a["uri"]).exists() for a in mine)
     assert not [a for a in server.api("/gc")["artifacts"] if a["run_id"] == "trash"]
+
+
+def test_a_source_that_no_longer_loads_or_is_gone_is_an_error(server: UIServer, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(PIPELINES, elsewhere, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def run(*args: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-m", "conveyor", "run", *args, "-q"], cwd=elsewhere,
+            env=server.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return done.returncode
+
+    gate = tmp_path / "gate"
+    assert run("actions_pipelines.py:mend", "-p", f"gate={gate}", "--run-id", "far-1") == 1
+    assert run("basic.py:demo", "--run-id", "far-2") == 0
+    pipeline = elsewhere / "actions_pipelines.py"
+    pipeline.write_text(pipeline.read_text().replace('text: str = "abc"', 'text: str = "xyz"'))
+    gate.touch()
+    changed = _post(server, "/runs/far-1/retry")  # the child refuses: the IR changed
+    assert changed.status_code == 400 and "changed since run 'far-1' ran" in changed.json()["error"]
+    assert _run(server, "far-1")["state"] == "FAILED"  # type: ignore[index]
+    (elsewhere / "basic.py").write_text("this is not Python (\n")
+    broken = _post(server, "/runs/far-2/clone")
+    assert broken.status_code == 400 and "failed (exit code 2)" in broken.json()["error"]
+    shutil.rmtree(elsewhere)
+    gone = _post(server, "/runs/far-1/retry")
+    assert gone.status_code == 400 and "no longer a folder" in gone.json()["error"]
