@@ -188,3 +188,30 @@ def test_pipelines_list_their_versions_runs_and_ir(runs: Any):
         assert response.status_code == status and response.json()["fix"], bad
     missing = server.client.get(f"/api/v1/pipelines/naps/versions/sha256:{'0' * 64}")
     assert missing.status_code == 404
+
+
+@pytest.mark.postgres
+def test_run_detail_graph_and_pipelines_on_postgresql(
+    pg_uri: str, tmp_path_factory: pytest.TempPathFactory
+):
+    project = tmp_path_factory.mktemp("run-api-pg") / "project"
+    project.mkdir()
+    shutil.copy(HERE / "pipelines" / "ui_pipelines.py", project / "ui_pipelines.py")
+    uri = pg_uri.replace("?schema=", "?schema=runpage_")
+    server = start_ui(project, env={"CONVEYOR_METADATA_URL": uri})
+    try:
+        assert server.api("/info")["metadata_url"].startswith("postgresql://")
+        run_id = _run(server, "ui_pipelines.py:thousand", "-p", "n=5")
+        detail = server.api(f"/runs/{run_id}")
+        assert detail["run"]["state"] == "COMPLETE" and len(detail["tasks"]) == 7
+        graph = server.api(f"/runs/{run_id}/graph")
+        group = next(n for n in graph["nodes"] if n["kind"] == "group")
+        assert group["sublabel"] == "5 instances: 5 ✓"
+        (summary,) = server.api("/pipelines")["pipelines"]
+        assert (summary["name"], summary["runs"], summary["versions"]) == ("thousand", 1, 1)
+        digest = summary["latest_version"]["digest"]
+        assert server.api("/pipelines/thousand")["versions"][0]["runs"] == 1
+        version = server.api(f"/pipelines/thousand/versions/{digest}")
+        assert version["parameters"]["n"]["default"] == 1000
+    finally:
+        server.stop()

@@ -153,6 +153,7 @@ def test_the_pipelines_page_lists_versions_and_draws_a_version(
     page.wait_for_selector("#version-graph g.node.group")
     assert page.locator("table.versions tbody tr").count() == 1
     assert page.locator("#version-graph g.node").count() == 3
+    assert "null" not in page.locator("#version-graph .graph-bar").inner_text()
     page.click("#version-graph g.node.group")
     page.wait_for_selector("#version-graph g.node[data-id=process]")
     assert "n" in page.locator("#pipeline-version table").first.inner_text()

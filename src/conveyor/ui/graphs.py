@@ -354,7 +354,7 @@ def run_graph(
             if last is not None:
                 sub = _instance_sublabel(last)
             elif chain:
-                sub = f"in {chain[-1]}: not started"
+                sub = f"in {chain[-1]}" if static else f"in {chain[-1]}: not started"
             b.add(
                 {
                     "id": task,

@@ -5,7 +5,7 @@
 // graph = { nodes: [{id, label, sublabel?, state?, kind?, title?, expandable?}], edges: [{source, target}] }
 // kind: "task" (default), "group" (a loop or parallel-for, collapsed: click to open it),
 // "artifact", "execution"; state: an execution state (COMPLETE, RUNNING, ...), the node's colour.
-import { h, clear } from "./dom.js";
+import { h, append, clear } from "./dom.js";
 
 const NODE_H = 38, V_GAP = 46, ROW_GAP = 14, H_GAP = 22, MAX_W = 230, MIN_W = 90, CHAR_W = 7;
 const MAX_ROW = 12; // nodes per row before a layer wraps
@@ -165,13 +165,13 @@ export function renderGraph(container, graph, options = {}) {
   const setZoom = (z) => { userZoomed = true; zoom = Math.max(0.1, Math.min(3, z)); applyZoom(); };
 
   const toolbar = (g) => {
-    clear(bar).append(
+    append(clear(bar), [
       h("button", { type: "button", class: "zoom-fit", title: "Zoom to fit", onclick: () => { userZoomed = false; fit(); } }, "fit"),
       h("button", { type: "button", title: "Zoom out", onclick: () => setZoom(zoom / 1.25) }, "−"),
       h("button", { type: "button", title: "Zoom in", onclick: () => setZoom(zoom * 1.25) }, "+"),
       h("span", { class: "muted" }, `${g.nodes.length} nodes`),
       legend(g),
-    );
+    ]);
   };
 
   const draw = (g) => {

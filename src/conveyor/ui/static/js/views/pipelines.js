@@ -1,7 +1,7 @@
 // The pipelines page: every pipeline (/pipelines), one pipeline's versions and a version's IR
 // graph, parameters and components (/pipelines/NAME?version=sha256:...).
 import { get } from "../api.js";
-import { h, clear, badge, link, fmtTime, fmtValue, errorBox } from "../dom.js";
+import { h, append, clear, badge, link, fmtTime, fmtValue, errorBox } from "../dom.js";
 import { renderGraph } from "../graph.js";
 
 const short = (digest) => String(digest || "").replace(/^sha256:/, "").slice(0, 12);
@@ -52,9 +52,9 @@ function componentTable(components) {
 async function detail(main, name, query) {
   const p = await get(`/pipelines/${encodeURIComponent(name)}`);
   const chosen = query.get("version") || (p.versions[0] && p.versions[0].digest);
-  main.append(h("h1", {}, "Pipeline ", name),
+  append(main, [h("h1", {}, "Pipeline ", name),
     p.description ? h("p", { class: "muted" }, p.description) : null,
-    h("p", {}, link(`/runs?pipeline=${encodeURIComponent(name)}`, "runs of this pipeline"), " · ", link("/pipelines", "all pipelines")));
+    h("p", {}, link(`/runs?pipeline=${encodeURIComponent(name)}`, "runs of this pipeline"), " · ", link("/pipelines", "all pipelines"))]);
   main.append(h("h2", {}, "Versions"), h("table", { class: "data versions" },
     h("thead", {}, h("tr", {}, ["IR digest", "first run", "runs"].map((c) => h("th", {}, c)))),
     h("tbody", {}, p.versions.map((v) => h("tr", { class: v.digest === chosen ? "chosen" : "", "data-digest": v.digest },
