@@ -90,7 +90,7 @@ def test_compare_page_highlights_the_changed_parameter(
     assert set(rows.evaluate_all("els => els.map(e => e.dataset.differs)")) == {"true"}
 
     page.locator(f'th[data-run="{second}"] button.remove-run').click()
-    page.wait_for_function(f"!location.search.includes('{second}')")
+    page.wait_for_url(lambda url: second not in url)
     page.locator(f'th[data-run="{second}"]').wait_for(state="detached")
     page.locator("#compare-add").fill(second)
     page.locator("#compare-controls button[type=submit]").click()
@@ -109,9 +109,8 @@ def test_charts_overlay_two_runs_with_smoothing(
 ) -> None:
     first, second = two_runs
     page.goto(f"{server.url}/charts?runs={first}&runs={second}&name=loss&smoothing=0")
-    canvas = page.locator('.chart-card[data-metric="loss"] canvas')
+    canvas = page.locator('.chart-card[data-metric="loss"] canvas[data-render-ms]')
     canvas.wait_for()
-    page.wait_for_function("document.querySelector('canvas').dataset.renderMs !== undefined")
     assert int(canvas.get_attribute("data-points")) == 20 + 30  # every point of both runs
     assert float(canvas.get_attribute("data-render-ms")) < 1000
     assert page.locator(".chart-card").count() == 1  # only the named metric is drawn
