@@ -54,7 +54,7 @@ def test_run_detail_shows_the_run_and_every_task_with_inputs_and_outputs(runs: A
     run = detail["run"]
     assert run["id"] == ids["naps"] and run["state"] == "COMPLETE"
     assert run["pipeline"] == "naps" and run["parameters"] == {"seconds": 0.1}
-    assert run["ir_digest"].startswith("sha256:") and run["lifecycle"] is None
+    assert run["ir_digest"].startswith("sha256:") and run["lifecycle"] == "active"
     assert run["source"]["target"] == "ui_pipelines.py:naps"
     assert run["finished_at"] >= run["started_at"] and run["host"]
     tasks = {t["name"]: t for t in detail["tasks"]}

@@ -113,7 +113,7 @@ def run_summary(records: RunRecords) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": records.run.name,
         "context_id": records.run.id,
-        "lifecycle": props.get(LIFECYCLE),
+        "lifecycle": props.get(LIFECYCLE) or "active",
         "created_at": _iso(records.run.created_at),
         "updated_at": _iso(records.run.updated_at),
     }

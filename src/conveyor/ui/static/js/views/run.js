@@ -144,7 +144,7 @@ function header(run, onDone) {
   return h("div", { class: "card run-header" },
     h("div", { class: "row" },
       h("h1", { class: "grow" }, run.id, " ", h("span", { id: "run-state" }, badge(run.state)),
-        run.lifecycle ? [" ", badge(run.lifecycle)] : null),
+        run.lifecycle && run.lifecycle !== "active" ? [" ", badge(run.lifecycle)] : null),
       actionBar(detail, { onDone })),
     kv([
       ["pipeline", pipe],
@@ -249,12 +249,16 @@ export async function render(main, { params, query }) {
       if (graph) graph.update(g);
       if (panelTask) panel.refresh(latestByName().get(panelTask));
     } catch (err) { console.error(err); }
+    // a run retried in place, or one that just began, is live again: poll it
+    if (alive && !timer && !polling && detail.run.state === "RUNNING") timer = setTimeout(poll, POLL_MS);
   }
+  let polling = false;
   const poll = async () => {
     timer = null;
     if (!alive) return;
-    await refresh();
-    if (alive && detail.run.state === "RUNNING") timer = setTimeout(poll, POLL_MS);
+    polling = true;
+    try { await refresh(); } finally { polling = false; }
+    if (alive && !timer && detail.run.state === "RUNNING") timer = setTimeout(poll, POLL_MS);
   };
 
   drawStatic();
