@@ -83,6 +83,15 @@ def check_search_runs_filters(factory: StoreFactory) -> None:
             got = "".join(_names(store, p, **fields))
             assert got == want, f"search_runs({fields!r}) found {got!r}, expected {want!r}"
         assert _names(store, "nobody") == [], "a pipeline with no runs matched runs"
+        # a change to a run shows in the next search (nothing stale is served)
+        for suffix, lifecycle in (("a", "archived"), ("d", None)):
+            ctx = store.find_context(CONTEXT_RUN, f"{p}-run-{suffix}")
+            assert ctx is not None
+            store.update_context(ctx.id, {"lifecycle": lifecycle, "state": "COMPLETE"})
+        assert "".join(_names(store, p)) == "dcb", "an archived run is still listed"
+        assert "".join(_names(store, p, states=("RUNNING",))) == "", "a stale state matched"
+        store.put_context(CONTEXT_RUN, f"{p}-run-g", {"pipeline": f"{p}.pipe", "started_at": 1.0})
+        assert "".join(_names(store, p)) == "dcbg", "a new run is missing"
 
 
 def check_search_runs_sorts_and_pages(factory: StoreFactory) -> None:
