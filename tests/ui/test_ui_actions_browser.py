@@ -79,23 +79,11 @@ def _wait(predicate: Callable[[], bool], timeout: float = 90) -> None:
 
 
 def _open_run(page: Any, server: UIServer, run_id: str) -> Any:
-    """The run's page with its action bar (the run page places it; where that page is not
-    built, the bar is mounted on it from actions.js, the same module)."""
+    """The run's page, and the action bar in its header."""
     page.goto(f"{server.url}/runs/{run_id}")
-    bar = page.locator(f'.actions[data-run="{run_id}"]')
-    try:
-        bar.first.wait_for(timeout=5_000)
-    except Exception:
-        page.evaluate(
-            """async (id) => {
-                const { actionBar } = await import("/static/js/actions.js");
-                const run = await (await fetch(`/api/v1/runs/${encodeURIComponent(id)}`)).json();
-                document.getElementById("main").prepend(actionBar(run));
-            }""",
-            run_id,
-        )
-    bar.first.wait_for()
-    return bar.first
+    bar = page.locator(f'.run-header .actions[data-run="{run_id}"]')
+    bar.wait_for()
+    return bar
 
 
 def test_clone_a_run_with_a_changed_parameter(page: Any, server: UIServer, screenshot: Any):
@@ -145,6 +133,7 @@ def test_terminate_a_long_run(page: Any, server: UIServer, screenshot: Any, tmp_
             proc.kill()
             proc.wait()
     assert json.loads(status.read_text())["state"] == "CANCELED"  # the exit handler ran
+    page.locator("#run-state", has_text="CANCELED").wait_for()  # the page shows it, unreloaded
     bar = _open_run(page, server, "long-run")
     bar.locator('[data-action="retry"]').wait_for()  # CANCELED: retry offered
     assert bar.locator('[data-action="terminate"]').count() == 0
