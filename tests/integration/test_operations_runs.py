@@ -160,3 +160,41 @@ def test_retry_in_place_inside_a_parallel_for(project: Project, tmp_path: Path):
     assert names.count("piece[0]") == names.count("piece[2]") == names.count("pieces") == 1
     assert names.count("piece[1]") == 2
     assert sorted(tally.read_text().splitlines()) == ["piece 0", "piece 1", "piece 1", "piece 2"]
+
+
+def test_delete_asks_with_what_it_frees_and_gc_collects(project: Project):
+    assert (
+        project.conveyor("run", "basic.py:demo", "-p", "text=gone", "--run-id", "d1").returncode
+        == 0
+    )
+    store = connect(f"sqlite:///{project.home}/metadata.db")
+    try:
+        uris = [a.uri for a in store.list_artifacts(context_id=project.run_ctx("d1").id)]
+    finally:
+        store.close()
+    assert len(uris) == 4
+    answered_no = subprocess.run(
+        [sys.executable, "-m", "conveyor", "runs", "delete", "d1"], cwd=project.root,
+        env=project.env, input="n\n", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert answered_no.returncode == 1 and "Nothing deleted" in answered_no.stdout
+    assert "lets conveyor gc free: 4 artifact(s)" in answered_no.stdout
+    assert not project.run_ctx("d1").properties.get("lifecycle")
+    needs_yes = project.conveyor("runs", "delete", "d1", "--json")
+    assert needs_yes.returncode == 2 and "--yes" in needs_yes.stderr
+    deleted = project.conveyor("runs", "delete", "d1", "--yes", "--json")
+    assert deleted.returncode == 0, deleted.stderr
+    result = json.loads(deleted.stdout)
+    assert result["lifecycle"] == "deleted" and result["frees"]["artifact_count"] == 4
+    dry = project.conveyor("gc", "--dry-run", "--json")
+    plan = json.loads(dry.stdout)
+    assert sorted(a["uri"] for a in plan["artifacts"]) == sorted(uris) and not plan["collected"]
+    assert all(Path(u).exists() for u in uris)
+    text = project.conveyor("gc", "--dry-run")
+    assert "Would free: 4 artifact(s)" in text.stdout
+    done = json.loads(project.conveyor("gc", "--json").stdout)
+    assert done["collected"] and done["total_bytes"] == plan["total_bytes"]
+    assert not any(Path(u).exists() for u in uris)
+    assert "Freed: 0 artifact(s)" in project.conveyor("gc").stdout
+    restored = project.conveyor("runs", "restore", "d1")
+    assert restored.returncode == 0 and "Restored run d1" in restored.stdout
