@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from ui_support import PIPELINES, UIServer, start_ui
 
-from conveyor.metadata import CONTEXT_RUN, connect
+from conveyor.metadata import CONTEXT_RUN, ExecutionState, NewArtifact, connect
 
 HERE = Path(__file__).parent
 
@@ -215,3 +215,37 @@ def test_run_detail_graph_and_pipelines_on_postgresql(
         assert version["parameters"]["n"]["default"] == 1000
     finally:
         server.stop()
+
+
+def test_a_log_slice_never_ends_inside_a_character():
+    from conveyor.ui.routes.run_detail import _whole_characters
+
+    text = "ok ✓ é 🙂".encode()
+    for end in range(len(text) + 1):
+        kept = text[: _whole_characters(text[:end])]
+        kept.decode("utf-8")  # never a cut character
+        assert end - len(kept) < 4
+    assert _whole_characters(b"abc") == 3
+    assert _whole_characters("✓".encode()[:2]) == 0
+
+
+def test_a_run_without_its_ir_is_drawn_from_its_executions(runs: Any):
+    server, _ = runs
+    store = connect(f"sqlite:///{server.project / '.conveyor' / 'metadata.db'}")
+    try:
+        run = store.put_context(CONTEXT_RUN, "legacy-run", {"state": "COMPLETE"})
+        done = ExecutionState.COMPLETE
+        _, (data,) = store.record_execution(
+            "load", "load", done, contexts=[run.id],
+            outputs=[NewArtifact(key="out", type_name="t", uri="/nowhere/out")],
+        )  # fmt: skip
+        store.record_execution("fit", "fit", done, contexts=[run.id], inputs=[("in", data.id)])
+    finally:
+        store.close()
+    graph = server.api("/runs/legacy-run/graph")
+    assert {(n["id"], n["state"]) for n in graph["nodes"]} == {
+        ("load", "COMPLETE"),
+        ("fit", "COMPLETE"),
+    }
+    assert graph["edges"] == [{"source": "load", "target": "fit"}]
+    assert [t["name"] for t in server.api("/runs/legacy-run")["tasks"]] == ["load", "fit"]

@@ -25,13 +25,14 @@ from conveyor.ir.spec import (
     TaskOutputRef,
     ValueRef,
 )
-from conveyor.metadata.entities import ExecutionRecord
+from conveyor.metadata.entities import EventRecord, ExecutionRecord
 
 __all__ = [
     "DEFAULT_LIMIT",
     "PENDING",
     "Instance",
     "aggregate_state",
+    "executions_graph",
     "latest_instances",
     "pipeline_graph",
     "run_graph",
@@ -454,3 +455,49 @@ def _order(spec: PipelineSpec) -> list[str]:
             placed.add(t)
         remaining = [t for t in remaining if t not in placed]
     return order
+
+
+def executions_graph(
+    instances: Sequence[Instance], events: Iterable[EventRecord], *, limit: int = DEFAULT_LIMIT
+) -> dict[str, Any]:
+    """A run's graph without its IR (a run recorded before pipeline versions were): one node
+    per task instance (the first ``limit``), edges where an artifact one produced is another's
+    input."""
+    shown = {i.execution_id: i for i in list(instances)[:limit]}
+    producer: dict[int, int] = {}
+    consumers: list[tuple[int, int]] = []
+    for ev in events:
+        if ev.type.is_output:
+            producer[ev.artifact_id] = ev.execution_id
+        elif ev.type.is_input:
+            consumers.append((ev.artifact_id, ev.execution_id))
+    edges: dict[tuple[str, str], None] = {}
+    for artifact_id, consumer in consumers:
+        source = producer.get(artifact_id)
+        if source in shown and consumer in shown and source != consumer:
+            edges[(shown[source].name, shown[consumer].name)] = None
+    nodes = [
+        {
+            "id": i.name,
+            "label": i.name,
+            "sublabel": _instance_sublabel(i),
+            "state": i.state,
+            "kind": "task",
+            "task": i.task,
+            "execution_id": i.execution_id,
+        }
+        for i in shown.values()
+    ]
+    if len(instances) > limit:
+        rest = [i.state for i in list(instances)[limit:]]
+        nodes.append(
+            {
+                "id": "more:",
+                "label": f"+{len(rest)} more",
+                "sublabel": _count_label(rest),
+                "state": aggregate_state(rest, finished=True),
+                "kind": "group",
+                "more": True,
+            }
+        )
+    return {"nodes": nodes, "edges": [{"source": s, "target": t} for s, t in edges]}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from conveyor.errors import NotFoundError
 from conveyor.ui.context import UIContext, ui_context
-from conveyor.ui.graphs import DEFAULT_LIMIT, latest_instances, run_graph
+from conveyor.ui.graphs import DEFAULT_LIMIT, executions_graph, latest_instances, run_graph
 from conveyor.ui.runview import RunRecords, load_run, load_spec, run_summary, task_rows
 
 __all__ = ["Graph", "LogSlice", "RunDetail", "problem", "router"]
@@ -133,12 +133,10 @@ def get_run(run_id: str, ctx: UIContext = Depends(ui_context)) -> Any:
 
 def _graph(ctx: UIContext, records: RunRecords, expand: list[str], limit: int) -> Any:
     spec = load_spec(ctx.metadata, ctx.cache, records)
-    if spec is None:
-        return problem(
-            404,
-            f"Run {records.run.name!r} has no pipeline IR recorded.",
-            "Runs record their IR since pipeline versions exist; run the pipeline again.",
-        )
+    if spec is None:  # an older run: its executions linked by the artifacts they passed
+        ids = [e.id for e in records.executions]
+        events = ctx.metadata.get_events(execution_ids=ids) if ids else []
+        return executions_graph(latest_instances(None, records.executions), events, limit=limit)
     unknown = [g for g in expand if g not in spec.groups or not spec.groups[g].iterates]
     if unknown:
         loops = sorted(g for g, s in spec.groups.items() if s.iterates)
@@ -245,7 +243,8 @@ def get_log(
     end = start + len(data)
     if end < size or not final:  # leave a character cut in two for the next read
         cut = _whole_characters(data)
-        data, end = data[:cut], start + cut
+        if cut:  # (a slice shorter than one character is sent as it is: it must move on)
+            data, end = data[:cut], start + cut
     return {
         "text": data.decode("utf-8", errors="replace"),
         "offset": end,
