@@ -3,12 +3,15 @@ select runs for /compare, open a run, and reach the runs of an experiment."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ui_support import UIServer
+
+from conveyor.metadata import CONTEXT_RUN, connect
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +101,27 @@ def test_the_runs_list_filters_sorts_pages_and_opens_a_run(
     _wait_rows(page, ["r2", "r1"])
     assert page.input_value("input[name=experiment]") == "ex-a"
     assert not page.errors, page.errors
+
+
+def test_the_runs_list_refreshes_while_a_run_is_running(
+    ui_server: UIServer, browser_page: Any
+) -> None:
+    store = connect(ui_server.api("/info")["metadata_url"])
+    try:
+        started = time.time()
+        live = store.put_context(
+            CONTEXT_RUN, "live", {"pipeline": "demo", "state": "RUNNING", "started_at": started}
+        )
+        page = browser_page
+        page.goto(f"{ui_server.url}/runs")
+        page.wait_for_selector("tr[data-run=live] .badge.RUNNING")
+        store.update_context(
+            live.id,
+            {"state": "COMPLETE", "finished_at": started + 2, "duration_seconds": 2.0},
+        )
+        # no reload: the page asks again every few seconds while a listed run is RUNNING
+        page.wait_for_selector("tr[data-run=live] .badge.COMPLETE", timeout=15_000)
+        assert "2.00 s" in page.inner_text("tr[data-run=live]")
+        assert not page.errors, page.errors
+    finally:
+        store.close()
