@@ -20,6 +20,7 @@ from conveyor.operations import (
     delete_run,
     plan_gc,
     restore_run,
+    retry_plan,
 )
 from conveyor.orchestrator import LocalOrchestrator
 from conveyor.storage import open_store
@@ -163,5 +164,33 @@ def test_archive_restore_delete_lifecycle(load, home: Path, url: str):
             with pytest.raises(ActionConflict, match="terminate") as info:
                 action(metadata, "life")
             assert info.value.status == 409 and "conveyor runs terminate life" in info.value.fix
+    finally:
+        metadata.close()
+
+
+def test_gc_spares_a_run_being_retried_and_retry_refuses_collected_artifacts(
+    load: Any, home: Path, url: str, tmp_path: Path
+):
+    mend = load("actions_pipelines").mend
+    root = home / "artifacts"
+    orch = LocalOrchestrator(
+        metadata_url=url, artifact_root=str(root), home=str(home), in_process=True,
+        search_root=str(PIPELINES),
+    )  # fmt: skip
+    params = {"tally": str(tmp_path / "tally"), "gate": str(tmp_path / "gate")}
+    with orch:
+        assert orch.run(mend.spec, params, run_id="half").state == "FAILED"
+    metadata = connect(url)
+    storage = open_store(str(root))
+    try:
+        archive_run(metadata, "half")
+        ctx = metadata.find_context(CONTEXT_RUN, "half")
+        metadata.update_context(ctx.id, {"state": "RUNNING"})  # as while a retry runs
+        assert plan_gc(metadata, storage).artifacts == ()
+        metadata.update_context(ctx.id, {"state": "FAILED"})
+        assert len(collect_garbage(metadata, storage).artifacts) == 1  # produce's data set
+        with pytest.raises(ActionConflict, match="conveyor gc deleted") as info:
+            retry_plan(metadata, "half")
+        assert "clone" in info.value.fix
     finally:
         metadata.close()

@@ -34,7 +34,7 @@ from conveyor.metadata.store import (
     LIFECYCLE_DELETED,
     MetadataStore,
 )
-from conveyor.operations.runs import find_run
+from conveyor.operations.runs import RUNNING, find_run
 from conveyor.storage import ArtifactStore
 
 __all__ = ["GarbageArtifact", "GcPlan", "collect_garbage", "plan_gc"]
@@ -178,6 +178,8 @@ def plan_gc(
     deleted: set[int] = set()
     for ctx in metadata.list_contexts(CONTEXT_RUN):
         life = ctx.properties.get(LIFECYCLE)
+        if ctx.properties.get("state") == RUNNING:
+            continue  # an archived run being retried: it uses its artifacts now
         if life in _GONE or ctx.id in targets:
             gone[ctx.id] = ctx.name
             if life == LIFECYCLE_DELETED or ctx.id in targets:

@@ -28,7 +28,7 @@ from conveyor.execution.params import parse_cli_value, resolve_parameters
 from conveyor.execution.runs import check_run_id, ir_digest, new_run_id
 from conveyor.ir.serialize import spec_from_dict
 from conveyor.ir.spec import PipelineSpec
-from conveyor.metadata.entities import ContextRecord
+from conveyor.metadata.entities import ArtifactState, ContextRecord
 from conveyor.metadata.store import (
     CONTEXT_PIPELINE_VERSION,
     CONTEXT_RUN,
@@ -115,7 +115,8 @@ def retry_plan(metadata: MetadataStore, run_id: str) -> Relaunch:
 
     Raises:
         NotFoundError: no such run.
-        ActionConflict: the run is not FAILED or CANCELED, is deleted, or has no source.
+        ActionConflict: the run is not FAILED or CANCELED, is deleted, has artifacts that gc
+            collected (a retry would reuse them), or has no source.
         ActionError: its working directory is gone.
     """
     run = find_run(metadata, run_id)
@@ -128,6 +129,15 @@ def retry_plan(metadata: MetadataStore, run_id: str) -> Relaunch:
     if run.properties.get(LIFECYCLE) == LIFECYCLE_DELETED:
         raise ActionConflict(
             f"Run {run_id!r} is deleted", f"Restore it first: conveyor runs restore {run_id}"
+        )
+    collected = [
+        a.id for a in metadata.list_artifacts(context_id=run.id) if a.state == ArtifactState.DELETED
+    ]
+    if collected:
+        raise ActionConflict(
+            f"Run {run_id!r} has artifacts that conveyor gc deleted ({len(collected)}, e.g. "
+            f"#{collected[0]}), which a retry in place would reuse",
+            f"Clone it instead, which recomputes them: conveyor runs clone {run_id}",
         )
     target, cwd = _source(run)
     argv = (sys.executable, "-m", "conveyor", "runs", "retry", run_id, "--quiet")
