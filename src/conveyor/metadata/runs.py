@@ -255,11 +255,12 @@ def run_metric_summary(store: MetadataStore, context_id: int) -> dict[str, float
     run logged, and ``TASK.OUTPUT.NAME`` for each number in a ``conveyor.Metrics`` artifact
     its tasks wrote (their newest executions), as ``conveyor runs compare`` names them.
 
-    Four queries whatever the size of the run.
+    A bounded number of queries whatever the size of the run (no metric point is loaded).
     """
     summary: dict[str, float] = {}
-    for point in store.get_metrics(context_id=context_id):  # by name and step: last wins
-        summary[point.name] = point.value
+    for entry in store.metric_summaries(context_id):  # the value at each metric's last step
+        if entry["last_value"] is not None:
+            summary[entry["name"]] = float(entry["last_value"])
     newest: dict[str, Any] = {}  # task -> its newest execution (a retry replaces an attempt)
     for execution in store.list_executions(context_id=context_id):  # newest first
         newest.setdefault(execution.name, execution)
