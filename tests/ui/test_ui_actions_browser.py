@@ -178,3 +178,19 @@ def test_delete_shows_what_it_frees_and_gc_collects(page: Any, server: UIServer,
     page.locator(".gc-done").wait_for()
     page.locator(".gc-empty").wait_for()
     assert not any(Path(u).exists() for u in uris)
+
+
+def test_retry_a_failed_run_in_place(page: Any, server: UIServer, tmp_path: Path):
+    tally, gate = tmp_path / "tally", tmp_path / "gate"
+    failed = server.conveyor(
+        "run", "actions_pipelines.py:mend", "-p", f"tally={tally}", "-p", f"gate={gate}",
+        "--run-id", "mend-ui", "-q", check=False,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    gate.touch()
+    bar = _open_run(page, server, "mend-ui")
+    bar.locator('[data-action="retry"]').click()
+    page.wait_for_url("**/runs/mend-ui?starting=1")
+    _wait(lambda: (_props(server, "mend-ui") or {}).get("state") == "COMPLETE")
+    page.locator("#run-state", has_text="COMPLETE").wait_for()  # the page follows the run
+    assert tally.read_text().splitlines() == ["produce", "conclude"]
