@@ -195,7 +195,8 @@ def plan_gc(
     for event in _events(metadata, "artifact_ids", list(produced)):
         if event.execution_id not in dead_executions:
             needed.add(event.artifact_id)  # a kept run, a cache hit, or no run at all
-    needed |= _model_protected(metadata) & set(produced)
+    if produced:
+        needed |= _model_protected(metadata) & set(produced)
     remaining = sorted(set(produced) - needed)
     candidates = [
         a
