@@ -35,7 +35,8 @@ export async function render(main, { query }) {
       h("thead", {}, h("tr", {}, ["experiment", "runs", "states", "pipelines", "last run"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows)),
     body.runs_without_experiment
-      ? h("p", { class: "muted" }, `${body.runs_without_experiment} more runs have no experiment: `,
+      ? h("p", { class: "muted" }, body.runs_without_experiment === 1
+        ? "1 more run has no experiment: " : `${body.runs_without_experiment} more runs have no experiment: `,
         link(runsHref(filters({})), "all runs"), ".")
       : null,
   );
