@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -141,18 +140,15 @@ def test_an_opened_loop_links_each_iteration_to_the_next(flow: ModuleType):
     assert "grow[1]" not in _ids(capped)
 
 
-def test_a_100_step_pipeline_is_100_nodes_drawn_quickly(ui_pipelines: ModuleType):
+def test_a_100_step_pipeline_is_100_nodes_and_its_edges(ui_pipelines: ModuleType):
     spec = _spec(ui_pipelines.hundred)
     assert len(spec.tasks) == 100
     runs = [_exec(i + 1, name, "COMPLETE") for i, name in enumerate(spec.tasks)]
-    start = time.perf_counter()
     graph = run_graph(spec, latest_instances(spec, runs), finished=True)
-    elapsed = time.perf_counter() - start
     assert len(graph["nodes"]) == 100
     # each step of layers 2-10 has two parents
     assert len(graph["edges"]) == len(task_edges(spec)) == 9 * 10 * 2
     assert {n["state"] for n in graph["nodes"]} == {"COMPLETE"}
-    assert elapsed < 1.0, elapsed  # generous: a correctness guard, the bench times it
 
 
 def test_a_1000_instance_parallel_for_stays_one_node_or_a_bounded_page(

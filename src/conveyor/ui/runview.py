@@ -164,8 +164,10 @@ def task_rows(
     records: Sequence[ExecutionRecord],
     events: Sequence[EventRecord],
     artifacts: Mapping[int, ArtifactRecord],
+    labels: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per execution (oldest first), ``latest`` marking each instance's newest."""
+    """One row per execution (oldest first), ``latest`` marking each instance's newest;
+    ``labels``: display names of tasks (from the IR) that differ from their names."""
     inputs: dict[int, list[dict[str, Any]]] = {}
     outputs: dict[int, list[dict[str, Any]]] = {}
     for ev in events:
@@ -186,6 +188,7 @@ def task_rows(
             {
                 "execution_id": record.id,
                 "name": name,
+                "label": (labels or {}).get(name, name),
                 "task": props.get("base_task") or record.type_name,
                 "component": props.get("component") or record.type_name,
                 "state": record.state.value,

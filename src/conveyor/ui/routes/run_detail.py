@@ -57,6 +57,7 @@ class TaskRow(BaseModel):
 
     execution_id: int
     name: str = Field(description="instance name: train, or train[3] inside a loop")
+    label: str = Field(description="the task's display name (its name if it has none)")
     task: str
     component: str
     state: str
@@ -117,7 +118,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such run
 def get_run(run_id: str, ctx: UIContext = Depends(ui_context)) -> Any:
     """A run: state, lifecycle, pipeline, experiment, parameters, IR digest, source, times,
     owner, error, task states; and each execution with its cache decision and reason,
-    attempts, error, parameters, inputs and outputs (five queries whatever the size)."""
+    attempts, error, parameters, inputs and outputs (five queries whatever the size, plus
+    the pipeline version's IR once per server)."""
     records = load_run(ctx.metadata, run_id)
     if records is None:
         return _no_run(run_id)
@@ -125,9 +127,15 @@ def get_run(run_id: str, ctx: UIContext = Depends(ui_context)) -> Any:
     events = ctx.metadata.get_events(execution_ids=ids) if ids else []
     wanted = sorted({ev.artifact_id for ev in events})
     artifacts = {a.id: a for a in ctx.metadata.get_artifacts(wanted)} if wanted else {}
+    spec = load_spec(ctx.metadata, ctx.cache, records)
+    labels = {
+        name: task.display_name
+        for name, task in (spec.tasks.items() if spec is not None else ())
+        if task.display_name and task.display_name != name
+    }
     return {
         "run": run_summary(records),
-        "tasks": task_rows(records.executions, events, artifacts),
+        "tasks": task_rows(records.executions, events, artifacts, labels),
     }
 
 

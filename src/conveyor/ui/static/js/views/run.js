@@ -131,7 +131,8 @@ function taskTable(tasks, onPick) {
     h("thead", {}, h("tr", {}, ["task", "state", "started", "duration", "cache"].map((c) => h("th", {}, c)))),
     h("tbody", {}, rows.map((t) => {
       const tr = h("tr", { "data-name": t.name, class: "clickable" },
-        h("td", {}, t.name), h("td", {}, badge(t.state)), h("td", {}, fmtTime(t.started_at)),
+        h("td", {}, t.label && t.label !== t.name ? [t.label, " ", h("span", { class: "muted" }, `(${t.name})`)] : t.name),
+        h("td", {}, badge(t.state)), h("td", {}, fmtTime(t.started_at)),
         h("td", { class: "num" }, fmtDuration(t.duration_seconds)), h("td", {}, cacheText(t)));
       tr.addEventListener("click", () => onPick(t));
       return tr;
