@@ -140,6 +140,9 @@ def test_a_1000_instance_parallel_for_is_one_group_that_opens(
     page.click("#run-graph g.node[data-id='square[7]']")
     page.wait_for_selector("#task-panel h2:has-text('square[7]')")
     screenshot(page, "run-parallel-for-groups")
+    page.click(".open-groups button[data-collapse]")  # closed again
+    page.wait_for_function("() => document.querySelectorAll('#run-graph g.node').length === 3")
+    assert "expand=" not in page.url
 
 
 def test_the_pipelines_page_lists_versions_and_draws_a_version(

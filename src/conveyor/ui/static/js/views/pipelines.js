@@ -67,23 +67,30 @@ async function detail(main, name, query) {
   main.append(slot);
   const expand = new Set(query.getAll("expand"));
   let graph = null;
+  const openGroups = h("div", { class: "open-groups muted" });
+  const toggle = (group) => {
+    if (expand.has(group)) expand.delete(group); else expand.add(group);
+    load().catch((err) => slot.append(errorBox(err)));
+  };
   const load = async () => {
     const v = await get(`/pipelines/${encodeURIComponent(name)}/versions/${encodeURIComponent(chosen)}`, { expand: [...expand] });
+    clear(openGroups);
+    if (expand.size) {
+      append(openGroups, ["open: ", [...expand].map((g) =>
+        h("button", { type: "button", class: "chip", dataset: { collapse: g }, onclick: () => toggle(g) }, `${g} ✕`))]);
+    }
     if (!graph) {
       const box = h("div", { class: "graph", id: "version-graph" });
       clear(slot).append(
         h("h2", {}, "Version ", h("span", { class: "mono" }, short(v.digest)), " ", h("span", { class: "muted" }, `IR ${v.ir_version} · ${Object.keys(v.tasks).length} tasks`)),
+        openGroups,
         box,
         h("div", { class: "row" },
           h("div", { class: "grow card" }, h("h2", {}, "Parameters"), paramTable(v.parameters)),
           h("div", { class: "grow card" }, h("h2", {}, "Components"), componentTable(v.components))));
       graph = renderGraph(box, v.graph, {
         label: `graph of ${name}`,
-        onSelect: (node) => {
-          if (node.kind !== "group" || !node.group) return;
-          if (expand.has(node.group)) expand.delete(node.group); else expand.add(node.group);
-          load().catch((err) => slot.append(errorBox(err)));
-        },
+        onSelect: (node) => { if (node.kind === "group" && node.group) toggle(node.group); },
       });
     } else graph.update(v.graph);
   };

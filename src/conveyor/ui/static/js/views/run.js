@@ -194,11 +194,12 @@ export async function render(main, { params, query }) {
   const headSlot = h("div", {});
   const panel = TaskPanel(runId);
   const graphBox = h("div", { class: "graph run-graph", id: "run-graph" });
+  const openGroups = h("div", { class: "open-groups muted" });
   const tableSlot = h("div", {});
   const paramSlot = h("div", {});
   main.append(headSlot,
     h("div", { class: "row run-body" },
-      h("div", { class: "grow" }, h("h2", {}, "Graph"), graphBox),
+      h("div", { class: "grow" }, h("h2", {}, "Graph"), openGroups, graphBox),
       panel.el),
     h("div", { class: "row" },
       h("div", { class: "grow card" }, h("h2", {}, "Tasks"), h("div", { class: "table-scroll" }, tableSlot)),
@@ -206,16 +207,23 @@ export async function render(main, { params, query }) {
 
   const byExecution = () => new Map(detail.tasks.map((t) => [t.execution_id, t]));
   const latestByName = () => new Map(detail.tasks.filter((t) => t.latest).map((t) => [t.name, t]));
+  const toggle = (group) => {
+    if (expand.has(group)) expand.delete(group); else expand.add(group);
+    const url = new URL(location.href);
+    url.searchParams.delete("expand");
+    for (const g of expand) url.searchParams.append("expand", g);
+    history.replaceState(null, "", url.pathname + url.search);
+    return reloadGraph();
+  };
+  const drawOpenGroups = () => {
+    clear(openGroups);
+    if (!expand.size) return;
+    append(openGroups, ["open: ", [...expand].map((g) =>
+      h("button", { type: "button", class: "chip", dataset: { collapse: g }, title: `Close ${g}`, onclick: () => toggle(g) }, `${g} ✕`))]);
+  };
   const pick = (node) => {
     if (node.kind === "group" && node.more) { limit += 200; return reloadGraph(); }
-    if (node.kind === "group" && node.group) {
-      if (expand.has(node.group)) expand.delete(node.group); else expand.add(node.group);
-      const url = new URL(location.href);
-      url.searchParams.delete("expand");
-      for (const g of expand) url.searchParams.append("expand", g);
-      history.replaceState(null, "", url.pathname + url.search);
-      return reloadGraph();
-    }
+    if (node.kind === "group" && node.group) return toggle(node.group);
     const task = (node.execution_id && byExecution().get(node.execution_id)) || latestByName().get(node.id);
     panelTask = task ? task.name : null;
     panel.show(task, node);
@@ -234,6 +242,7 @@ export async function render(main, { params, query }) {
     try {
       const g = await get(`/runs/${encodeURIComponent(runId)}/graph`, graphQuery());
       if (!alive) return;
+      drawOpenGroups();
       if (graph) graph.update(g);
       else graph = renderGraph(graphBox, g, { onSelect: pick, label: `graph of run ${runId}` });
     } catch (err) { clear(graphBox).append(errorBox(err)); }
