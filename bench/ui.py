@@ -62,6 +62,7 @@ class Case:
     page: bool = False
     anchor: dict[str, Any] | None = None  # MLflow's search body: an anchor case
     pair: str = ""  # the Conveyor case an anchor case is compared with
+    beside: str = ""  # the backend whose rounds an anchor case ran in
     server_ms: list[float] = field(default_factory=list)
     client_ms: list[float] = field(default_factory=list)
     cold: tuple[float | None, float] | None = None
@@ -169,8 +170,9 @@ def conveyor_cases(m: dict[str, Any]) -> list[Case]:
     ]
 
 
-def anchor_cases(m: dict[str, Any], experiment_ids: list[str]) -> list[Case]:
-    """MLflow's UI search requests, each beside Conveyor's equivalent (``pair``)."""
+def anchor_cases(m: dict[str, Any], experiment_ids: list[str], beside: str) -> list[Case]:
+    """MLflow's UI search requests, each beside Conveyor's equivalent (``pair``) in the rounds
+    of the backend ``beside``."""
     body = search_body
     return [
         Case(
@@ -178,6 +180,7 @@ def anchor_cases(m: dict[str, Any], experiment_ids: list[str]) -> list[Case]:
             SEARCH,
             anchor=body(experiment_ids),
             pair="runs.first100",
+            beside=beside,
             check=checks.mlflow_runs(m["runs"]),
         ),
         Case(
@@ -185,6 +188,7 @@ def anchor_cases(m: dict[str, Any], experiment_ids: list[str]) -> list[Case]:
             SEARCH,
             anchor=body(experiment_ids, "params.optimizer = 'sgd' and metrics.auc >= 0.9"),
             pair="runs.param+metric100",
+            beside=beside,
             check=checks.mlflow_runs(m["sgd_and_auc_ge_0_9"]),
         ),
         Case(
@@ -192,6 +196,7 @@ def anchor_cases(m: dict[str, Any], experiment_ids: list[str]) -> list[Case]:
             SEARCH,
             anchor=body(experiment_ids, order="metrics.auc DESC"),
             pair="runs.sort_metric100",
+            beside=beside,
             check=checks.mlflow_runs(m["runs"], m["best_auc"]),
         ),
     ]
@@ -262,7 +267,7 @@ def pct(values: list[float], q: float) -> float | None:
 def summary(case: Case, backend: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "case": case.name,
-        "backend": "mlflow-sqlite" if case.anchor else backend,
+        "backend": f"mlflow/{case.beside}" if case.anchor else backend,
         "status": case.status,
         "n": len(case.client_ms),
         "cold_server_ms": case.cold[0] if case.cold else None,
@@ -296,7 +301,7 @@ def fmt(value: float | None) -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        f"\n{'case':<26} {'backend':<14} {'cold srv/cli':>15} {'p50 srv':>8} "
+        f"\n{'case':<26} {'backend':<17} {'cold srv/cli':>15} {'p50 srv':>8} "
         f"{'p95 srv':>8} {'p95 cli':>8}  target               verdict"
     )
     for r in rows:
@@ -305,7 +310,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             verdict = "NOT BUILT" if r["status"] == "not built" else f"FAIL ({r['status']})"
         cold = f"{fmt(r['cold_server_ms'])}/{fmt(r['cold_client_ms'])}"
         print(
-            f"{r['case']:<26} {r['backend']:<14} {cold:>15} {fmt(r['p50_server_ms']):>8} "
+            f"{r['case']:<26} {r['backend']:<17} {cold:>15} {fmt(r['p50_server_ms']):>8} "
             f"{fmt(r['p95_server_ms']):>8} {fmt(r['p95_client_ms']):>8}  "
             f"{r['target']:<20} {verdict}"
         )
@@ -318,7 +323,12 @@ def ratios(rows: list[dict[str, Any]], anchors: list[Case]) -> list[dict[str, An
         if a.status != "ok" or not a.client_ms:
             continue
         for r in rows:
-            if r["case"] == a.pair and r["status"] == "ok" and r["p50_client_ms"]:
+            if (
+                r["case"] == a.pair
+                and r["backend"] == a.beside
+                and r["status"] == "ok"
+                and r["p50_client_ms"]
+            ):
                 out.append(
                     {
                         "anchor": a.name,
@@ -383,61 +393,79 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     charts: list[dict[str, Any]] = []
     anchors: list[Case] = []
-    manifests = {}
     with scratch_dir("conveyor-bench-ui-", args.keep) as scratch:
-        for backend in backends:
-            m = build(backend, sizes, args.conveyor, fresh=args.fresh)
-            manifests[backend] = m
-            print(
-                f"{backend}: {m['runs']} runs, {m['metric_points']:,} metric points "
-                f"({_how(m, 'generated')})",
-                flush=True,
-            )
-            cases = conveyor_cases(m)
-            mlflow_server = None
-            here: list[Case] = []
-            if mlflow is not None and backend == backends[0]:
-                source = Path(m["url"].removeprefix("sqlite:///")) if backend == "sqlite" else None
-                if source is None:
-                    sq = build("sqlite", sizes, args.conveyor)
-                    source = Path(sq["url"].removeprefix("sqlite:///"))
-                target = source.with_name(source.name.replace("ui-sqlite", "ui-mlflow"))
-                stamp = str(source.with_suffix(".json").stat().st_mtime_ns)
-                am = build_mlflow(mlflow, source, stamp, target, m["pipeline"])
-                print(
-                    f"mlflow: {am['runs']} runs, {am['metric_points']:,} metric points "
-                    f"({_how(am, 'built')})",
-                    flush=True,
+        anchor = start_anchor(mlflow, sizes, args.conveyor, scratch) if mlflow else None
+        try:
+            for backend in backends:
+                measure_backend(
+                    backend, sizes, args, scratch, chromium, anchor, rows, charts, anchors
                 )
-                mlflow_server = MLflowServer(mlflow.with_name("mlflow"), target, scratch)
-                here = anchor_cases(m, am["experiment_ids"])
-                anchors += here
-            server = UIServer(args.conveyor, m["url"], scratch / backend)
-            clients = {
-                "conveyor": httpx.Client(
-                    base_url=server.url, timeout=120, headers={"X-Conveyor-CSRF": "bench"}
-                )
-            }
-            if mlflow_server is not None:
-                clients["mlflow"] = httpx.Client(base_url=mlflow_server.url, timeout=120)
-            try:
-                rounds(clients, cases + here, args.reps)
-                if chromium:
-                    charts.append(
-                        chart_timings(chromium, server.url, m, args.browser_reps, backend)
-                    )
-            finally:
-                for c in clients.values():
-                    c.close()
-                server.stop()
-                if mlflow_server is not None:
-                    mlflow_server.stop()
-            rows += [summary(c, backend) for c in cases]
+        finally:
+            if anchor is not None:
+                anchor[0].stop()
     rows += [summary(a, "mlflow") for a in anchors]
     ratio_rows = ratios(rows, anchors)
     meta["loadavg_after"] = load_averages()
     print_table(rows)
     return report(rows, charts, ratio_rows, meta, args.json)
+
+
+def start_anchor(
+    mlflow: Path, sizes: Sizes, conveyor: str, scratch: Path
+) -> tuple[MLflowServer, list[str]]:
+    """MLflow's store holding the runs of the (SQLite) Conveyor data, and its server; with the
+    experiment ids its search names."""
+    sq = build("sqlite", sizes, conveyor)
+    source = Path(sq["url"].removeprefix("sqlite:///"))
+    target = source.with_name(source.name.replace("ui-sqlite", "ui-mlflow"))
+    stamp = str(source.with_suffix(".json").stat().st_mtime_ns)
+    am = build_mlflow(mlflow, source, stamp, target, sq["pipeline"])
+    print(
+        f"mlflow: {am['runs']} runs, {am['metric_points']:,} metric points ({_how(am, 'built')})",
+        flush=True,
+    )
+    return MLflowServer(mlflow.with_name("mlflow"), target, scratch), am["experiment_ids"]
+
+
+def measure_backend(
+    backend: str,
+    sizes: Sizes,
+    args: argparse.Namespace,
+    scratch: Path,
+    chromium: str | None,
+    anchor: tuple[MLflowServer, list[str]] | None,
+    rows: list[dict[str, Any]],
+    charts: list[dict[str, Any]],
+    anchors: list[Case],
+) -> None:
+    """Every case on ``backend`` (MLflow's beside them when ``anchor``), the chart in
+    Chromium; the summaries appended to ``rows``, ``charts`` and ``anchors``."""
+    m = build(backend, sizes, args.conveyor, fresh=args.fresh)
+    print(
+        f"{backend}: {m['runs']} runs, {m['metric_points']:,} metric points "
+        f"({_how(m, 'generated')})",
+        flush=True,
+    )
+    cases = conveyor_cases(m)
+    here = anchor_cases(m, anchor[1], backend) if anchor else []
+    anchors += here
+    server = UIServer(args.conveyor, m["url"], scratch / backend)
+    clients = {
+        "conveyor": httpx.Client(
+            base_url=server.url, timeout=120, headers={"X-Conveyor-CSRF": "bench"}
+        )
+    }
+    if anchor is not None:
+        clients["mlflow"] = httpx.Client(base_url=anchor[0].url, timeout=120)
+    try:
+        rounds(clients, cases + here, args.reps)
+        if chromium:
+            charts.append(chart_timings(chromium, server.url, m, args.browser_reps, backend))
+    finally:
+        for c in clients.values():
+            c.close()
+        server.stop()
+    rows += [summary(c, backend) for c in cases]
 
 
 def report(
