@@ -129,7 +129,8 @@ def test_ui_bench_runs_at_a_tiny_size_and_checks_the_answers(load_bench, tmp_pat
     browser = [] if shutil.which("chromium") else ["--no-browser"]
     done = subprocess.run(
         [sys.executable, str(BENCH / "ui.py"), "--runs", "200", "--backend", "sqlite",
-         "--skip-anchor", "--reps", "2", "--browser-reps", "1", "--json", str(out), *browser],
+         "--skip-anchor", "--reps", "2", "--uncached-reps", "1", "--gap", "1",
+         "--browser-reps", "1", "--json", str(out), *browser],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "CONVEYOR_AGENT": "off", "CONVEYOR_BENCH_CACHE": str(tmp_path)},
     )  # fmt: skip
