@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,36 @@ if __name__ == "__main__":  # python bench/_ui_data.py sqlite|postgresql [runs]
     exe = str(Path(sys.executable).with_name("conveyor"))
     result = build(backend, small, exe, fresh="--fresh" in sys.argv)
     print(json.dumps(result, indent=1))
+
+
+class Toucher:
+    """Moves the template run's ``updated_at`` forward, as a run being written does: the runs
+    search keeps a result only while the runs' count and newest ``updated_at`` are unchanged,
+    so the next search after a touch is computed again."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite:")
+        if self.sqlite:
+            import sqlite3
+
+            self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
+        else:
+            import psycopg
+
+            schema = url.rsplit("schema=", 1)[1]
+            self.conn = psycopg.connect(url.split("?", 1)[0], autocommit=True)
+            self.conn.execute(f'SET search_path TO "{schema}"')
+        self.mark = "?" if self.sqlite else "%s"
+
+    def touch(self) -> None:
+        now = datetime.now(UTC)
+        value: Any = now.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else now
+        self.conn.execute(
+            f"UPDATE contexts SET updated_at = {self.mark} WHERE name = 'bench-ui-template'",
+            (value,),
+        )
+        if self.sqlite:
+            self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()

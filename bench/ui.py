@@ -26,6 +26,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from _shared import (
     venv_python,
 )
 from _ui_checks import Check
-from _ui_data import Sizes, build
+from _ui_data import Sizes, Toucher, build
 from _ui_mlflow import SEARCH, MLflowServer, search_body
 from _ui_mlflow import build as build_mlflow
 from _ui_server import UIServer, chart_timings, find_chromium
@@ -254,11 +255,17 @@ def one(client: httpx.Client, case: Case, cold: bool = False, uncached: bool = F
 
 
 def rounds(
-    clients: dict[str, httpx.Client], cases: list[Case], reps: int, uncached: int, gap: float
+    clients: dict[str, httpx.Client],
+    cases: list[Case],
+    reps: int,
+    uncached: int,
+    gap: float,
+    touch: Callable[[], None],
 ) -> None:
     """A cold pass (the first request of each case), ``reps`` rotated rounds back to back,
-    then ``uncached`` rounds each after ``gap`` idle seconds: longer than the runs search keeps
-    a result (5 s), so every search is computed again, as for a user's first look."""
+    then ``uncached`` rounds, each after ``gap`` idle seconds (longer than the runs search
+    keeps a result, 5 s) and with a run touched (untimed) before each Conveyor request: every
+    search is computed again, as after a run changed or for a user's first look."""
     for case in cases:
         one(clients["mlflow" if case.anchor is not None else "conveyor"], case, cold=True)
     for r in range(reps + uncached):
@@ -267,6 +274,8 @@ def rounds(
         k = r % len(cases)
         for case in cases[k:] + cases[:k]:
             client = clients["mlflow" if case.anchor is not None else "conveyor"]
+            if r >= reps and case.anchor is None:
+                touch()
             one(client, case, uncached=r >= reps)
 
 
@@ -483,6 +492,7 @@ def measure_backend(
     here = anchor_cases(m, anchor[1], backend) if anchor else []
     anchors += here
     server = UIServer(args.conveyor, m["url"], scratch / backend)
+    toucher = Toucher(m["url"])
     clients = {
         "conveyor": httpx.Client(
             base_url=server.url, timeout=120, headers={"X-Conveyor-CSRF": "bench"}
@@ -491,13 +501,14 @@ def measure_backend(
     if anchor is not None:
         clients["mlflow"] = httpx.Client(base_url=anchor[0].url, timeout=120)
     try:
-        rounds(clients, cases + here, args.reps, args.uncached_reps, args.gap)
+        rounds(clients, cases + here, args.reps, args.uncached_reps, args.gap, toucher.touch)
         if chromium:
             charts.append(chart_timings(chromium, server.url, m, args.browser_reps, backend))
     finally:
         for c in clients.values():
             c.close()
         server.stop()
+        toucher.close()
     rows += [summary(c, backend) for c in cases]
 
 
