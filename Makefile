@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bytecode run test lint bench clean
+.PHONY: setup bytecode run test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 tests
+
+# the UI's browser tests save their screenshots in build/screenshots; docs/ui.md shows some
+screenshots: $(STAMP) bytecode
+	$(BIN)/pytest -q -n 2 -m slow tests/ui
+	for f in docs/images/ui/*.png; do cp "build/screenshots/$$(basename "$$f")" "$$f"; done
 
 bench: $(STAMP) bytecode
 	$(BIN)/python bench/run_all.py
