@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, SCREENSHOTS, UIServer, find_chromium, start_ui
+from ui_support import PIPELINES, SCREENSHOTS, UIServer, chromium_page, find_chromium, start_ui
 
 
 @pytest.fixture
@@ -39,33 +39,8 @@ def chromium() -> str:
 def browser_page(chromium: str, ui_server: UIServer) -> Iterator[Any]:
     """A headless Chromium page on the UI server; requests anywhere else are aborted (and
     listed in ``page.refused``), page errors collected in ``page.errors``."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        refused: list[str] = []
-        errors: list[str] = []
-
-        def guard(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(ui_server.url) or url.startswith("data:"):
-                route.continue_()
-            else:
-                refused.append(url)
-                route.abort()
-
-        page.route("**/*", guard)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.refused = refused
-        page.errors = errors
-        page.set_default_timeout(20_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-    assert not refused, f"the UI asked for files off its server: {refused}"
+    with chromium_page(chromium, ui_server.url) as page:
+        yield page
 
 
 @pytest.fixture

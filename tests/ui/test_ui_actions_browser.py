@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import PIPELINES, UIServer, chromium_page, start_ui
 
 from conveyor.metadata import CONTEXT_RUN, connect
 
@@ -33,31 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
 @pytest.fixture
 def page(chromium: str, server: UIServer) -> Iterator[Any]:
     """A headless Chromium page on the module's server; requests elsewhere refused."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        refused: list[str] = []
-        errors: list[str] = []
-
-        def guard(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(server.url) or url.startswith("data:"):
-                route.continue_()
-            else:
-                refused.append(url)
-                route.abort()
-
-        page.route("**/*", guard)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.set_default_timeout(20_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-        assert not refused and not errors, (refused, errors)
+    with chromium_page(chromium, server.url) as page:
+        yield page
 
 
 def _props(server: UIServer, run_id: str) -> dict[str, Any] | None:

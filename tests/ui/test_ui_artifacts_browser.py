@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from artifact_support import MODEL, Gate, start_gate
+from ui_support import chromium_page
 
 pytestmark = pytest.mark.slow
 
@@ -24,33 +25,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
 @pytest.fixture(scope="module")
 def page(chromium: str, gate: Gate) -> Iterator[Any]:
     """One Chromium page for the module; requests off the server are aborted and fail."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        tab = context.new_page()
-        refused: list[str] = []
-        errors: list[str] = []
-
-        def guard(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(gate.server.url) or url.startswith("data:"):
-                route.continue_()
-            else:
-                refused.append(url)
-                route.abort()
-
-        tab.route("**/*", guard)
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.errors = errors
-        tab.set_default_timeout(20_000)
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
-    assert not refused, f"the UI asked for files off its server: {refused}"
-    assert not errors, errors
+    with chromium_page(chromium, gate.server.url) as page:
+        yield page
 
 
 def open_page(page: Any, gate: Gate, path: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import PIPELINES, UIServer, chromium_page, start_ui
 
 pytestmark = pytest.mark.slow
 
@@ -36,32 +36,8 @@ def two_runs(server: UIServer) -> tuple[str, str]:
 @pytest.fixture
 def page(chromium: str, server: UIServer) -> Iterator[Any]:
     """A Chromium page that may reach only the server (anything else fails the test)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        tab = context.new_page()
-        refused: list[str] = []
-        errors: list[str] = []
-
-        def guard(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(server.url) or url.startswith("data:"):
-                route.continue_()
-            else:
-                refused.append(url)
-                route.abort()
-
-        tab.route("**/*", guard)
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.set_default_timeout(20_000)
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
-    assert not refused, f"the UI asked for files off its server: {refused}"
-    assert not errors, f"errors on the page: {errors}"
+    with chromium_page(chromium, server.url) as page:
+        yield page
 
 
 def test_compare_page_highlights_the_changed_parameter(

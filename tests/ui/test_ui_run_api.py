@@ -192,7 +192,7 @@ def test_a_log_path_outside_the_logs_folder_is_refused(runs: Any):
 def test_pipelines_list_their_versions_runs_and_ir(runs: Any):
     server, ids = runs
     listed = {p["name"]: p for p in server.api("/pipelines")["pipelines"]}
-    assert {"naps", "hundred", "thousand", "demo", "single-raises"} <= set(listed)
+    assert {"naps", "hundred", "thousand", "single-raises"} <= set(listed)
     naps = listed["naps"]
     assert naps["runs"] == 2 and naps["versions"] == 1
     assert naps["last_run"]["state"] == "COMPLETE"

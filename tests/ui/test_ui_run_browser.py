@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import PIPELINES, UIServer, chromium_page, start_ui
 
 pytestmark = pytest.mark.slow
 
@@ -36,33 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
 @pytest.fixture(scope="module")
 def page(chromium: str, server: UIServer) -> Iterator[Any]:
     """One Chromium page for the module; requests off the server are refused and fail it."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    refused: list[str] = []
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        tab = context.new_page()
-
-        def guard(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(server.url) or url.startswith("data:"):
-                route.continue_()
-            else:
-                refused.append(url)
-                route.abort()
-
-        tab.route("**/*", guard)
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.errors = errors
-        tab.set_default_timeout(30_000)
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
-    assert not refused, f"the UI asked for files off its server: {refused}"
-    assert not errors, errors
+    with chromium_page(chromium, server.url, timeout_ms=30_000) as page:
+        yield page
 
 
 def _run(server: UIServer, *args: str) -> str:

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,39 @@ def start_ui(project: Path, *args: str, env: dict[str, str] | None = None) -> UI
         time.sleep(0.1)
     server.stop()
     raise AssertionError(f"conveyor ui did not answer in 60 s: {server.output()}")
+
+
+@contextmanager
+def chromium_page(chromium: str, server_url: str, *, timeout_ms: int = 20_000) -> Iterator[Any]:
+    """A headless Chromium page that may reach only ``server_url``: every other request is
+    aborted and listed in ``page.refused``, page errors are collected in ``page.errors``, and
+    either one fails the test when the page closes."""
+    from playwright import sync_api
+
+    refused: list[str] = []
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+
+        def guard(route: Any) -> None:
+            url = route.request.url
+            if url.startswith(server_url) or url.startswith("data:"):
+                route.continue_()
+            else:
+                refused.append(url)
+                route.abort()
+
+        page.route("**/*", guard)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.refused = refused
+        page.errors = errors
+        page.set_default_timeout(timeout_ms)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+    assert not refused, f"the UI asked for files off its server: {refused}"
+    assert not errors, f"errors on the page: {errors}"

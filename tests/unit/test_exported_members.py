@@ -124,6 +124,8 @@ EXPORTS: dict[str, list[str]] = {
         "registered_types",
     ],
     "conveyor.errors": [
+        "ActionConflict",
+        "ActionError",
         "AlreadyExistsError",
         "ArtifactError",
         "ArtifactNotFoundError",

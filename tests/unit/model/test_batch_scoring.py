@@ -104,7 +104,13 @@ def test_output_is_typed_and_chunked_output_equals_one_shot(model: LoadedModel, 
     score_file(model, source, one, id_column="id", chunk_rows=10_000, workers=1)
     score_file(model, source, many, id_column="id", chunk_rows=7, workers=2)
     a, b = pq.read_table(one), pq.read_table(many)
-    assert a.equals(b)
+    assert a.schema.equals(b.schema)
+    assert a.column("id").equals(b.column("id"))
+    assert a.column("prediction").equals(b.column("prediction"))
+    # the probabilities agree to the last few bits: BLAS picks its kernels by matrix size, so
+    # a 7-row chunk and a 1,000-row one may round the last bit differently
+    for name in ("probability_no", "probability_yes"):
+        np.testing.assert_allclose(b.column(name).to_numpy(), a.column(name).to_numpy(), rtol=1e-12)
     assert a.schema.field("id").type == pa.string()
     assert a.schema.field("prediction").type == pa.string()
     assert a.schema.field("probability_yes").type == pa.float64()
