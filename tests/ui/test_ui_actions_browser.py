@@ -119,13 +119,14 @@ def test_terminate_a_long_run(page: Any, server: UIServer, screenshot: Any, tmp_
 
 def test_archive_and_restore_a_run(page: Any, server: UIServer, screenshot: Any):
     server.conveyor("run", "basic.py:demo", "-p", "text=keep", "--run-id", "shelved", "-q")
+    server.conveyor("run", "basic.py:demo", "-p", "text=stay", "--run-id", "stays", "-q")
     page.goto(f"{server.url}/runs")
     page.locator('tr[data-run="shelved"]').wait_for()
     bar = _open_run(page, server, "shelved")
     bar.locator('[data-action="archive"]').click()
     _wait(lambda: (_props(server, "shelved") or {}).get("lifecycle") == "archived", 10)
     page.goto(f"{server.url}/runs")
-    page.locator("tr[data-run]").first.wait_for()
+    page.locator('tr[data-run="stays"]').wait_for()
     assert page.locator('tr[data-run="shelved"]').count() == 0  # left the default list
     page.goto(f"{server.url}/runs?lifecycle=archived")
     page.locator('tr[data-run="shelved"]').wait_for()

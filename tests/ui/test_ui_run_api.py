@@ -194,12 +194,14 @@ def test_pipelines_list_their_versions_runs_and_ir(runs: Any):
     listed = {p["name"]: p for p in server.api("/pipelines")["pipelines"]}
     assert {"naps", "hundred", "thousand", "single-raises"} <= set(listed)
     naps = listed["naps"]
-    assert naps["runs"] == 2 and naps["versions"] == 1
+    # other tests of the module may have run naps again (on this worker or not)
+    assert naps["runs"] == server.api("/runs", pipeline="naps")["total"] >= 1
+    assert naps["versions"] == 1
     assert naps["last_run"]["state"] == "COMPLETE"
     digest = naps["latest_version"]["digest"]
     assert digest == server.api(f"/runs/{ids['naps']}")["run"]["ir_digest"]
     detail = server.api("/pipelines/naps")
-    assert [(v["digest"], v["runs"]) for v in detail["versions"]] == [(digest, 2)]
+    assert [(v["digest"], v["runs"]) for v in detail["versions"]] == [(digest, naps["runs"])]
     assert detail["description"].startswith("first -> second")
     version = server.api(f"/pipelines/naps/versions/{digest}")
     assert version["parameters"]["seconds"]["default"] == 1.5
