@@ -26,7 +26,7 @@ __all__ = [
     "migrate",
 ]
 
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003")
 """Every schema revision, oldest first (a test checks them against the migration scripts)."""
 
 HEAD_REVISION = REVISIONS[-1]

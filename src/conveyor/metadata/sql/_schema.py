@@ -293,7 +293,7 @@ CREATE TABLE contexts (
     id BIGSERIAL NOT NULL,
     type_id BIGINT NOT NULL,
     name VARCHAR NOT NULL,
-    properties JSONB NOT NULL,
+    properties JSON NOT NULL,
     created_at TIMESTAMP WITH TIME ZONE NOT NULL,
     updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
     CONSTRAINT pk_contexts PRIMARY KEY (id),

@@ -6,11 +6,9 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 __all__ = [
-    "ContextProperties",
     "Id",
     "UtcDateTime",
     "artifacts",
@@ -119,18 +117,13 @@ executions = sa.Table(
     sa.Index(None, "name"),
 )
 
-ContextProperties = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-"""The type of ``contexts.properties``: JSON text on SQLite, binary ``jsonb`` on PostgreSQL."""
-
 contexts = sa.Table(
     "contexts",
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("type_id", Id, sa.ForeignKey("types.id"), nullable=False),
     sa.Column("name", sa.String(), nullable=False),
-    # jsonb on PostgreSQL (revision 0004): the runs search filters and sorts on run properties,
-    # and a json column would be parsed again for every operator on every row
-    sa.Column("properties", ContextProperties, nullable=False),
+    sa.Column("properties", sa.JSON(), nullable=False),
     *_timestamps(),
     sa.UniqueConstraint("type_id", "name"),
 )

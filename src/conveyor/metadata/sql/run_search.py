@@ -2,7 +2,7 @@
 counts by experiment, pipeline and state), on the JSON properties of the run contexts.
 
 Everything is evaluated by the database: SQLite's ``json_extract``/``json_type``, PostgreSQL's
-``->``/``->>``/``jsonb_typeof`` (its ``contexts.properties`` column is ``jsonb``, revision 0004).
+``->``/``->>``/``jsonb_typeof`` on the ``json`` column converted to ``jsonb`` once per row.
 Parameter and metric names are checked against a safe pattern and then BOUND (SQLite: inside a
 quoted JSON path; PostgreSQL: as the key of ``->``), never spliced into the SQL text. Only the
 page's rows are decoded in Python.
@@ -54,29 +54,36 @@ _SECTIONS = {"param": "parameters", "metric": "metrics"}
 class _Sql:
     """The dialect's expressions over a run's properties (``c``: the run's context row).
 
-    On PostgreSQL the column is ``jsonb`` (revision 0004): the operators read the binary form.
+    PostgreSQL stores ``json`` text, which every ``->`` parses again, so its rows come from a
+    subquery converting the properties to ``jsonb`` once (``OFFSET 0`` keeps the planner from
+    inlining the conversion into each use); the operators then read the binary form.
     """
 
     def __init__(self, sqlite: bool) -> None:
         self.sqlite = sqlite
-        self.col = "c.properties"
+        self.col = "c.properties" if sqlite else "c.p"
 
     def source(self, type_id: int) -> tuple[str, list[Any]]:
         """The FROM clause (rows of the run type only) and its bound values."""
-        del type_id  # the WHERE clause names it
-        return "contexts c", []
+        if self.sqlite:
+            return "contexts c", []
+        names = ", ".join(CONTEXT_COLUMNS)
+        return (
+            f"(SELECT {names}, properties::jsonb AS p FROM contexts WHERE type_id = ? OFFSET 0) c",
+            [type_id],
+        )
 
     # literal paths for fixed keys: SQLite matches them against expression indexes
     def text(self, key: str) -> str:
         if self.sqlite:
             return f"json_extract(c.properties, '$.{key}')"
-        return f"(c.properties ->> '{key}')"
+        return f"(c.p ->> '{key}')"
 
     def number(self, key: str) -> str:
         if self.sqlite:
             return f"json_extract(c.properties, '$.{key}')"
-        kind = f"jsonb_typeof(c.properties -> '{key}') = 'number'"
-        return f"(CASE WHEN {kind} THEN (c.properties ->> '{key}')::float8 END)"
+        kind = f"jsonb_typeof(c.p -> '{key}') = 'number'"
+        return f"(CASE WHEN {kind} THEN (c.p ->> '{key}')::float8 END)"
 
     def nested(self, section: str, name: str, kind: str) -> tuple[str, list[Any]]:
         """``section.name`` as a number, a string or a boolean's text (NULL when of another
@@ -94,8 +101,8 @@ class _Sql:
                 f"(CASE WHEN json_type(c.properties, ?) {types} THEN {fn}(c.properties, ?) END)",
                 [path, path],
             )
-        node = f"c.properties -> '{section}' -> ?::text"
-        value = f"(c.properties -> '{section}' ->> ?::text)"
+        node = f"c.p -> '{section}' -> ?::text"
+        value = f"(c.p -> '{section}' ->> ?::text)"
         if kind == "number":
             value = f"{value}::float8"
         return (f"(CASE WHEN jsonb_typeof({node}) = '{kind}' THEN {value} END)", [name, name])
