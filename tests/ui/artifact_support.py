@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ui_support import PIPELINES, REPO, UIServer, start_ui
+from ui_support import REPO, UIServer, copy_pipelines, start_ui
 
 from conveyor.metadata import CONTEXT_RUN, connect
 
@@ -54,7 +54,7 @@ def drifted_copy(source: Path, dest: Path) -> None:
 def start_gate(base: Path, metadata_url: str | None = None) -> Gate:
     """Copy the project, start ``conveyor ui`` on its stores, run the pipeline once."""
     project = base / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     shutil.copy(PIPELINE, project / PIPELINE.name)
     shutil.copy(PENGUINS, project / "penguins.csv")
     drifted_copy(PENGUINS, project / "penguins_drift.csv")

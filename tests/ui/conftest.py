@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, SCREENSHOTS, UIServer, chromium_page, find_chromium, start_ui
+from ui_support import (
+    SCREENSHOTS,
+    UIServer,
+    chromium_page,
+    copy_pipelines,
+    find_chromium,
+    start_ui,
+)
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the integration test pipelines in a fresh folder."""
     dest = tmp_path / "project"
-    shutil.copytree(PIPELINES, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(dest)
     return dest
 
 

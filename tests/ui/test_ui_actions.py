@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import UIServer, copy_pipelines, start_ui
 
 from conveyor.metadata import CONTEXT_RUN, connect
 
@@ -23,7 +23,7 @@ from conveyor.metadata import CONTEXT_RUN, connect
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """One server over one project for the module (runs made by the tests share it)."""
     project = tmp_path_factory.mktemp("actions") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     server = start_ui(project)
     yield server
     server.stop()
@@ -171,7 +171,7 @@ def test_gc_plan_and_collect(server: UIServer):
 
 def test_a_source_that_no_longer_loads_or_is_gone_is_an_error(server: UIServer, tmp_path: Path):
     elsewhere = tmp_path / "elsewhere"
-    shutil.copytree(PIPELINES, elsewhere, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(elsewhere)
 
     def run(*args: str) -> int:
         done = subprocess.run(

@@ -5,7 +5,6 @@ archive and restore a run (it leaves and returns to the runs list), and collect 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, chromium_page, start_ui
+from ui_support import UIServer, chromium_page, copy_pipelines, start_ui
 
 from conveyor.metadata import CONTEXT_RUN, connect
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     project = tmp_path_factory.mktemp("actions-browser") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     server = start_ui(project)
     yield server
     server.stop()

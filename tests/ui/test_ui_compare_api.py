@@ -5,7 +5,6 @@ pipeline with different parameters, and a 100,000-point series with a known spik
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import UIServer, copy_pipelines, start_ui
 
 from conveyor.metadata import connect
 from conveyor.metadata.entities import MetricRecord
@@ -30,7 +29,7 @@ TRACKED = "tracked.py:tracked"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     project = tmp_path_factory.mktemp("compare") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     ui = start_ui(project)
     yield ui
     ui.stop()

@@ -4,13 +4,12 @@ a pipeline that logs a curve with ``conveyor.log_metric`` (one server, two runs 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, chromium_page, start_ui
+from ui_support import UIServer, chromium_page, copy_pipelines, start_ui
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     project = tmp_path_factory.mktemp("compare-browser") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     ui = start_ui(project)
     yield ui
     ui.stop()

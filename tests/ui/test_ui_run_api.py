@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import UIServer, copy_pipelines, start_ui
 
 from conveyor.metadata import CONTEXT_RUN, ExecutionState, NewArtifact, connect
 from conveyor.ui.context import UIConfig, UIContext
@@ -30,7 +30,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[UIServer, d
     """One server over four runs: naps (logs), hundred (100 steps), thousand (1,000
     instances, in process), and a failing one."""
     project = tmp_path_factory.mktemp("run-api") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     shutil.copy(HERE / "pipelines" / "ui_pipelines.py", project / "ui_pipelines.py")
     server = start_ui(project)
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, chromium_page, start_ui
+from ui_support import UIServer, chromium_page, copy_pipelines, start_ui
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ ALL_COMPLETE = """(n) => {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     project = tmp_path_factory.mktemp("run-pages") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     shutil.copy(HERE / "pipelines" / "ui_pipelines.py", project / "ui_pipelines.py")
     ui = start_ui(project)
     yield ui

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ui_support import PIPELINES, UIServer, start_ui
+from ui_support import UIServer, copy_pipelines, start_ui
 
 from conveyor.metadata import CONTEXT_RUN, connect
 
@@ -18,7 +17,7 @@ def runs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """A server over four runs: demo with C=0.5 and C=2 (experiment ex-a), tracked (ex-b),
     branches (fails, no experiment); and a fifth demo run, archived."""
     project = tmp_path_factory.mktemp("runs") / "project"
-    shutil.copytree(PIPELINES, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipelines(project)
     server = start_ui(project)
     try:
         run = server.conveyor

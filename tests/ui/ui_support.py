@@ -150,3 +150,9 @@ def chromium_page(chromium: str, server_url: str, *, timeout_ms: int = 20_000) -
             browser.close()
     assert not refused, f"the UI asked for files off its server: {refused}"
     assert not errors, f"errors on the page: {errors}"
+
+
+def copy_pipelines(dest: Path) -> Path:
+    """A copy of the integration test pipelines at ``dest`` (a fresh project folder)."""
+    shutil.copytree(PIPELINES, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest

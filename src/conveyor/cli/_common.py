@@ -23,6 +23,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
+def run_exit_code(state: str) -> int:
+    """The exit code of a command that ran a pipeline: 0 complete, 130 cancelled, else 1."""
+    return {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(state, EXIT_FAILED)
+
+
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from conveyor.cli._common import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
-    EXIT_OK,
     _console,
     _echo_json,
     _errors,
     _params,
     _settings,
+    run_exit_code,
 )
 from conveyor.errors import ConfigError
 
@@ -277,7 +275,7 @@ def run(
         result = orch.run(spec, fixed, run_id=run_id, experiment=experiment, properties=properties)
         if as_json:
             _echo_json(_result_json(result))
-        code = {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(result.state, EXIT_FAILED)
+        code = run_exit_code(result.state)
         sys.exit(code)
 
 

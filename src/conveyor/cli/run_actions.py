@@ -11,14 +11,13 @@ from typing import Any
 import click
 
 from conveyor.cli._common import (
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_OK,
     _console,
     _echo_json,
     _errors,
     _params,
     _settings,
+    run_exit_code,
 )
 
 __all__ = ["ACTIONS"]
@@ -190,7 +189,7 @@ def retry(run_id: str, detach: bool, quiet: bool, as_json: bool) -> None:
         from conveyor.cli.main import _result_json
 
         _echo_json(_result_json(result))
-    code = {"COMPLETE": EXIT_OK, "CANCELED": EXIT_CANCELLED}.get(result.state, EXIT_FAILED)
+    code = run_exit_code(result.state)
     sys.exit(code)
 
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.metadata.entities import ContextRecord, EventType
+from conveyor.metadata.entities import ArtifactRecord, ContextRecord, EventType, ExecutionRecord
 
 if TYPE_CHECKING:
     from conveyor.metadata.store import MetadataStore
@@ -38,6 +37,8 @@ __all__ = [
     "RunQuery",
     "RunSort",
     "check_field_name",
+    "metrics_artifact_values",
+    "newest_executions",
     "parse_predicate",
     "parse_sort",
     "run_metric_summary",
@@ -250,6 +251,27 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def newest_executions(store: MetadataStore, context_id: int) -> dict[str, ExecutionRecord]:
+    """``{task instance: its newest execution}`` in a context (a retry's attempt replaces the
+    attempt before it). One query."""
+    newest: dict[str, ExecutionRecord] = {}
+    for execution in store.list_executions(context_id=context_id):  # newest first
+        newest.setdefault(execution.name, execution)
+    return newest
+
+
+def metrics_artifact_values(task: str, output: str, artifact: ArtifactRecord) -> dict[str, Any]:
+    """The numbers a ``conveyor.Metrics`` artifact holds, named ``TASK.OUTPUT.KEY`` as
+    ``conveyor runs compare`` and the run lists name them (empty for any other type)."""
+    if artifact.type_name.split("@")[0] != "conveyor.Metrics":
+        return {}
+    return {
+        f"{task}.{output}.{key}": value
+        for key, value in sorted(dict(artifact.properties).items())
+        if _is_number(value)
+    }
+
+
 def run_metric_summary(store: MetadataStore, context_id: int) -> dict[str, float]:
     """A run's final metric values, ``{name: last value}``: the last step of each metric the
     run logged, and ``TASK.OUTPUT.NAME`` for each number in a ``conveyor.Metrics`` artifact
@@ -261,20 +283,17 @@ def run_metric_summary(store: MetadataStore, context_id: int) -> dict[str, float
     for entry in store.metric_summaries(context_id):  # the value at each metric's last step
         if entry["last_value"] is not None:
             summary[entry["name"]] = float(entry["last_value"])
-    newest: dict[str, Any] = {}  # task -> its newest execution (a retry replaces an attempt)
-    for execution in store.list_executions(context_id=context_id):  # newest first
-        newest.setdefault(execution.name, execution)
-    by_id = {e.id: e.name for e in newest.values()}
+    by_id = {e.id: e.name for e in newest_executions(store, context_id).values()}
     if not by_id:
         return summary
     events = [e for e in store.get_events(execution_ids=list(by_id)) if e.type == EventType.OUTPUT]
     artifacts = {a.id: a for a in store.get_artifacts({e.artifact_id for e in events})}
     for event in events:
         art = artifacts.get(event.artifact_id)
-        if art is None or art.type_name.split("@")[0] != "conveyor.Metrics":
+        if art is None:
             continue
-        props: Mapping[str, Any] = art.properties
-        for name, value in sorted(props.items()):
-            if _is_number(value) and math.isfinite(value):
-                summary[f"{by_id[event.execution_id]}.{event.path}.{name}"] = float(value)
+        task = by_id[event.execution_id]
+        for name, value in metrics_artifact_values(task, event.path, art).items():
+            if math.isfinite(value):
+                summary[name] = float(value)
     return summary

@@ -3,7 +3,7 @@ value per run, and whether the runs differ on it. ``conveyor runs compare`` prin
 ``GET /api/v1/compare`` serves it.
 
 A bounded number of queries per run whatever its size: the run's executions, their events,
-their artifacts and the last value of each of its metrics (four).
+their artifacts and the last value of each of its metrics (no metric point is loaded).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from conveyor.errors import NotFoundError
-from conveyor.metadata.entities import ContextRecord, EventType, ExecutionRecord
+from conveyor.metadata.entities import ContextRecord, EventType
+from conveyor.metadata.runs import metrics_artifact_values, newest_executions
 from conveyor.metadata.store import CONTEXT_RUN, MetadataStore
 
 __all__ = [
@@ -83,8 +84,8 @@ def collect_run(
 
     With ``detail``, also the run's IR digest and each task's output digests (rows named
     ``task.output (output)``); without, exactly what ``conveyor runs compare`` prints.
-    Queries: the run's executions, their events, their artifacts and the run's metrics (four,
-    whatever the number of tasks, artifacts or metric values).
+    Queries: the run's executions, their events, their artifacts and its metrics' last values
+    (a bounded number, whatever the number of tasks, artifacts or metric values).
     """
     props = dict(ctx.properties)
     rows: dict[tuple[str, str], Any] = {
@@ -98,12 +99,10 @@ def collect_run(
         rows[("run", "ir_digest")] = short_digest(props.get("ir_digest"))
     for name, value in sorted(dict(props.get("parameters") or {}).items()):
         rows[("parameter", name)] = value
-    for metric in store.get_metrics(context_id=ctx.id):  # ordered by name, step: last wins
-        rows[("metric", metric.name)] = metric.value
+    for entry in store.metric_summaries(ctx.id):  # the value at each metric's last step
+        rows[("metric", entry["name"])] = entry["last_value"]
 
-    newest: dict[str, ExecutionRecord] = {}  # task -> its newest execution (a retry replaces)
-    for execution in store.list_executions(context_id=ctx.id):  # newest first
-        newest.setdefault(execution.name, execution)
+    newest = newest_executions(store, ctx.id)
     by_id = {e.id: e for e in newest.values()}
     events = store.get_events(execution_ids=list(by_id)) if by_id else []
     arts = {a.id: a for a in store.get_artifacts({ev.artifact_id for ev in events})}
@@ -117,10 +116,8 @@ def collect_run(
             if detail:
                 name = f"{task}.{ev.path}{OUTPUT_SUFFIX}"
                 rows[("data", name)] = short_digest(art.fingerprint)
-            if art.type_name.split("@")[0] == "conveyor.Metrics":
-                for key, value in sorted(dict(art.properties).items()):
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        rows[("metric", f"{task}.{ev.path}.{key}")] = value
+            for name, value in metrics_artifact_values(task, ev.path, art).items():
+                rows[("metric", name)] = value
         elif ev.type == EventType.INPUT:
             inputs_seen.setdefault(task, {})[ev.path] = art.fingerprint
     for task in sorted(newest):
